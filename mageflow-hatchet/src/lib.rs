@@ -1,0 +1,1 @@
+//! The Hatchet backend of mageflow.

@@ -1,0 +1,1 @@
+//! The mageflow runtime.
