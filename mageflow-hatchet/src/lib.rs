@@ -1,1 +1,4 @@
 //! The Hatchet backend of mageflow.
+#![warn(missing_docs)]
+
+pub mod proto;
