@@ -2,3 +2,11 @@
 #![warn(missing_docs)]
 
 pub use mageflow_runtime::*;
+
+/// Items used by the code the mageflow macros generate. Not a public API: it changes without notice.
+#[doc(hidden)]
+pub mod __private {
+    pub use mageflow_runtime::__private::*;
+    pub use mageflow_runtime::{Backoff, BoxFuture, Task, TaskContext, TaskError, TaskInput, TaskOptions};
+    pub use std::time::Duration;
+}

@@ -1,0 +1,250 @@
+//! The data model: signature ids, kinds, statuses, failures and outcomes, and the state read back from a store.
+
+use std::fmt;
+use std::str::FromStr;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The id of a signature (a task, chain or swarm node of a flow).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct SignatureId(String);
+
+impl SignatureId {
+    /// A new, time-ordered, random id.
+    pub fn generate() -> Self {
+        SignatureId(uuid::Uuid::now_v7().simple().to_string())
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Accepts an id read from a store, an API or a task's metadata. Ids are 1 to 64 ASCII letters, digits,
+    /// `-` or `_`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let valid = !text.is_empty()
+            && text.len() <= 64
+            && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        valid.then(|| SignatureId(text.to_owned()))
+    }
+}
+
+impl fmt::Display for SignatureId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for SignatureId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SignatureId({})", self.0)
+    }
+}
+
+impl FromStr for SignatureId {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        SignatureId::parse(s).ok_or_else(|| crate::Error::InvalidId(s.to_owned()))
+    }
+}
+
+/// What a signature is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// One run of a registered task.
+    Task,
+    /// Steps run one after another, each result feeding the next step.
+    Chain,
+    /// Items run in parallel, with a concurrency limit.
+    Swarm,
+}
+
+impl Kind {
+    /// The name stored in the `kind` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Task => "task",
+            Kind::Chain => "chain",
+            Kind::Swarm => "swarm",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        match text {
+            "task" => Some(Kind::Task),
+            "chain" => Some(Kind::Chain),
+            "swarm" => Some(Kind::Swarm),
+            _ => None,
+        }
+    }
+}
+
+/// Where a signature is in its life. Only `Pending` and `Active` signatures may run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Created, not started yet.
+    Pending,
+    /// Running (a task), or started (a chain or swarm).
+    Active,
+    /// Finished successfully.
+    Done,
+    /// Finished with a failure.
+    Failed,
+    /// Stopped by `suspend`: nothing new starts until `resume`.
+    Suspended,
+    /// Stopped by `interrupt`: running work was aborted; `resume` runs it again.
+    Interrupted,
+    /// Ended for good by `cancel`, or skipped (an error callback after a success, a step after a failure).
+    Canceled,
+}
+
+impl Status {
+    /// The name stored in the `status` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Active => "active",
+            Status::Done => "done",
+            Status::Failed => "failed",
+            Status::Suspended => "suspended",
+            Status::Interrupted => "interrupted",
+            Status::Canceled => "canceled",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "pending" => Status::Pending,
+            "active" => Status::Active,
+            "done" => Status::Done,
+            "failed" => Status::Failed,
+            "suspended" => Status::Suspended,
+            "interrupted" => Status::Interrupted,
+            "canceled" => Status::Canceled,
+            _ => return None,
+        })
+    }
+
+    /// Whether the signature has ended (done, failed or canceled) and will never run again.
+    pub fn is_finished(self) -> bool {
+        matches!(self, Status::Done | Status::Failed | Status::Canceled)
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The kind of a failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The handler returned an error.
+    Error,
+    /// An attempt ran longer than the task's timeout.
+    Timeout,
+    /// The handler panicked.
+    Panic,
+    /// The input did not deserialize into the task's input type.
+    InvalidInput,
+    /// The output did not serialize to JSON.
+    InvalidOutput,
+    /// No handler is registered under the task's name on the worker that got the run.
+    UnknownTask,
+    /// The signature was canceled.
+    Canceled,
+    /// A swarm reached its `stop_after_failures` threshold.
+    SwarmFailed,
+}
+
+impl ErrorKind {
+    /// The snake_case name of the kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Error => "error",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Panic => "panic",
+            ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::InvalidOutput => "invalid_output",
+            ErrorKind::UnknownTask => "unknown_task",
+            ErrorKind::Canceled => "canceled",
+            ErrorKind::SwarmFailed => "swarm_failed",
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A structured error: what kind of failure, its message and the attempt it happened on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ErrorReport {
+    /// What kind of failure it was.
+    pub kind: ErrorKind,
+    /// The error's message.
+    pub message: String,
+    /// The attempt that failed last (1-based).
+    pub attempt: u32,
+}
+
+/// The report of a failed signature, as error callbacks receive it.
+///
+/// An error callback takes `Failure<I>` (with `I` the failed task's input type, or `serde_json::Value`) as its whole
+/// input, or in its `#[mageflow(return_value)]` field.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Failure<I = serde_json::Value> {
+    /// The name of the task (or chain / swarm) that failed.
+    pub task: String,
+    /// The id of the signature that failed.
+    pub signature_id: SignatureId,
+    /// The input of the failed run.
+    pub input: I,
+    /// What went wrong.
+    pub error: ErrorReport,
+}
+
+impl<I> fmt::Display for Failure<I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`{}` ({}) failed on attempt {}: {}: {}",
+            self.task, self.signature_id, self.error.attempt, self.error.kind, self.error.message
+        )
+    }
+}
+
+/// The result of one swarm item: its output, or its failure report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome<T = serde_json::Value> {
+    /// The item succeeded with this output.
+    Ok(T),
+    /// The item failed.
+    Failed(Failure),
+}
+
+impl<T> Outcome<T> {
+    /// The output, if the item succeeded.
+    pub fn ok(self) -> Option<T> {
+        match self {
+            Outcome::Ok(value) => Some(value),
+            Outcome::Failed(_) => None,
+        }
+    }
+
+    /// Whether the item succeeded.
+    pub fn is_ok(&self) -> bool {
+        matches!(self, Outcome::Ok(_))
+    }
+}
