@@ -1,9 +1,135 @@
-//! Where signatures live.
+//! Where signatures live: the [`Store`] trait, [`RedisStore`] on a real Redis and the embedded [`MemoryStore`].
+//!
+//! Every change of a flow's state is one call of mageflow's transition script ([`Script::engine`]): a single
+//! `EVALSHA` on Redis, and the same Lua run over an in-process keyspace in the memory store. A store therefore only
+//! needs to run that script atomically, read hashes and lists back, report keys with their TTLs, and tell waiters
+//! when a signature finishes.
+
+mod keyspace;
+mod lua_host;
+mod memory;
+mod redis;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+pub use memory::MemoryStore;
+pub use redis::{RedisStore, RedisStoreConfig};
+
+/// A Lua script and its SHA-1, as Redis identifies it.
+#[derive(Clone, Debug)]
+pub struct Script {
+    source: &'static str,
+    sha1: String,
+}
+
+impl Script {
+    /// A script from its source.
+    pub fn new(source: &'static str) -> Self {
+        Script { source, sha1: sha1_smol::Sha1::from(source).digest().to_string() }
+    }
+
+    /// mageflow's transition script: every state change of every flow.
+    pub fn engine() -> &'static Script {
+        static ENGINE: std::sync::OnceLock<Script> = std::sync::OnceLock::new();
+        ENGINE.get_or_init(|| Script::new(include_str!("engine.lua")))
+    }
+
+    /// The Lua source.
+    pub fn source(&self) -> &'static str {
+        self.source
+    }
+
+    /// The hex SHA-1 of the source, as `EVALSHA` takes it.
+    pub fn sha1(&self) -> &str {
+        &self.sha1
+    }
+}
+
+/// A script's reply, as Redis converts Lua values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// `nil` or `false`.
+    Nil,
+    /// A number (truncated to an integer).
+    Int(i64),
+    /// A string or status.
+    Text(String),
+    /// A table.
+    Array(Vec<Reply>),
+}
+
+impl Reply {
+    /// The text, if this is one.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Reply::Text(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The elements, if this is an array.
+    pub fn as_array(&self) -> Option<&[Reply]> {
+        match self {
+            Reply::Array(items) => Some(items),
+            _ => None,
+        }
+    }
+}
+
+/// A key of the store and its remaining time to live.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The full key.
+    pub key: String,
+    /// Its TTL; `None` when it never expires.
+    pub ttl: Option<Duration>,
+}
+
+/// A future that resolves when a signature finishes (or the store's notification channel is lost, after which the
+/// waiter should read the state again).
+pub type Notified = futures::future::BoxFuture<'static, ()>;
+
+/// Where signatures live. Implemented by [`RedisStore`] and [`MemoryStore`]; both pass the same conformance suite.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Runs `script` atomically (nothing else changes the store while it runs) with these arguments.
+    async fn eval(&self, script: &Script, args: Vec<String>) -> Result<Reply, StoreError>;
+
+    /// All fields of a hash; empty when the key does not exist.
+    async fn read_hash(&self, key: &str) -> Result<HashMap<String, String>, StoreError>;
+
+    /// All elements of a list; empty when the key does not exist.
+    async fn read_list(&self, key: &str) -> Result<Vec<String>, StoreError>;
+
+    /// Writes fields of a hash that never expires (task definitions).
+    async fn write_hash(&self, key: &str, fields: Vec<(String, String)>) -> Result<(), StoreError>;
+
+    /// Every key that starts with `prefix`, with its TTL.
+    async fn scan(&self, prefix: &str) -> Result<Vec<KeyInfo>, StoreError>;
+
+    /// Subscribes to `channel` (the transition script publishes `<prefix>:finished:<id>` when a signature
+    /// finishes). The subscription is in place when this returns, so a caller subscribes, then reads the state, then
+    /// awaits the returned future.
+    async fn notified(&self, channel: &str) -> Result<Notified, StoreError>;
+}
 
 /// An error of the store.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// The store cannot be reached.
-    #[error("the store is unreachable: {0}")]
+    #[error("the store is unreachable ({0}); check that Redis is running and REDIS_URL points at it")]
     Unavailable(String),
+    /// A script failed inside the store.
+    #[error("a mageflow script failed in the store: {0}")]
+    Script(String),
+    /// The store answered something mageflow did not expect.
+    #[error("unexpected reply from the store: {0}")]
+    Protocol(String),
+    /// The store could not be configured (a bad URL, ...).
+    #[error("invalid store configuration: {0}")]
+    Config(String),
 }

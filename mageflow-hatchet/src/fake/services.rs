@@ -1,0 +1,178 @@
+//! The gRPC services of the fake engine, thin wrappers around [`Engine`](super::engine::Engine).
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::UnboundedReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use super::engine::Engine;
+use crate::proto::{self, dispatcher_server::Dispatcher, v1, workflow_service_server::WorkflowService};
+
+/// State shared by all services.
+pub(crate) struct Shared {
+    pub engine: Mutex<Engine>,
+    pub version: String,
+}
+
+impl Shared {
+    pub fn engine(&self) -> MutexGuard<'_, Engine> {
+        self.engine.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// `Dispatcher` service.
+#[derive(Clone)]
+pub(crate) struct DispatcherService(pub Arc<Shared>);
+
+/// `WorkflowService` service.
+#[derive(Clone)]
+pub(crate) struct WorkflowsService(pub Arc<Shared>);
+
+/// `v1.AdminService` service.
+#[derive(Clone)]
+pub(crate) struct AdminService(pub Arc<Shared>);
+
+#[tonic::async_trait]
+impl Dispatcher for DispatcherService {
+    async fn get_version(
+        &self,
+        _request: Request<proto::GetVersionRequest>,
+    ) -> Result<Response<proto::GetVersionResponse>, Status> {
+        Ok(Response::new(proto::GetVersionResponse {
+            version: self.0.version.clone(),
+        }))
+    }
+
+    async fn register(
+        &self,
+        request: Request<proto::WorkerRegisterRequest>,
+    ) -> Result<Response<proto::WorkerRegisterResponse>, Status> {
+        let response = self.0.engine().register(request.into_inner())?;
+        Ok(Response::new(response))
+    }
+
+    type ListenV2Stream = UnboundedReceiverStream<Result<proto::AssignedAction, Status>>;
+
+    async fn listen_v2(
+        &self,
+        request: Request<proto::WorkerListenRequest>,
+    ) -> Result<Response<Self::ListenV2Stream>, Status> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.0.engine().listen(&request.into_inner().worker_id, tx)?;
+        Ok(Response::new(UnboundedReceiverStream::new(rx)))
+    }
+
+    async fn heartbeat(
+        &self,
+        request: Request<proto::HeartbeatRequest>,
+    ) -> Result<Response<proto::HeartbeatResponse>, Status> {
+        self.0.engine().heartbeat(&request.into_inner().worker_id)?;
+        Ok(Response::new(proto::HeartbeatResponse {}))
+    }
+
+    async fn send_step_action_event(
+        &self,
+        request: Request<proto::StepActionEvent>,
+    ) -> Result<Response<proto::ActionEventResponse>, Status> {
+        let response = self.0.engine().step_event(request.into_inner())?;
+        Ok(Response::new(response))
+    }
+
+    type SubscribeToWorkflowRunsStream = UnboundedReceiverStream<Result<proto::WorkflowRunEvent, Status>>;
+
+    async fn subscribe_to_workflow_runs(
+        &self,
+        request: Request<Streaming<proto::SubscribeToWorkflowRunsRequest>>,
+    ) -> Result<Response<Self::SubscribeToWorkflowRunsStream>, Status> {
+        let mut requests = request.into_inner();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let id = self.0.engine().add_subscriber(tx.clone());
+        let shared = Arc::clone(&self.0);
+        tokio::spawn(async move {
+            loop {
+                match requests.message().await {
+                    Ok(Some(request)) if request.workflow_run_id.is_empty() => {
+                        let _ = tx.send(Err(Status::invalid_argument("workflow_run_id is empty")));
+                        break;
+                    }
+                    Ok(Some(request)) => shared.engine().subscribe(id, &request.workflow_run_id),
+                    // The client closed its side: keep delivering until the response stream drops.
+                    Ok(None) => {
+                        tx.closed().await;
+                        break;
+                    }
+                    Err(status) => {
+                        tracing::debug!(%status, "subscription request stream ended");
+                        break;
+                    }
+                }
+            }
+            shared.engine().remove_subscriber(id);
+        });
+        Ok(Response::new(UnboundedReceiverStream::new(rx)))
+    }
+}
+
+#[tonic::async_trait]
+impl WorkflowService for WorkflowsService {
+    async fn trigger_workflow(
+        &self,
+        request: Request<v1::TriggerWorkflowRequest>,
+    ) -> Result<Response<proto::TriggerWorkflowResponse>, Status> {
+        let mut engine = self.0.engine();
+        let new_run = engine.validate_trigger(&request.into_inner())?;
+        let workflow_run_id = engine.create_run(new_run);
+        engine.dispatch();
+        Ok(Response::new(proto::TriggerWorkflowResponse { workflow_run_id }))
+    }
+
+    async fn bulk_trigger_workflow(
+        &self,
+        request: Request<proto::BulkTriggerWorkflowRequest>,
+    ) -> Result<Response<proto::BulkTriggerWorkflowResponse>, Status> {
+        let mut engine = self.0.engine();
+        let requests = request.into_inner().workflows;
+        if requests.is_empty() {
+            return Err(Status::invalid_argument("BulkTriggerWorkflow needs at least one workflow"));
+        }
+        let validated = requests
+            .iter()
+            .map(|r| engine.validate_trigger(r))
+            .collect::<Result<Vec<_>, Status>>()?;
+        let workflow_run_ids = validated.into_iter().map(|r| engine.create_run(r)).collect();
+        engine.dispatch();
+        Ok(Response::new(proto::BulkTriggerWorkflowResponse { workflow_run_ids }))
+    }
+}
+
+#[tonic::async_trait]
+impl v1::admin_service_server::AdminService for AdminService {
+    async fn put_workflow(
+        &self,
+        request: Request<v1::CreateWorkflowVersionRequest>,
+    ) -> Result<Response<v1::CreateWorkflowVersionResponse>, Status> {
+        let response = self.0.engine().put_workflow(request.into_inner())?;
+        Ok(Response::new(response))
+    }
+
+    async fn cancel_tasks(
+        &self,
+        request: Request<v1::CancelTasksRequest>,
+    ) -> Result<Response<v1::CancelTasksResponse>, Status> {
+        let request = request.into_inner();
+        if request.filter.is_some() {
+            return Err(Status::unimplemented("the fake engine cancels by external_ids only"));
+        }
+        let cancelled_tasks = self.0.engine().cancel(&request.external_ids);
+        Ok(Response::new(v1::CancelTasksResponse { cancelled_tasks }))
+    }
+
+    async fn get_run_details(
+        &self,
+        request: Request<v1::GetRunDetailsRequest>,
+    ) -> Result<Response<v1::GetRunDetailsResponse>, Status> {
+        let response = self.0.engine().run_details(&request.into_inner().external_id)?;
+        Ok(Response::new(response))
+    }
+}

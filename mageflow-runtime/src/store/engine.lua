@@ -1,0 +1,479 @@
+-- mageflow's state machine: every transition of a flow is one call of this script, so it is atomic and costs one
+-- round trip. The same script runs in Redis (EVALSHA) and in the embedded MemoryStore (an in-process Lua 5.1 over
+-- an in-memory keyspace), so both stores share one implementation of the semantics.
+--
+-- ARGV[1] operation, ARGV[2] key prefix, ARGV[3..8] TTLs in seconds (task active, task done, chain active, chain
+-- done, swarm active, swarm done), ARGV[9..] the operation's arguments.
+--
+-- Keys (P = prefix):
+--   P:sig:<id>            hash: one signature (fields below)
+--   P:sig:<id>:children   list: a chain's steps or a swarm's items, in position order
+--   P:sig:<id>:queue      list: a swarm's items not started yet (FIFO)
+--   P:sig:<id>:results    hash: a swarm's item outcomes by position
+--   P:outbox              sorted set: tasks dispatched but not begun, scored by dispatch time (ms)
+-- Signature fields: kind, task (name), status, prev (status before the last change), parent, pos, on_ok / on_err
+-- (space-separated callback ids), args (bound arguments, a JSON object), rf (return field), msg / route (the
+-- message it was started with, and whether that message goes to its return field), token (dispatch counter),
+-- attempt, result / error (JSON), created / finished (ms). Chains add step; swarms add maxc, stop_after,
+-- max_items, closed, started, n (items), running, ok_n, fail_n. Items of a swarm that hold a running slot have slot=1.
+--
+-- Every operation returns {code, dispatches, interrupts, extra}: dispatches are tasks to hand to the backend, each
+-- {id, token, task, msg, route, rf, args...} with the bound arguments of the task and of each of its ancestors,
+-- nearest first; interrupts are ids of running tasks to abort; extra is operation-specific.
+
+local OP = ARGV[1]
+local P = ARGV[2]
+local TTL = {
+  task = { tonumber(ARGV[3]), tonumber(ARGV[4]) },
+  chain = { tonumber(ARGV[5]), tonumber(ARGV[6]) },
+  swarm = { tonumber(ARGV[7]), tonumber(ARGV[8]) },
+}
+local A = 9
+local OUTBOX = P .. ':outbox'
+local clock = redis.call('TIME')
+local NOW = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+
+local dispatches = {}
+local interrupts = {}
+
+local function key(id) return P .. ':sig:' .. id end
+
+local function runnable(s) return s == 'pending' or s == 'active' end
+local function stopped(s) return s == 'suspended' or s == 'interrupted' end
+local function finished(s) return s == 'done' or s == 'failed' or s == 'canceled' end
+
+local function split(text)
+  local out = {}
+  if text then
+    for word in string.gmatch(text, '%S+') do out[#out + 1] = word end
+  end
+  return out
+end
+
+local function json_string(text)
+  local escaped = string.gsub(text, '[%c"\\]', function(c)
+    if c == '"' then return '\\"' end
+    if c == '\\' then return '\\\\' end
+    return string.format('\\u%04x', string.byte(c))
+  end)
+  return '"' .. escaped .. '"'
+end
+
+-- A failure report (the JSON of `Failure`) for failures the script decides itself.
+local function failure_json(id, kind, message)
+  local name, msg, attempt = unpack(redis.call('HMGET', key(id), 'task', 'msg', 'attempt'))
+  return '{"task":' .. json_string(name or '') .. ',"signature_id":' .. json_string(id) ..
+    ',"input":' .. (msg or 'null') .. ',"error":{"kind":"' .. kind .. '","message":' .. json_string(message) ..
+    ',"attempt":' .. (attempt or '0') .. '}}'
+end
+
+local function set_ttl(id, kind, ttl)
+  local k = key(id)
+  redis.call('EXPIRE', k, ttl)
+  if kind ~= 'task' then
+    redis.call('EXPIRE', k .. ':children', ttl)
+    if kind == 'swarm' then
+      redis.call('EXPIRE', k .. ':queue', ttl)
+      redis.call('EXPIRE', k .. ':results', ttl)
+    end
+  end
+end
+
+local function publish(id, status)
+  redis.call('PUBLISH', P .. ':finished:' .. id, status)
+end
+
+-- Hands a task to the backend: a new dispatch token (older deliveries become stale), an outbox entry (removed when
+-- the run begins), and the bound arguments of the task and its ancestors.
+local function dispatch(id)
+  local k = key(id)
+  local token = redis.call('HINCRBY', k, 'token', 1)
+  local task, msg, route, rf, args, parent = unpack(redis.call('HMGET', k, 'task', 'msg', 'route', 'rf', 'args', 'parent'))
+  local entry = { id, tostring(token), task or '', msg or 'null', route or '0', rf or '' }
+  if args then entry[#entry + 1] = args end
+  local depth = 0
+  while parent and parent ~= '' and depth < 100 do
+    local parent_args, grandparent = unpack(redis.call('HMGET', key(parent), 'args', 'parent'))
+    if parent_args then entry[#entry + 1] = parent_args end
+    parent = grandparent
+    depth = depth + 1
+  end
+  redis.call('ZADD', OUTBOX, NOW, id)
+  dispatches[#dispatches + 1] = entry
+end
+
+local start, complete, report, fill, terminate
+
+-- Ends a signature and everything under it that has not finished: status canceled, done TTL, running tasks listed
+-- for the backend to abort, callbacks dropped. Finished nodes keep their status.
+terminate = function(id)
+  local k = key(id)
+  local kind, status, on_ok, on_err = unpack(redis.call('HMGET', k, 'kind', 'status', 'on_ok', 'on_err'))
+  if not kind or finished(status) then return end
+  if kind == 'task' and (status == 'active' or stopped(status)) then interrupts[#interrupts + 1] = id end
+  redis.call('HSET', k, 'status', 'canceled', 'prev', status, 'finished', NOW)
+  redis.call('HDEL', k, 'slot')
+  redis.call('ZREM', OUTBOX, id)
+  set_ttl(id, kind, TTL[kind][2])
+  publish(id, 'canceled')
+  if kind ~= 'task' then
+    for _, child in ipairs(redis.call('LRANGE', k .. ':children', 0, -1)) do terminate(child) end
+    if kind == 'swarm' then redis.call('DEL', k .. ':queue') end
+  end
+  for _, callback in ipairs(split(on_ok)) do terminate(callback) end
+  for _, callback in ipairs(split(on_err)) do terminate(callback) end
+end
+
+-- A signature receives the message it runs with. Tasks are dispatched, chains start their first step, swarms
+-- fill their running slots. A stopped (suspended or interrupted) signature keeps the message and is marked due
+-- (prev = active), so that resume starts it.
+start = function(id, msg, route)
+  local k = key(id)
+  local kind, status = unpack(redis.call('HMGET', k, 'kind', 'status'))
+  if not kind then return false end
+  local is_stopped = stopped(status)
+  if status ~= 'pending' and not is_stopped then return false end
+  redis.call('HSET', k, 'msg', msg, 'route', route)
+  if is_stopped then
+    redis.call('HSET', k, 'prev', 'active')
+  elseif kind ~= 'task' then
+    redis.call('HSET', k, 'status', 'active', 'prev', 'pending')
+  end
+  if kind == 'task' then
+    if not is_stopped then dispatch(id) end
+  elseif kind == 'chain' then
+    redis.call('HSET', k, 'step', 0)
+    local first = redis.call('LINDEX', k .. ':children', 0)
+    if first then start(first, msg, route) end
+  else
+    redis.call('HSET', k, 'started', 1)
+    fill(id)
+  end
+  return true
+end
+
+-- Completes a swarm that is closed, started and has an outcome for every item: its result is the list of item
+-- outcomes in position order.
+local function check_complete(sid)
+  local k = key(sid)
+  local status, closed, started, n, ok_n, fail_n =
+    unpack(redis.call('HMGET', k, 'status', 'closed', 'started', 'n', 'ok_n', 'fail_n'))
+  if status ~= 'active' or closed ~= '1' or started ~= '1' then return end
+  n = tonumber(n or 0)
+  if tonumber(ok_n or 0) + tonumber(fail_n or 0) < n then return end
+  local by_position = {}
+  local flat = redis.call('HGETALL', k .. ':results')
+  for i = 1, #flat, 2 do by_position[tonumber(flat[i]) + 1] = flat[i + 1] end
+  local parts = {}
+  for i = 1, n do parts[i] = by_position[i] or 'null' end
+  complete(sid, true, '[' .. table.concat(parts, ',') .. ']')
+end
+
+-- Starts queued swarm items while running slots are free (max_concurrency 0 means no limit), then checks
+-- completion. Reads the counters from the store on every turn, since starting an item may complete it at once.
+fill = function(sid)
+  local k = key(sid)
+  local status, started, maxc = unpack(redis.call('HMGET', k, 'status', 'started', 'maxc'))
+  if status ~= 'active' or started ~= '1' then return end
+  maxc = tonumber(maxc or 0)
+  while true do
+    if maxc > 0 and tonumber(redis.call('HGET', k, 'running') or 0) >= maxc then break end
+    local item = redis.call('LPOP', k .. ':queue')
+    if not item then break end
+    redis.call('HINCRBY', k, 'running', 1)
+    redis.call('HSET', key(item), 'slot', 1)
+    local msg, route = unpack(redis.call('HMGET', k, 'msg', 'route'))
+    if not start(item, msg or 'null', route or '0') then
+      -- the item ended before it could start (canceled while queued): it holds no slot
+      redis.call('HINCRBY', k, 'running', -1)
+      redis.call('HDEL', key(item), 'slot')
+    end
+    if redis.call('HGET', k, 'status') ~= 'active' then return end
+  end
+  check_complete(sid)
+end
+
+-- A child of a container finished: a chain starts its next step or ends; a swarm records the outcome at the item's
+-- position, frees the item's slot, stops at its failure threshold, or fills and checks completion.
+report = function(pid, cid, ok, payload)
+  local pk = key(pid)
+  local kind, status = unpack(redis.call('HMGET', pk, 'kind', 'status'))
+  if not kind or finished(status) then return end
+  local ck = key(cid)
+  local pos, slot = unpack(redis.call('HMGET', ck, 'pos', 'slot'))
+  if kind == 'chain' then
+    if not ok then
+      complete(pid, false, payload)
+      return
+    end
+    local next_pos = tonumber(pos or 0) + 1
+    local next_step = redis.call('LINDEX', pk .. ':children', next_pos)
+    if next_step then
+      redis.call('HSET', pk, 'step', next_pos)
+      start(next_step, payload, '1')
+    else
+      complete(pid, true, payload)
+    end
+    return
+  end
+  local results = pk .. ':results'
+  redis.call('HSET', results, pos or 0, ok and ('{"ok":' .. payload .. '}') or ('{"failed":' .. payload .. '}'))
+  redis.call('EXPIRE', results, TTL.swarm[1], 'NX')
+  if slot == '1' then
+    redis.call('HDEL', ck, 'slot')
+    redis.call('HINCRBY', pk, 'running', -1)
+  end
+  if ok then
+    redis.call('HINCRBY', pk, 'ok_n', 1)
+  else
+    local failures = redis.call('HINCRBY', pk, 'fail_n', 1)
+    local limit = tonumber(redis.call('HGET', pk, 'stop_after') or 0)
+    if limit > 0 and failures >= limit then
+      complete(pid, false, failure_json(pid, 'swarm_failed',
+        failures .. ' items failed, which reached stop_after_failures = ' .. limit))
+      return
+    end
+  end
+  fill(pid)
+end
+
+-- A signature finished with an outcome: record it, give it (and whatever of it will never run) the done TTL,
+-- notify waiters, start the callbacks of the outcome and drop the others, and tell the parent.
+complete = function(id, ok, payload)
+  local k = key(id)
+  local kind, status, parent, on_ok, on_err =
+    unpack(redis.call('HMGET', k, 'kind', 'status', 'parent', 'on_ok', 'on_err'))
+  if not kind or finished(status) then return end
+  local new_status = ok and 'done' or 'failed'
+  redis.call('HSET', k, 'status', new_status, 'prev', status, ok and 'result' or 'error', payload, 'finished', NOW)
+  if kind == 'chain' or (kind == 'swarm' and not ok) then
+    for _, child in ipairs(redis.call('LRANGE', k .. ':children', 0, -1)) do terminate(child) end
+  end
+  set_ttl(id, kind, TTL[kind][2])
+  publish(id, new_status)
+  local fire, drop = split(on_ok), split(on_err)
+  if not ok then fire, drop = drop, fire end
+  for _, callback in ipairs(drop) do terminate(callback) end
+  for _, callback in ipairs(fire) do start(callback, payload, '1') end
+  if parent and parent ~= '' then report(parent, id, ok, payload) end
+end
+
+-- Stops a signature and everything under it that has not finished. A task that was dispatched but has not begun
+-- is marked due (prev = active) so that resume dispatches it again; interrupting lists running tasks to abort.
+local function stop(id, mode)
+  local k = key(id)
+  local kind, status = unpack(redis.call('HMGET', k, 'kind', 'status'))
+  if not kind or finished(status) then return end
+  if runnable(status) then
+    local prev = status
+    if kind == 'task' and status == 'pending' and redis.call('ZSCORE', OUTBOX, id) then prev = 'active' end
+    redis.call('HSET', k, 'status', mode, 'prev', prev)
+    if kind == 'task' and status == 'active' and mode == 'interrupted' then interrupts[#interrupts + 1] = id end
+  elseif status ~= mode and mode == 'interrupted' then
+    redis.call('HSET', k, 'status', mode)
+    if kind == 'task' then interrupts[#interrupts + 1] = id end
+  end
+  if kind ~= 'task' then
+    for _, child in ipairs(redis.call('LRANGE', k .. ':children', 0, -1)) do stop(child, mode) end
+  end
+end
+
+-- Resumes what stop stopped: due tasks are dispatched again, the rest returns to its previous status, and swarms
+-- fill their free slots.
+local function resume(id)
+  local k = key(id)
+  local kind, status, prev = unpack(redis.call('HMGET', k, 'kind', 'status', 'prev'))
+  if not kind or not stopped(status) then return end
+  if kind == 'task' then
+    if prev == 'active' then
+      redis.call('HSET', k, 'status', 'pending', 'prev', status)
+      dispatch(id)
+    else
+      redis.call('HSET', k, 'status', prev or 'pending', 'prev', status)
+    end
+    return
+  end
+  redis.call('HSET', k, 'status', prev or 'pending', 'prev', status)
+  for _, child in ipairs(redis.call('LRANGE', k .. ':children', 0, -1)) do resume(child) end
+  if kind == 'swarm' then fill(id) end
+end
+
+-- Creates signature records from ARGV starting at index i: a count, then per record
+-- id, kind, field count, field/value pairs, child count, child ids. Existing records are left as they are, so a
+-- re-sent creation changes nothing. Swarm children are also queued. Returns the index after the records.
+local function create_records(i)
+  local count = tonumber(ARGV[i])
+  i = i + 1
+  for _ = 1, count do
+    local id, kind, nfields = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
+    i = i + 3
+    local k = key(id)
+    local fresh = redis.call('EXISTS', k) == 0
+    if fresh then
+      local fields = { 'kind', kind, 'status', 'pending', 'created', NOW }
+      for j = 0, nfields - 1 do
+        fields[#fields + 1] = ARGV[i + 2 * j]
+        fields[#fields + 1] = ARGV[i + 2 * j + 1]
+      end
+      redis.call('HSET', k, unpack(fields))
+      redis.call('EXPIRE', k, TTL[kind][1])
+    end
+    i = i + 2 * nfields
+    local nchildren = tonumber(ARGV[i])
+    i = i + 1
+    if fresh and nchildren > 0 then
+      local lists = { k .. ':children' }
+      if kind == 'swarm' then
+        lists[2] = k .. ':queue'
+        redis.call('HSET', k, 'n', nchildren)
+      end
+      for _, list in ipairs(lists) do
+        for from = i, i + nchildren - 1, 1000 do
+          redis.call('RPUSH', list, unpack(ARGV, from, math.min(from + 999, i + nchildren - 1)))
+        end
+        redis.call('EXPIRE', list, TTL[kind][1])
+      end
+    end
+    i = i + nchildren
+  end
+  return i
+end
+
+local function result(code, extra)
+  if #dispatches > 0 then redis.call('PEXPIRE', OUTBOX, TTL.task[1] * 1000) end
+  return { code, dispatches, interrupts, extra or {} }
+end
+
+local function lookup(id)
+  return unpack(redis.call('HMGET', key(id), 'kind', 'status'))
+end
+
+if OP == 'create' then
+  create_records(A)
+  return result('ok')
+end
+
+if OP == 'run' then
+  -- records, then the id to start and its message
+  local i = create_records(A)
+  local id, msg = ARGV[i], ARGV[i + 1]
+  if not lookup(id) then return result('missing') end
+  if not start(id, msg, '0') then return result('not_pending', { redis.call('HGET', key(id), 'status') }) end
+  return result('ok')
+end
+
+if OP == 'begin' then
+  -- id, token, attempt: may this delivery run?
+  local id, token, attempt = ARGV[A], ARGV[A + 1], ARGV[A + 2]
+  local k = key(id)
+  local kind, status, current = unpack(redis.call('HMGET', k, 'kind', 'status', 'token'))
+  if not kind then return result('missing') end
+  if current ~= token then return result('stale', { status }) end
+  redis.call('ZREM', OUTBOX, id)
+  if runnable(status) then
+    redis.call('HSET', k, 'status', 'active', 'attempt', attempt)
+    if status ~= 'active' then redis.call('HSET', k, 'prev', status) end
+    return result('run')
+  end
+  if stopped(status) then
+    redis.call('HSET', k, 'prev', 'active')
+    return result('stopped', { status })
+  end
+  return result('finished', { status })
+end
+
+if OP == 'succeed' or OP == 'fail' then
+  -- id, payload (the result, or the failure report)
+  local id, payload = ARGV[A], ARGV[A + 1]
+  local kind, status = lookup(id)
+  if not kind then return result('missing') end
+  if not (runnable(status) or status == 'suspended') then return result('ignored', { status }) end
+  complete(id, OP == 'succeed', payload)
+  return result('ok')
+end
+
+if OP == 'suspend' or OP == 'interrupt' or OP == 'resume' or OP == 'cancel' then
+  local id = ARGV[A]
+  local kind, status = lookup(id)
+  if not kind then return result('missing') end
+  if finished(status) then return result('finished', { status }) end
+  if OP == 'suspend' then
+    stop(id, 'suspended')
+  elseif OP == 'interrupt' then
+    stop(id, 'interrupted')
+  elseif OP == 'resume' then
+    resume(id)
+  else
+    local parent = redis.call('HGET', key(id), 'parent')
+    local failure = failure_json(id, 'canceled', 'canceled by request')
+    terminate(id)
+    if parent and parent ~= '' then report(parent, id, false, failure) end
+  end
+  return result('ok')
+end
+
+if OP == 'add_items' then
+  -- swarm id, close flag ('1' closes after adding), item count, item ids, then the records
+  local sid, close, count = ARGV[A], ARGV[A + 1], tonumber(ARGV[A + 2])
+  local k = key(sid)
+  local kind, status, closed, n, max_items =
+    unpack(redis.call('HMGET', k, 'kind', 'status', 'closed', 'n', 'max_items'))
+  if not kind then return result('missing') end
+  if kind ~= 'swarm' then return result('wrong_kind', { kind }) end
+  local items = {}
+  for j = 1, count do
+    local item = ARGV[A + 2 + j]
+    -- an item already in the swarm (a re-sent call) is not added again
+    if redis.call('HGET', key(item), 'parent') ~= sid then items[#items + 1] = item end
+  end
+  if #items == 0 then return result('ok', { n or '0' }) end
+  if finished(status) then return result('finished', { status }) end
+  if closed == '1' then return result('closed') end
+  n = tonumber(n or 0)
+  max_items = tonumber(max_items or 0)
+  if max_items > 0 and n + #items > max_items then return result('too_many', { tostring(n), tostring(max_items) }) end
+  create_records(A + 3 + count)
+  for j, item in ipairs(items) do
+    redis.call('HSET', key(item), 'parent', sid, 'pos', n + j - 1)
+  end
+  for from = 1, #items, 1000 do
+    local last = math.min(from + 999, #items)
+    redis.call('RPUSH', k .. ':children', unpack(items, from, last))
+    redis.call('RPUSH', k .. ':queue', unpack(items, from, last))
+  end
+  local ttl = redis.call('TTL', k)
+  if ttl > 0 then
+    redis.call('EXPIRE', k .. ':children', ttl)
+    redis.call('EXPIRE', k .. ':queue', ttl)
+  end
+  redis.call('HSET', k, 'n', n + #items)
+  if close == '1' or (max_items > 0 and n + #items >= max_items) then redis.call('HSET', k, 'closed', 1) end
+  fill(sid)
+  return result('ok', { tostring(n + #items) })
+end
+
+if OP == 'close' then
+  local sid = ARGV[A]
+  local kind, status = lookup(sid)
+  if not kind then return result('missing') end
+  if kind ~= 'swarm' then return result('wrong_kind', { kind }) end
+  redis.call('HSET', key(sid), 'closed', 1)
+  if status == 'active' then fill(sid) end
+  return result('ok')
+end
+
+if OP == 'recover' then
+  -- grace in ms, limit: dispatch again the tasks dispatched longer ago than the grace that never began
+  local grace, limit = tonumber(ARGV[A]), tonumber(ARGV[A + 1])
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', OUTBOX, '-inf', NOW - grace, 'LIMIT', 0, limit)) do
+    local kind, status = lookup(id)
+    if kind == 'task' and status == 'pending' then
+      dispatch(id)
+    else
+      redis.call('ZREM', OUTBOX, id)
+    end
+  end
+  return result('ok')
+end
+
+return redis.error_reply('mageflow: unknown operation ' .. tostring(OP))
