@@ -218,10 +218,6 @@ impl Engine {
         }
     }
 
-    pub fn tenant_id(&self) -> &str {
-        &self.settings.tenant_id
-    }
-
     // ---- workflows -------------------------------------------------------------------
 
     pub fn put_workflow(
@@ -571,14 +567,20 @@ impl Engine {
         if kind == StepActionEventType::StepEventTypeUnknown {
             return Err(invalid("step event type is UNKNOWN (0); send STARTED, COMPLETED or FAILED".into()));
         }
-        let run_id = self
-            .by_task_run
-            .get(&event.task_run_external_id)
-            .cloned()
-            .ok_or_else(|| Status::not_found(format!("task run {:?} does not exist", event.task_run_external_id)))?;
-        let Some(run) = self.runs.get(&run_id) else {
-            return Err(Status::not_found(format!("task run {:?} does not exist", event.task_run_external_id)));
+        let run_id = self.by_task_run.get(&event.task_run_external_id).cloned();
+        let Some(run) = run_id.as_ref().and_then(|id| self.runs.get(id)) else {
+            let message = format!("task run {:?} does not exist", event.task_run_external_id);
+            self.events.push(RecordedStepEvent {
+                worker_id: event.worker_id,
+                task_run_external_id: event.task_run_external_id,
+                retry_count: event.retry_count.unwrap_or(0),
+                event_type: kind,
+                payload: event.event_payload,
+                applied: false,
+            });
+            return Err(Status::not_found(message));
         };
+        let run_id = run.id.clone();
         if kind == StepActionEventType::StepEventTypeCompleted && !event.event_payload.is_empty() {
             serde_json::from_str::<Value>(&event.event_payload)
                 .map_err(|e| invalid(format!("COMPLETED payload is not JSON: {e}")))?;
@@ -816,6 +818,12 @@ impl Engine {
 
     pub fn events(&self) -> Vec<RecordedStepEvent> {
         self.events.clone()
+    }
+
+    pub fn is_listening(&self, worker_id: &str) -> bool {
+        self.workers
+            .iter()
+            .any(|w| w.id == worker_id && w.listener.as_ref().is_some_and(|l| !l.is_closed()))
     }
 
     pub fn inject(&mut self, worker_id: &str, action: AssignedAction) -> bool {

@@ -85,6 +85,7 @@ impl FakeHatchet {
                 max_internal_retries: config.max_internal_retries,
             })),
             version: config.version.clone(),
+            listens: tokio::sync::watch::channel(0).0,
         });
         let dispatcher = DispatcherServer::new(DispatcherService(Arc::clone(&shared)))
             .accept_compressed(CompressionEncoding::Gzip)
@@ -175,6 +176,19 @@ impl FakeHandle {
     /// A declared workflow (tests).
     pub fn workflow(&self, name: &str) -> Option<WorkflowSpec> {
         self.shared.engine().workflow(name)
+    }
+
+    /// Waits until `worker_id` has an open action stream (tests: avoids racing the worker start).
+    pub async fn wait_until_listening(&self, worker_id: &str) {
+        let mut changes = self.shared.listens.subscribe();
+        loop {
+            if self.shared.engine().is_listening(worker_id) {
+                return;
+            }
+            if changes.changed().await.is_err() {
+                return;
+            }
+        }
     }
 
     /// Pushes a hand-made action onto a worker's stream (tests of malformed input);

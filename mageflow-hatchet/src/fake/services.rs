@@ -13,6 +13,8 @@ use crate::proto::{self, dispatcher_server::Dispatcher, v1, workflow_service_ser
 pub(crate) struct Shared {
     pub engine: Mutex<Engine>,
     pub version: String,
+    /// Bumped whenever a worker opens its action stream.
+    pub listens: tokio::sync::watch::Sender<u64>,
 }
 
 impl Shared {
@@ -60,6 +62,7 @@ impl Dispatcher for DispatcherService {
     ) -> Result<Response<Self::ListenV2Stream>, Status> {
         let (tx, rx) = mpsc::unbounded_channel();
         self.0.engine().listen(&request.into_inner().worker_id, tx)?;
+        self.0.listens.send_modify(|n| *n += 1);
         Ok(Response::new(UnboundedReceiverStream::new(rx)))
     }
 
