@@ -86,6 +86,7 @@ impl FakeHatchet {
             })),
             version: config.version.clone(),
             listens: tokio::sync::watch::channel(0).0,
+            step_events: tokio::sync::watch::channel(0).0,
         });
         let dispatcher = DispatcherServer::new(DispatcherService(Arc::clone(&shared)))
             .accept_compressed(CompressionEncoding::Gzip)
@@ -183,6 +184,19 @@ impl FakeHandle {
         let mut changes = self.shared.listens.subscribe();
         loop {
             if self.shared.engine().is_listening(worker_id) {
+                return;
+            }
+            if changes.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Waits until the recorded step events satisfy `done` (tests).
+    pub async fn wait_for_step_events(&self, done: impl Fn(&[RecordedStepEvent]) -> bool) {
+        let mut changes = self.shared.step_events.subscribe();
+        loop {
+            if done(&self.step_events()) {
                 return;
             }
             if changes.changed().await.is_err() {

@@ -15,6 +15,8 @@ pub(crate) struct Shared {
     pub version: String,
     /// Bumped whenever a worker opens its action stream.
     pub listens: tokio::sync::watch::Sender<u64>,
+    /// Bumped whenever a step event arrives (accepted or not).
+    pub step_events: tokio::sync::watch::Sender<u64>,
 }
 
 impl Shared {
@@ -78,8 +80,9 @@ impl Dispatcher for DispatcherService {
         &self,
         request: Request<proto::StepActionEvent>,
     ) -> Result<Response<proto::ActionEventResponse>, Status> {
-        let response = self.0.engine().step_event(request.into_inner())?;
-        Ok(Response::new(response))
+        let response = self.0.engine().step_event(request.into_inner());
+        self.0.step_events.send_modify(|n| *n += 1);
+        Ok(Response::new(response?))
     }
 
     type SubscribeToWorkflowRunsStream = UnboundedReceiverStream<Result<proto::WorkflowRunEvent, Status>>;
