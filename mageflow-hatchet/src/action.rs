@@ -70,12 +70,14 @@ impl StepAction {
             Some(Value::Object(map)) => map,
             Some(_) => return Err(bad("action_payload `parents` is not an object".into())),
         };
-        let additional_metadata = parse_metadata(action.additional_metadata.as_deref())
-            .map_err(|reason| bad(reason))?;
-        let (workflow, task) = action
-            .action_id
-            .split_once(':')
-            .ok_or_else(|| bad(format!("action id {:?} is not <workflow>:<task>", action.action_id)))?;
+        let additional_metadata =
+            parse_metadata(action.additional_metadata.as_deref()).map_err(&bad)?;
+        let (workflow, task) = action.action_id.split_once(':').ok_or_else(|| {
+            bad(format!(
+                "action id {:?} is not <workflow>:<task>",
+                action.action_id
+            ))
+        })?;
         let workflow_name = workflow
             .strip_prefix(namespace)
             .filter(|_| !namespace.is_empty())
@@ -134,7 +136,10 @@ pub fn action_kind(action: &AssignedAction) -> Result<ActionKind> {
         Ok(ActionType::CancelStepRun) => Ok(ActionKind::Cancel),
         Ok(other) => Err(HatchetError::Protocol {
             what: "AssignedAction",
-            reason: format!("action type {} is not supported by this worker", other.as_str_name()),
+            reason: format!(
+                "action type {} is not supported by this worker",
+                other.as_str_name()
+            ),
         }),
         Err(_) => Err(HatchetError::Protocol {
             what: "AssignedAction",
@@ -163,7 +168,10 @@ mod tests {
     #[test]
     fn decodes_a_good_action() {
         let a = StepAction::from_assigned(
-            &assigned(r#"{"input":{"x":1},"parents":{}}"#, Some(r#"{"mageflow_signature_id":"s1"}"#)),
+            &assigned(
+                r#"{"input":{"x":1},"parents":{}}"#,
+                Some(r#"{"mageflow_signature_id":"s1"}"#),
+            ),
             "ns_",
         )
         .unwrap();
@@ -215,8 +223,18 @@ mod tests {
         a.action_type = 1;
         assert_eq!(action_kind(&a).unwrap(), ActionKind::Cancel);
         a.action_type = 2;
-        assert!(action_kind(&a).unwrap_err().to_string().contains("not supported"));
+        assert!(
+            action_kind(&a)
+                .unwrap_err()
+                .to_string()
+                .contains("not supported")
+        );
         a.action_type = 99;
-        assert!(action_kind(&a).unwrap_err().to_string().contains("unknown action type 99"));
+        assert!(
+            action_kind(&a)
+                .unwrap_err()
+                .to_string()
+                .contains("unknown action type 99")
+        );
     }
 }

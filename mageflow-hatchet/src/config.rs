@@ -335,8 +335,14 @@ mod tests {
     #[test]
     fn token_missing_each_claim_is_rejected() {
         for (claim, payload) in [
-            ("sub", r#"{"server_url":"u","grpc_broadcast_address":"h:1"}"#),
-            ("server_url", r#"{"sub":"t","grpc_broadcast_address":"h:1"}"#),
+            (
+                "sub",
+                r#"{"server_url":"u","grpc_broadcast_address":"h:1"}"#,
+            ),
+            (
+                "server_url",
+                r#"{"sub":"t","grpc_broadcast_address":"h:1"}"#,
+            ),
             ("grpc_broadcast_address", r#"{"sub":"t","server_url":"u"}"#),
         ] {
             let err = HatchetConfig::from_token(token_with(payload)).unwrap_err();

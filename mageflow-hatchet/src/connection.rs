@@ -11,7 +11,9 @@ use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 use crate::config::{HatchetConfig, TlsStrategy};
 use crate::error::{HatchetError, Result};
-use crate::proto::{self, dispatcher_client::DispatcherClient, v1, workflow_service_client::WorkflowServiceClient};
+use crate::proto::{
+    self, dispatcher_client::DispatcherClient, v1, workflow_service_client::WorkflowServiceClient,
+};
 use crate::subscribe::{RunResult, RunSubscriber};
 use crate::workflow::{TriggerRequest, WorkflowDefinition};
 
@@ -34,7 +36,10 @@ impl AuthInterceptor {
 }
 
 impl Interceptor for AuthInterceptor {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
         request
             .metadata_mut()
             .insert("authorization", self.header.clone());

@@ -82,7 +82,9 @@ fn hint(code: Code) -> &'static str {
         Code::Unavailable | Code::DeadlineExceeded => {
             "the engine is unreachable or overloaded; retry later"
         }
-        Code::NotFound => "the referenced workflow, worker or run does not exist; register it first",
+        Code::NotFound => {
+            "the referenced workflow, worker or run does not exist; register it first"
+        }
         Code::InvalidArgument => "the request was rejected as invalid; check the values sent",
         Code::Unimplemented => "the engine does not support this call; upgrade the Hatchet engine",
         Code::AlreadyExists => "an object with this identity already exists",

@@ -12,8 +12,7 @@ use crate::backoff::ExponentialBackoff;
 use crate::connection::AuthChannel;
 use crate::error::{HatchetError, Result};
 use crate::proto::{
-    self, SubscribeToWorkflowRunsRequest, WorkflowRunEventType,
-    dispatcher_client::DispatcherClient,
+    self, SubscribeToWorkflowRunsRequest, WorkflowRunEventType, dispatcher_client::DispatcherClient,
 };
 
 /// How one task of a finished run ended.
@@ -224,7 +223,9 @@ async fn run_stream(
         }
         let (tx, rx) = mpsc::unbounded_channel();
         for id in pending_ids(&waiters) {
-            let _ = tx.send(SubscribeToWorkflowRunsRequest { workflow_run_id: id });
+            let _ = tx.send(SubscribeToWorkflowRunsRequest {
+                workflow_run_id: id,
+            });
         }
         let mut stream = match client
             .subscribe_to_workflow_runs(UnboundedReceiverStream::new(rx))
@@ -318,7 +319,10 @@ mod tests {
     #[test]
     fn finished_event_decodes() {
         let r = decode_run_event(event(0, vec![result(None, Some("{\"a\":1}"))])).unwrap();
-        assert_eq!(r.outcome().unwrap(), &TaskOutcome::Completed("{\"a\":1}".into()));
+        assert_eq!(
+            r.outcome().unwrap(),
+            &TaskOutcome::Completed("{\"a\":1}".into())
+        );
         assert_eq!(r.outcome().unwrap().output_json().unwrap()["a"], 1);
         let r = decode_run_event(event(0, vec![result(Some("boom"), None)])).unwrap();
         assert_eq!(r.outcome().unwrap(), &TaskOutcome::Failed("boom".into()));
@@ -333,7 +337,10 @@ mod tests {
     #[test]
     fn result_without_output_or_error_is_an_error() {
         let err = decode_run_event(event(0, vec![result(None, None)])).unwrap_err();
-        assert!(err.to_string().contains("neither output nor error"), "{err}");
+        assert!(
+            err.to_string().contains("neither output nor error"),
+            "{err}"
+        );
     }
 
     #[test]

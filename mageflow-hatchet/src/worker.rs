@@ -218,10 +218,8 @@ async fn supervise(runtime: Arc<Runtime>, mut shutdown: watch::Receiver<bool>) -
     let mut tasks = JoinSet::new();
     let result = listen_loop(&runtime, &mut tasks, &mut shutdown).await;
     let grace = runtime.options.shutdown_grace;
-    let drained = tokio::time::timeout(grace, async {
-        while tasks.join_next().await.is_some() {}
-    })
-    .await;
+    let drained =
+        tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
     if drained.is_err() {
         tracing::warn!(
             remaining = tasks.len(),
@@ -252,8 +250,10 @@ async fn listen_loop(
     tasks: &mut JoinSet<()>,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<()> {
-    let mut backoff =
-        ExponentialBackoff::new(runtime.options.reconnect_initial, runtime.options.reconnect_max);
+    let mut backoff = ExponentialBackoff::new(
+        runtime.options.reconnect_initial,
+        runtime.options.reconnect_max,
+    );
     loop {
         if *shutdown.borrow() {
             return Ok(());
@@ -355,7 +355,14 @@ async fn run_step(runtime: &Runtime, action: AssignedAction) {
                 job_run_id: action.job_run_id.clone(),
                 task_id: action.task_id.clone(),
             };
-            let event = event_for(runtime, &action, &ids, StepActionEventType::StepEventTypeFailed, error.to_string(), true);
+            let event = event_for(
+                runtime,
+                &action,
+                &ids,
+                StepActionEventType::StepEventTypeFailed,
+                error.to_string(),
+                true,
+            );
             send_event(runtime, event).await;
             return;
         }
@@ -366,10 +373,20 @@ async fn run_step(runtime: &Runtime, action: AssignedAction) {
     let Ok(_permit) = Arc::clone(&runtime.slots).acquire_owned().await else {
         return;
     };
-    let started = event_for(runtime, &action, &step.ids, StepActionEventType::StepEventTypeStarted, String::new(), false);
+    let started = event_for(
+        runtime,
+        &action,
+        &step.ids,
+        StepActionEventType::StepEventTypeStarted,
+        String::new(),
+        false,
+    );
     send_event(runtime, started).await;
     let ids = step.ids.clone();
-    let outcome = match AssertUnwindSafe(runtime.handler.run(step)).catch_unwind().await {
+    let outcome = match AssertUnwindSafe(runtime.handler.run(step))
+        .catch_unwind()
+        .await
+    {
         Ok(outcome) => outcome,
         Err(panic) => {
             let text = panic
@@ -383,11 +400,28 @@ async fn run_step(runtime: &Runtime, action: AssignedAction) {
     let event = match outcome {
         StepOutcome::Completed(output) => {
             tracing::info!("step completed");
-            event_for(runtime, &action, &ids, StepActionEventType::StepEventTypeCompleted, output, false)
+            event_for(
+                runtime,
+                &action,
+                &ids,
+                StepActionEventType::StepEventTypeCompleted,
+                output,
+                false,
+            )
         }
-        StepOutcome::Failed { message, non_retryable } => {
+        StepOutcome::Failed {
+            message,
+            non_retryable,
+        } => {
             tracing::warn!(error = %message, non_retryable, "step failed");
-            event_for(runtime, &action, &ids, StepActionEventType::StepEventTypeFailed, message, non_retryable)
+            event_for(
+                runtime,
+                &action,
+                &ids,
+                StepActionEventType::StepEventTypeFailed,
+                message,
+                non_retryable,
+            )
         }
     };
     send_event(runtime, event).await;
@@ -420,7 +454,11 @@ fn event_for(
 async fn send_event(runtime: &Runtime, event: StepActionEvent) {
     let mut backoff = ExponentialBackoff::new(Duration::from_millis(100), Duration::from_secs(2));
     for attempt in 1..=5 {
-        match runtime.connection.send_step_action_event(event.clone()).await {
+        match runtime
+            .connection
+            .send_step_action_event(event.clone())
+            .await
+        {
             Ok(()) => return,
             Err(error) if error.is_transient() && attempt < 5 => {
                 tracing::warn!(%error, attempt, "sending a step event failed; retrying");

@@ -85,7 +85,10 @@ impl WorkflowDefinition {
 
     /// The task name, lower case (defaults to the workflow name).
     pub fn task(&self) -> String {
-        self.task_name.as_deref().unwrap_or(&self.name).to_lowercase()
+        self.task_name
+            .as_deref()
+            .unwrap_or(&self.name)
+            .to_lowercase()
     }
 
     /// Builds the `v1.AdminService/PutWorkflow` request.
@@ -250,14 +253,19 @@ mod tests {
         assert_eq!(duration_text(Duration::ZERO), "1s");
         assert_eq!(parse_duration_text("30s"), Some(Duration::from_secs(30)));
         assert_eq!(parse_duration_text("5m"), Some(Duration::from_secs(300)));
-        assert_eq!(parse_duration_text("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(
+            parse_duration_text("250ms"),
+            Some(Duration::from_millis(250))
+        );
         assert_eq!(parse_duration_text("soon"), None);
         assert_eq!(parse_duration_text("10"), None);
     }
 
     #[test]
     fn bad_schema_is_rejected() {
-        let config = HatchetConfig::from_token(crate::config::unsigned_token("t", "http://x", "h:1")).unwrap();
+        let config =
+            HatchetConfig::from_token(crate::config::unsigned_token("t", "http://x", "h:1"))
+                .unwrap();
         let err = WorkflowDefinition::new("a")
             .input_json_schema("{not json")
             .to_request(&config)

@@ -6,10 +6,11 @@ use crate::config::decode_token_claims;
 
 /// Accepts a request only with `authorization: Bearer <well-formed Hatchet token>` (scheme case-insensitive).
 pub fn check_auth(request: Request<()>) -> Result<Request<()>, Status> {
-    let header = request
-        .metadata()
-        .get("authorization")
-        .ok_or_else(|| Status::unauthenticated("missing authorization header; send `authorization: Bearer <token>`"))?;
+    let header = request.metadata().get("authorization").ok_or_else(|| {
+        Status::unauthenticated(
+            "missing authorization header; send `authorization: Bearer <token>`",
+        )
+    })?;
     let value = header
         .to_str()
         .map_err(|_| Status::unauthenticated("authorization header is not ASCII"))?;
@@ -32,7 +33,9 @@ mod tests {
 
     fn with_header(value: &str) -> Request<()> {
         let mut request = Request::new(());
-        request.metadata_mut().insert("authorization", value.parse().unwrap());
+        request
+            .metadata_mut()
+            .insert("authorization", value.parse().unwrap());
         request
     }
 

@@ -39,7 +39,10 @@ pub enum RunState {
 impl RunState {
     /// Whether the run has finished for good.
     pub fn is_finished(self) -> bool {
-        matches!(self, RunState::Completed | RunState::Failed | RunState::Cancelled)
+        matches!(
+            self,
+            RunState::Completed | RunState::Failed | RunState::Cancelled
+        )
     }
 
     fn to_proto(self) -> v1::RunStatus {
@@ -235,24 +238,37 @@ impl Engine {
             )));
         };
         if task.readable_id.is_empty() || task.action.is_empty() {
-            return Err(invalid(format!("workflow {name:?}: task readable_id and action are required")));
+            return Err(invalid(format!(
+                "workflow {name:?}: task readable_id and action are required"
+            )));
         }
-        let retries = u32::try_from(task.retries)
-            .map_err(|_| invalid(format!("workflow {name:?}: retries {} is negative", task.retries)))?;
+        let retries = u32::try_from(task.retries).map_err(|_| {
+            invalid(format!(
+                "workflow {name:?}: retries {} is negative",
+                task.retries
+            ))
+        })?;
         let timeout = if task.timeout.is_empty() {
             None
         } else {
             Some(parse_duration_text(&task.timeout).ok_or_else(|| {
-                invalid(format!("workflow {name:?}: timeout {:?} is not a duration like \"30s\"", task.timeout))
+                invalid(format!(
+                    "workflow {name:?}: timeout {:?} is not a duration like \"30s\"",
+                    task.timeout
+                ))
             })?)
         };
         let input_json_schema = match &request.input_json_schema {
             None => None,
             Some(bytes) => {
-                let text = String::from_utf8(bytes.clone())
-                    .map_err(|_| invalid(format!("workflow {name:?}: input_json_schema is not UTF-8")))?;
-                serde_json::from_str::<Value>(&text)
-                    .map_err(|e| invalid(format!("workflow {name:?}: input_json_schema is not JSON: {e}")))?;
+                let text = String::from_utf8(bytes.clone()).map_err(|_| {
+                    invalid(format!("workflow {name:?}: input_json_schema is not UTF-8"))
+                })?;
+                serde_json::from_str::<Value>(&text).map_err(|e| {
+                    invalid(format!(
+                        "workflow {name:?}: input_json_schema is not JSON: {e}"
+                    ))
+                })?;
                 Some(text)
             }
         };
@@ -309,7 +325,9 @@ impl Engine {
         };
         let metadata = parse_metadata(request.additional_metadata.as_deref())
             .map_err(|reason| invalid(format!("{reason} (workflow {workflow:?})")))?;
-        if request.parent_id.is_none() && (request.child_index.is_some() || request.child_key.is_some()) {
+        if request.parent_id.is_none()
+            && (request.child_index.is_some() || request.child_key.is_some())
+        {
             return Err(invalid("child_index/child_key need parent_id".into()));
         }
         Ok(NewRun {
@@ -381,7 +399,10 @@ impl Engine {
 
     // ---- workers -----------------------------------------------------------------------
 
-    pub fn register(&mut self, request: proto::WorkerRegisterRequest) -> Result<proto::WorkerRegisterResponse, Status> {
+    pub fn register(
+        &mut self,
+        request: proto::WorkerRegisterRequest,
+    ) -> Result<proto::WorkerRegisterResponse, Status> {
         if request.worker_name.trim().is_empty() {
             return Err(invalid("worker_name is empty".into()));
         }
@@ -414,7 +435,11 @@ impl Engine {
         self.workers
             .iter()
             .position(|w| w.id == worker_id)
-            .ok_or_else(|| Status::not_found(format!("worker {worker_id:?} is not registered; call Register first")))
+            .ok_or_else(|| {
+                Status::not_found(format!(
+                    "worker {worker_id:?} is not registered; call Register first"
+                ))
+            })
     }
 
     pub fn listen(&mut self, worker_id: &str, sender: ActionSender) -> Result<(), Status> {
@@ -425,7 +450,11 @@ impl Engine {
         let unstarted: Vec<String> = worker
             .running
             .iter()
-            .filter(|id| self.runs.get(*id).is_some_and(|r| r.state == RunState::Assigned))
+            .filter(|id| {
+                self.runs
+                    .get(*id)
+                    .is_some_and(|r| r.state == RunState::Assigned)
+            })
             .cloned()
             .collect();
         for run_id in unstarted {
@@ -493,7 +522,11 @@ impl Engine {
         for offset in 0..n {
             let i = (self.rr_next + offset) % n;
             let w = &self.workers[i];
-            if w.active && w.listener.is_some() && w.actions.contains(action) && w.running.len() < w.slots {
+            if w.active
+                && w.listener.is_some()
+                && w.actions.contains(action)
+                && w.running.len() < w.slots
+            {
                 self.rr_next = (i + 1) % n;
                 return Some(i);
             }
@@ -505,17 +538,24 @@ impl Engine {
     pub fn dispatch(&mut self) {
         let mut waiting = VecDeque::new();
         while let Some(run_id) = self.queue.pop_front() {
-            let Some(run) = self.runs.get(&run_id) else { continue };
+            let Some(run) = self.runs.get(&run_id) else {
+                continue;
+            };
             if run.state != RunState::Queued {
                 continue;
             }
             let action_id = run.action.clone();
             let mut assigned = false;
             while let Some(index) = self.pick_worker(&action_id) {
-                let Some(run) = self.runs.get(&run_id) else { break };
+                let Some(run) = self.runs.get(&run_id) else {
+                    break;
+                };
                 let action = self.start_action(run);
                 let worker = &mut self.workers[index];
-                let sent = worker.listener.as_ref().is_some_and(|l| l.send(Ok(action)).is_ok());
+                let sent = worker
+                    .listener
+                    .as_ref()
+                    .is_some_and(|l| l.send(Ok(action)).is_ok());
                 if !sent {
                     worker.listener = None;
                     continue;
@@ -540,16 +580,16 @@ impl Engine {
 
     fn release_slot(&mut self, run_id: &str) {
         let worker_id = self.runs.get_mut(run_id).and_then(|r| r.worker.take());
-        if let Some(worker_id) = worker_id {
-            if let Some(w) = self.workers.iter_mut().find(|w| w.id == worker_id) {
-                w.running.remove(run_id);
-            }
+        if let Some(w) = worker_id.and_then(|id| self.workers.iter_mut().find(|w| w.id == id)) {
+            w.running.remove(run_id);
         }
     }
 
     fn send_cancel(&self, run: &Run) {
         let Some(worker_id) = &run.worker else { return };
-        let Some(worker) = self.workers.iter().find(|w| &w.id == worker_id) else { return };
+        let Some(worker) = self.workers.iter().find(|w| &w.id == worker_id) else {
+            return;
+        };
         let mut action = self.start_action(run);
         action.action_type = ActionType::CancelStepRun as i32;
         action.action_payload = String::new();
@@ -560,12 +600,17 @@ impl Engine {
 
     // ---- step events ---------------------------------------------------------------------
 
-    pub fn step_event(&mut self, event: proto::StepActionEvent) -> Result<proto::ActionEventResponse, Status> {
+    pub fn step_event(
+        &mut self,
+        event: proto::StepActionEvent,
+    ) -> Result<proto::ActionEventResponse, Status> {
         self.worker_index(&event.worker_id)?;
         let kind = StepActionEventType::try_from(event.event_type)
             .map_err(|_| invalid(format!("unknown step event type {}", event.event_type)))?;
         if kind == StepActionEventType::StepEventTypeUnknown {
-            return Err(invalid("step event type is UNKNOWN (0); send STARTED, COMPLETED or FAILED".into()));
+            return Err(invalid(
+                "step event type is UNKNOWN (0); send STARTED, COMPLETED or FAILED".into(),
+            ));
         }
         let run_id = self.by_task_run.get(&event.task_run_external_id).cloned();
         let Some(run) = run_id.as_ref().and_then(|id| self.runs.get(id)) else {
@@ -594,25 +639,38 @@ impl Engine {
             applied = true;
             match kind {
                 StepActionEventType::StepEventTypeStarted => {
-                    if let Some(run) = self.runs.get_mut(&run_id) {
-                        if run.state == RunState::Assigned {
-                            run.state = RunState::Running;
-                            run.started_at = Some(Instant::now());
-                        }
+                    if let Some(run) = self.runs.get_mut(&run_id)
+                        && run.state == RunState::Assigned
+                    {
+                        run.state = RunState::Running;
+                        run.started_at = Some(Instant::now());
                     }
                 }
                 StepActionEventType::StepEventTypeAcknowledged => {}
                 StepActionEventType::StepEventTypeCompleted => {
-                    let output = if event.event_payload.is_empty() { "null".to_string() } else { event.event_payload.clone() };
+                    let output = if event.event_payload.is_empty() {
+                        "null".to_string()
+                    } else {
+                        event.event_payload.clone()
+                    };
                     self.release_slot(&run_id);
                     self.finish(&run_id, RunState::Completed, Some(output), None);
                 }
                 StepActionEventType::StepEventTypeFailed => {
-                    self.fail_attempt(&run_id, event.event_payload.clone(), event.should_not_retry.unwrap_or(false));
+                    self.fail_attempt(
+                        &run_id,
+                        event.event_payload.clone(),
+                        event.should_not_retry.unwrap_or(false),
+                    );
                 }
                 StepActionEventType::StepEventTypeCancelled => {
                     self.release_slot(&run_id);
-                    self.finish(&run_id, RunState::Cancelled, None, Some("task cancelled".into()));
+                    self.finish(
+                        &run_id,
+                        RunState::Cancelled,
+                        None,
+                        Some("task cancelled".into()),
+                    );
                 }
                 StepActionEventType::StepEventTypeUnknown => applied = false,
             }
@@ -635,7 +693,9 @@ impl Engine {
     /// An attempt failed: retry it if retries remain, else fail the run.
     fn fail_attempt(&mut self, run_id: &str, error: String, non_retryable: bool) {
         self.release_slot(run_id);
-        let Some(run) = self.runs.get_mut(run_id) else { return };
+        let Some(run) = self.runs.get_mut(run_id) else {
+            return;
+        };
         if !non_retryable && run.app_retries < run.max_retries {
             run.app_retries += 1;
             run.retry_count += 1;
@@ -647,18 +707,26 @@ impl Engine {
         }
     }
 
-    fn finish(&mut self, run_id: &str, state: RunState, output: Option<String>, error: Option<String>) {
-        let Some(run) = self.runs.get_mut(run_id) else { return };
+    fn finish(
+        &mut self,
+        run_id: &str,
+        state: RunState,
+        output: Option<String>,
+        error: Option<String>,
+    ) {
+        let Some(run) = self.runs.get_mut(run_id) else {
+            return;
+        };
         run.state = state;
         run.output = output;
         run.error = error;
         let watchers = std::mem::take(&mut run.watchers);
         let event = Self::run_event(run);
         for id in watchers {
-            if let Some(sender) = self.subscribers.get(&id) {
-                if sender.send(Ok(event.clone())).is_err() {
-                    self.subscribers.remove(&id);
-                }
+            if let Some(sender) = self.subscribers.get(&id)
+                && sender.send(Ok(event.clone())).is_err()
+            {
+                self.subscribers.remove(&id);
             }
         }
     }
@@ -690,14 +758,21 @@ impl Engine {
             } else {
                 continue;
             };
-            let Some(run) = self.runs.get(&run_id) else { continue };
+            let Some(run) = self.runs.get(&run_id) else {
+                continue;
+            };
             if run.state.is_finished() {
                 continue;
             }
             self.send_cancel(run);
             cancelled.push(run.task_run_id.clone());
             self.release_slot(&run_id);
-            self.finish(&run_id, RunState::Cancelled, None, Some("task cancelled".into()));
+            self.finish(
+                &run_id,
+                RunState::Cancelled,
+                None,
+                Some("task cancelled".into()),
+            );
         }
         self.dispatch();
         cancelled
@@ -707,7 +782,11 @@ impl Engine {
         let run = self
             .runs
             .get(run_id)
-            .or_else(|| self.by_task_run.get(run_id).and_then(|id| self.runs.get(id)))
+            .or_else(|| {
+                self.by_task_run
+                    .get(run_id)
+                    .and_then(|id| self.runs.get(id))
+            })
             .ok_or_else(|| Status::not_found(format!("run {run_id:?} does not exist")))?;
         let detail = v1::TaskRunDetail {
             external_id: run.task_run_id.clone(),
@@ -769,7 +848,9 @@ impl Engine {
         }
         for run_id in orphaned {
             let max = self.settings.max_internal_retries;
-            let Some(run) = self.runs.get_mut(&run_id) else { continue };
+            let Some(run) = self.runs.get_mut(&run_id) else {
+                continue;
+            };
             run.worker = None;
             if run.internal_retries < max {
                 run.internal_retries += 1;
@@ -778,7 +859,12 @@ impl Engine {
                 run.started_at = None;
                 self.queue.push_front(run_id);
             } else {
-                self.finish(&run_id, RunState::Failed, None, Some("the worker running this task stopped responding".into()));
+                self.finish(
+                    &run_id,
+                    RunState::Failed,
+                    None,
+                    Some("the worker running this task stopped responding".into()),
+                );
             }
         }
         let timed_out: Vec<(String, Duration)> = self
@@ -786,7 +872,9 @@ impl Engine {
             .values()
             .filter(|r| r.state == RunState::Running)
             .filter_map(|r| match (r.started_at, r.timeout) {
-                (Some(start), Some(timeout)) if now.duration_since(start) > timeout => Some((r.id.clone(), timeout)),
+                (Some(start), Some(timeout)) if now.duration_since(start) > timeout => {
+                    Some((r.id.clone(), timeout))
+                }
                 _ => None,
             })
             .collect();
@@ -794,7 +882,11 @@ impl Engine {
             if let Some(run) = self.runs.get(&run_id) {
                 self.send_cancel(run);
             }
-            self.fail_attempt(&run_id, format!("task timed out after {}s", timeout.as_secs_f64()), false);
+            self.fail_attempt(
+                &run_id,
+                format!("task timed out after {}s", timeout.as_secs_f64()),
+                false,
+            );
         }
         self.dispatch();
     }

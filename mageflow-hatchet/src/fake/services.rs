@@ -7,7 +7,9 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::engine::Engine;
-use crate::proto::{self, dispatcher_server::Dispatcher, v1, workflow_service_server::WorkflowService};
+use crate::proto::{
+    self, dispatcher_server::Dispatcher, v1, workflow_service_server::WorkflowService,
+};
 
 /// State shared by all services.
 pub(crate) struct Shared {
@@ -63,7 +65,9 @@ impl Dispatcher for DispatcherService {
         request: Request<proto::WorkerListenRequest>,
     ) -> Result<Response<Self::ListenV2Stream>, Status> {
         let (tx, rx) = mpsc::unbounded_channel();
-        self.0.engine().listen(&request.into_inner().worker_id, tx)?;
+        self.0
+            .engine()
+            .listen(&request.into_inner().worker_id, tx)?;
         self.0.listens.send_modify(|n| *n += 1);
         Ok(Response::new(UnboundedReceiverStream::new(rx)))
     }
@@ -85,7 +89,8 @@ impl Dispatcher for DispatcherService {
         Ok(Response::new(response?))
     }
 
-    type SubscribeToWorkflowRunsStream = UnboundedReceiverStream<Result<proto::WorkflowRunEvent, Status>>;
+    type SubscribeToWorkflowRunsStream =
+        UnboundedReceiverStream<Result<proto::WorkflowRunEvent, Status>>;
 
     async fn subscribe_to_workflow_runs(
         &self,
@@ -130,7 +135,9 @@ impl WorkflowService for WorkflowsService {
         let new_run = engine.validate_trigger(&request.into_inner())?;
         let workflow_run_id = engine.create_run(new_run);
         engine.dispatch();
-        Ok(Response::new(proto::TriggerWorkflowResponse { workflow_run_id }))
+        Ok(Response::new(proto::TriggerWorkflowResponse {
+            workflow_run_id,
+        }))
     }
 
     async fn bulk_trigger_workflow(
@@ -140,15 +147,22 @@ impl WorkflowService for WorkflowsService {
         let mut engine = self.0.engine();
         let requests = request.into_inner().workflows;
         if requests.is_empty() {
-            return Err(Status::invalid_argument("BulkTriggerWorkflow needs at least one workflow"));
+            return Err(Status::invalid_argument(
+                "BulkTriggerWorkflow needs at least one workflow",
+            ));
         }
         let validated = requests
             .iter()
             .map(|r| engine.validate_trigger(r))
             .collect::<Result<Vec<_>, Status>>()?;
-        let workflow_run_ids = validated.into_iter().map(|r| engine.create_run(r)).collect();
+        let workflow_run_ids = validated
+            .into_iter()
+            .map(|r| engine.create_run(r))
+            .collect();
         engine.dispatch();
-        Ok(Response::new(proto::BulkTriggerWorkflowResponse { workflow_run_ids }))
+        Ok(Response::new(proto::BulkTriggerWorkflowResponse {
+            workflow_run_ids,
+        }))
     }
 }
 
@@ -168,7 +182,9 @@ impl v1::admin_service_server::AdminService for AdminService {
     ) -> Result<Response<v1::CancelTasksResponse>, Status> {
         let request = request.into_inner();
         if request.filter.is_some() {
-            return Err(Status::unimplemented("the fake engine cancels by external_ids only"));
+            return Err(Status::unimplemented(
+                "the fake engine cancels by external_ids only",
+            ));
         }
         let cancelled_tasks = self.0.engine().cancel(&request.external_ids);
         Ok(Response::new(v1::CancelTasksResponse { cancelled_tasks }))
@@ -178,7 +194,10 @@ impl v1::admin_service_server::AdminService for AdminService {
         &self,
         request: Request<v1::GetRunDetailsRequest>,
     ) -> Result<Response<v1::GetRunDetailsResponse>, Status> {
-        let response = self.0.engine().run_details(&request.into_inner().external_id)?;
+        let response = self
+            .0
+            .engine()
+            .run_details(&request.into_inner().external_id)?;
         Ok(Response::new(response))
     }
 }

@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use mageflow_hatchet::fake::{FakeConfig, FakeHandle, FakeHatchet};
-use mageflow_hatchet::{ActionHandler, Connection, StepAction, StepOutcome, Worker, WorkerHandle, WorkerOptions, WorkflowDefinition};
+use mageflow_hatchet::{
+    ActionHandler, Connection, StepAction, StepOutcome, Worker, WorkerHandle, WorkerOptions,
+    WorkflowDefinition,
+};
 
 /// Fails the test if `future` does not finish within 10 s.
 pub async fn within<T>(future: impl Future<Output = T>) -> T {
@@ -23,7 +26,10 @@ pub async fn fake() -> (FakeHandle, Connection) {
 }
 
 pub async fn fake_with(config: FakeConfig) -> (FakeHandle, Connection) {
-    let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn").try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_test_writer()
+        .with_env_filter("warn")
+        .try_init();
     let fake = FakeHatchet::start(config).await.expect("fake starts");
     let connection = Connection::connect(fake.client_config().expect("config"))
         .await
@@ -44,7 +50,9 @@ where
     }
 }
 
-pub fn handler<F, Fut>(f: F) -> FnHandler<impl Fn(StepAction) -> BoxFuture<'static, StepOutcome> + Send + Sync + 'static>
+pub fn handler<F, Fut>(
+    f: F,
+) -> FnHandler<impl Fn(StepAction) -> BoxFuture<'static, StepOutcome> + Send + Sync + 'static>
 where
     F: Fn(StepAction) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = StepOutcome> + Send + 'static,
