@@ -150,6 +150,12 @@ impl RunSubscriber {
 
     /// Waits for run `run_id` to finish (also if it finished before this call).
     pub async fn wait(&self, run_id: &str) -> Result<RunResult> {
+        if run_id.is_empty() {
+            return Err(HatchetError::InvalidInput {
+                what: "run id",
+                reason: "it is empty; pass the id returned by trigger_workflow".into(),
+            });
+        }
         let (tx, rx) = oneshot::channel();
         lock(&self.waiters)
             .entry(run_id.to_string())

@@ -353,3 +353,60 @@ async fn fake_rejects_malformed_messages_with_error_statuses() {
     // The engine still serves.
     assert_eq!(conn.get_version().await.unwrap(), "v0.78.23");
 }
+
+#[tokio::test]
+async fn streams_reconnect_and_pending_runs_are_resubscribed() {
+    let (fake, conn) = fake().await;
+    let worker = start_worker(
+        &fake,
+        &conn,
+        options("w", 1),
+        vec![WorkflowDefinition::new("blip")],
+        handler(|action| async move { StepOutcome::completed(&action.input) }),
+    )
+    .await;
+    // Stop the worker so the next run stays queued while we break the streams.
+    within(worker.shutdown()).await.unwrap();
+    let run_id = conn
+        .trigger_workflow(&TriggerRequest::new("blip", json!({"after": "blip"})))
+        .await
+        .unwrap();
+    let waiter = {
+        let conn = conn.clone();
+        let run_id = run_id.clone();
+        tokio::spawn(async move { conn.wait_for_run(&run_id).await })
+    };
+    within(fake.wait_for_watchers(&run_id, 1)).await;
+    fake.drop_streams();
+    assert_eq!(
+        fake.run(&run_id).unwrap().state,
+        mageflow_hatchet::fake::RunState::Queued
+    );
+    // The subscriber reconnects by itself and subscribes the pending run again.
+    within(fake.wait_for_watchers(&run_id, 1)).await;
+    let worker = start_worker(
+        &fake,
+        &conn,
+        options("w2", 1),
+        vec![WorkflowDefinition::new("blip")],
+        handler(|action| async move { StepOutcome::completed(&action.input) }),
+    )
+    .await;
+    // The worker's action stream also survives a blip.
+    fake.drop_streams();
+    within(fake.wait_until_listening(worker.worker_id())).await;
+    let result = within(waiter).await.unwrap().unwrap();
+    assert_eq!(
+        result.outcome().unwrap(),
+        &TaskOutcome::Completed("{\"after\":\"blip\"}".into())
+    );
+    assert_eq!(
+        conn.wait_for_run("")
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("empty"),
+        true
+    );
+    within(worker.shutdown()).await.unwrap();
+}

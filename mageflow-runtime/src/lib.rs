@@ -4,13 +4,29 @@
 #![warn(missing_docs)]
 
 pub mod backend;
+mod client;
+mod config;
+mod engine;
 mod error;
+mod flow;
+mod input;
 pub mod model;
+mod registry;
+mod signature;
+mod state;
 pub mod store;
 mod task;
+mod worker;
 
+pub use backend::{Backend, LocalBackend};
+pub use client::{Mageflow, MageflowBuilder};
+pub use config::{KindTtl, TtlConfig};
 pub use error::{Error, Result};
+pub use flow::{Node, SwarmConfig};
 pub use model::{ErrorKind, ErrorReport, Failure, Kind, Outcome, SignatureId, Status};
+pub use signature::{Handle, Signature};
+pub use state::{FlowTree, SignatureState, SwarmProgress};
+pub use store::{MemoryStore, RedisStore, Store};
 pub use task::{Backoff, BoxFuture, Task, TaskContext, TaskError, TaskInput, TaskOptions};
 
 /// Items used by the code the mageflow macros generate. Not a public API: it changes without notice.

@@ -912,6 +912,15 @@ impl Engine {
         self.events.clone()
     }
 
+    pub fn watchers(&self, run_id: &str) -> usize {
+        self.runs.get(run_id).map_or(0, |r| {
+            r.watchers
+                .iter()
+                .filter(|id| self.subscribers.contains_key(id))
+                .count()
+        })
+    }
+
     pub fn is_listening(&self, worker_id: &str) -> bool {
         self.workers
             .iter()

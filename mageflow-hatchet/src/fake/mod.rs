@@ -90,6 +90,7 @@ impl FakeHatchet {
             version: config.version.clone(),
             listens: tokio::sync::watch::channel(0).0,
             step_events: tokio::sync::watch::channel(0).0,
+            subscriptions: tokio::sync::watch::channel(0).0,
         });
         let dispatcher = DispatcherServer::new(DispatcherService(Arc::clone(&shared)))
             .accept_compressed(CompressionEncoding::Gzip)
@@ -197,6 +198,25 @@ impl FakeHandle {
                 return;
             }
         }
+    }
+
+    /// Waits until at least `count` open subscription streams watch the unfinished run `run_id` (tests).
+    pub async fn wait_for_watchers(&self, run_id: &str, count: usize) {
+        let mut changes = self.shared.subscriptions.subscribe();
+        loop {
+            if self.shared.engine().watchers(run_id) >= count {
+                return;
+            }
+            if changes.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Ends every open action and subscription stream, as a network blip would (tests).
+    /// Clients are expected to reconnect.
+    pub fn drop_streams(&self) {
+        self.shared.engine().close_streams();
     }
 
     /// Waits until the recorded step events satisfy `done` (tests).

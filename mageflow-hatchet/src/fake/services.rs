@@ -17,6 +17,8 @@ pub(crate) struct Shared {
     pub version: String,
     /// Bumped whenever a worker opens its action stream.
     pub listens: tokio::sync::watch::Sender<u64>,
+    /// Bumped whenever a run subscription request is handled.
+    pub subscriptions: tokio::sync::watch::Sender<u64>,
     /// Bumped whenever a step event arrives (accepted or not).
     pub step_events: tokio::sync::watch::Sender<u64>,
 }
@@ -99,27 +101,35 @@ impl Dispatcher for DispatcherService {
         let mut requests = request.into_inner();
         let (tx, rx) = mpsc::unbounded_channel();
         let id = self.0.engine().add_subscriber(tx.clone());
+        // Only the engine holds a strong sender, so dropping it there ends the response stream.
+        let weak = tx.downgrade();
+        drop(tx);
         let shared = Arc::clone(&self.0);
         tokio::spawn(async move {
             loop {
                 match requests.message().await {
                     Ok(Some(request)) if request.workflow_run_id.is_empty() => {
-                        let _ = tx.send(Err(Status::invalid_argument("workflow_run_id is empty")));
-                        break;
+                        if let Some(tx) = weak.upgrade() {
+                            let _ =
+                                tx.send(Err(Status::invalid_argument("workflow_run_id is empty")));
+                        }
+                        shared.engine().remove_subscriber(id);
+                        return;
                     }
-                    Ok(Some(request)) => shared.engine().subscribe(id, &request.workflow_run_id),
-                    // The client closed its side: keep delivering until the response stream drops.
-                    Ok(None) => {
-                        tx.closed().await;
-                        break;
+                    Ok(Some(request)) => {
+                        shared.engine().subscribe(id, &request.workflow_run_id);
+                        shared.subscriptions.send_modify(|n| *n += 1);
                     }
+                    // The client closed its side: keep delivering; the subscriber is dropped
+                    // once a delivery finds the response stream gone.
+                    Ok(None) => return,
                     Err(status) => {
                         tracing::debug!(%status, "subscription request stream ended");
-                        break;
+                        shared.engine().remove_subscriber(id);
+                        return;
                     }
                 }
             }
-            shared.engine().remove_subscriber(id);
         });
         Ok(Response::new(UnboundedReceiverStream::new(rx)))
     }

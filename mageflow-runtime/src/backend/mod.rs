@@ -1,9 +1,62 @@
-//! What runs tasks.
+//! What runs tasks: the [`Backend`] trait, and the in-process [`LocalBackend`].
+//!
+//! A backend carries [`Run`]s to workers and, on the worker side, hands each delivery to a [`Worker`], which runs
+//! the registered handler and records the outcome. Backends may deliver a run twice; the engine copes.
+
+mod local;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use crate::worker::{AttemptOutcome, SkipReason, Worker};
+pub use local::LocalBackend;
+
+use crate::model::SignatureId;
+
+/// One run of a task, as the engine dispatches it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    /// The signature the run executes.
+    pub signature_id: SignatureId,
+    /// The dispatch token: a delivery whose token is no longer the signature's current one is stale and skipped.
+    pub token: u64,
+    /// The registered name of the task.
+    pub task: String,
+    /// The input, already built from the message and the bound arguments.
+    pub input: Value,
+}
+
+/// What runs tasks. Implemented by [`LocalBackend`] and by `mageflow-hatchet`.
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// Hands runs to the task manager. Returns once they are accepted, not when they ran.
+    async fn dispatch(&self, runs: Vec<Run>) -> Result<(), BackendError>;
+
+    /// Aborts the running (or queued) runs of these signatures; their outcomes are not reported.
+    async fn interrupt(&self, ids: &[SignatureId]) -> Result<(), BackendError>;
+
+    /// Starts taking runs and executing them with `worker`.
+    async fn start(&self, worker: Worker) -> Result<(), BackendError>;
+
+    /// Stops taking runs, lets running ones finish for up to `deadline`, then aborts the rest.
+    async fn shutdown(&self, deadline: Duration) -> Result<(), BackendError>;
+}
 
 /// An error of a backend.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BackendError {
-    /// The backend refused or failed to dispatch.
-    #[error("dispatch failed: {0}")]
+    /// The backend refused or failed to dispatch; the runs stay in the outbox and are dispatched again by the
+    /// recovery sweep.
+    #[error("dispatch failed: {0}; the runs stay in the outbox and are dispatched again by the recovery sweep")]
     Dispatch(String),
+    /// The backend was shut down.
+    #[error("the backend is shut down")]
+    ShutDown,
+    /// Any other failure of the task manager.
+    #[error("{0}")]
+    Other(String),
 }

@@ -1,0 +1,157 @@
+//! [`LocalBackend`]: runs tasks in this process on a bounded pool of tokio tasks.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::{AbortHandle, JoinSet};
+
+use super::{AttemptOutcome, Backend, BackendError, Run, Worker};
+use crate::model::SignatureId;
+
+/// Runs tasks in-process: at most `concurrency` at once, retries with the task's backoff, timeouts, interrupts by
+/// aborting the handler's future, and a graceful shutdown. The embedded default backend.
+#[derive(Clone)]
+pub struct LocalBackend {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    concurrency: usize,
+    sender: Mutex<Option<mpsc::UnboundedSender<Run>>>,
+    receiver: Mutex<Option<mpsc::UnboundedReceiver<Run>>>,
+    running: Mutex<HashMap<SignatureId, AbortHandle>>,
+    tasks: tokio::sync::Mutex<JoinSet<()>>,
+    dispatcher: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl LocalBackend {
+    /// A backend running at most `concurrency` tasks at once (at least one).
+    pub fn new(concurrency: usize) -> Self {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        LocalBackend {
+            inner: Arc::new(Inner {
+                concurrency: concurrency.max(1),
+                sender: Mutex::new(Some(sender)),
+                receiver: Mutex::new(Some(receiver)),
+                running: Mutex::default(),
+                tasks: tokio::sync::Mutex::new(JoinSet::new()),
+                dispatcher: Mutex::default(),
+            }),
+        }
+    }
+
+    /// How many tasks may run at once.
+    pub fn concurrency(&self) -> usize {
+        self.inner.concurrency
+    }
+}
+
+impl Default for LocalBackend {
+    /// 16 tasks at once.
+    fn default() -> Self {
+        LocalBackend::new(16)
+    }
+}
+
+/// Runs a delivery's attempts until one succeeds, fails for good or is skipped.
+async fn run_attempts(worker: Worker, run: Run) {
+    let mut attempt = 1;
+    loop {
+        match worker.execute(&run, attempt, serde_json::Map::new()).await {
+            AttemptOutcome::Failed { retry_in: Some(wait), .. } => {
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+            }
+            AttemptOutcome::Unrecorded(error) => {
+                tracing::error!(
+                    task = %run.task, signature = %run.signature_id, %error,
+                    "the outcome could not be recorded; the recovery sweep dispatches the run again if it never began"
+                );
+                return;
+            }
+            _ => return,
+        }
+    }
+}
+
+#[async_trait]
+impl Backend for LocalBackend {
+    async fn dispatch(&self, runs: Vec<Run>) -> Result<(), BackendError> {
+        let sender = self.inner.sender.lock().map_err(|_| BackendError::ShutDown)?.clone();
+        let sender = sender.ok_or(BackendError::ShutDown)?;
+        for run in runs {
+            sender.send(run).map_err(|_| BackendError::ShutDown)?;
+        }
+        Ok(())
+    }
+
+    async fn interrupt(&self, ids: &[SignatureId]) -> Result<(), BackendError> {
+        let running = self.inner.running.lock().map_err(|_| BackendError::Other("lock poisoned".into()))?;
+        for id in ids {
+            if let Some(handle) = running.get(id) {
+                tracing::info!(signature = %id, "interrupting the running task");
+                handle.abort();
+            }
+        }
+        Ok(())
+    }
+
+    async fn start(&self, worker: Worker) -> Result<(), BackendError> {
+        let receiver = self.inner.receiver.lock().map_err(|_| BackendError::ShutDown)?.take();
+        let Some(mut receiver) = receiver else {
+            return Err(BackendError::Other("the local backend was already started".into()));
+        };
+        let inner = self.inner.clone();
+        let slots = Arc::new(Semaphore::new(inner.concurrency));
+        let dispatcher = tokio::spawn(async move {
+            while let Some(run) = receiver.recv().await {
+                let Ok(permit) = slots.clone().acquire_owned().await else { break };
+                let id = run.signature_id.clone();
+                let worker = worker.clone();
+                let registry = inner.clone();
+                let mut tasks = inner.tasks.lock().await;
+                while tasks.try_join_next().is_some() {}
+                let handle = tasks.spawn(async move {
+                    run_attempts(worker, run).await;
+                    drop(permit);
+                });
+                if let Ok(mut running) = registry.running.lock() {
+                    running.retain(|_, handle| !handle.is_finished());
+                    running.insert(id, handle);
+                }
+            }
+        });
+        *self.inner.dispatcher.lock().map_err(|_| BackendError::ShutDown)? = Some(dispatcher);
+        Ok(())
+    }
+
+    async fn shutdown(&self, deadline: Duration) -> Result<(), BackendError> {
+        // stop taking runs; runs still queued stay in the store's outbox for a later worker
+        self.inner.sender.lock().map_err(|_| BackendError::ShutDown)?.take();
+        let dispatcher = self.inner.dispatcher.lock().map_err(|_| BackendError::ShutDown)?.take();
+        if let Some(dispatcher) = dispatcher {
+            dispatcher.abort();
+            let _ = dispatcher.await;
+        }
+        let mut tasks = self.inner.tasks.lock().await;
+        let drained = tokio::time::timeout(deadline, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(running = tasks.len(), "shutdown deadline passed; aborting the tasks still running");
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for LocalBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalBackend").field("concurrency", &self.inner.concurrency).finish()
+    }
+}

@@ -1,0 +1,415 @@
+//! [`Mageflow`]: the client. Build it with [`Mageflow::builder`], register tasks, then sign and run them, read
+//! their state, and suspend, resume, interrupt or cancel whole flows.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::backend::{Backend, LocalBackend, Worker};
+use crate::config::TtlConfig;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::flow::{Body, Node};
+use crate::input;
+use crate::model::{Kind, SignatureId};
+use crate::registry::{Definition, Registry};
+use crate::signature::Signature;
+use crate::state::{FlowTree, SignatureState};
+use crate::store::{MemoryStore, RedisStore, Store};
+use crate::task::Task;
+
+/// How often a waiter reads the state again even without a notification (notifications can be lost when the
+/// store's connection drops).
+const WAIT_SAFETY_INTERVAL: Duration = Duration::from_secs(5);
+
+enum StoreChoice {
+    FromEnvironment,
+    Memory,
+    RedisUrl(String),
+    Given(Arc<dyn Store>),
+}
+
+/// Configures and builds a [`Mageflow`] client.
+pub struct MageflowBuilder {
+    registry: Registry,
+    store: StoreChoice,
+    backend: Option<Arc<dyn Backend>>,
+    concurrency: usize,
+    prefix: String,
+    ttl: TtlConfig,
+    recovery_interval: Option<Duration>,
+    recovery_grace: Duration,
+}
+
+impl MageflowBuilder {
+    fn new() -> Self {
+        MageflowBuilder {
+            registry: Registry::default(),
+            store: StoreChoice::FromEnvironment,
+            backend: None,
+            concurrency: 16,
+            prefix: "mageflow".to_owned(),
+            ttl: TtlConfig::default(),
+            recovery_interval: Some(Duration::from_secs(30)),
+            recovery_grace: Duration::from_secs(60),
+        }
+    }
+
+    /// Registers a task: this client can sign it by value or by name, and its worker runs it.
+    pub fn task<T: Task>(mut self, task: T) -> Self {
+        self.registry.register(task);
+        self
+    }
+
+    /// Keeps state in Redis at this URL (`redis://host:port/db`).
+    pub fn redis_url(mut self, url: impl Into<String>) -> Self {
+        self.store = StoreChoice::RedisUrl(url.into());
+        self
+    }
+
+    /// Keeps state in this process, even when `REDIS_URL` is set.
+    pub fn memory_store(mut self) -> Self {
+        self.store = StoreChoice::Memory;
+        self
+    }
+
+    /// Keeps state in a store built elsewhere.
+    pub fn store(mut self, store: impl Store) -> Self {
+        self.store = StoreChoice::Given(Arc::new(store));
+        self
+    }
+
+    /// Runs tasks through this backend instead of the in-process [`LocalBackend`].
+    pub fn backend(mut self, backend: impl Backend) -> Self {
+        self.backend = Some(Arc::new(backend));
+        self
+    }
+
+    /// How many tasks the default local backend runs at once (16 by default).
+    pub fn concurrency(mut self, tasks: usize) -> Self {
+        self.concurrency = tasks;
+        self
+    }
+
+    /// The prefix of every key in the store (`mageflow` by default), so that several applications can share one
+    /// Redis.
+    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// How long signatures live in the store.
+    pub fn ttl(mut self, ttl: TtlConfig) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// How often the worker dispatches again the runs that were dispatched more than `grace` ago and never began
+    /// (after a crash between a transition and its dispatch). Every 30 s with a 60 s grace by default; `None`
+    /// turns the sweep off (call [`Mageflow::recover`] yourself).
+    pub fn recovery(mut self, interval: Option<Duration>, grace: Duration) -> Self {
+        self.recovery_interval = interval;
+        self.recovery_grace = grace;
+        self
+    }
+
+    /// Connects the store, records the task definitions in it, and starts the worker.
+    pub async fn build(self) -> Result<Mageflow> {
+        if self.prefix.is_empty() || self.prefix.contains(char::is_whitespace) {
+            return Err(Error::Config(format!(
+                "the key prefix `{}` must be non-empty and without spaces",
+                self.prefix
+            )));
+        }
+        self.ttl.validate()?;
+        let store: Arc<dyn Store> = match self.store {
+            StoreChoice::Given(store) => store,
+            StoreChoice::Memory => Arc::new(MemoryStore::new()),
+            StoreChoice::RedisUrl(url) => Arc::new(RedisStore::connect(&url).await?),
+            StoreChoice::FromEnvironment => match std::env::var("REDIS_URL") {
+                Ok(url) if !url.trim().is_empty() => Arc::new(RedisStore::connect(url.trim()).await?),
+                _ => Arc::new(MemoryStore::new()),
+            },
+        };
+        let backend = self.backend.unwrap_or_else(|| Arc::new(LocalBackend::new(self.concurrency)));
+        let registry = Arc::new(self.registry);
+        let engine = Arc::new(Engine::new(store.clone(), self.prefix.clone(), &self.ttl, registry.clone(), backend.clone()));
+        for registered in registry.registered() {
+            let key = engine.definition_key(&registered.definition.name);
+            store.write_hash(&key, registered.definition.to_fields()).await?;
+        }
+        backend.start(Worker::new(engine.clone())).await?;
+        let sweeper = self.recovery_interval.map(|interval| {
+            let engine = Arc::downgrade(&engine);
+            let grace = self.recovery_grace;
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(interval).await;
+                    let Some(engine) = engine.upgrade() else { return };
+                    match engine.recover(grace, 1000).await {
+                        Ok(0) => {}
+                        Ok(count) => tracing::warn!(count, "dispatched again runs that never began"),
+                        Err(error) => tracing::warn!(%error, "the recovery sweep failed"),
+                    }
+                }
+            })
+        });
+        Ok(Mageflow { inner: Arc::new(Inner { engine, sweeper: Mutex::new(sweeper) }) })
+    }
+}
+
+struct Inner {
+    engine: Arc<Engine>,
+    sweeper: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Ok(mut sweeper) = self.sweeper.lock()
+            && let Some(sweeper) = sweeper.take()
+        {
+            sweeper.abort();
+        }
+    }
+}
+
+/// The mageflow client: signs tasks, runs flows, reads their state and controls their lifecycle. Cheap to clone.
+#[derive(Clone)]
+pub struct Mageflow {
+    inner: Arc<Inner>,
+}
+
+impl Mageflow {
+    /// A builder: memory store (or Redis when `REDIS_URL` is set), local backend, no tasks.
+    pub fn builder() -> MageflowBuilder {
+        MageflowBuilder::new()
+    }
+
+    pub(crate) fn engine(&self) -> &Arc<Engine> {
+        &self.inner.engine
+    }
+
+    /// The store this client keeps state in.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.engine.store
+    }
+
+    /// The prefix of every key this client writes.
+    pub fn key_prefix(&self) -> &str {
+        &self.inner.engine.prefix
+    }
+
+    /// A signature of a task, typed by the task's input and output.
+    pub fn sign<T: Task>(&self, task: T) -> Signature<T::Input, T::Output> {
+        Signature::new(self.clone(), Node::task(task.name()))
+    }
+
+    /// A signature of a task by its registered name. The name and the inputs are checked (against the task's JSON
+    /// schema) when the signature is created or run, before anything is stored.
+    pub fn sign_name(&self, task: &str) -> Signature<Value, Value> {
+        Signature::new(self.clone(), Node::task(task))
+    }
+
+    /// The state of one signature.
+    pub async fn status(&self, id: &SignatureId) -> Result<SignatureState> {
+        let engine = self.engine();
+        let key = engine.signature_key(id);
+        let fields = engine.store.read_hash(&key).await?;
+        if fields.is_empty() {
+            return Err(Error::NotFound(id.clone()));
+        }
+        let kind = fields.get("kind").and_then(|k| Kind::parse(k));
+        let children = match kind {
+            Some(Kind::Chain | Kind::Swarm) => engine
+                .store
+                .read_list(&format!("{key}:children"))
+                .await?
+                .iter()
+                .filter_map(|id| SignatureId::parse(id))
+                .collect(),
+            _ => Vec::new(),
+        };
+        SignatureState::parse(id, &fields, children)
+    }
+
+    /// The whole flow under a signature: children and callbacks, recursively. Nodes that expired are left out.
+    pub async fn tree(&self, id: &SignatureId) -> Result<FlowTree> {
+        let state = self.status(id).await?;
+        let mut children = Vec::new();
+        let mut success_callbacks = Vec::new();
+        let mut error_callbacks = Vec::new();
+        for (ids, out) in [
+            (&state.children, &mut children),
+            (&state.success_callbacks, &mut success_callbacks),
+            (&state.error_callbacks, &mut error_callbacks),
+        ] {
+            for child in ids {
+                match Box::pin(self.tree(child)).await {
+                    Ok(tree) => out.push(tree),
+                    Err(Error::NotFound(_)) => {}
+                    Err(error) => return Err(error),
+                }
+            }
+        }
+        Ok(FlowTree { state, children, success_callbacks, error_callbacks })
+    }
+
+    /// Waits until a signature has finished (done, failed or canceled) and returns its final state; with a
+    /// `timeout`, fails with [`Error::WaitTimeout`] when it takes longer.
+    pub async fn wait(&self, id: &SignatureId, timeout: Option<Duration>) -> Result<SignatureState> {
+        let wait = async {
+            let channel = self.engine().finished_channel(id);
+            loop {
+                let notified = self.store().notified(&channel).await?;
+                let state = self.status(id).await?;
+                if state.status.is_finished() {
+                    return Ok(state);
+                }
+                let _ = tokio::time::timeout(WAIT_SAFETY_INTERVAL, notified).await;
+            }
+        };
+        match timeout {
+            None => wait.await,
+            Some(limit) => tokio::time::timeout(limit, wait).await.unwrap_or(Err(Error::WaitTimeout(id.clone(), limit))),
+        }
+    }
+
+    async fn lifecycle(&self, op: &str, id: &SignatureId) -> Result<()> {
+        let transition = self.engine().lifecycle(op, id).await?;
+        self.engine().apply(transition).await
+    }
+
+    /// Suspends a signature and everything in it: nothing new starts (a run that starts anyway is canceled and
+    /// keeps its input); running tasks finish. Harmless to call twice.
+    pub async fn suspend(&self, id: &SignatureId) -> Result<()> {
+        self.lifecycle("suspend", id).await
+    }
+
+    /// Like [`suspend`](Self::suspend), and also aborts running tasks through the backend; they run again on
+    /// resume.
+    pub async fn interrupt(&self, id: &SignatureId) -> Result<()> {
+        self.lifecycle("interrupt", id).await
+    }
+
+    /// Resumes what was suspended or interrupted: runs that were stopped are dispatched again, exactly once.
+    pub async fn resume(&self, id: &SignatureId) -> Result<()> {
+        self.lifecycle("resume", id).await
+    }
+
+    /// Ends a signature and everything in it for good: running tasks are aborted, no callback of it runs, and its
+    /// parent (if any) sees it as failed.
+    pub async fn cancel(&self, id: &SignatureId) -> Result<()> {
+        self.lifecycle("cancel", id).await
+    }
+
+    /// Dispatches again the runs dispatched more than `older_than` ago that never began; returns how many.
+    pub async fn recover(&self, older_than: Duration) -> Result<usize> {
+        self.engine().recover(older_than, 10_000).await
+    }
+
+    /// Stops the worker: no new runs start; running ones get up to `deadline` to finish, then are aborted.
+    pub async fn shutdown(&self, deadline: Duration) -> Result<()> {
+        if let Ok(mut sweeper) = self.inner.sweeper.lock()
+            && let Some(sweeper) = sweeper.take()
+        {
+            sweeper.abort();
+        }
+        Ok(self.engine().backend.shutdown(deadline).await?)
+    }
+
+    /// Looks up the definitions of every task in a tree (registered here, or recorded in the store by a worker)
+    /// and checks the bound arguments against their schemas.
+    pub(crate) async fn resolve(&self, root: &Node) -> Result<()> {
+        root.check_shape()?;
+        let mut tasks: Vec<(String, Vec<String>)> = Vec::new();
+        root.walk(&mut |node| {
+            if let Body::Task { name } = &node.body {
+                tasks.push((name.clone(), node.args.keys().cloned().collect()));
+            }
+        });
+        for (name, bound) in tasks {
+            let definition = self.definition(&name).await?;
+            if let Some(field) = bound.iter().find(|field| !definition.accepts_field(field)) {
+                return Err(Error::InvalidInput {
+                    task: name,
+                    problems: format!("the bound argument `{field}` is not a field of the task's input"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The definition of a task: registered here, or read from the store.
+    pub(crate) async fn definition(&self, name: &str) -> Result<Arc<Definition>> {
+        let engine = self.engine();
+        if let Some(definition) = engine.registry.definition(name) {
+            return Ok(definition);
+        }
+        let fields = engine.store.read_hash(&engine.definition_key(name)).await?;
+        match Definition::from_fields(&fields) {
+            Some(definition) => Ok(engine.registry.learn(definition)),
+            None => Err(Error::UnknownTask { name: name.to_owned(), known: engine.registry.known_names() }),
+        }
+    }
+
+    /// Checks the input every task that starts at once would get when `root` starts with `message`.
+    pub(crate) async fn validate_entry(&self, root: &Node, message: &Value) -> Result<()> {
+        let mut checks = Vec::new();
+        collect_entry_inputs(root, message, &mut Vec::new(), &mut checks)?;
+        for (task, input) in checks {
+            self.definition(&task).await?.validate(&input)?;
+        }
+        Ok(())
+    }
+
+    /// Starts a stored tree: creates what is not stored yet and starts the root.
+    pub(crate) async fn start(&self, root: &Node, message: &Value) -> Result<()> {
+        self.resolve(root).await?;
+        self.validate_entry(root, message).await?;
+        let transition = self.engine().run(root, message).await?;
+        match transition.code.as_str() {
+            "ok" => self.engine().apply(transition).await,
+            "not_pending" => Err(Error::InvalidFlow(format!(
+                "{} was already started (it is {})",
+                root.id,
+                transition.extra.first().map(String::as_str).unwrap_or("not pending")
+            ))),
+            other => Err(Error::Store(crate::store::StoreError::Protocol(format!("run returned `{other}`")))),
+        }
+    }
+}
+
+/// The (task, input) pairs of the tasks that start at once when `node` starts with `message`: the node itself, a
+/// chain's first step, every item of a swarm. `args` are the bound arguments of the enclosing containers.
+fn collect_entry_inputs(
+    node: &Node,
+    message: &Value,
+    outer: &mut Vec<serde_json::Map<String, Value>>,
+    out: &mut Vec<(String, Value)>,
+) -> Result<()> {
+    outer.insert(0, node.args.clone());
+    let result = match &node.body {
+        Body::Task { name } => {
+            let input = input::build(message.clone(), false, None, outer)
+                .map_err(|problems| Error::InvalidInput { task: name.clone(), problems })?;
+            out.push((name.clone(), input));
+            Ok(())
+        }
+        Body::Chain { steps, .. } => match steps.first() {
+            Some(first) => collect_entry_inputs(first, message, outer, out),
+            None => Ok(()),
+        },
+        Body::Swarm { items, .. } => {
+            items.iter().try_for_each(|item| collect_entry_inputs(item, message, outer, out))
+        }
+    };
+    outer.remove(0);
+    result
+}
+
+impl std::fmt::Debug for Mageflow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mageflow").field("prefix", &self.key_prefix()).finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,249 @@
+//! The engine: turns requests and task outcomes into calls of the transition script, and the dispatches those
+//! calls return into runs for the backend.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::backend::{Backend, Run};
+use crate::config::TtlConfig;
+use crate::error::{Error, Result};
+use crate::flow::{Node, Record, encode_records, records};
+use crate::input;
+use crate::model::{ErrorKind, ErrorReport, Failure, SignatureId};
+use crate::registry::Registry;
+use crate::store::{Reply, Script, Store, StoreError};
+
+/// A task the transition script says is due, before its input is built.
+#[derive(Debug)]
+struct Due {
+    id: SignatureId,
+    token: u64,
+    task: String,
+    message: String,
+    route: bool,
+    return_field: Option<String>,
+    args: Vec<String>,
+}
+
+/// What one call of the transition script decided.
+#[derive(Debug)]
+pub(crate) struct Transition {
+    pub code: String,
+    due: Vec<Due>,
+    pub interrupts: Vec<SignatureId>,
+    pub extra: Vec<String>,
+}
+
+impl Transition {
+    /// How many tasks the transition made due.
+    pub fn dispatch_count(&self) -> usize {
+        self.due.len()
+    }
+}
+
+fn protocol(detail: impl Into<String>) -> Error {
+    Error::Store(StoreError::Protocol(detail.into()))
+}
+
+fn texts(reply: Option<&Reply>) -> Vec<String> {
+    reply
+        .and_then(Reply::as_array)
+        .map(|items| items.iter().filter_map(|item| item.as_text().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
+fn parse_transition(reply: Reply) -> Result<Transition> {
+    let parts = reply.as_array().ok_or_else(|| protocol(format!("the transition script returned {reply:?}")))?;
+    let code = parts.first().and_then(Reply::as_text).ok_or_else(|| protocol("a transition without a code"))?;
+    let mut due = Vec::new();
+    for entry in parts.get(1).and_then(Reply::as_array).unwrap_or_default() {
+        let words = texts(Some(entry));
+        if words.len() < 6 {
+            return Err(protocol(format!("a dispatch entry with {} fields", words.len())));
+        }
+        let id = SignatureId::parse(&words[0]).ok_or_else(|| protocol(format!("bad id `{}`", words[0])))?;
+        due.push(Due {
+            id,
+            token: words[1].parse().map_err(|_| protocol(format!("bad token `{}`", words[1])))?,
+            task: words[2].clone(),
+            message: words[3].clone(),
+            route: words[4] == "1",
+            return_field: (!words[5].is_empty()).then(|| words[5].clone()),
+            args: words[6..].to_vec(),
+        });
+    }
+    let interrupts = texts(parts.get(2)).iter().filter_map(|id| SignatureId::parse(id)).collect();
+    Ok(Transition { code: code.to_owned(), due, interrupts, extra: texts(parts.get(3)) })
+}
+
+/// Builds a due task's input; on failure, the reason.
+fn build_input(due: &Due) -> std::result::Result<Value, String> {
+    let message: Value = serde_json::from_str(&due.message)
+        .map_err(|error| format!("the stored message is not JSON ({error})"))?;
+    let mut layers = Vec::with_capacity(due.args.len());
+    for args in &due.args {
+        match serde_json::from_str::<Value>(args) {
+            Ok(Value::Object(map)) => layers.push(map),
+            _ => return Err(format!("the stored bound arguments `{args}` are not a JSON object")),
+        }
+    }
+    input::build(message, due.route, due.return_field.as_deref(), &layers)
+}
+
+/// The engine of one client: its store, key prefix, TTLs, known tasks and backend.
+pub(crate) struct Engine {
+    pub store: Arc<dyn Store>,
+    pub prefix: String,
+    ttl: [String; 6],
+    pub registry: Arc<Registry>,
+    pub backend: Arc<dyn Backend>,
+    /// How long transitions after a task run are retried while the store is unreachable.
+    pub store_retry: Duration,
+}
+
+impl Engine {
+    pub fn new(
+        store: Arc<dyn Store>,
+        prefix: String,
+        ttl: &TtlConfig,
+        registry: Arc<Registry>,
+        backend: Arc<dyn Backend>,
+    ) -> Self {
+        Engine { store, prefix, ttl: ttl.script_args(), registry, backend, store_retry: Duration::from_secs(60) }
+    }
+
+    pub fn signature_key(&self, id: &SignatureId) -> String {
+        format!("{}:sig:{id}", self.prefix)
+    }
+
+    pub fn definition_key(&self, task: &str) -> String {
+        format!("{}:task:{task}", self.prefix)
+    }
+
+    pub fn finished_channel(&self, id: &SignatureId) -> String {
+        format!("{}:finished:{id}", self.prefix)
+    }
+
+    /// Calls the transition script once.
+    pub async fn call(&self, op: &str, op_args: Vec<String>) -> Result<Transition> {
+        let mut args = Vec::with_capacity(8 + op_args.len());
+        args.push(op.to_owned());
+        args.push(self.prefix.clone());
+        args.extend(self.ttl.iter().cloned());
+        args.extend(op_args);
+        let reply = self.store.eval(Script::engine(), args).await?;
+        parse_transition(reply)
+    }
+
+    /// Calls the transition script, retrying while the store is unreachable (every operation is idempotent, so a
+    /// call that did apply before the connection broke is harmless to send again).
+    pub async fn call_retrying(&self, op: &str, op_args: Vec<String>) -> Result<Transition> {
+        let started = tokio::time::Instant::now();
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match self.call(op, op_args.clone()).await {
+                Err(Error::Store(StoreError::Unavailable(detail))) if started.elapsed() < self.store_retry => {
+                    tracing::warn!(op, %detail, "the store is unreachable; retrying the transition in {delay:?}");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// The records of a tree, with the return field of every task from the registry.
+    pub fn records(&self, root: &Node, place: Option<(&SignatureId, u64)>) -> Vec<Record> {
+        let registry = &self.registry;
+        records(root, place, &|task| registry.definition(task).and_then(|d| d.return_field.clone()))
+    }
+
+    pub fn encode(&self, records: &[Record]) -> Vec<String> {
+        let mut args = Vec::new();
+        encode_records(records, &mut args);
+        args
+    }
+
+    /// Hands a transition's due tasks to the backend and its interrupts to the backend; a due task whose input
+    /// cannot be built fails (its error callbacks run), which may make further tasks due.
+    pub async fn apply(&self, transition: Transition) -> Result<()> {
+        let mut pending = vec![transition];
+        while let Some(transition) = pending.pop() {
+            let mut runs = Vec::with_capacity(transition.due.len());
+            let mut broken = Vec::new();
+            for due in transition.due {
+                match build_input(&due) {
+                    Ok(input) => runs.push(Run { signature_id: due.id, token: due.token, task: due.task, input }),
+                    Err(problem) => broken.push((due, problem)),
+                }
+            }
+            if !runs.is_empty() {
+                self.backend.dispatch(runs).await?;
+            }
+            if !transition.interrupts.is_empty() {
+                self.backend.interrupt(&transition.interrupts).await?;
+            }
+            for (due, problem) in broken {
+                tracing::error!(task = %due.task, signature = %due.id, %problem, "cannot build the input of a run");
+                let failure = Failure {
+                    task: due.task.clone(),
+                    signature_id: due.id.clone(),
+                    input: serde_json::from_str(&due.message).unwrap_or(Value::Null),
+                    error: ErrorReport { kind: ErrorKind::InvalidInput, message: problem, attempt: 0 },
+                };
+                pending.push(self.fail(&failure).await?);
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a final failure.
+    pub async fn fail(&self, failure: &Failure) -> Result<Transition> {
+        let payload = serde_json::to_string(failure)
+            .map_err(|source| Error::Serialize { what: "a failure report".into(), source })?;
+        self.call_retrying("fail", vec![failure.signature_id.to_string(), payload]).await
+    }
+
+    /// Records a success.
+    pub async fn succeed(&self, id: &SignatureId, output: &Value) -> Result<Transition> {
+        self.call_retrying("succeed", vec![id.to_string(), output.to_string()]).await
+    }
+
+    /// Creates a tree's records and starts its root with `message` as its whole input.
+    pub async fn run(&self, root: &Node, message: &Value) -> Result<Transition> {
+        let mut args = self.encode(&self.records(root, None));
+        args.push(root.id.to_string());
+        args.push(message.to_string());
+        self.call("run", args).await
+    }
+
+    /// Creates a tree's records without starting anything.
+    pub async fn create(&self, root: &Node) -> Result<Transition> {
+        self.call("create", self.encode(&self.records(root, None))).await
+    }
+
+    /// Runs a lifecycle operation (`suspend`, `interrupt`, `resume`, `cancel`) on a signature and what it contains.
+    pub async fn lifecycle(&self, op: &str, id: &SignatureId) -> Result<Transition> {
+        let transition = self.call(op, vec![id.to_string()]).await?;
+        if transition.code == "missing" {
+            return Err(Error::NotFound(id.clone()));
+        }
+        Ok(transition)
+    }
+
+    /// Dispatches again tasks that were dispatched more than `grace` ago and never began.
+    pub async fn recover(&self, grace: Duration, limit: usize) -> Result<usize> {
+        let transition = self.call("recover", vec![grace.as_millis().to_string(), limit.to_string()]).await?;
+        let count = transition.dispatch_count();
+        self.apply(transition).await?;
+        Ok(count)
+    }
+
+    /// Asks whether a delivery may run.
+    pub async fn begin(&self, run: &Run, attempt: u32) -> Result<Transition> {
+        self.call_retrying("begin", vec![run.signature_id.to_string(), run.token.to_string(), attempt.to_string()])
+            .await
+    }
+}

@@ -1,0 +1,222 @@
+//! Flows before they are stored: [`Node`] trees of tasks, chains and swarms with bound arguments and callbacks,
+//! and their translation into the records the transition script creates.
+
+use serde_json::{Map, Value};
+
+use crate::model::{Kind, SignatureId};
+
+/// How a swarm runs its items.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SwarmConfig {
+    /// At most this many items run at once; 0 for no limit. 30 by default.
+    pub max_concurrency: u32,
+    /// The swarm fails (queued items never start, running ones are interrupted) once this many items failed.
+    /// `None` (the default) never fails the swarm: failed items are reported in its results.
+    pub stop_after_failures: Option<u32>,
+    /// The swarm takes at most this many items and closes when it has them.
+    pub max_items: Option<u64>,
+}
+
+impl Default for SwarmConfig {
+    fn default() -> Self {
+        SwarmConfig { max_concurrency: 30, stop_after_failures: None, max_items: None }
+    }
+}
+
+/// What a node is.
+#[derive(Clone, Debug)]
+pub(crate) enum Body {
+    Task { name: String },
+    Chain { name: Option<String>, steps: Vec<Node> },
+    Swarm { name: Option<String>, items: Vec<Node>, config: SwarmConfig, closed: bool },
+}
+
+/// One node of a flow that is not stored yet: a task, chain or swarm, with its bound arguments and callbacks. Its
+/// id is fixed when it is made, so it can be referred to before it is stored.
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub(crate) id: SignatureId,
+    pub(crate) body: Body,
+    pub(crate) args: Map<String, Value>,
+    pub(crate) on_success: Vec<Node>,
+    pub(crate) on_error: Vec<Node>,
+}
+
+impl Node {
+    pub(crate) fn new(body: Body) -> Self {
+        Node { id: SignatureId::generate(), body, args: Map::new(), on_success: Vec::new(), on_error: Vec::new() }
+    }
+
+    pub(crate) fn task(name: impl Into<String>) -> Self {
+        Node::new(Body::Task { name: name.into() })
+    }
+
+    /// The id the node will have in the store.
+    pub fn id(&self) -> &SignatureId {
+        &self.id
+    }
+
+    /// What kind of signature the node is.
+    pub fn kind(&self) -> Kind {
+        match self.body {
+            Body::Task { .. } => Kind::Task,
+            Body::Chain { .. } => Kind::Chain,
+            Body::Swarm { .. } => Kind::Swarm,
+        }
+    }
+
+    /// The name stored for the node: the task name, or the chain / swarm name (the first step's task name, or
+    /// `swarm`, when none was given).
+    pub fn name(&self) -> String {
+        match &self.body {
+            Body::Task { name } => name.clone(),
+            Body::Chain { name, steps } => {
+                name.clone().unwrap_or_else(|| format!("chain:{}", steps.first().map(Node::name).unwrap_or_default()))
+            }
+            Body::Swarm { name, .. } => name.clone().unwrap_or_else(|| "swarm".to_owned()),
+        }
+    }
+
+    /// Every node of the tree (callbacks included), parents before children.
+    pub(crate) fn walk(&self, visit: &mut impl FnMut(&Node)) {
+        visit(self);
+        match &self.body {
+            Body::Task { .. } => {}
+            Body::Chain { steps: children, .. } | Body::Swarm { items: children, .. } => {
+                children.iter().for_each(|child| child.walk(visit))
+            }
+        }
+        self.on_success.iter().chain(&self.on_error).for_each(|callback| callback.walk(visit));
+    }
+
+    /// Checks the shape: chains have at least two steps, bound arguments of a swarm are an object, ...
+    pub(crate) fn check_shape(&self) -> Result<(), crate::Error> {
+        let mut problem = None;
+        self.walk(&mut |node| {
+            if problem.is_some() {
+                return;
+            }
+            match &node.body {
+                Body::Chain { steps, .. } if steps.len() < 2 => {
+                    problem = Some(format!(
+                        "chain `{}` has {} step(s); a chain needs at least two (run a single task as a signature)",
+                        node.name(),
+                        steps.len()
+                    ));
+                }
+                Body::Swarm { items, config: SwarmConfig { max_items: Some(max), .. }, .. }
+                    if items.len() as u64 > *max =>
+                {
+                    problem = Some(format!(
+                        "swarm `{}` has {} items but takes at most {max} (max_items)",
+                        node.name(),
+                        items.len()
+                    ));
+                }
+                Body::Swarm { config: SwarmConfig { stop_after_failures: Some(0), .. }, .. } => {
+                    problem = Some(format!("swarm `{}`: stop_after_failures must be at least 1", node.name()));
+                }
+                _ => {}
+            }
+        });
+        problem.map_or(Ok(()), |problem| Err(crate::Error::InvalidFlow(problem)))
+    }
+}
+
+/// One signature as the transition script creates it.
+pub(crate) struct Record {
+    pub id: SignatureId,
+    pub kind: Kind,
+    pub fields: Vec<(&'static str, String)>,
+    pub children: Vec<SignatureId>,
+}
+
+fn ids(nodes: &[Node]) -> String {
+    nodes.iter().map(|node| node.id.as_str()).collect::<Vec<_>>().join(" ")
+}
+
+/// Turns a tree into records. `return_field` gives each task's return field. The root gets `parent` / `pos` only
+/// when `place` says so; children always point at their container.
+pub(crate) fn records(
+    root: &Node,
+    place: Option<(&SignatureId, u64)>,
+    return_field: &dyn Fn(&str) -> Option<String>,
+) -> Vec<Record> {
+    let mut out = Vec::new();
+    push_records(root, place, return_field, &mut out);
+    out
+}
+
+fn push_records(
+    node: &Node,
+    place: Option<(&SignatureId, u64)>,
+    return_field: &dyn Fn(&str) -> Option<String>,
+    out: &mut Vec<Record>,
+) {
+    let mut fields: Vec<(&'static str, String)> = vec![("task", node.name())];
+    if let Some((parent, pos)) = place {
+        fields.push(("parent", parent.to_string()));
+        fields.push(("pos", pos.to_string()));
+    }
+    if !node.on_success.is_empty() {
+        fields.push(("on_ok", ids(&node.on_success)));
+    }
+    if !node.on_error.is_empty() {
+        fields.push(("on_err", ids(&node.on_error)));
+    }
+    if !node.args.is_empty() {
+        fields.push(("args", Value::Object(node.args.clone()).to_string()));
+    }
+    let children: &[Node] = match &node.body {
+        Body::Task { name } => {
+            if let Some(field) = return_field(name) {
+                fields.push(("rf", field));
+            }
+            &[]
+        }
+        Body::Chain { steps, .. } => steps,
+        Body::Swarm { items, config, closed, .. } => {
+            fields.push(("maxc", config.max_concurrency.to_string()));
+            if let Some(limit) = config.stop_after_failures {
+                fields.push(("stop_after", limit.to_string()));
+            }
+            if let Some(max) = config.max_items {
+                fields.push(("max_items", max.to_string()));
+            }
+            let full = config.max_items.is_some_and(|max| items.len() as u64 >= max);
+            if *closed || full {
+                fields.push(("closed", "1".to_owned()));
+            }
+            items
+        }
+    };
+    out.push(Record {
+        id: node.id.clone(),
+        kind: node.kind(),
+        fields,
+        children: children.iter().map(|child| child.id.clone()).collect(),
+    });
+    for (pos, child) in children.iter().enumerate() {
+        push_records(child, Some((&node.id, pos as u64)), return_field, out);
+    }
+    for callback in node.on_success.iter().chain(&node.on_error) {
+        push_records(callback, None, return_field, out);
+    }
+}
+
+/// Appends records to the transition script's arguments: a count, then per record its id, kind, fields and
+/// children.
+pub(crate) fn encode_records(records: &[Record], args: &mut Vec<String>) {
+    args.push(records.len().to_string());
+    for record in records {
+        args.push(record.id.to_string());
+        args.push(record.kind.as_str().to_owned());
+        args.push(record.fields.len().to_string());
+        for (field, value) in &record.fields {
+            args.push((*field).to_owned());
+            args.push(value.clone());
+        }
+        args.push(record.children.len().to_string());
+        args.extend(record.children.iter().map(ToString::to_string));
+    }
+}

@@ -1,0 +1,170 @@
+//! [`Worker`]: what a backend calls for each delivery. It asks the engine whether the run may start, runs the
+//! registered handler (with the task's timeout, catching panics), and records the outcome, dispatching what is due
+//! next.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use serde_json::{Map, Value};
+use tracing::Instrument;
+
+use crate::backend::Run;
+use crate::engine::Engine;
+use crate::model::{ErrorKind, ErrorReport, Failure};
+use crate::task::{TaskContext, TaskError};
+
+/// Why a delivery did not run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SkipReason {
+    /// The signature no longer exists (it expired, or was never created in this store).
+    Missing,
+    /// A newer dispatch of the signature replaced this one.
+    Stale,
+    /// The signature is suspended or interrupted; it keeps its input and runs again on resume.
+    Stopped,
+    /// The signature has already finished (done, failed or canceled).
+    Finished,
+}
+
+/// What became of one attempt.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AttemptOutcome {
+    /// The handler succeeded with this output, and the success was recorded.
+    Succeeded(Value),
+    /// The handler failed. With `retry_in`, the backend should run the same delivery again after that wait, with
+    /// the next attempt number; without, the failure was final and recorded.
+    Failed {
+        /// The error, in words.
+        message: String,
+        /// When to retry, if the task has retries left and the error is retryable.
+        retry_in: Option<Duration>,
+    },
+    /// The run did not start.
+    Skipped(SkipReason),
+    /// The engine could not record anything (the store is unreachable); the backend may deliver the run again.
+    Unrecorded(String),
+}
+
+/// Runs deliveries for a backend. Cheap to clone.
+#[derive(Clone)]
+pub struct Worker {
+    engine: Arc<Engine>,
+}
+
+impl Worker {
+    pub(crate) fn new(engine: Arc<Engine>) -> Self {
+        Worker { engine }
+    }
+
+    /// The names of the tasks this worker can run.
+    pub fn task_names(&self) -> Vec<String> {
+        self.engine.registry.registered().map(|r| r.definition.name.clone()).collect()
+    }
+
+    /// The retries, timeout and backoff of a task this worker can run.
+    pub fn task_options(&self, task: &str) -> Option<crate::TaskOptions> {
+        self.engine.registry.handler(task).map(|r| r.definition.options.clone())
+    }
+
+    /// The input JSON schema of a task this worker can run.
+    pub fn task_schema(&self, task: &str) -> Option<Value> {
+        self.engine.registry.handler(task).map(|r| r.definition.schema.clone())
+    }
+
+    /// Runs attempt number `attempt` (1-based) of a delivery and records its outcome.
+    pub async fn execute(&self, run: &Run, attempt: u32, metadata: Map<String, Value>) -> AttemptOutcome {
+        let span = tracing::info_span!("mageflow.run", task = %run.task, signature = %run.signature_id, attempt);
+        self.execute_inner(run, attempt, metadata).instrument(span).await
+    }
+
+    async fn execute_inner(&self, run: &Run, attempt: u32, metadata: Map<String, Value>) -> AttemptOutcome {
+        let begin = match self.engine.begin(run, attempt).await {
+            Ok(transition) => transition,
+            Err(error) => return AttemptOutcome::Unrecorded(error.to_string()),
+        };
+        match begin.code.as_str() {
+            "run" => {}
+            code => {
+                let reason = match code {
+                    "missing" => SkipReason::Missing,
+                    "stale" => SkipReason::Stale,
+                    "stopped" => SkipReason::Stopped,
+                    _ => SkipReason::Finished,
+                };
+                tracing::debug!(?reason, "the run does not start");
+                return AttemptOutcome::Skipped(reason);
+            }
+        }
+        let Some(registered) = self.engine.registry.handler(&run.task) else {
+            let error = TaskError::with_kind(
+                ErrorKind::UnknownTask,
+                format!("no handler for task `{}` is registered on this worker", run.task),
+                false,
+            );
+            return self.record_failure(run, attempt, error, 0).await;
+        };
+        let options = registered.definition.options.clone();
+        let ctx = TaskContext { signature_id: run.signature_id.clone(), task: run.task.clone(), attempt, metadata };
+        let call = AssertUnwindSafe(registered.handler.call(run.input.clone(), ctx)).catch_unwind();
+        let result = match options.timeout {
+            Some(limit) => match tokio::time::timeout(limit, call).await {
+                Ok(result) => result,
+                Err(_) => Ok(Err(TaskError::with_kind(
+                    ErrorKind::Timeout,
+                    format!("the attempt ran longer than the task's timeout of {limit:?}"),
+                    true,
+                ))),
+            },
+            None => call.await,
+        };
+        let result = result.unwrap_or_else(|panic| {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "the handler panicked".to_owned());
+            Err(TaskError::with_kind(ErrorKind::Panic, format!("the handler panicked: {message}"), true))
+        });
+        match result {
+            Ok(output) => match self.engine.succeed(&run.signature_id, &output).await {
+                Ok(transition) => match self.engine.apply(transition).await {
+                    Ok(()) => AttemptOutcome::Succeeded(output),
+                    Err(error) => AttemptOutcome::Unrecorded(error.to_string()),
+                },
+                Err(error) => AttemptOutcome::Unrecorded(error.to_string()),
+            },
+            Err(error) if error.is_retryable() && attempt <= options.retries => {
+                let retry_in = options.backoff.delay(attempt);
+                tracing::info!(error = %error, "attempt failed; retrying in {retry_in:?}");
+                AttemptOutcome::Failed { message: error.message().to_owned(), retry_in: Some(retry_in) }
+            }
+            Err(error) => self.record_failure(run, attempt, error, options.retries).await,
+        }
+    }
+
+    async fn record_failure(&self, run: &Run, attempt: u32, error: TaskError, retries: u32) -> AttemptOutcome {
+        tracing::warn!(error = %error, retries, "the task failed for good");
+        let failure = Failure {
+            task: run.task.clone(),
+            signature_id: run.signature_id.clone(),
+            input: run.input.clone(),
+            error: ErrorReport { kind: error.kind(), message: error.message().to_owned(), attempt },
+        };
+        let recorded = match self.engine.fail(&failure).await {
+            Ok(transition) => self.engine.apply(transition).await,
+            Err(error) => Err(error),
+        };
+        match recorded {
+            Ok(()) => AttemptOutcome::Failed { message: error.message().to_owned(), retry_in: None },
+            Err(store_error) => AttemptOutcome::Unrecorded(store_error.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker").field("tasks", &self.task_names()).finish()
+    }
+}
