@@ -400,13 +400,7 @@ async fn streams_reconnect_and_pending_runs_are_resubscribed() {
         result.outcome().unwrap(),
         &TaskOutcome::Completed("{\"after\":\"blip\"}".into())
     );
-    assert_eq!(
-        conn.wait_for_run("")
-            .await
-            .unwrap_err()
-            .to_string()
-            .contains("empty"),
-        true
-    );
+    let empty = conn.wait_for_run("").await.unwrap_err();
+    assert!(empty.to_string().contains("empty"), "{empty}");
     within(worker.shutdown()).await.unwrap();
 }
