@@ -14,7 +14,8 @@ use crate::flow::{Body, Node};
 use crate::input;
 use crate::model::{Kind, SignatureId};
 use crate::registry::{Definition, Registry};
-use crate::signature::Signature;
+use crate::flow::SwarmConfig;
+use crate::signature::{Chain, Handle, Signature, Swarm};
 use crate::state::{FlowTree, SignatureState};
 use crate::store::{MemoryStore, RedisStore, Store};
 use crate::task::Task;
@@ -211,6 +212,27 @@ impl Mageflow {
         Signature::new(self.clone(), Node::task(task))
     }
 
+    /// A chain of steps (tasks, chains or swarms, at least two): each step gets the previous step's result.
+    pub fn chain<N: Into<Node>>(&self, steps: impl IntoIterator<Item = N>) -> Chain<Value, Value> {
+        let steps = steps.into_iter().map(Into::into).collect();
+        Signature::new(self.clone(), Node::new(Body::Chain { name: None, steps }))
+    }
+
+    /// A swarm of items (tasks, chains or swarms) that run in parallel with the swarm's message; closed unless
+    /// made [`open`](Signature::open).
+    pub fn swarm<N: Into<Node>>(&self, items: impl IntoIterator<Item = N>) -> Swarm<Value> {
+        let items = items.into_iter().map(Into::into).collect();
+        Signature::new(
+            self.clone(),
+            Node::new(Body::Swarm { name: None, items, config: SwarmConfig::default(), closed: true }),
+        )
+    }
+
+    /// A handle on a stored flow, by id (for flows started elsewhere).
+    pub fn handle(&self, id: SignatureId) -> Handle<Value, Value> {
+        Handle::new(self.clone(), id)
+    }
+
     /// The state of one signature.
     pub async fn status(&self, id: &SignatureId) -> Result<SignatureState> {
         let engine = self.engine();
@@ -316,6 +338,55 @@ impl Mageflow {
             sweeper.abort();
         }
         Ok(self.engine().backend.shutdown(deadline).await?)
+    }
+
+    pub(crate) async fn add_items(&self, swarm: &SignatureId, items: Vec<Node>, close: bool) -> Result<()> {
+        let engine = self.engine();
+        let mut records = Vec::new();
+        for item in &items {
+            self.resolve(item).await?;
+            records.extend(engine.records(item, None));
+        }
+        let mut args = vec![swarm.to_string(), if close { "1" } else { "0" }.to_owned(), items.len().to_string()];
+        args.extend(items.iter().map(|item| item.id.to_string()));
+        args.extend(engine.encode(&records));
+        let transition = engine.call("add_items", args).await?;
+        match transition.code.as_str() {
+            "ok" => engine.apply(transition).await,
+            code => Err(self.swarm_error(swarm, code, &transition.extra, items.len() as u64)),
+        }
+    }
+
+    pub(crate) async fn close_swarm(&self, swarm: &SignatureId) -> Result<()> {
+        let transition = self.engine().call("close", vec![swarm.to_string()]).await?;
+        match transition.code.as_str() {
+            "ok" => self.engine().apply(transition).await,
+            code => Err(self.swarm_error(swarm, code, &transition.extra, 0)),
+        }
+    }
+
+    fn swarm_error(&self, swarm: &SignatureId, code: &str, extra: &[String], adding: u64) -> Error {
+        let id = swarm.clone();
+        match code {
+            "missing" => Error::NotFound(id),
+            "wrong_kind" => Error::WrongKind {
+                id,
+                actual: extra.first().and_then(|k| Kind::parse(k)).map_or("signature", Kind::as_str),
+                expected: "swarm",
+            },
+            "closed" => Error::SwarmClosed(id),
+            "finished" => Error::SwarmFinished {
+                id,
+                status: extra.first().and_then(|s| crate::Status::parse(s)).unwrap_or(crate::Status::Canceled),
+            },
+            "too_many" => Error::TooManyItems {
+                id,
+                current: extra.first().and_then(|n| n.parse().ok()).unwrap_or(0),
+                max_items: extra.get(1).and_then(|n| n.parse().ok()).unwrap_or(0),
+                adding,
+            },
+            other => Error::Store(crate::store::StoreError::Protocol(format!("a swarm operation returned `{other}`"))),
+        }
     }
 
     /// Looks up the definitions of every task in a tree (registered here, or recorded in the store by a worker)

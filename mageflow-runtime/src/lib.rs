@@ -24,7 +24,7 @@ pub use config::{KindTtl, TtlConfig};
 pub use error::{Error, Result};
 pub use flow::{Node, SwarmConfig};
 pub use model::{ErrorKind, ErrorReport, Failure, Kind, Outcome, SignatureId, Status};
-pub use signature::{Handle, Signature};
+pub use signature::{Chain, ChainKind, Handle, Signature, Swarm, SwarmKind, TaskKind};
 pub use state::{FlowTree, SignatureState, SwarmProgress};
 pub use store::{MemoryStore, RedisStore, Store};
 pub use task::{Backoff, BoxFuture, Task, TaskContext, TaskError, TaskInput, TaskOptions};

@@ -1,5 +1,5 @@
-//! [`Signature`]: a task to run, with bound arguments and callbacks; and [`Handle`], a started or stored
-//! signature whose state and result can be read.
+//! [`Signature`], [`Chain`] and [`Swarm`]: flows to run, with bound arguments and callbacks; and [`Handle`], a
+//! started or stored flow whose state and result can be read and whose lifecycle can be controlled.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -11,22 +11,43 @@ use serde_json::Value;
 
 use crate::client::Mageflow;
 use crate::error::{Error, Result};
-use crate::flow::Node;
+use crate::flow::{Body, Node, SwarmConfig};
 use crate::model::{SignatureId, Status};
 use crate::state::{FlowTree, SignatureState};
 
-/// A task to run, typed by its input `I` and output `O` (`serde_json::Value` for signatures made by name): bound
-/// arguments, success and error callbacks. Nothing is stored until it is created or run.
-pub struct Signature<I, O> {
+/// Marks a [`Signature`] of one task.
+#[derive(Debug)]
+pub enum TaskKind {}
+/// Marks a [`Signature`] of a chain: steps run one after another, each result feeding the next step.
+#[derive(Debug)]
+pub enum ChainKind {}
+/// Marks a [`Signature`] of a swarm: items run in parallel with a concurrency limit.
+#[derive(Debug)]
+pub enum SwarmKind {}
+
+/// A flow to run, typed by its input `I` and output `O` (`serde_json::Value` for flows made by name): a task
+/// (`K = TaskKind`), a [`Chain`] or a [`Swarm`], with bound arguments and success and error callbacks. Nothing is
+/// stored until it is created or run.
+pub struct Signature<I, O, K = TaskKind> {
     client: Mageflow,
     node: Node,
     problem: Option<Error>,
-    types: PhantomData<fn(I) -> O>,
+    types: PhantomData<fn(I, K) -> O>,
 }
 
-impl<I, O> Signature<I, O> {
+/// A chain: steps that run one after another, each step's result feeding the next. Its output is the last step's.
+pub type Chain<I, O> = Signature<I, O, ChainKind>;
+
+/// A swarm: items that run in parallel. Its output is the outcome of every item, in item order.
+pub type Swarm<I, O = Vec<crate::Outcome>> = Signature<I, O, SwarmKind>;
+
+impl<I, O, K> Signature<I, O, K> {
     pub(crate) fn new(client: Mageflow, node: Node) -> Self {
         Signature { client, node, problem: None, types: PhantomData }
+    }
+
+    fn note(&mut self, problem: Error) {
+        self.problem.get_or_insert(problem);
     }
 
     /// The id the signature has (or will have) in the store.
@@ -40,10 +61,8 @@ impl<I, O> Signature<I, O> {
         match args {
             Value::Object(map) => self.node.args.extend(map),
             other => {
-                self.problem.get_or_insert(Error::InvalidFlow(format!(
-                    "bound arguments of `{}` must be a JSON object, got {other}",
-                    self.node.name()
-                )));
+                let name = self.node.name();
+                self.note(Error::InvalidFlow(format!("bound arguments of `{name}` must be a JSON object, got {other}")));
             }
         }
         self
@@ -55,21 +74,19 @@ impl<I, O> Signature<I, O> {
             Ok(value) => {
                 self.node.args.insert(field.to_owned(), value);
             }
-            Err(source) => {
-                self.problem.get_or_insert(Error::Serialize { what: format!("the argument `{field}`"), source });
-            }
+            Err(source) => self.note(Error::Serialize { what: format!("the argument `{field}`"), source }),
         }
         self
     }
 
-    /// Adds a callback that runs once when this signature succeeds, with its result as input (in the callback's
+    /// Adds a callback that runs once when this flow succeeds, with its result as input (in the callback's
     /// `#[mageflow(return_value)]` field, or as its whole input).
     pub fn on_success(mut self, callback: impl Into<Node>) -> Self {
         self.node.on_success.push(callback.into());
         self
     }
 
-    /// Adds a callback that runs once when this signature fails for good (after its last retry), with the
+    /// Adds a callback that runs once when this flow fails for good (after its last retry), with the
     /// [`Failure`](crate::Failure) report (the failed input and a structured error) as input.
     pub fn on_error(mut self, callback: impl Into<Node>) -> Self {
         self.node.on_error.push(callback.into());
@@ -83,7 +100,7 @@ impl<I, O> Signature<I, O> {
         }
     }
 
-    /// Stores the signature (and its callbacks) without running it; start it later with [`Handle::start`].
+    /// Stores the flow (and its callbacks) without running it; start it later with [`Handle::start`].
     pub async fn create(self) -> Result<Handle<I, O>> {
         let (client, node) = self.checked()?;
         client.resolve(&node).await?;
@@ -92,9 +109,9 @@ impl<I, O> Signature<I, O> {
     }
 }
 
-impl<I: Serialize, O> Signature<I, O> {
-    /// Stores the signature and dispatches it with `input`; returns at once with a handle. The input is checked
-    /// against the task's JSON schema first: on any error nothing is stored.
+impl<I: Serialize, O, K> Signature<I, O, K> {
+    /// Stores the flow and starts it with `input`; returns at once with a handle. The input of every task that
+    /// starts at once is checked against its JSON schema first: on any error nothing is stored.
     pub async fn run_no_wait(self, input: I) -> Result<Handle<I, O>> {
         let (client, node) = self.checked()?;
         let message = serde_json::to_value(&input)
@@ -104,20 +121,81 @@ impl<I: Serialize, O> Signature<I, O> {
     }
 }
 
-impl<I: Serialize, O: DeserializeOwned> Signature<I, O> {
-    /// Runs the signature with `input` and waits for its output.
+impl<I: Serialize, O: DeserializeOwned, K> Signature<I, O, K> {
+    /// Runs the flow with `input` and waits for its output.
     pub async fn run(self, input: I) -> Result<O> {
         self.run_no_wait(input).await?.result().await
     }
 }
 
-impl<I, O> From<Signature<I, O>> for Node {
-    fn from(signature: Signature<I, O>) -> Node {
+impl<I, O> Chain<I, O> {
+    /// Names the chain (shown in its state and tree).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        if let Body::Chain { name: slot, .. } = &mut self.node.body {
+            *slot = Some(name.into());
+        }
+        self
+    }
+}
+
+impl<I, O> Swarm<I, O> {
+    fn config(&mut self) -> Option<&mut SwarmConfig> {
+        match &mut self.node.body {
+            Body::Swarm { config, .. } => Some(config),
+            _ => None,
+        }
+    }
+
+    /// Names the swarm (shown in its state and tree).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        if let Body::Swarm { name: slot, .. } = &mut self.node.body {
+            *slot = Some(name.into());
+        }
+        self
+    }
+
+    /// At most `limit` items run at once (0: no limit; 30 by default).
+    pub fn max_concurrency(mut self, limit: u32) -> Self {
+        if let Some(config) = self.config() {
+            config.max_concurrency = limit;
+        }
+        self
+    }
+
+    /// Fails the swarm once `failures` items failed: queued items never start, running ones are interrupted, error
+    /// callbacks run once. Without it, the swarm succeeds and reports failed items in its results.
+    pub fn stop_after_failures(mut self, failures: u32) -> Self {
+        if let Some(config) = self.config() {
+            config.stop_after_failures = Some(failures);
+        }
+        self
+    }
+
+    /// The swarm takes at most `items` items, and closes when it has them.
+    pub fn max_items(mut self, items: u64) -> Self {
+        if let Some(config) = self.config() {
+            config.max_items = Some(items);
+        }
+        self
+    }
+
+    /// Keeps the swarm open after it starts, so that items can be added while it runs
+    /// ([`Handle::add`], ...). An open swarm completes only after [`Handle::close`]. Swarms are closed by default.
+    pub fn open(mut self) -> Self {
+        if let Body::Swarm { closed, .. } = &mut self.node.body {
+            *closed = false;
+        }
+        self
+    }
+}
+
+impl<I, O, K> From<Signature<I, O, K>> for Node {
+    fn from(signature: Signature<I, O, K>) -> Node {
         signature.node
     }
 }
 
-impl<I, O> fmt::Debug for Signature<I, O> {
+impl<I, O, K> fmt::Debug for Signature<I, O, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Signature").field("node", &self.node).finish()
     }
@@ -188,8 +266,62 @@ impl<I, O> Handle<I, O> {
     }
 }
 
+impl<I, O> Handle<I, O> {
+    /// Adds items to a running (or not yet started) open swarm; each runs with the swarm's message. Items are stored
+    /// with their arguments in the same atomic write that queues them, so none is dispatched half-written.
+    pub async fn add<N: Into<Node>>(&self, items: impl IntoIterator<Item = N>) -> Result<()> {
+        let items: Vec<Node> = items.into_iter().map(Into::into).collect();
+        self.client.add_items(&self.id, items, false).await
+    }
+
+    /// Adds items that all get `message`'s fields as bound arguments (on top of the swarm's message).
+    pub async fn add_with_message<N: Into<Node>>(
+        &self,
+        items: impl IntoIterator<Item = N>,
+        message: impl Serialize,
+    ) -> Result<()> {
+        let message = serde_json::to_value(message)
+            .map_err(|source| Error::Serialize { what: "the items' message".into(), source })?;
+        let items = items
+            .into_iter()
+            .map(|item| with_message(item.into(), &message))
+            .collect::<Result<Vec<_>>>()?;
+        self.client.add_items(&self.id, items, false).await
+    }
+
+    /// Adds items, each with its own message as bound arguments.
+    pub async fn add_each<N: Into<Node>, M: Serialize>(&self, items: impl IntoIterator<Item = (N, M)>) -> Result<()> {
+        let items = items
+            .into_iter()
+            .map(|(item, message)| {
+                let message = serde_json::to_value(message)
+                    .map_err(|source| Error::Serialize { what: "an item's message".into(), source })?;
+                with_message(item.into(), &message)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.client.add_items(&self.id, items, false).await
+    }
+
+    /// Closes a swarm: it takes no more items, and completes once every item has finished.
+    pub async fn close(&self) -> Result<()> {
+        self.client.close_swarm(&self.id).await
+    }
+}
+
+/// Puts a message's fields into a node's bound arguments (the message's fields win).
+fn with_message(mut node: Node, message: &Value) -> Result<Node> {
+    match message {
+        Value::Object(fields) => {
+            node.args.extend(fields.clone());
+            Ok(node)
+        }
+        Value::Null => Ok(node),
+        other => Err(Error::InvalidFlow(format!("an item's message must be a JSON object, got {other}"))),
+    }
+}
+
 impl<I: Serialize, O> Handle<I, O> {
-    /// Starts a signature stored with [`Signature::create`].
+    /// Starts a flow stored with [`Signature::create`].
     pub async fn start(&self, input: I) -> Result<()> {
         let message = serde_json::to_value(&input)
             .map_err(|source| Error::Serialize { what: format!("the input of {}", self.id), source })?;

@@ -29,7 +29,7 @@ impl Task for Record {
 
 #[tokio::test]
 async fn smoke() {
-    let client = Mageflow::builder().redis_url("redis://127.0.0.1:6379").task(Double).task(Record).build().await.unwrap();
+    let client = Mageflow::builder().memory_store().task(Double).task(Record).build().await.unwrap();
     let ok = client.sign_name("record");
     let err = client.sign_name("record");
     let (ok_id, err_id) = (ok.id().clone(), err.id().clone());
@@ -46,4 +46,29 @@ async fn smoke() {
     println!("{failed}");
     let cb = client.wait(&err_id, Some(Duration::from_secs(5))).await.unwrap();
     println!("{:?}", cb.result);
+}
+
+#[tokio::test]
+async fn chain_and_swarm() {
+    let client = Mageflow::builder().memory_store().task(Double).task(Record).build().await.unwrap();
+    let out: Value = client
+        .chain([client.sign_name("double"), client.sign_name("double"), client.sign_name("double")])
+        .run(json!(1))
+        .await
+        .unwrap();
+    assert_eq!(out, json!(8));
+    let out: Vec<Outcome> = client
+        .swarm([client.sign_name("double"), client.sign_name("double"), client.sign_name("double")])
+        .max_concurrency(2)
+        .run(json!(5))
+        .await
+        .unwrap();
+    assert_eq!(serde_json::to_value(out).unwrap(), json!([{"ok": 10}, {"ok": 10}, {"ok": 10}]));
+    let chain = client.chain(vec![
+        Node::from(client.sign_name("double")),
+        client.swarm([client.sign_name("record"), client.sign_name("record")]).into(),
+        client.sign_name("record").into(),
+    ]);
+    let out: Value = chain.run(json!(4)).await.unwrap();
+    assert_eq!(out, json!([{"ok": 8}, {"ok": 8}]));
 }
