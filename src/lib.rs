@@ -1,6 +1,7 @@
 //! mageflow: typed orchestration of tasks, chains and swarms on top of existing task managers.
 #![warn(missing_docs)]
 
+pub use mageflow_macros::{TaskInput, task};
 pub use mageflow_runtime::*;
 
 /// Items used by the code the mageflow macros generate. Not a public API: it changes without notice.

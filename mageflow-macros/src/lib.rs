@@ -1,1 +1,78 @@
-//! Procedural macros of mageflow.
+//! Procedural macros of mageflow: `#[task]` and `#[derive(TaskInput)]`.
+//!
+//! Use them through the `mageflow` crate (`mageflow::task`, `mageflow::TaskInput`): the code they generate refers
+//! to `::mageflow::__private` only.
+#![warn(missing_docs)]
+
+mod duration;
+mod kebab;
+mod options;
+mod serde_names;
+mod signature;
+mod task;
+mod task_input;
+
+use proc_macro::TokenStream;
+
+/// Turns an `async fn` into a task: a value of the same name that implements `mageflow::Task`.
+///
+/// ```text
+/// /// Charges the card of an order.
+/// #[mageflow::task(retries = 3, timeout = "30s")]
+/// pub async fn charge(order: Order) -> Result<Receipt, PaymentError> { ... }
+/// ```
+///
+/// generates
+///
+/// - `pub struct charge;`, a unit struct (`Clone`, `Copy`, `Debug`, `Default`) with the function's visibility and
+///   doc comments, so `charge` is a value to register (`builder.task(charge)`) and to use in `flow!`;
+/// - `impl Task for charge` with `type Input = Order`, `type Output = Receipt`, `name()` (`"charge"`),
+///   `options()`, `return_field()` (the input's `#[mageflow(return_value)]` field when it derives `TaskInput`)
+///   and `run()`, which calls the function and converts its error with `Into<TaskError>`;
+/// - `charge::call(order)`: the function itself, unchanged, as an associated function (call it in unit tests:
+///   `charge::call(order).await`). The function's other attributes (`#[tracing::instrument]`, `#[inline]`, ...)
+///   stay on it; `#[cfg]` goes on every generated item, lint levels on the struct and on `call`.
+///
+/// The handler takes its input, and optionally the run's context as a second parameter (`ctx: TaskContext` or
+/// `ctx: &TaskContext`). It returns `Result<O, E>` where `E: Into<TaskError>`: `TaskError` itself, or any
+/// `std::error::Error + Send + Sync + 'static`.
+///
+/// # Options
+///
+/// | option | example | meaning |
+/// | --- | --- | --- |
+/// | `name` | `name = "charge-card"` | the registered name, kebab-case; default: the function's name in kebab-case |
+/// | `retries` | `retries = 3` | retries after a failed attempt (`u32`, default 0) |
+/// | `timeout` | `timeout = "30s"` | how long one attempt may run (default: no limit) |
+/// | `backoff` | `backoff = "500ms"` | the wait before the first retry (default 100ms) |
+/// | `backoff_factor` | `backoff_factor = 2.0` | each later wait is multiplied by it (at least 1.0, default 2.0) |
+/// | `max_backoff` | `max_backoff = "1m"` | the longest wait (default 1m) |
+///
+/// Durations are a whole number followed by `ms`, `s`, `m` or `h`. Every option is checked at compile time.
+#[proc_macro_attribute]
+pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
+    task::expand(args.into(), item.into()).into()
+}
+
+/// Marks the field of a task input that receives the previous task's result: implements `mageflow::TaskInput`.
+///
+/// ```text
+/// #[derive(Serialize, Deserialize, JsonSchema, TaskInput)]
+/// #[serde(rename_all = "camelCase")]
+/// struct SendReceipt {
+///     #[mageflow(return_value)]
+///     receipt: Receipt,
+///     template: String,
+/// }
+/// ```
+///
+/// `RETURN_FIELD` is the field's name as serde deserializes it (honouring `#[serde(rename)]` on the field and
+/// `#[serde(rename_all)]` on the struct), and `ReturnValue` is its type. Exactly one field of a struct with named
+/// fields carries `#[mageflow(return_value)]`.
+#[proc_macro_derive(TaskInput, attributes(mageflow))]
+pub fn derive_task_input(input: TokenStream) -> TokenStream {
+    match syn::parse::<syn::DeriveInput>(input) {
+        Ok(input) => task_input::expand(input).into(),
+        Err(error) => error.to_compile_error().into(),
+    }
+}

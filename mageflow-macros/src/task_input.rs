@@ -1,0 +1,172 @@
+//! `#[derive(TaskInput)]`: the input field that receives a predecessor's result, marked
+//! `#[mageflow(return_value)]`.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Data, DeriveInput, Field, Fields};
+
+use crate::serde_names;
+
+/// Expands the derive, or returns the compile errors (the struct itself stays as written, so nothing follows).
+pub(crate) fn expand(input: DeriveInput) -> TokenStream {
+    match return_field(&input) {
+        Ok((field, name)) => {
+            let ident = &input.ident;
+            let (impl_generics, type_generics, where_clause) = input.generics.split_for_impl();
+            let ty = &field.ty;
+            let return_value = quote_spanned!(ty.span()=> #ty);
+            quote! {
+                #[automatically_derived]
+                impl #impl_generics ::mageflow::__private::TaskInput for #ident #type_generics #where_clause {
+                    const RETURN_FIELD: &'static str = #name;
+                    type ReturnValue = #return_value;
+                }
+            }
+        }
+        Err(error) => error.to_compile_error(),
+    }
+}
+
+/// The field marked `#[mageflow(return_value)]` and its serialized name.
+fn return_field(input: &DeriveInput) -> syn::Result<(&Field, String)> {
+    let mut errors = ErrorList::default();
+    for attr in input.attrs.iter().filter(|attr| attr.path().is_ident("mageflow")) {
+        errors.push(syn::Error::new_spanned(
+            attr,
+            "`#[mageflow(return_value)]` goes on the field that receives the previous task's result, not on the \
+             struct",
+        ));
+    }
+    let fields = match &input.data {
+        Data::Struct(data) => match &data.fields {
+            Fields::Named(fields) => fields,
+            Fields::Unnamed(_) | Fields::Unit => {
+                let span_source: &dyn quote::ToTokens = match &data.fields {
+                    Fields::Unnamed(fields) => fields,
+                    _ => &input.ident,
+                };
+                return Err(errors.with(syn::Error::new_spanned(
+                    span_source,
+                    format!(
+                        "`TaskInput` needs a struct with named fields, since a predecessor's result is written \
+                         into one field by name: write `struct {} {{ #[mageflow(return_value)] previous: T, ... }}`",
+                        input.ident
+                    ),
+                )));
+            }
+        },
+        Data::Enum(data) => {
+            return Err(errors.with(syn::Error::new_spanned(
+                data.enum_token,
+                "`TaskInput` can only be derived for a struct with named fields: a predecessor's result is written \
+                 into one field by name; wrap the enum in a struct field instead",
+            )));
+        }
+        Data::Union(data) => {
+            return Err(errors.with(syn::Error::new_spanned(
+                data.union_token,
+                "`TaskInput` can only be derived for a struct with named fields",
+            )));
+        }
+    };
+
+    let mut marked: Vec<(&Field, &syn::Attribute)> = Vec::new();
+    for field in &fields.named {
+        let mut field_marked = None;
+        for attr in field.attrs.iter().filter(|attr| attr.path().is_ident("mageflow")) {
+            let parsed = attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident("return_value") {
+                    if field_marked.is_some() {
+                        return Err(meta.error("`return_value` is given twice on this field; keep one"));
+                    }
+                    field_marked = Some(attr);
+                    if !meta.input.is_empty() && !meta.input.peek(syn::Token![,]) {
+                        return Err(meta.error("`return_value` takes no value: write `#[mageflow(return_value)]`"));
+                    }
+                    Ok(())
+                } else {
+                    let name = quote::ToTokens::to_token_stream(&meta.path).to_string().replace(' ', "");
+                    Err(meta.error(format!(
+                        "unknown `mageflow` argument `{name}`; the only one is `return_value`: write \
+                         `#[mageflow(return_value)]`"
+                    )))
+                }
+            });
+            if let Err(error) = parsed {
+                errors.push(error);
+            }
+        }
+        if let Some(attr) = field_marked {
+            marked.push((field, attr));
+        }
+    }
+
+    let field = match marked.as_slice() {
+        // A misspelt argument is the one mistake: do not also report the missing mark.
+        [] => {
+            // A misspelt argument is the one mistake: the missing mark follows from it.
+            errors.finish()?;
+            return Err(syn::Error::new_spanned(
+                &input.ident,
+                format!(
+                    "mark the field of `{}` that receives the previous task's result with \
+                     `#[mageflow(return_value)]`",
+                    input.ident
+                ),
+            ));
+        }
+        [(field, _)] => *field,
+        [(first, _), rest @ ..] => {
+            for (_, attr) in rest {
+                errors.push(syn::Error::new_spanned(
+                    attr,
+                    format!(
+                        "only one field can receive the previous task's result, and `{}` already does: remove this \
+                         `#[mageflow(return_value)]`",
+                        first.ident.as_ref().map(ToString::to_string).unwrap_or_default()
+                    ),
+                ));
+            }
+            *first
+        }
+    };
+    errors.finish()?;
+    let ident = field.ident.as_ref().map(ToString::to_string).unwrap_or_default();
+    let ident = ident.strip_prefix("r#").unwrap_or(&ident).to_owned();
+    let name = serde_names::serde_value(&field.attrs, "rename")
+        .or_else(|| {
+            serde_names::serde_value(&input.attrs, "rename_all")
+                .and_then(|rule| serde_names::apply_rename_all(&rule, &ident))
+        })
+        .unwrap_or(ident);
+    Ok((field, name))
+}
+
+/// Errors gathered so that every mistake is reported at once.
+#[derive(Default)]
+struct ErrorList(Option<syn::Error>);
+
+impl ErrorList {
+    fn push(&mut self, error: syn::Error) {
+        match &mut self.0 {
+            Some(first) => first.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+
+    /// The errors so far followed by `error`.
+    fn with(self, error: syn::Error) -> syn::Error {
+        match self.0 {
+            Some(mut first) => {
+                first.combine(error);
+                first
+            }
+            None => error,
+        }
+    }
+
+    fn finish(self) -> syn::Result<()> {
+        self.0.map_or(Ok(()), Err)
+    }
+}
