@@ -404,3 +404,25 @@ async fn streams_reconnect_and_pending_runs_are_resubscribed() {
     assert!(empty.to_string().contains("empty"), "{empty}");
     within(worker.shutdown()).await.unwrap();
 }
+
+#[tokio::test]
+async fn tls_to_a_plaintext_engine_is_a_clear_error() {
+    let (fake, _conn) = fake().await;
+    let config = fake
+        .client_config()
+        .unwrap()
+        .with_tls(mageflow_hatchet::TlsStrategy::Tls);
+    assert_eq!(config.endpoint_uri(), format!("https://{}", fake.addr()));
+    let lazy = Connection::connect_lazy(config.clone()).unwrap();
+    let err = within(lazy.get_version()).await.unwrap_err();
+    assert!(err.code().is_some(), "{err}");
+    let err = within(Connection::connect(config)).await.unwrap_err();
+    assert!(
+        matches!(err, mageflow_hatchet::HatchetError::Connect { .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("HATCHET_CLIENT_TLS_STRATEGY"),
+        "{err}"
+    );
+}
