@@ -426,3 +426,51 @@ async fn tls_to_a_plaintext_engine_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn started_after_completed_leaves_the_attempt_finished() {
+    let (fake, conn) = fake().await;
+    conn.put_workflow(&WorkflowDefinition::new("order"))
+        .await
+        .unwrap();
+    let worker = conn
+        .register("raw", vec!["order:order".into()], 1)
+        .await
+        .unwrap();
+    let mut stream = conn.listen(&worker.worker_id).await.unwrap();
+    within(fake.wait_until_listening(&worker.worker_id)).await;
+    let run_id = conn
+        .trigger_workflow(&TriggerRequest::new("order", json!({})))
+        .await
+        .unwrap();
+    let action = within(stream.message()).await.unwrap().unwrap();
+    let event = |event_type: proto::StepActionEventType, payload: &str| StepActionEvent {
+        worker_id: worker.worker_id.clone(),
+        task_run_external_id: action.task_run_external_id.clone(),
+        action_id: action.action_id.clone(),
+        event_type: event_type as i32,
+        event_payload: payload.into(),
+        retry_count: Some(action.retry_count),
+        ..Default::default()
+    };
+    use proto::StepActionEventType::{StepEventTypeCompleted, StepEventTypeStarted};
+    conn.send_step_action_event(event(StepEventTypeCompleted, "{\"done\":true}"))
+        .await
+        .unwrap();
+    conn.send_step_action_event(event(StepEventTypeStarted, ""))
+        .await
+        .unwrap();
+    conn.send_step_action_event(event(StepEventTypeStarted, ""))
+        .await
+        .unwrap();
+    let applied: Vec<bool> = fake.step_events().iter().map(|e| e.applied).collect();
+    assert_eq!(applied, vec![true, false, false]);
+    let details = conn.get_run_details(&run_id).await.unwrap();
+    assert!(details.done);
+    assert_eq!(details.status, v1::RunStatus::Completed as i32);
+    let result = within(conn.wait_for_run(&run_id)).await.unwrap();
+    assert_eq!(
+        result.outcome().unwrap(),
+        &TaskOutcome::Completed("{\"done\":true}".into())
+    );
+}
