@@ -79,11 +79,14 @@ impl Definition {
         }
     }
 
-    /// Whether the schema declares this top-level property (or declares no properties at all).
+    /// Whether a bound argument of this name can reach the input: the schema declares the property, takes any
+    /// additional property (a map), or declares no properties at all. A field the input would silently ignore is
+    /// refused, since it is almost always a typo.
     pub fn accepts_field(&self, field: &str) -> bool {
         match self.schema.get("properties").and_then(Value::as_object) {
             Some(properties) => {
-                properties.contains_key(field) || self.schema.get("additionalProperties") != Some(&Value::Bool(false))
+                properties.contains_key(field)
+                    || matches!(self.schema.get("additionalProperties"), Some(Value::Object(_) | Value::Bool(true)))
             }
             None => true,
         }

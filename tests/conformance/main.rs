@@ -1,0 +1,7 @@
+//! The conformance suite: every flow scenario runs on the memory store and on a real Redis.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod probe;
+mod signatures;

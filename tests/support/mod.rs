@@ -1,0 +1,130 @@
+//! What the integration tests share: a real `redis-server` per test (or a shared one from
+//! `MAGEFLOW_TEST_REDIS_URL`), clients on either store with isolated key prefixes, and awaiting helpers.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use mageflow::{Mageflow, MageflowBuilder, SignatureId, SignatureState, TtlConfig};
+
+/// How long a test waits for any one thing before it fails.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// A `redis-server` this test started, stopped when dropped; or a shared server named by
+/// `MAGEFLOW_TEST_REDIS_URL`.
+pub struct RedisServer {
+    pub url: String,
+    child: Option<Child>,
+}
+
+impl RedisServer {
+    /// Starts `redis-server` on a free port (nothing saved to disk) and waits until it accepts connections.
+    /// Panics, never skips, when it cannot.
+    pub fn start() -> RedisServer {
+        if let Ok(url) = std::env::var("MAGEFLOW_TEST_REDIS_URL") {
+            return RedisServer { url, child: None };
+        }
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap();
+        let mut child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!(
+                    "cannot start redis-server ({error}): install Redis (e.g. `apt-get install redis-server`) or set \
+                     MAGEFLOW_TEST_REDIS_URL to a Redis the tests may use"
+                )
+            });
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        loop {
+            match lines.next() {
+                Some(Ok(line)) if line.contains("Ready to accept connections") => break,
+                Some(Ok(_)) => {}
+                _ => panic!("redis-server on port {port} exited before accepting connections"),
+            }
+        }
+        // keep draining its output so that it never blocks on a full pipe
+        std::thread::spawn(move || for _ in lines {});
+        RedisServer { url: format!("redis://127.0.0.1:{port}"), child: Some(child) }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Which store a conformance test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreKind {
+    Memory,
+    Redis,
+}
+
+/// The store a test runs on, kept alive for the test's duration.
+pub struct TestStore {
+    pub kind: StoreKind,
+    pub redis: Option<RedisServer>,
+    pub prefix: String,
+}
+
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+impl TestStore {
+    pub fn new(kind: StoreKind) -> TestStore {
+        let redis = (kind == StoreKind::Redis).then(RedisServer::start);
+        let prefix = format!("t{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        TestStore { kind, redis, prefix }
+    }
+
+    /// A builder on this store with the test's key prefix and no recovery sweep (tests call `recover` themselves).
+    pub fn builder(&self) -> MageflowBuilder {
+        let builder = Mageflow::builder().key_prefix(self.prefix.clone()).recovery(None, Duration::ZERO);
+        match &self.redis {
+            Some(redis) => builder.redis_url(redis.url.clone()),
+            None => builder.memory_store(),
+        }
+    }
+
+    /// A builder with short TTLs, to check that finished flows get the done TTL.
+    pub fn ttl() -> TtlConfig {
+        TtlConfig::new(Duration::from_secs(1000), Duration::from_secs(100))
+    }
+}
+
+/// Runs a scenario on both stores: `conformance!(name, |store| async move { ... })` makes `name::memory` and
+/// `name::redis`.
+#[macro_export]
+macro_rules! conformance {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn memory() {
+                let store = $crate::support::TestStore::new($crate::support::StoreKind::Memory);
+                ($body)(store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn redis() {
+                let store = $crate::support::TestStore::new($crate::support::StoreKind::Redis);
+                ($body)(store).await;
+            }
+        }
+    };
+}
+
+/// Waits for a signature to finish, failing the test after [`WAIT`].
+pub async fn finished(client: &Mageflow, id: &SignatureId) -> SignatureState {
+    client.wait(id, Some(WAIT)).await.unwrap_or_else(|error| panic!("{id} did not finish: {error}"))
+}
