@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::backend::{Backend, Run};
+use crate::backend::{Backend, Interrupt, Run};
 use crate::config::TtlConfig;
 use crate::error::{Error, Result};
 use crate::flow::{Node, Record, encode_records, records};
@@ -32,7 +32,7 @@ struct Due {
 pub(crate) struct Transition {
     pub code: String,
     due: Vec<Due>,
-    pub interrupts: Vec<SignatureId>,
+    pub interrupts: Vec<Interrupt>,
     pub extra: Vec<String>,
 }
 
@@ -74,7 +74,15 @@ fn parse_transition(reply: Reply) -> Result<Transition> {
             args: words[6..].to_vec(),
         });
     }
-    let interrupts = texts(parts.get(2)).iter().filter_map(|id| SignatureId::parse(id)).collect();
+    let mut interrupts = Vec::new();
+    for entry in parts.get(2).and_then(Reply::as_array).unwrap_or_default() {
+        let words = texts(Some(entry));
+        let Some(signature_id) = words.first().and_then(|id| SignatureId::parse(id)) else {
+            return Err(protocol(format!("bad interrupt entry {entry:?}")));
+        };
+        let run_ref = words.get(1).filter(|r| !r.is_empty()).cloned();
+        interrupts.push(Interrupt { signature_id, run_ref });
+    }
     Ok(Transition { code: code.to_owned(), due, interrupts, extra: texts(parts.get(3)) })
 }
 
@@ -241,9 +249,14 @@ impl Engine {
         Ok(count)
     }
 
-    /// Asks whether a delivery may run.
-    pub async fn begin(&self, run: &Run, attempt: u32) -> Result<Transition> {
-        self.call_retrying("begin", vec![run.signature_id.to_string(), run.token.to_string(), attempt.to_string()])
-            .await
+    /// Asks whether a delivery may run, recording the backend's reference of the run.
+    pub async fn begin(&self, run: &Run, attempt: u32, run_ref: Option<&str>) -> Result<Transition> {
+        let args = vec![
+            run.signature_id.to_string(),
+            run.token.to_string(),
+            attempt.to_string(),
+            run_ref.unwrap_or_default().to_owned(),
+        ];
+        self.call_retrying("begin", args).await
     }
 }

@@ -10,7 +10,7 @@ use futures::FutureExt;
 use serde_json::{Map, Value};
 use tracing::Instrument;
 
-use crate::backend::Run;
+use crate::backend::{Delivery, Run};
 use crate::engine::Engine;
 use crate::model::{ErrorKind, ErrorReport, Failure};
 use crate::task::{TaskContext, TaskError};
@@ -73,14 +73,34 @@ impl Worker {
         self.engine.registry.handler(task).map(|r| r.definition.schema.clone())
     }
 
-    /// Runs attempt number `attempt` (1-based) of a delivery and records its outcome.
-    pub async fn execute(&self, run: &Run, attempt: u32, metadata: Map<String, Value>) -> AttemptOutcome {
+    /// Runs one attempt of a run and records its outcome.
+    pub async fn execute(&self, run: &Run, delivery: Delivery) -> AttemptOutcome {
+        let attempt = delivery.attempt.max(1);
         let span = tracing::info_span!("mageflow.run", task = %run.task, signature = %run.signature_id, attempt);
-        self.execute_inner(run, attempt, metadata).instrument(span).await
+        self.execute_inner(run, attempt, delivery.metadata, delivery.run_ref).instrument(span).await
     }
 
-    async fn execute_inner(&self, run: &Run, attempt: u32, metadata: Map<String, Value>) -> AttemptOutcome {
-        let begin = match self.engine.begin(run, attempt).await {
+    /// Records a run as failed for good when the task manager reports that it ended without an outcome reaching
+    /// mageflow (its worker died and its retries were used up, ...). Ignored if the signature already finished.
+    pub async fn abandon(&self, run: &Run, kind: ErrorKind, message: &str, attempt: u32) -> crate::Result<()> {
+        let failure = Failure {
+            task: run.task.clone(),
+            signature_id: run.signature_id.clone(),
+            input: run.input.clone(),
+            error: ErrorReport { kind, message: message.to_owned(), attempt },
+        };
+        let transition = self.engine.fail(&failure).await?;
+        self.engine.apply(transition).await
+    }
+
+    async fn execute_inner(
+        &self,
+        run: &Run,
+        attempt: u32,
+        metadata: Map<String, Value>,
+        run_ref: Option<String>,
+    ) -> AttemptOutcome {
+        let begin = match self.engine.begin(run, attempt, run_ref.as_deref()).await {
             Ok(transition) => transition,
             Err(error) => return AttemptOutcome::Unrecorded(error.to_string()),
         };

@@ -13,7 +13,7 @@ fn tag(store: &TestStore, name: &str) -> String {
 
 conformance!(runs_a_task_and_its_success_callbacks_once, |store: TestStore| async move {
     let t = tag(&store, "ok");
-    let client = register(store.builder()).build().await.unwrap();
+    let client = store.client(register).await;
     let whole = client.sign(double);
     let field = client.sign(note).arg("note", "total");
     let bound = client.sign(add_one).bind(json!({"n": 100}));
@@ -46,7 +46,7 @@ conformance!(runs_a_task_and_its_success_callbacks_once, |store: TestStore| asyn
 
 conformance!(error_callbacks_run_once_after_the_last_retry, |store: TestStore| async move {
     let t = tag(&store, "retries");
-    let client = register(store.builder()).build().await.unwrap();
+    let client = store.client(register).await;
     let error_cb = client.sign(on_failure);
     let success_cb = client.sign(double);
     let (error_id, success_id) = (error_cb.id().clone(), success_cb.id().clone());
@@ -70,7 +70,7 @@ conformance!(error_callbacks_run_once_after_the_last_retry, |store: TestStore| a
 
 conformance!(a_retry_that_succeeds_fires_only_success_callbacks, |store: TestStore| async move {
     let t = tag(&store, "flaky");
-    let client = register(store.builder()).build().await.unwrap();
+    let client = store.client(register).await;
     let success_cb = client.sign(double);
     let success_id = success_cb.id().clone();
     let out = client.sign(flaky).on_success(success_cb).on_error(client.sign(on_failure)).run(msg(&t, 3)).await;
@@ -83,7 +83,7 @@ conformance!(a_retry_that_succeeds_fires_only_success_callbacks, |store: TestSto
 
 conformance!(non_retryable_errors_timeouts_and_panics_fail_with_their_kind, |store: TestStore| async move {
     let t = tag(&store, "kinds");
-    let client = register(store.builder()).build().await.unwrap();
+    let client = store.client(register).await;
     let Err(Error::Failed(refused)) = client.sign(refuse).run(msg(&t, 1)).await else { panic!() };
     assert_eq!((refused.error.kind, refused.error.attempt), (ErrorKind::Error, 1));
     assert_eq!(calls_of(&t, "refuse").len(), 1, "a non-retryable error is not retried despite retries = 5");
@@ -96,7 +96,7 @@ conformance!(non_retryable_errors_timeouts_and_panics_fail_with_their_kind, |sto
 
 conformance!(by_name_signatures_are_validated_before_anything_is_stored, |store: TestStore| async move {
     let t = tag(&store, "names");
-    let client = register(store.builder()).build().await.unwrap();
+    let client = store.client(register).await;
     let keys = || async { client.store().scan(&format!("{}:sig:", client.key_prefix())).await.unwrap().len() };
 
     let out = client.sign_name("double").run(json!({"tag": t, "n": 4})).await.unwrap();
@@ -140,7 +140,7 @@ conformance!(an_output_that_does_not_serialize_fails_the_task, |store: TestStore
         Ok(HashMap::from([((1, 2), 3)]))
     }
 
-    let client = store.builder().task(bad_output).build().await.unwrap();
+    let client = store.client(|b| b.task(bad_output)).await;
     let Err(Error::Failed(failure)) = client.sign(bad_output).run(7).await else { panic!("expected a failure") };
     assert_eq!(failure.error.kind, ErrorKind::InvalidOutput);
     assert!(failure.error.message.contains("does not serialize"), "{}", failure.error.message);
@@ -148,7 +148,7 @@ conformance!(an_output_that_does_not_serialize_fails_the_task, |store: TestStore
 
 conformance!(state_reads_back_and_ttls_follow_the_lifecycle, |store: TestStore| async move {
     let t = tag(&store, "state");
-    let client = register(store.builder()).ttl(TestStore::ttl()).build().await.unwrap();
+    let client = store.client(|b| register(b).ttl(TestStore::ttl())).await;
     let callback = client.sign(double);
     let callback_id = callback.id().clone();
     let created = client.sign(add_one).arg("n", 10).on_success(callback).create().await.unwrap();

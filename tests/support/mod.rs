@@ -95,7 +95,12 @@ impl TestStore {
         }
     }
 
-    /// A builder with short TTLs, to check that finished flows get the done TTL.
+    /// A client on this store, configured by `configure` (register tasks, set TTLs, ...).
+    pub async fn client(&self, configure: impl Fn(MageflowBuilder) -> MageflowBuilder) -> Mageflow {
+        configure(self.builder()).build().await.unwrap_or_else(|error| panic!("cannot build a client: {error}"))
+    }
+
+    /// Short TTLs, to check that finished flows get the done TTL.
     pub fn ttl() -> TtlConfig {
         TtlConfig::new(Duration::from_secs(1000), Duration::from_secs(100))
     }

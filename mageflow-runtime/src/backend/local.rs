@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::{AbortHandle, JoinSet};
 
-use super::{AttemptOutcome, Backend, BackendError, Run, Worker};
+use super::{AttemptOutcome, Backend, BackendError, Delivery, Interrupt, Run, Worker};
 use crate::model::SignatureId;
 
 /// Runs tasks in-process: at most `concurrency` at once, retries with the task's backoff, timeouts, interrupts by
@@ -60,7 +60,7 @@ impl Default for LocalBackend {
 async fn run_attempts(worker: Worker, run: Run) {
     let mut attempt = 1;
     loop {
-        match worker.execute(&run, attempt, serde_json::Map::new()).await {
+        match worker.execute(&run, Delivery::attempt(attempt)).await {
             AttemptOutcome::Failed { retry_in: Some(wait), .. } => {
                 tokio::time::sleep(wait).await;
                 attempt += 1;
@@ -88,11 +88,11 @@ impl Backend for LocalBackend {
         Ok(())
     }
 
-    async fn interrupt(&self, ids: &[SignatureId]) -> Result<(), BackendError> {
+    async fn interrupt(&self, runs: &[Interrupt]) -> Result<(), BackendError> {
         let running = self.inner.running.lock().map_err(|_| BackendError::Other("lock poisoned".into()))?;
-        for id in ids {
-            if let Some(handle) = running.get(id) {
-                tracing::info!(signature = %id, "interrupting the running task");
+        for run in runs {
+            if let Some(handle) = running.get(&run.signature_id) {
+                tracing::info!(signature = %run.signature_id, "interrupting the running task");
                 handle.abort();
             }
         }

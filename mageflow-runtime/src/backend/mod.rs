@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use crate::worker::{AttemptOutcome, SkipReason, Worker};
+
 pub use local::LocalBackend;
 
 use crate::model::SignatureId;
@@ -29,6 +30,33 @@ pub struct Run {
     pub input: Value,
 }
 
+/// A running task to abort.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Interrupt {
+    /// The signature whose run is aborted.
+    pub signature_id: SignatureId,
+    /// The backend's reference of the run, as given to [`Worker::execute`] when it began.
+    pub run_ref: Option<String>,
+}
+
+/// How a backend delivers one attempt of a run to [`Worker::execute`].
+#[derive(Clone, Debug, Default)]
+pub struct Delivery {
+    /// The attempt number, starting at 1.
+    pub attempt: u32,
+    /// Metadata the handler sees in its [`TaskContext`](crate::TaskContext).
+    pub metadata: serde_json::Map<String, Value>,
+    /// The backend's own id of the run, recorded so that an interrupt from any process can name it.
+    pub run_ref: Option<String>,
+}
+
+impl Delivery {
+    /// Attempt `attempt` with no metadata and no run reference.
+    pub fn attempt(attempt: u32) -> Self {
+        Delivery { attempt, ..Default::default() }
+    }
+}
+
 /// What runs tasks. Implemented by [`LocalBackend`] and by `mageflow-hatchet`.
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
@@ -36,7 +64,7 @@ pub trait Backend: Send + Sync + 'static {
     async fn dispatch(&self, runs: Vec<Run>) -> Result<(), BackendError>;
 
     /// Aborts the running (or queued) runs of these signatures; their outcomes are not reported.
-    async fn interrupt(&self, ids: &[SignatureId]) -> Result<(), BackendError>;
+    async fn interrupt(&self, runs: &[Interrupt]) -> Result<(), BackendError>;
 
     /// Starts taking runs and executing them with `worker`.
     async fn start(&self, worker: Worker) -> Result<(), BackendError>;

@@ -19,7 +19,8 @@
 --
 -- Every operation returns {code, dispatches, interrupts, extra}: dispatches are tasks to hand to the backend, each
 -- {id, token, task, msg, route, rf, args...} with the bound arguments of the task and of each of its ancestors,
--- nearest first; interrupts are ids of running tasks to abort; extra is operation-specific.
+-- nearest first; interrupts are running tasks to abort, each {id, ref} with the backend's reference of the run
+-- (the field `ref`, recorded when the run began); extra is operation-specific.
 
 local OP = ARGV[1]
 local P = ARGV[2]
@@ -37,6 +38,11 @@ local dispatches = {}
 local interrupts = {}
 
 local function key(id) return P .. ':sig:' .. id end
+
+-- A running task to abort: its id and the backend's reference of its run (empty when unknown).
+local function interrupt(id)
+  interrupts[#interrupts + 1] = { id, redis.call('HGET', key(id), 'ref') or '' }
+end
 
 local function runnable(s) return s == 'pending' or s == 'active' end
 local function stopped(s) return s == 'suspended' or s == 'interrupted' end
@@ -110,7 +116,7 @@ terminate = function(id)
   local k = key(id)
   local kind, status, on_ok, on_err = unpack(redis.call('HMGET', k, 'kind', 'status', 'on_ok', 'on_err'))
   if not kind or finished(status) then return end
-  if kind == 'task' and (status == 'active' or stopped(status)) then interrupts[#interrupts + 1] = id end
+  if kind == 'task' and (status == 'active' or stopped(status)) then interrupt(id) end
   redis.call('HSET', k, 'status', 'canceled', 'prev', status, 'finished', NOW)
   redis.call('HDEL', k, 'slot')
   redis.call('ZREM', OUTBOX, id)
@@ -268,10 +274,10 @@ local function stop(id, mode)
     local prev = status
     if kind == 'task' and status == 'pending' and redis.call('ZSCORE', OUTBOX, id) then prev = 'active' end
     redis.call('HSET', k, 'status', mode, 'prev', prev)
-    if kind == 'task' and status == 'active' and mode == 'interrupted' then interrupts[#interrupts + 1] = id end
+    if kind == 'task' and status == 'active' and mode == 'interrupted' then interrupt(id) end
   elseif status ~= mode and mode == 'interrupted' then
     redis.call('HSET', k, 'status', mode)
-    if kind == 'task' then interrupts[#interrupts + 1] = id end
+    if kind == 'task' then interrupt(id) end
   end
   if kind ~= 'task' then
     for _, child in ipairs(redis.call('LRANGE', k .. ':children', 0, -1)) do stop(child, mode) end
@@ -363,8 +369,8 @@ if OP == 'run' then
 end
 
 if OP == 'begin' then
-  -- id, token, attempt: may this delivery run?
-  local id, token, attempt = ARGV[A], ARGV[A + 1], ARGV[A + 2]
+  -- id, token, attempt, the backend's reference of the run: may this delivery run?
+  local id, token, attempt, ref = ARGV[A], ARGV[A + 1], ARGV[A + 2], ARGV[A + 3]
   local k = key(id)
   local kind, status, current = unpack(redis.call('HMGET', k, 'kind', 'status', 'token'))
   if not kind then return result('missing') end
@@ -372,6 +378,7 @@ if OP == 'begin' then
   redis.call('ZREM', OUTBOX, id)
   if runnable(status) then
     redis.call('HSET', k, 'status', 'active', 'attempt', attempt)
+    if ref and ref ~= '' then redis.call('HSET', k, 'ref', ref) end
     if status ~= 'active' then redis.call('HSET', k, 'prev', status) end
     return result('run')
   end
