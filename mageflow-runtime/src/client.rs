@@ -10,11 +10,11 @@ use crate::backend::{Backend, LocalBackend, Worker};
 use crate::config::TtlConfig;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::flow::SwarmConfig;
 use crate::flow::{Body, Node};
 use crate::input;
 use crate::model::{Kind, SignatureId};
 use crate::registry::{Definition, Registry};
-use crate::flow::SwarmConfig;
 use crate::signature::{Chain, Handle, Signature, Swarm};
 use crate::state::{FlowTree, SignatureState};
 use crate::store::{MemoryStore, RedisStore, Store};
@@ -135,7 +135,8 @@ impl MageflowBuilder {
         };
         let backend = self.backend.unwrap_or_else(|| Arc::new(LocalBackend::new(self.concurrency)));
         let registry = Arc::new(self.registry);
-        let engine = Arc::new(Engine::new(store.clone(), self.prefix.clone(), &self.ttl, registry.clone(), backend.clone()));
+        let engine =
+            Arc::new(Engine::new(store.clone(), self.prefix.clone(), &self.ttl, registry.clone(), backend.clone()));
         for registered in registry.registered() {
             let key = engine.definition_key(&registered.definition.name);
             store.write_hash(&key, registered.definition.to_fields()).await?;
@@ -147,10 +148,14 @@ impl MageflowBuilder {
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(interval).await;
-                    let Some(engine) = engine.upgrade() else { return };
+                    let Some(engine) = engine.upgrade() else {
+                        return;
+                    };
                     match engine.recover(grace, 1000).await {
                         Ok(0) => {}
-                        Ok(count) => tracing::warn!(count, "dispatched again runs that never began"),
+                        Ok(count) => {
+                            tracing::warn!(count, "dispatched again runs that never began")
+                        }
                         Err(error) => tracing::warn!(%error, "the recovery sweep failed"),
                     }
                 }
@@ -293,7 +298,9 @@ impl Mageflow {
         };
         match timeout {
             None => wait.await,
-            Some(limit) => tokio::time::timeout(limit, wait).await.unwrap_or(Err(Error::WaitTimeout(id.clone(), limit))),
+            Some(limit) => {
+                tokio::time::timeout(limit, wait).await.unwrap_or(Err(Error::WaitTimeout(id.clone(), limit)))
+            }
         }
     }
 
@@ -471,9 +478,7 @@ fn collect_entry_inputs(
             Some(first) => collect_entry_inputs(first, message, outer, out),
             None => Ok(()),
         },
-        Body::Swarm { items, .. } => {
-            items.iter().try_for_each(|item| collect_entry_inputs(item, message, outer, out))
-        }
+        Body::Swarm { items, .. } => items.iter().try_for_each(|item| collect_entry_inputs(item, message, outer, out)),
     };
     outer.remove(0);
     result

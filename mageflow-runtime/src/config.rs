@@ -88,13 +88,6 @@ impl TtlConfig {
         let (task_active, task_done) = self.of(Kind::Task);
         let (chain_active, chain_done) = self.of(Kind::Chain);
         let (swarm_active, swarm_done) = self.of(Kind::Swarm);
-        [
-            secs(task_active),
-            secs(task_done),
-            secs(chain_active),
-            secs(chain_done),
-            secs(swarm_active),
-            secs(swarm_done),
-        ]
+        [secs(task_active), secs(task_done), secs(chain_active), secs(chain_done), secs(swarm_active), secs(swarm_done)]
     }
 }

@@ -88,13 +88,15 @@ fn parse_transition(reply: Reply) -> Result<Transition> {
 
 /// Builds a due task's input; on failure, the reason.
 fn build_input(due: &Due) -> std::result::Result<Value, String> {
-    let message: Value = serde_json::from_str(&due.message)
-        .map_err(|error| format!("the stored message is not JSON ({error})"))?;
+    let message: Value =
+        serde_json::from_str(&due.message).map_err(|error| format!("the stored message is not JSON ({error})"))?;
     let mut layers = Vec::with_capacity(due.args.len());
     for args in &due.args {
         match serde_json::from_str::<Value>(args) {
             Ok(Value::Object(map)) => layers.push(map),
-            _ => return Err(format!("the stored bound arguments `{args}` are not a JSON object")),
+            _ => {
+                return Err(format!("the stored bound arguments `{args}` are not a JSON object"));
+            }
         }
     }
     input::build(message, due.route, due.return_field.as_deref(), &layers)

@@ -218,8 +218,8 @@ impl<I> fmt::Display for Failure<I> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "`{}` ({}) failed on attempt {}: {}: {}",
-            self.task, self.signature_id, self.error.attempt, self.error.kind, self.error.message
+            "task `{}` failed on attempt {}: {} (kind: {}, signature {})",
+            self.task, self.error.attempt, self.error.message, self.error.kind, self.signature_id
         )
     }
 }

@@ -64,7 +64,9 @@ impl Definition {
 
     /// Checks an input against the task's schema.
     pub fn validate(&self, input: &Value) -> Result<(), crate::Error> {
-        let Some(validator) = &self.validator else { return Ok(()) };
+        let Some(validator) = &self.validator else {
+            return Ok(());
+        };
         let problems: Vec<String> = validator
             .iter_errors(input)
             .map(|error| {
@@ -138,12 +140,7 @@ impl Registry {
     pub fn register<T: Task>(&mut self, task: T) {
         let name = task.name().to_owned();
         let schema = serde_json::to_value(schemars::schema_for!(T::Input)).unwrap_or(Value::Bool(true));
-        let definition = Definition::new(
-            name.clone(),
-            schema,
-            task.return_field().map(str::to_owned),
-            task.options(),
-        );
+        let definition = Definition::new(name.clone(), schema, task.return_field().map(str::to_owned), task.options());
         let handler = Arc::new(TypedHandler(Arc::new(task)));
         self.registered.insert(name, Registered { definition: Arc::new(definition), handler });
     }

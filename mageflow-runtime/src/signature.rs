@@ -62,7 +62,9 @@ impl<I, O, K> Signature<I, O, K> {
             Value::Object(map) => self.node.args.extend(map),
             other => {
                 let name = self.node.name();
-                self.note(Error::InvalidFlow(format!("bound arguments of `{name}` must be a JSON object, got {other}")));
+                self.note(Error::InvalidFlow(format!(
+                    "bound arguments of `{name}` must be a JSON object, got {other}"
+                )));
             }
         }
         self
@@ -282,10 +284,7 @@ impl<I, O> Handle<I, O> {
     ) -> Result<()> {
         let message = serde_json::to_value(message)
             .map_err(|source| Error::Serialize { what: "the items' message".into(), source })?;
-        let items = items
-            .into_iter()
-            .map(|item| with_message(item.into(), &message))
-            .collect::<Result<Vec<_>>>()?;
+        let items = items.into_iter().map(|item| with_message(item.into(), &message)).collect::<Result<Vec<_>>>()?;
         self.client.add_items(&self.id, items, false).await
     }
 

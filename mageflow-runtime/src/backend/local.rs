@@ -108,7 +108,9 @@ impl Backend for LocalBackend {
         let slots = Arc::new(Semaphore::new(inner.concurrency));
         let dispatcher = tokio::spawn(async move {
             while let Some(run) = receiver.recv().await {
-                let Ok(permit) = slots.clone().acquire_owned().await else { break };
+                let Ok(permit) = slots.clone().acquire_owned().await else {
+                    break;
+                };
                 let id = run.signature_id.clone();
                 let worker = worker.clone();
                 let registry = inner.clone();
@@ -137,10 +139,7 @@ impl Backend for LocalBackend {
             let _ = dispatcher.await;
         }
         let mut tasks = self.inner.tasks.lock().await;
-        let drained = tokio::time::timeout(deadline, async {
-            while tasks.join_next().await.is_some() {}
-        })
-        .await;
+        let drained = tokio::time::timeout(deadline, async { while tasks.join_next().await.is_some() {} }).await;
         if drained.is_err() {
             tracing::warn!(running = tasks.len(), "shutdown deadline passed; aborting the tasks still running");
             tasks.abort_all();

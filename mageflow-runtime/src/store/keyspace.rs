@@ -73,7 +73,9 @@ impl Keyspace {
             if *at > now {
                 break;
             }
-            let Some(Reverse((at, key))) = self.expiries.pop() else { break };
+            let Some(Reverse((at, key))) = self.expiries.pop() else {
+                break;
+            };
             if self.entries.get(&key).is_some_and(|entry| entry.expires_at == Some(at)) {
                 self.entries.remove(&key);
             }
@@ -173,15 +175,14 @@ impl Keyspace {
     }
 
     fn run(&mut self, name: &str, args: &[String]) -> Result<Resp, Resp> {
-        let arity = |min: usize| if args.len() < min { Err(wrong_args(name)) } else { Ok(()) };
+        let arity = |min: usize| {
+            if args.len() < min { Err(wrong_args(name)) } else { Ok(()) }
+        };
         let int = |text: &str| text.parse::<i64>().map_err(|_| not_integer());
         Ok(match name {
             "TIME" => {
                 let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-                Resp::Array(vec![
-                    Resp::Bulk(now.as_secs().to_string()),
-                    Resp::Bulk(now.subsec_micros().to_string()),
-                ])
+                Resp::Array(vec![Resp::Bulk(now.as_secs().to_string()), Resp::Bulk(now.subsec_micros().to_string())])
             }
             "EXISTS" => {
                 arity(1)?;
@@ -213,7 +214,9 @@ impl Keyspace {
                     Some(_) => return Err(Resp::Error("ERR Unsupported option".to_owned())),
                 };
                 let key = &args[0];
-                let Some(entry) = self.live(key) else { return Ok(Resp::Int(0)) };
+                let Some(entry) = self.live(key) else {
+                    return Ok(Resp::Int(0));
+                };
                 if only_if_none && entry.expires_at.is_some() {
                     return Ok(Resp::Int(0));
                 }
@@ -299,7 +302,9 @@ impl Keyspace {
                 let by = int(&args[2])?;
                 let hash = self.hash_or_create(&args[0])?;
                 let current = match hash.get(&args[1]) {
-                    Some(value) => value.parse::<i64>().map_err(|_| Resp::Error("ERR hash value is not an integer".to_owned()))?,
+                    Some(value) => {
+                        value.parse::<i64>().map_err(|_| Resp::Error("ERR hash value is not an integer".to_owned()))?
+                    }
                     None => 0,
                 };
                 let next = current.checked_add(by).ok_or_else(not_integer)?;
@@ -325,7 +330,9 @@ impl Keyspace {
             "LINDEX" => {
                 arity(2)?;
                 let index = int(&args[1])?;
-                let Some(list) = self.list(&args[0])? else { return Ok(Resp::Nil) };
+                let Some(list) = self.list(&args[0])? else {
+                    return Ok(Resp::Nil);
+                };
                 let index = if index < 0 { list.len() as i64 + index } else { index };
                 match usize::try_from(index).ok().and_then(|index| list.get(index)) {
                     Some(item) => Resp::Bulk(item.clone()),
@@ -335,7 +342,9 @@ impl Keyspace {
             "LRANGE" => {
                 arity(3)?;
                 let (start, stop) = (int(&args[1])?, int(&args[2])?);
-                let Some(list) = self.list(&args[0])? else { return Ok(Resp::Array(Vec::new())) };
+                let Some(list) = self.list(&args[0])? else {
+                    return Ok(Resp::Array(Vec::new()));
+                };
                 match list_range(list.len(), start, stop) {
                     Some((from, to)) => Resp::Array(list.range(from..=to).cloned().map(Resp::Bulk).collect()),
                     None => Resp::Array(Vec::new()),
@@ -350,10 +359,8 @@ impl Keyspace {
                     return Err(wrong_args(name));
                 }
                 if self.sorted_set(&args[0])?.is_none() {
-                    self.entries.insert(
-                        args[0].clone(),
-                        Entry { value: Value::SortedSet(HashMap::new()), expires_at: None },
-                    );
+                    self.entries
+                        .insert(args[0].clone(), Entry { value: Value::SortedSet(HashMap::new()), expires_at: None });
                 }
                 let set = self.sorted_set(&args[0])?.ok_or_else(|| Resp::Error(WRONG_TYPE.to_owned()))?;
                 let mut added = 0;
@@ -400,7 +407,9 @@ impl Keyspace {
                     }
                     Some(_) => return Err(Resp::Error("ERR syntax error".to_owned())),
                 };
-                let Some(set) = self.sorted_set(&args[0])? else { return Ok(Resp::Array(Vec::new())) };
+                let Some(set) = self.sorted_set(&args[0])? else {
+                    return Ok(Resp::Array(Vec::new()));
+                };
                 let mut members: Vec<(&String, f64)> =
                     set.iter().filter(|(_, score)| **score >= min && **score <= max).map(|(m, s)| (m, *s)).collect();
                 members.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(b.0)));
@@ -411,7 +420,9 @@ impl Keyspace {
                 self.published.push(args[0].clone());
                 Resp::Int(0)
             }
-            _ => return Err(Resp::Error(format!("ERR unknown command '{name}' in the memory store"))),
+            _ => {
+                return Err(Resp::Error(format!("ERR unknown command '{name}' in the memory store")));
+            }
         })
     }
 }
@@ -429,10 +440,7 @@ mod tests {
         let mut ks = Keyspace::default();
         assert_eq!(run(&mut ks, &["HSET", "h", "a", "1", "b", "2"]), Resp::Int(2));
         assert_eq!(run(&mut ks, &["HINCRBY", "h", "a", "5"]), Resp::Int(6));
-        assert_eq!(
-            run(&mut ks, &["HMGET", "h", "a", "zz"]),
-            Resp::Array(vec![Resp::Bulk("6".into()), Resp::Nil])
-        );
+        assert_eq!(run(&mut ks, &["HMGET", "h", "a", "zz"]), Resp::Array(vec![Resp::Bulk("6".into()), Resp::Nil]));
         assert_eq!(run(&mut ks, &["RPUSH", "l", "x", "y", "z"]), Resp::Int(3));
         assert_eq!(run(&mut ks, &["LPOP", "l"]), Resp::Bulk("x".into()));
         assert_eq!(

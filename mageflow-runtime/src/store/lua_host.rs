@@ -207,10 +207,7 @@ mod tests {
         assert!(error.to_string().contains("WRONGTYPE"), "{error}");
         let error = eval(&mut host, "return redis.error_reply('boom')", &[]).unwrap_err();
         assert!(error.to_string().contains("boom"), "{error}");
-        assert_eq!(
-            eval(&mut host, "return redis.pcall('LPOP', 'h')['err'] ~= nil", &[]).unwrap(),
-            Reply::Int(1)
-        );
+        assert_eq!(eval(&mut host, "return redis.pcall('LPOP', 'h')['err'] ~= nil", &[]).unwrap(), Reply::Int(1));
     }
 
     #[test]

@@ -42,7 +42,9 @@ impl MemoryStore {
         if channels.is_empty() {
             return;
         }
-        let Ok(mut waiters) = self.waiters.lock() else { return };
+        let Ok(mut waiters) = self.waiters.lock() else {
+            return;
+        };
         for channel in channels {
             for sender in waiters.remove(&channel).unwrap_or_default() {
                 let _ = sender.send(());

@@ -5,11 +5,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use fred::clients::{Client, SubscriberClient};
 use fred::prelude::{
     ClientLike, Config, EventInterface, HashesInterface, KeysInterface, ListInterface, LuaInterface, PerformanceConfig,
     PubsubInterface, ReconnectPolicy, Value,
 };
-use fred::clients::{Client, SubscriberClient};
 use futures::StreamExt;
 use tokio::sync::oneshot;
 
@@ -73,7 +73,9 @@ fn to_reply(value: Value) -> Result<Reply, StoreError> {
         Value::String(text) => Reply::Text(text.to_string()),
         Value::Bytes(bytes) => Reply::Text(String::from_utf8_lossy(&bytes).into_owned()),
         Value::Array(items) => Reply::Array(items.into_iter().map(to_reply).collect::<Result<_, _>>()?),
-        other => return Err(StoreError::Protocol(format!("a script returned {:?}", other.kind()))),
+        other => {
+            return Err(StoreError::Protocol(format!("a script returned {:?}", other.kind())));
+        }
     })
 }
 
@@ -99,9 +101,10 @@ impl RedisStore {
         builder.set_performance_config(performance).set_policy(policy);
         let client = builder.build().map_err(unavailable)?;
         let subscriber = builder.build_subscriber_client().map_err(unavailable)?;
-        client.init().await.map_err(|error| {
-            StoreError::Unavailable(format!("cannot connect to Redis at {}: {error}", config.url))
-        })?;
+        client
+            .init()
+            .await
+            .map_err(|error| StoreError::Unavailable(format!("cannot connect to Redis at {}: {error}", config.url)))?;
         subscriber.init().await.map_err(unavailable)?;
         subscriber.manage_subscriptions();
         let waiters: Waiters = Arc::default();
@@ -117,8 +120,8 @@ impl RedisStore {
                         let all: Vec<_> = waiters_for_task.lock().map(|mut w| w.drain().collect()).unwrap_or_default();
                         for (_, senders) in all {
                             senders.into_iter().for_each(|sender| {
-                            let _ = sender.send(());
-                        });
+                                let _ = sender.send(());
+                            });
                         }
                         continue;
                     }
@@ -127,8 +130,8 @@ impl RedisStore {
                 let senders = waiters_for_task.lock().ok().and_then(|mut w| w.remove(&channel));
                 if let Some(senders) = senders {
                     senders.into_iter().for_each(|sender| {
-                            let _ = sender.send(());
-                        });
+                        let _ = sender.send(());
+                    });
                     let _ = subscriber_for_task.unsubscribe(channel).await;
                 }
             }
