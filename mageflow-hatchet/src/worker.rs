@@ -147,7 +147,7 @@ impl Worker {
             .await?;
         let worker_id = registration.worker_id.clone();
         tracing::info!(worker_id = %worker_id, name = %self.options.name, "Hatchet worker registered");
-        let (shutdown_tx, shutdown_rx) = watch::channel(false);
+        let (shutdown_tx, shutdown_rx) = watch::channel(None);
         let runtime = Arc::new(Runtime {
             connection: self.connection,
             worker_id: worker_id.clone(),
@@ -157,9 +157,11 @@ impl Worker {
             handler: self.handler,
             options: self.options,
         });
+        let grace = self.options.shutdown_grace;
         let join = tokio::spawn(supervise(runtime, shutdown_rx));
         Ok(WorkerHandle {
             worker_id,
+            grace,
             shutdown: shutdown_tx,
             join,
         })
@@ -170,7 +172,8 @@ impl Worker {
 #[derive(Debug)]
 pub struct WorkerHandle {
     worker_id: String,
-    shutdown: watch::Sender<bool>,
+    grace: Duration,
+    shutdown: watch::Sender<Option<Duration>>,
     join: JoinHandle<Result<()>>,
 }
 
@@ -182,7 +185,13 @@ impl WorkerHandle {
 
     /// Stops taking work, lets running steps finish within the shutdown grace, then aborts the rest.
     pub async fn shutdown(self) -> Result<()> {
-        let _ = self.shutdown.send(true);
+        let _ = self.shutdown.send(Some(self.grace));
+        self.wait().await
+    }
+
+    /// Like [`shutdown`](Self::shutdown), with `grace` instead of the configured shutdown grace.
+    pub async fn shutdown_within(self, grace: Duration) -> Result<()> {
+        let _ = self.shutdown.send(Some(grace));
         self.wait().await
     }
 
@@ -213,11 +222,14 @@ impl Runtime {
     }
 }
 
-async fn supervise(runtime: Arc<Runtime>, mut shutdown: watch::Receiver<bool>) -> Result<()> {
+async fn supervise(
+    runtime: Arc<Runtime>,
+    mut shutdown: watch::Receiver<Option<Duration>>,
+) -> Result<()> {
     let heartbeat = tokio::spawn(heartbeat_loop(Arc::clone(&runtime)));
     let mut tasks = JoinSet::new();
     let result = listen_loop(&runtime, &mut tasks, &mut shutdown).await;
-    let grace = runtime.options.shutdown_grace;
+    let grace = shutdown.borrow().unwrap_or(runtime.options.shutdown_grace);
     let drained =
         tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
     if drained.is_err() {
@@ -248,14 +260,14 @@ async fn heartbeat_loop(runtime: Arc<Runtime>) {
 async fn listen_loop(
     runtime: &Arc<Runtime>,
     tasks: &mut JoinSet<()>,
-    shutdown: &mut watch::Receiver<bool>,
+    shutdown: &mut watch::Receiver<Option<Duration>>,
 ) -> Result<()> {
     let mut backoff = ExponentialBackoff::new(
         runtime.options.reconnect_initial,
         runtime.options.reconnect_max,
     );
     loop {
-        if *shutdown.borrow() {
+        if shutdown.borrow().is_some() {
             return Ok(());
         }
         let opened = tokio::select! {

@@ -93,6 +93,20 @@ impl Worker {
         self.engine.apply(transition).await
     }
 
+    /// The last attempt of `run` that began (0 if none did) while `run` is still its signature's current dispatch
+    /// and the signature may still run (pending or active); `None` when the signature finished, is suspended or
+    /// interrupted, expired, or a newer dispatch replaced this run.
+    ///
+    /// A backend that learns from its task manager that a run ended without an outcome calls this before
+    /// [`abandon`](Self::abandon), so that a late report about an old run (one that was interrupted, then
+    /// resumed as a new run) does not fail the signature's newer run.
+    pub async fn current_attempt(&self, run: &Run) -> crate::Result<Option<u32>> {
+        let fields = self.engine.store.read_hash(&self.engine.signature_key(&run.signature_id)).await?;
+        let current = fields.get("token").is_some_and(|token| token.parse() == Ok(run.token));
+        let runnable = matches!(fields.get("status").map(String::as_str), Some("pending" | "active"));
+        Ok((current && runnable).then(|| fields.get("attempt").and_then(|a| a.parse().ok()).unwrap_or(0)))
+    }
+
     async fn execute_inner(
         &self,
         run: &Run,

@@ -3,5 +3,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod chains;
 mod probe;
 mod signatures;
+mod swarms;

@@ -32,7 +32,8 @@ pub struct Call {
 #[derive(Default)]
 struct TagLog {
     calls: Vec<Call>,
-    running: i64,
+    /// Runs in progress per item (`n`): duplicate deliveries of one item count once.
+    running: HashMap<i64, u32>,
     max_running: i64,
 }
 
@@ -53,7 +54,7 @@ pub fn calls_of(tag: &str, task: &str) -> Vec<Call> {
     calls(tag).into_iter().filter(|call| call.task == task).collect()
 }
 
-/// The most runs of `overlap` that were running at once for a tag.
+/// The most distinct items of `overlap` that were running at once for a tag.
 pub fn max_running(tag: &str) -> i64 {
     LOG.lock().unwrap().get(tag).map(|log| log.max_running).unwrap_or(0)
 }
@@ -162,11 +163,19 @@ pub async fn overlap(input: Msg, ctx: TaskContext) -> Result<Msg, TaskError> {
     {
         let mut log = LOG.lock().unwrap();
         let entry = log.entry(input.tag.clone()).or_default();
-        entry.running += 1;
-        entry.max_running = entry.max_running.max(entry.running);
+        *entry.running.entry(input.n).or_default() += 1;
+        entry.max_running = entry.max_running.max(entry.running.len() as i64);
     }
     tokio::time::sleep(Duration::from_millis(3)).await;
-    LOG.lock().unwrap().entry(input.tag.clone()).or_default().running -= 1;
+    {
+        let mut log = LOG.lock().unwrap();
+        let entry = log.entry(input.tag.clone()).or_default();
+        let count = entry.running.entry(input.n).or_default();
+        *count -= 1;
+        if *count == 0 {
+            entry.running.remove(&input.n);
+        }
+    }
     if input.n < 0 { Err(TaskError::non_retryable("negative")) } else { Ok(input) }
 }
 

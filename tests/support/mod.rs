@@ -74,6 +74,8 @@ pub enum StoreKind {
 pub struct TestStore {
     pub kind: StoreKind,
     pub redis: Option<RedisServer>,
+    /// The memory store every client of a memory test shares, so that a second client sees the first one's flows.
+    pub memory: mageflow::MemoryStore,
     pub prefix: String,
 }
 
@@ -83,7 +85,7 @@ impl TestStore {
     pub fn new(kind: StoreKind) -> TestStore {
         let redis = (kind == StoreKind::Redis).then(RedisServer::start);
         let prefix = format!("t{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-        TestStore { kind, redis, prefix }
+        TestStore { kind, redis, memory: mageflow::MemoryStore::new(), prefix }
     }
 
     /// A builder on this store with the test's key prefix and no recovery sweep (tests call `recover` themselves).
@@ -91,7 +93,7 @@ impl TestStore {
         let builder = Mageflow::builder().key_prefix(self.prefix.clone()).recovery(None, Duration::ZERO);
         match &self.redis {
             Some(redis) => builder.redis_url(redis.url.clone()),
-            None => builder.memory_store(),
+            None => builder.store(self.memory.clone()),
         }
     }
 
@@ -132,4 +134,69 @@ macro_rules! conformance {
 /// Waits for a signature to finish, failing the test after [`WAIT`].
 pub async fn finished(client: &Mageflow, id: &SignatureId) -> SignatureState {
     client.wait(id, Some(WAIT)).await.unwrap_or_else(|error| panic!("{id} did not finish: {error}"))
+}
+
+/// A backend that delivers every run twice, concurrently, through the real local backend: the at-least-once
+/// delivery the engine must cope with.
+#[derive(Clone, Debug)]
+pub struct DuplicatingBackend {
+    pub inner: mageflow::LocalBackend,
+}
+
+#[async_trait::async_trait]
+impl mageflow::Backend for DuplicatingBackend {
+    async fn dispatch(&self, runs: Vec<mageflow::backend::Run>) -> Result<(), mageflow::backend::BackendError> {
+        let mut twice = runs.clone();
+        twice.extend(runs);
+        self.inner.dispatch(twice).await
+    }
+    async fn interrupt(&self, runs: &[mageflow::backend::Interrupt]) -> Result<(), mageflow::backend::BackendError> {
+        self.inner.interrupt(runs).await
+    }
+    async fn start(&self, worker: mageflow::backend::Worker) -> Result<(), mageflow::backend::BackendError> {
+        self.inner.start(worker).await
+    }
+    async fn shutdown(&self, deadline: Duration) -> Result<(), mageflow::backend::BackendError> {
+        self.inner.shutdown(deadline).await
+    }
+}
+
+/// A backend that counts the runs it dispatches and can lose dispatches (a worker that dies between a transition
+/// and its dispatch), delegating the rest to the real local backend.
+#[derive(Clone, Debug, Default)]
+pub struct CountingBackend {
+    pub inner: mageflow::LocalBackend,
+    pub dispatched: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// Runs of these tasks are lost instead of dispatched.
+    pub lose: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl CountingBackend {
+    pub fn dispatched_tasks(&self) -> Vec<String> {
+        self.dispatched.lock().unwrap().clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl mageflow::Backend for CountingBackend {
+    async fn dispatch(&self, runs: Vec<mageflow::backend::Run>) -> Result<(), mageflow::backend::BackendError> {
+        let lose = self.lose.lock().unwrap().clone();
+        let mut kept = Vec::new();
+        for run in runs {
+            self.dispatched.lock().unwrap().push(run.task.clone());
+            if !lose.contains(&run.task) {
+                kept.push(run);
+            }
+        }
+        self.inner.dispatch(kept).await
+    }
+    async fn interrupt(&self, runs: &[mageflow::backend::Interrupt]) -> Result<(), mageflow::backend::BackendError> {
+        self.inner.interrupt(runs).await
+    }
+    async fn start(&self, worker: mageflow::backend::Worker) -> Result<(), mageflow::backend::BackendError> {
+        self.inner.start(worker).await
+    }
+    async fn shutdown(&self, deadline: Duration) -> Result<(), mageflow::backend::BackendError> {
+        self.inner.shutdown(deadline).await
+    }
 }

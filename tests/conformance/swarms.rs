@@ -1,0 +1,171 @@
+//! Swarms: concurrency limit, failure threshold, max items, items added while running, close, ordered results.
+
+use mageflow::{Error, Node, Outcome, Status};
+use serde_json::{Value, json};
+
+use crate::conformance;
+use crate::probe::*;
+use crate::support::*;
+
+fn outcome_values(outcomes: &[Outcome<Value>]) -> Vec<Value> {
+    outcomes.iter().map(|o| serde_json::to_value(o).unwrap()).collect()
+}
+
+conformance!(items_get_the_message_and_results_come_in_item_order, |store: TestStore| async move {
+    let t = format!("{}-order", store.prefix);
+    let client = store.client(register).await;
+    let callback = client.sign(collect).arg("tag", &t);
+    let callback_id = callback.id().clone();
+    // item 0 waits at the gate until the others are done, so completion order differs from item order
+    let items = vec![
+        Node::from(client.sign(held)),
+        client.sign(add_one).into(),
+        client.sign(double).arg("n", 50).into(),
+        client.sign(overlap).arg("n", -1).into(),
+    ];
+    let swarm = client.swarm(items).max_concurrency(10).arg("tag", &t).on_success(callback);
+    let handle = swarm.run_no_wait(json!({"n": 7})).await.unwrap();
+    entered(&t, 1).await;
+    for n in [8, 100] {
+        // the other succeeding items finish while item 0 waits
+        while !calls(&t).iter().any(|c| c.task != "held" && c.input["n"] == json!(n - if n == 8 { 1 } else { 50 }))
+        {
+            tokio::task::yield_now().await;
+        }
+    }
+    gate(&t).release.add_permits(1);
+    let outcomes = handle.result().await.unwrap();
+    let values = outcome_values(&outcomes);
+    assert_eq!(values[0], json!({"ok": {"tag": t, "n": 7}}));
+    assert_eq!(values[1], json!({"ok": {"tag": t, "n": 8}}));
+    assert_eq!(values[2], json!({"ok": {"tag": t, "n": 100}}), "item args override the message");
+    assert_eq!(values[3]["failed"]["error"]["kind"], json!("error"), "failed items are reported, not dropped");
+    assert_eq!(values[3]["failed"]["input"], json!({"tag": t, "n": -1}));
+    assert_eq!(finished(&client, &callback_id).await.result, Some(json!(4)));
+    let collected = calls_of(&t, "collect");
+    assert_eq!(collected.len(), 1, "the success callback runs once");
+    assert_eq!(collected[0].input["outcomes"], Value::Array(values));
+});
+
+conformance!(max_concurrency_is_never_exceeded, |store: TestStore| async move {
+    let t = format!("{}-conc", store.prefix);
+    let client = store.client(|b| register(b).concurrency(32)).await;
+    let items: Vec<Node> = (0..24).map(|n| client.sign(overlap).arg("n", n).into()).collect();
+    let outcomes = client.swarm(items).max_concurrency(3).run(json!({"tag": t, "n": 0})).await.unwrap();
+    assert_eq!(outcomes.len(), 24);
+    assert!(outcomes.iter().all(Outcome::is_ok));
+    assert_eq!(calls_of(&t, "overlap").len(), 24);
+    let max = max_running(&t);
+    assert!((1..=3).contains(&max), "at most 3 items ran at once, saw {max}");
+});
+
+conformance!(stop_after_failures_fails_the_swarm_once, |store: TestStore| async move {
+    let t = format!("{}-stop", store.prefix);
+    let client = store.client(register).await;
+    let success = client.sign(collect).arg("tag", &t);
+    let success_id = success.id().clone();
+    let failure = client.sign(alarm).arg("tag", &t);
+    let failure_id = failure.id().clone();
+    // item 0 is running (held) when item 1 fails; items 2.. are queued
+    let first = client.sign(held);
+    let held_id = first.id().clone();
+    let handle = client
+        .swarm([first])
+        .open()
+        .max_concurrency(2)
+        .stop_after_failures(1)
+        .on_success(success)
+        .on_error(failure)
+        .run_no_wait(json!({"tag": t, "n": 1}))
+        .await
+        .unwrap();
+    entered(&t, 1).await;
+    let mut items = vec![Node::from(client.sign(refuse))];
+    items.extend((0..3).map(|_| Node::from(client.sign(add_one))));
+    let queued: Vec<_> = items[1..].iter().map(|i| i.id().clone()).collect();
+    handle.add(items).await.unwrap();
+    let Err(Error::Failed(report)) = handle.result().await else { panic!("the swarm must fail") };
+    assert_eq!(report.error.kind, mageflow::ErrorKind::SwarmFailed);
+    finished(&client, &failure_id).await;
+    assert_eq!(calls_of(&t, "alarm").len(), 1, "error callbacks fire once");
+    assert_eq!(client.status(&success_id).await.unwrap().status, Status::Canceled, "success callbacks never");
+    assert!(calls_of(&t, "add-one").is_empty(), "queued items never start");
+    for id in &queued {
+        assert_eq!(client.status(id).await.unwrap().status, Status::Canceled);
+    }
+    assert_eq!(client.status(&held_id).await.unwrap().status, Status::Canceled, "the running item is interrupted");
+    assert_eq!(calls_of(&t, "held").len(), 1);
+});
+
+conformance!(three_failures_of_six_with_threshold_two_fire_the_error_callback_once, |store: TestStore| async move {
+    let t = format!("{}-six", store.prefix);
+    let client = store.client(register).await;
+    let success = client.sign(collect).arg("tag", &t);
+    let success_id = success.id().clone();
+    let failure = client.sign(alarm).arg("tag", &t);
+    let failure_id = failure.id().clone();
+    let items: Vec<Node> =
+        (0..6).map(|n| if n % 2 == 0 { client.sign(add_one).into() } else { client.sign(refuse).into() }).collect();
+    let handle = client
+        .swarm(items)
+        .max_concurrency(2)
+        .stop_after_failures(2)
+        .on_success(success)
+        .on_error(failure)
+        .run_no_wait(json!({"tag": t, "n": 1}))
+        .await
+        .unwrap();
+    assert!(matches!(handle.result().await, Err(Error::Failed(_))));
+    finished(&client, &failure_id).await;
+    assert_eq!(calls_of(&t, "alarm").len(), 1);
+    assert!(calls_of(&t, "collect").is_empty());
+    assert_eq!(client.status(&success_id).await.unwrap().status, Status::Canceled);
+    assert_eq!(calls_of(&t, "refuse").len(), 2, "the swarm stops at the second failure");
+});
+
+conformance!(items_can_be_added_while_an_open_swarm_runs, |store: TestStore| async move {
+    let t = format!("{}-open", store.prefix);
+    let client = store.client(register).await;
+    let handle = client.swarm([client.sign(add_one)]).open().arg("tag", &t).run_no_wait(json!({"n": 1})).await.unwrap();
+    handle.add([client.sign(double)]).await.unwrap();
+    handle.add_with_message([client.sign(add_one)], json!({"n": 10})).await.unwrap();
+    handle.add_each([(client.sign(double), json!({"n": 20})), (client.sign(add_one), json!({"n": 30}))]).await.unwrap();
+    while calls(&t).len() < 5 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(client.status(handle.id()).await.unwrap().status, Status::Active, "an open swarm waits for close");
+    handle.close().await.unwrap();
+    let outcomes = handle.result().await.unwrap();
+    let ns: Vec<i64> = outcomes.into_iter().map(|o| o.ok().unwrap()["n"].as_i64().unwrap()).collect();
+    assert_eq!(ns, vec![2, 2, 11, 40, 31], "results by item position");
+    let error = handle.add([client.sign(double)]).await.unwrap_err();
+    assert!(matches!(error, Error::SwarmFinished { status: Status::Done, .. }), "{error}");
+});
+
+conformance!(closed_full_and_canceled_swarms_refuse_items, |store: TestStore| async move {
+    let t = format!("{}-refuse", store.prefix);
+    let client = store.client(register).await;
+    let gate_item = client.sign(held);
+    let open = client.swarm([gate_item]).open().max_items(2).run_no_wait(json!({"tag": t, "n": 1})).await.unwrap();
+    open.add([client.sign(add_one)]).await.unwrap();
+    assert!(open.status().await.unwrap().swarm.unwrap().closed, "reaching max_items closes the swarm");
+    let error = open.add([client.sign(add_one)]).await.unwrap_err();
+    assert!(matches!(error, Error::SwarmClosed(_)), "{error}");
+    gate(&t).release.add_permits(1);
+    assert_eq!(open.result().await.unwrap().len(), 2, "it completes without close()");
+
+    let capped = client.swarm([client.sign(add_one)]).open().max_items(2).create().await.unwrap();
+    let error = capped.add([client.sign(add_one), client.sign(add_one)]).await.unwrap_err();
+    assert!(matches!(error, Error::TooManyItems { max_items: 2, current: 1, adding: 2, .. }), "{error}");
+
+    let closed = client.swarm([client.sign(add_one)]).create().await.unwrap();
+    assert!(matches!(closed.add([client.sign(add_one)]).await.unwrap_err(), Error::SwarmClosed(_)));
+
+    let canceled = client.swarm([client.sign(add_one)]).open().create().await.unwrap();
+    canceled.cancel().await.unwrap();
+    let error = canceled.add([client.sign(add_one)]).await.unwrap_err();
+    assert!(matches!(error, Error::SwarmFinished { status: Status::Canceled, .. }), "{error}");
+
+    let task = client.sign(add_one).create().await.unwrap();
+    assert!(matches!(task.add([client.sign(add_one)]).await.unwrap_err(), Error::WrongKind { .. }));
+});
