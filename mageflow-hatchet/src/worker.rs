@@ -148,6 +148,7 @@ impl Worker {
         let worker_id = registration.worker_id.clone();
         tracing::info!(worker_id = %worker_id, name = %self.options.name, "Hatchet worker registered");
         let (shutdown_tx, shutdown_rx) = watch::channel(None);
+        let grace = self.options.shutdown_grace;
         let runtime = Arc::new(Runtime {
             connection: self.connection,
             worker_id: worker_id.clone(),
@@ -157,7 +158,6 @@ impl Worker {
             handler: self.handler,
             options: self.options,
         });
-        let grace = self.options.shutdown_grace;
         let join = tokio::spawn(supervise(runtime, shutdown_rx));
         Ok(WorkerHandle {
             worker_id,

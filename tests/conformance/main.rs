@@ -4,6 +4,8 @@
 mod support;
 
 mod chains;
+mod lifecycle;
+mod nesting;
 mod probe;
 mod signatures;
 mod swarms;
