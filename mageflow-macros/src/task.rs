@@ -141,13 +141,15 @@ fn emit(function: &ItemFn, handler: &Handler, options: &TaskOptions, name: &str,
                 ContextParam::Owned => (quote!(ctx), quote!(, ctx)),
                 ContextParam::Borrowed => (quote!(ctx), quote!(, &ctx)),
             };
+            // Spanned at the error type, so a type that does not convert is reported there, once.
             let error_into = quote_spanned!(error.span()=>
-                <#error as ::core::convert::Into<#private::TaskError>>::into
+                <#error as ::core::convert::Into<#private::TaskError>>::into(error)
             );
+            // Spanned at the function's name, where a handler whose future is not `Send` is reported.
             let future = quote_spanned!(ident.span()=>
                 ::std::boxed::Box::pin(async move {
                     let result: ::core::result::Result<#output, #error> = Self::call(input #context_arg).await;
-                    result.map_err(#error_into)
+                    result.map_err(|error| #error_into)
                 })
             );
             quote! {
