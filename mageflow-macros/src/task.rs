@@ -1,10 +1,10 @@
 //! `#[task]`: turns `async fn charge(order: Order) -> Result<Receipt, E>` into a unit struct `charge` that
 //! implements `Task`, with the function kept as the associated function `charge::call`.
 
-use proc_macro2::{Literal, TokenStream};
+use proc_macro2::{Literal, Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Attribute, Item, ItemFn, Type};
+use syn::{Attribute, Item, ItemFn};
 
 use crate::kebab;
 use crate::options::{self, TaskOptions};
@@ -130,8 +130,8 @@ fn emit(function: &ItemFn, handler: &Handler, options: &TaskOptions, name: &str,
     let docs_separator = (!docs.is_empty()).then(|| quote!(#[doc = ""]));
 
     let unit = quote!(());
-    let input = handler.input.as_ref().map_or_else(|| unit.clone(), |ty| spanned_type(ty));
-    let output = handler.output.as_ref().map_or_else(|| unit.clone(), |ty| spanned_type(ty));
+    let input = handler.input.as_ref().map_or_else(|| unit.clone(), ToTokens::to_token_stream);
+    let output = handler.output.as_ref().map_or_else(|| unit.clone(), ToTokens::to_token_stream);
     let private = quote!(::mageflow::__private);
     let options_fn = emit_options(options);
     let run = match (&handler.error, runnable && handler.complete) {
@@ -141,12 +141,13 @@ fn emit(function: &ItemFn, handler: &Handler, options: &TaskOptions, name: &str,
                 ContextParam::Owned => (quote!(ctx), quote!(, ctx)),
                 ContextParam::Borrowed => (quote!(ctx), quote!(, &ctx)),
             };
-            // Spanned at the error type, so a type that does not convert is reported there, once.
-            let error_into = quote_spanned!(error.span()=>
+            // Reported at the error type, once, when it does not convert. `located_at` keeps the macro's hygiene,
+            // so lints treat the code as generated.
+            let error_into = quote_spanned!(Span::call_site().located_at(error.span())=>
                 <#error as ::core::convert::Into<#private::TaskError>>::into(error)
             );
-            // Spanned at the function's name, where a handler whose future is not `Send` is reported.
-            let future = quote_spanned!(ident.span()=>
+            // Reported at the function's name when the handler's future is not `Send`.
+            let future = quote_spanned!(Span::call_site().located_at(ident.span())=>
                 ::std::boxed::Box::pin(async move {
                     let result: ::core::result::Result<#output, #error> = Self::call(input #context_arg).await;
                     result.map_err(|error| #error_into)
@@ -214,11 +215,6 @@ fn emit(function: &ItemFn, handler: &Handler, options: &TaskOptions, name: &str,
             #run
         }
     }
-}
-
-/// A type re-emitted with its own span, so trait-bound errors point at the user's type.
-fn spanned_type(ty: &Type) -> TokenStream {
-    quote_spanned!(ty.span()=> #ty)
 }
 
 /// `Task::options`, emitted only when an option other than `name` was given.
