@@ -34,7 +34,7 @@ pub(crate) fn parse_millis(text: &str) -> Result<u64, DurationError> {
 /// Writes milliseconds back in the largest unit that divides them exactly, for error messages: `60000` → `1m`.
 pub(crate) fn display_millis(millis: u64) -> String {
     for &(name, per_unit) in UNITS.iter().rev() {
-        if millis != 0 && millis % per_unit == 0 {
+        if millis != 0 && millis.is_multiple_of(per_unit) {
             return format!("{}{name}", millis / per_unit);
         }
     }

@@ -4,8 +4,9 @@
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::parse::Parser;
+use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::{Expr, ExprLit, ExprUnary, Lit, Meta, Token, UnOp};
+use syn::{Expr, ExprLit, ExprUnary, Lit, Token, UnOp};
 
 use crate::duration::{self, DurationError};
 use crate::kebab;
@@ -47,37 +48,34 @@ pub(crate) struct TaskOptions {
 pub(crate) fn parse(args: TokenStream) -> (TaskOptions, Vec<syn::Error>) {
     let mut options = TaskOptions::default();
     let mut errors = Vec::new();
-    let metas = match Punctuated::<Meta, Token![,]>::parse_terminated.parse2(args) {
-        Ok(metas) => metas,
+    let args = match Punctuated::<OptionArg, Token![,]>::parse_terminated.parse2(args) {
+        Ok(args) => args,
         Err(error) => {
             errors.push(error);
             return (options, errors);
         }
     };
-    let mut seen: Vec<String> = Vec::new();
-    for meta in metas {
-        let key = meta.path().to_token_stream().to_string().replace(' ', "");
+    let mut seen: Vec<&str> = Vec::new();
+    for arg in args {
+        let key = arg.path.to_token_stream().to_string().replace(' ', "");
         let Some(&known) = KNOWN.iter().find(|known| **known == key) else {
-            errors.push(syn::Error::new_spanned(meta.path(), unknown_option_message(&key)));
+            errors.push(syn::Error::new_spanned(&arg.path, unknown_option_message(&key)));
             continue;
         };
-        if seen.iter().any(|earlier| earlier == known) {
+        if seen.contains(&known) {
             errors.push(syn::Error::new_spanned(
-                meta.path(),
+                &arg.path,
                 format!("`{known}` is given twice; keep one `{known} = ...`"),
             ));
             continue;
         }
-        seen.push(known.to_owned());
-        let value = match &meta {
-            Meta::NameValue(name_value) => &name_value.value,
-            Meta::Path(_) | Meta::List(_) => {
-                errors.push(syn::Error::new_spanned(
-                    &meta,
-                    format!("`{known}` needs a value: write `{known} = {}`", example(known)),
-                ));
-                continue;
-            }
+        seen.push(known);
+        let Some(value) = &arg.value else {
+            errors.push(syn::Error::new_spanned(
+                &arg,
+                format!("`{known}` needs a value: write `{known} = {}`", example(known)),
+            ));
+            continue;
         };
         if let Err(error) = apply(&mut options, known, value) {
             errors.push(error);
@@ -87,6 +85,62 @@ pub(crate) fn parse(args: TokenStream) -> (TaskOptions, Vec<syn::Error>) {
         errors.push(error);
     }
     (options, errors)
+}
+
+/// One `key = value` of the attribute. `key` alone and `key(...)` parse too, to be reported as missing a value.
+struct OptionArg {
+    path: syn::Path,
+    /// `(...)` after the key, kept for the error's span.
+    list: Option<proc_macro2::Group>,
+    value: Option<Value>,
+}
+
+/// The value of an option: the expression, and the tokens it was written as (for spans that cover `-1` whole).
+struct Value {
+    expr: Expr,
+    tokens: TokenStream,
+}
+
+impl Parse for OptionArg {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let path = input.call(syn::Path::parse_mod_style)?;
+        if input.peek(syn::token::Paren) {
+            return Ok(OptionArg { path, list: Some(input.parse()?), value: None });
+        }
+        if !input.peek(Token![=]) {
+            return Ok(OptionArg { path, list: None, value: None });
+        }
+        input.parse::<Token![=]>()?;
+        let mut tokens = TokenStream::new();
+        while !input.is_empty() && !input.peek(Token![,]) {
+            tokens.extend([input.parse::<proc_macro2::TokenTree>()?]);
+        }
+        if tokens.is_empty() {
+            return Err(input.error(format!(
+                "write a value after `=`, like `{} = {}`",
+                path.to_token_stream(),
+                KNOWN.iter().find(|known| path.is_ident(known)).map_or("...", |known| example(known))
+            )));
+        }
+        let expr = syn::parse2::<Expr>(tokens.clone())?;
+        Ok(OptionArg { path, list: None, value: Some(Value { expr, tokens }) })
+    }
+}
+
+impl ToTokens for OptionArg {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        self.path.to_tokens(tokens);
+        self.list.to_tokens(tokens);
+        if let Some(value) = &self.value {
+            value.to_tokens(tokens);
+        }
+    }
+}
+
+impl ToTokens for Value {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        tokens.extend(self.tokens.clone());
+    }
 }
 
 /// An example value of each option, as written in the attribute.
@@ -137,7 +191,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// Stores one option's value, or says what is wrong with it.
-fn apply(options: &mut TaskOptions, option: &str, value: &Expr) -> syn::Result<()> {
+fn apply(options: &mut TaskOptions, option: &str, value: &Value) -> syn::Result<()> {
     let span = first_span(value);
     match option {
         "name" => options.name = Some(Given { value: parse_name(value)?, span }),
@@ -160,7 +214,7 @@ fn apply(options: &mut TaskOptions, option: &str, value: &Expr) -> syn::Result<(
     Ok(())
 }
 
-fn first_span(value: &Expr) -> Span {
+fn first_span(value: &Value) -> Span {
     value.to_token_stream().into_iter().next().map_or_else(Span::call_site, |token| token.span())
 }
 
@@ -185,8 +239,8 @@ fn literal(value: &Expr) -> Option<(&Lit, bool)> {
     }
 }
 
-fn parse_name(value: &Expr) -> syn::Result<String> {
-    let Some((Lit::Str(text), false)) = literal(value) else {
+fn parse_name(value: &Value) -> syn::Result<String> {
+    let Some((Lit::Str(text), false)) = literal(&value.expr) else {
         return Err(syn::Error::new_spanned(value, "`name` takes a string: write `name = \"send-receipt\"`"));
     };
     let name = text.value();
@@ -214,8 +268,8 @@ fn parse_name(value: &Expr) -> syn::Result<String> {
     Ok(name)
 }
 
-fn parse_retries(value: &Expr) -> syn::Result<u32> {
-    match literal(value) {
+fn parse_retries(value: &Value) -> syn::Result<u32> {
+    match literal(&value.expr) {
         Some((Lit::Int(int), false)) if matches!(int.suffix(), "" | "u32") => int
             .base10_parse::<u32>()
             .map_err(|_| syn::Error::new_spanned(value, format!("`retries` must fit in a u32 (at most {})", u32::MAX))),
@@ -235,8 +289,8 @@ fn parse_retries(value: &Expr) -> syn::Result<u32> {
     }
 }
 
-fn parse_duration(option: &str, value: &Expr) -> syn::Result<u64> {
-    let text = match literal(value) {
+fn parse_duration(option: &str, value: &Value) -> syn::Result<u64> {
+    let text = match literal(&value.expr) {
         Some((Lit::Str(text), false)) => text.value(),
         Some((Lit::Int(int), false)) => {
             return Err(syn::Error::new_spanned(
@@ -268,8 +322,8 @@ fn parse_duration(option: &str, value: &Expr) -> syn::Result<u64> {
     })
 }
 
-fn parse_factor(value: &Expr) -> syn::Result<f64> {
-    let (factor, negative) = match literal(value) {
+fn parse_factor(value: &Value) -> syn::Result<f64> {
+    let (factor, negative) = match literal(&value.expr) {
         Some((Lit::Float(float), negative)) if matches!(float.suffix(), "" | "f64" | "f32") => {
             (float.base10_parse::<f64>()?, negative)
         }

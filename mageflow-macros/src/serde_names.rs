@@ -71,6 +71,21 @@ pub(crate) fn serde_value(attrs: &[Attribute], key: &str) -> Option<String> {
     found
 }
 
+/// The `#[serde(...)]` flag among `keys` that the field carries, such as `flatten` or `skip`, with its path for
+/// the error's span.
+pub(crate) fn serde_flag(attrs: &[Attribute], keys: &[&str]) -> Option<syn::Path> {
+    let mut found = None;
+    for attr in attrs.iter().filter(|attr| attr.path().is_ident("serde")) {
+        let _ = attr.parse_nested_meta(|meta| {
+            if found.is_none() && keys.iter().any(|key| meta.path.is_ident(key)) {
+                found = Some(meta.path.clone());
+            }
+            skip_value(&meta)
+        });
+    }
+    found
+}
+
 /// Consumes `= value` or `(...)` after a `#[serde(...)]` key we do not look at.
 fn skip_value(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<()> {
     if meta.input.peek(Token![=]) {
@@ -113,5 +128,15 @@ mod tests {
             vec![parse_quote!(#[doc = "x"]), parse_quote!(#[serde(deny_unknown_fields, rename_all = "camelCase")])];
         assert_eq!(serde_value(&attrs, "rename_all").as_deref(), Some("camelCase"));
         assert_eq!(serde_value(&attrs, "rename"), None);
+    }
+
+    #[test]
+    fn flags_are_found() {
+        let attrs: Vec<Attribute> = vec![parse_quote!(#[serde(rename = "x", flatten)])];
+        let flag =
+            serde_flag(&attrs, &["flatten", "skip"]).map(|path| quote::ToTokens::to_token_stream(&path).to_string());
+        assert_eq!(flag.as_deref(), Some("flatten"));
+        let attrs: Vec<Attribute> = vec![parse_quote!(#[serde(default)])];
+        assert!(serde_flag(&attrs, &["flatten", "skip"]).is_none());
     }
 }

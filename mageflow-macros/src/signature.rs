@@ -129,9 +129,8 @@ fn read_inputs(sig: &Signature, generic: bool, handler: &mut Handler, errors: &m
     let context = context_param(&second.ty);
     if context == ContextParam::Absent {
         handler.complete = false;
-        let extra: TokenStream = rest.iter().map(|param| quote!(#param,)).collect();
         errors.push(syn::Error::new_spanned(
-            extra,
+            span_of_all(rest),
             "a task takes one input: put these values into the input struct (one type deriving `Serialize`, \
              `Deserialize` and `JsonSchema`); only a `TaskContext` may follow the input",
         ));
@@ -140,12 +139,18 @@ fn read_inputs(sig: &Signature, generic: bool, handler: &mut Handler, errors: &m
     handler.context = context;
     if rest.len() > 1 {
         handler.complete = false;
-        let extra: TokenStream = rest[1..].iter().map(|param| quote!(#param,)).collect();
         errors.push(syn::Error::new_spanned(
-            extra,
+            span_of_all(&rest[1..]),
             "a task takes its input and a `TaskContext`, nothing more: put these values into the input struct",
         ));
     }
+}
+
+/// Tokens whose first and last span cover all of `params`, for an error that underlines them together.
+fn span_of_all(params: &[&syn::PatType]) -> TokenStream {
+    let first = params.first().map(|param| param.to_token_stream());
+    let last = params.last().filter(|_| params.len() > 1).map(|param| param.to_token_stream());
+    quote!(#first #last)
 }
 
 fn read_output(sig: &Signature, generic: bool, handler: &mut Handler, errors: &mut Vec<syn::Error>) {
@@ -163,16 +168,17 @@ fn read_output(sig: &Signature, generic: bool, handler: &mut Handler, errors: &m
     };
     let Some((output, error)) = result_types(ty) else {
         handler.complete = false;
-        let message = if is_one_argument_result(ty) {
-            "write both types of the `Result`, like `-> Result<Receipt, TaskError>`: `#[task]` cannot see through \
-             a `Result` alias"
-                .to_owned()
-        } else {
-            format!(
+        let message = match result_alias_output(ty) {
+            Some(output) => format!(
+                "write both types of the `Result`, like `-> Result<{}, TaskError>`: `#[task]` reads the output \
+                 and error types from the signature, and cannot see through a `Result` alias",
+                pretty(output)
+            ),
+            None => format!(
                 "a task returns a `Result`: write `-> Result<{}, TaskError>` (any error type that converts into \
                  `TaskError` will do)",
-                ty.to_token_stream()
-            )
+                pretty(ty)
+            ),
         };
         errors.push(syn::Error::new_spanned(ty, message));
         return;
@@ -209,8 +215,20 @@ fn result_types(ty: &Type) -> Option<(&Type, &Type)> {
     }
 }
 
-fn is_one_argument_result(ty: &Type) -> bool {
-    result_arguments(ty).is_some_and(|args| args.args.len() == 1)
+/// The `T` of a one-parameter `Result` alias such as `io::Result<T>` or `TaskResult<T>` (a path ending in
+/// `Result`).
+fn result_alias_output(ty: &Type) -> Option<&Type> {
+    let Type::Path(path) = strip_groups(ty) else { return None };
+    let last = path.path.segments.last()?;
+    match &last.arguments {
+        PathArguments::AngleBracketed(args) if last.ident.to_string().ends_with("Result") && args.args.len() == 1 => {
+            match args.args.first() {
+                Some(GenericArgument::Type(output)) => Some(output),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 fn result_arguments(ty: &Type) -> Option<&syn::AngleBracketedGenericArguments> {
@@ -220,6 +238,15 @@ fn result_arguments(ty: &Type) -> Option<&syn::AngleBracketedGenericArguments> {
         PathArguments::AngleBracketed(args) if last.ident == "Result" && path.qself.is_none() => Some(args),
         _ => None,
     }
+}
+
+/// A type as a user would write it: `Vec<u8>`, not `Vec < u8 >`.
+pub(crate) fn pretty(ty: &Type) -> String {
+    let mut text = ty.to_token_stream().to_string();
+    for (from, to) in [(" <", "<"), ("< ", "<"), (" >", ">"), (" ::", "::"), (":: ", "::"), (" ,", ","), ("& ", "&")] {
+        text = text.replace(from, to);
+    }
+    text
 }
 
 /// Whether a parameter's type is the run's context: any path ending in `TaskContext`, or a shared reference to one.
@@ -365,6 +392,16 @@ mod tests {
             read(&parse_quote!(async fn charge(order: Order, ctx: &TaskContext) -> Result<(), E>), &mut errors);
         assert!(errors.is_empty());
         assert_eq!(handler.context, ContextParam::Borrowed);
+    }
+
+    #[test]
+    fn types_print_as_written() {
+        assert_eq!(pretty(&parse_quote!(Vec<u8>)), "Vec<u8>");
+        assert_eq!(
+            pretty(&parse_quote!(std::collections::HashMap<String, Vec<u8>>)),
+            "std::collections::HashMap<String, Vec<u8>>"
+        );
+        assert_eq!(pretty(&parse_quote!(&'a mut [u8])), "&'a mut [u8]");
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! `#[task]`: turns `async fn charge(order: Order) -> Result<Receipt, E>` into a unit struct `charge` that
 //! implements `Task`, with the function kept as the associated function `charge::call`.
 
-use proc_macro2::{Literal, TokenStream};
+use proc_macro2::{Literal, Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Attribute, Item, ItemFn, Type};
+use syn::{Attribute, Item, ItemFn};
 
 use crate::kebab;
 use crate::options::{self, TaskOptions};
@@ -37,7 +37,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let handler = signature::read(&function.sig, &mut errors);
     let name = task_name(&function, &options, &mut errors);
     let compile_errors: TokenStream = errors.iter().map(syn::Error::to_compile_error).collect();
-    let task = emit(&function, &handler, &options, &name, errors.is_empty());
+    let task = emit(&function, &handler, &options, &name);
     quote!(#compile_errors #task)
 }
 
@@ -111,9 +111,10 @@ fn sort_attributes(attrs: &[Attribute]) -> Attributes<'_> {
     sorted
 }
 
-/// The struct, the `call` function and the `Task` impl. With `runnable == false` (a reported mistake), `run` is a
-/// placeholder, so that the one error is the only one.
-fn emit(function: &ItemFn, handler: &Handler, options: &TaskOptions, name: &str, runnable: bool) -> TokenStream {
+/// The struct, the `call` function and the `Task` impl. When the signature has a reported mistake that `run` cannot
+/// call through (`handler.complete == false`), `run` is a placeholder and unknown types are `()`, so that the one
+/// error is the only one. Bad options fall back to the defaults and the rest stays as it would be.
+fn emit(function: &ItemFn, handler: &Handler, options: &TaskOptions, name: &str) -> TokenStream {
     let ident = &function.sig.ident;
     let vis = &function.vis;
     let Attributes { docs, cfgs, lints, others } = sort_attributes(&function.attrs);
@@ -130,24 +131,27 @@ fn emit(function: &ItemFn, handler: &Handler, options: &TaskOptions, name: &str,
     let docs_separator = (!docs.is_empty()).then(|| quote!(#[doc = ""]));
 
     let unit = quote!(());
-    let input = handler.input.as_ref().map_or_else(|| unit.clone(), |ty| spanned_type(ty));
-    let output = handler.output.as_ref().map_or_else(|| unit.clone(), |ty| spanned_type(ty));
+    let input = handler.input.as_ref().map_or_else(|| unit.clone(), ToTokens::to_token_stream);
+    let output = handler.output.as_ref().map_or_else(|| unit.clone(), ToTokens::to_token_stream);
     let private = quote!(::mageflow::__private);
     let options_fn = emit_options(options);
-    let run = match (&handler.error, runnable && handler.complete) {
+    let run = match (&handler.error, handler.complete) {
         (Some(error), true) => {
             let (context_param, context_arg) = match handler.context {
                 ContextParam::Absent => (quote!(_ctx), quote!()),
                 ContextParam::Owned => (quote!(ctx), quote!(, ctx)),
                 ContextParam::Borrowed => (quote!(ctx), quote!(, &ctx)),
             };
-            let error_into = quote_spanned!(error.span()=>
-                <#error as ::core::convert::Into<#private::TaskError>>::into
+            // Reported at the error type, once, when it does not convert. `located_at` keeps the macro's hygiene,
+            // so lints treat the code as generated.
+            let error_into = quote_spanned!(Span::call_site().located_at(error.span())=>
+                <#error as ::core::convert::Into<#private::TaskError>>::into(error)
             );
-            let future = quote_spanned!(ident.span()=>
+            // Reported at the function's name when the handler's future is not `Send`.
+            let future = quote_spanned!(Span::call_site().located_at(ident.span())=>
                 ::std::boxed::Box::pin(async move {
                     let result: ::core::result::Result<#output, #error> = Self::call(input #context_arg).await;
-                    result.map_err(#error_into)
+                    result.map_err(|error| #error_into)
                 })
             );
             quote! {
@@ -214,11 +218,6 @@ fn emit(function: &ItemFn, handler: &Handler, options: &TaskOptions, name: &str,
     }
 }
 
-/// A type re-emitted with its own span, so trait-bound errors point at the user's type.
-fn spanned_type(ty: &Type) -> TokenStream {
-    quote_spanned!(ty.span()=> #ty)
-}
-
 /// `Task::options`, emitted only when an option other than `name` was given.
 fn emit_options(options: &TaskOptions) -> TokenStream {
     let private = quote!(::mageflow::__private);
@@ -277,5 +276,161 @@ fn emit_options(options: &TaskOptions) -> TokenStream {
             #defaults
             #private::TaskOptions { retries: #retries, timeout: #timeout, backoff: #backoff }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syn::{ImplItem, Item};
+
+    /// The items `#[task(args)] function` expands to, and the number of `compile_error!`s among them.
+    fn expand_items(args: TokenStream, function: TokenStream) -> (Vec<Item>, usize) {
+        let file: syn::File = syn::parse2(expand(args, function)).expect("the expansion parses as items");
+        let errors = file.items.iter().filter(|item| matches!(item, Item::Macro(_))).count();
+        let items = file.items.into_iter().filter(|item| !matches!(item, Item::Macro(_))).collect();
+        (items, errors)
+    }
+
+    fn charge() -> TokenStream {
+        quote!(
+            /// Charges.
+            pub async fn charge(order: Order) -> Result<Receipt, PaymentError> {
+                Ok(bill(order)?)
+            }
+        )
+    }
+
+    /// The methods of the `Task` impl, by name, as text.
+    fn task_methods(items: &[Item]) -> Vec<(String, String)> {
+        let task_impl = items
+            .iter()
+            .find_map(|item| match item {
+                Item::Impl(item) if item.trait_.is_some() => Some(item),
+                _ => None,
+            })
+            .expect("a Task impl");
+        task_impl
+            .items
+            .iter()
+            .filter_map(|item| match item {
+                ImplItem::Fn(method) => {
+                    Some((method.sig.ident.to_string(), method.block.to_token_stream().to_string()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn method<'a>(methods: &'a [(String, String)], name: &str) -> Option<&'a str> {
+        methods.iter().find(|(method, _)| method == name).map(|(_, body)| body.as_str())
+    }
+
+    #[test]
+    fn a_task_is_a_unit_struct_its_call_function_and_a_task_impl() {
+        let (items, errors) = expand_items(quote!(), charge());
+        assert_eq!(errors, 0);
+        assert_eq!(items.len(), 3);
+        let Item::Struct(unit) = &items[0] else { panic!("a struct first") };
+        assert_eq!(unit.ident, "charge");
+        assert!(matches!(unit.vis, syn::Visibility::Public(_)));
+        assert!(matches!(unit.fields, syn::Fields::Unit));
+        assert!(unit.attrs.iter().any(|attr| attr.to_token_stream().to_string().contains("Charges.")));
+
+        let Item::Impl(inherent) = &items[1] else { panic!("an inherent impl second") };
+        let Some(ImplItem::Fn(call)) = inherent.items.first() else { panic!("`call`") };
+        assert_eq!(call.sig.ident, "call");
+        assert!(call.sig.asyncness.is_some());
+        assert_eq!(call.block.to_token_stream().to_string(), "{ Ok (bill (order) ?) }");
+
+        let methods = task_methods(&items);
+        assert_eq!(method(&methods, "name"), Some("{ \"charge\" }"));
+        assert_eq!(method(&methods, "options"), None, "no options: the trait's default");
+        assert!(method(&methods, "run").is_some_and(|run| run.contains("Self :: call (input)")));
+    }
+
+    #[test]
+    fn options_given_in_full_need_no_defaults() {
+        let args = quote!(retries = 2, timeout = "1s", backoff = "1s", backoff_factor = 2.0, max_backoff = "1m");
+        let (items, errors) = expand_items(args, charge());
+        assert_eq!(errors, 0);
+        let methods = task_methods(&items);
+        let options = method(&methods, "options").expect("options");
+        assert!(!options.contains("defaults"), "{options}");
+        assert!(options.contains("retries : 2u32"), "{options}");
+        assert!(options.contains("from_millis (60000u64)"), "{options}");
+
+        let (items, _) = expand_items(quote!(retries = 2), charge());
+        let methods = task_methods(&items);
+        let options = method(&methods, "options").expect("options");
+        assert!(options.contains("timeout : defaults . timeout"), "{options}");
+        assert!(options.contains("backoff : defaults . backoff"), "{options}");
+    }
+
+    #[test]
+    fn a_bad_option_is_one_error_and_the_task_is_still_complete() {
+        let (items, errors) = expand_items(quote!(retries = "3"), charge());
+        assert_eq!(errors, 1);
+        let methods = task_methods(&items);
+        assert!(method(&methods, "run").is_some_and(|run| run.contains("Self :: call")));
+    }
+
+    #[test]
+    fn a_missing_async_is_one_error_and_the_handler_is_made_async() {
+        let (items, errors) = expand_items(
+            quote!(),
+            quote!(
+                fn charge(order: Order) -> Result<R, E> {
+                    todo()
+                }
+            ),
+        );
+        assert_eq!(errors, 1);
+        let Item::Impl(inherent) = &items[1] else { panic!("an inherent impl") };
+        let Some(ImplItem::Fn(call)) = inherent.items.first() else { panic!("`call`") };
+        assert!(call.sig.asyncness.is_some());
+    }
+
+    #[test]
+    fn a_broken_signature_gets_a_placeholder_run() {
+        let (items, errors) = expand_items(
+            quote!(),
+            quote!(
+                async fn charge() -> Result<R, E> {
+                    todo()
+                }
+            ),
+        );
+        assert_eq!(errors, 1);
+        let methods = task_methods(&items);
+        assert!(method(&methods, "run").is_some_and(|run| run.contains("pending")));
+    }
+
+    #[test]
+    fn a_method_is_left_a_method() {
+        let (items, errors) = expand_items(
+            quote!(),
+            quote!(
+                async fn charge(&self, x: u32) -> Result<R, E> {
+                    todo()
+                }
+            ),
+        );
+        assert_eq!(errors, 1);
+        assert_eq!(items.len(), 1);
+        assert!(matches!(&items[0], Item::Fn(function) if function.sig.ident == "charge"));
+    }
+
+    #[test]
+    fn the_default_name_is_kebab_case_and_an_explicit_one_wins() {
+        let function = quote!(
+            async fn send_receipt(x: u32) -> Result<u32, E> {
+                Ok(x)
+            }
+        );
+        let (items, _) = expand_items(quote!(), function.clone());
+        assert_eq!(method(&task_methods(&items), "name"), Some("{ \"send-receipt\" }"));
+        let (items, _) = expand_items(quote!(name = "mail-receipt"), function);
+        assert_eq!(method(&task_methods(&items), "name"), Some("{ \"mail-receipt\" }"));
     }
 }

@@ -131,6 +131,16 @@ fn return_field(input: &DeriveInput) -> syn::Result<(&Field, String)> {
             *first
         }
     };
+    if let Some(flag) = serde_names::serde_flag(&field.attrs, &["flatten", "skip", "skip_deserializing"]) {
+        let flag_name = quote::ToTokens::to_token_stream(&flag).to_string();
+        errors.push(syn::Error::new_spanned(
+            flag,
+            format!(
+                "the field that receives the previous task's result is read from the input by its name, so it \
+                 cannot be `#[serde({flag_name})]`: remove `{flag_name}`, or mark another field"
+            ),
+        ));
+    }
     errors.finish()?;
     let ident = field.ident.as_ref().map(ToString::to_string).unwrap_or_default();
     let ident = ident.strip_prefix("r#").unwrap_or(&ident).to_owned();
@@ -168,5 +178,100 @@ impl ErrorList {
 
     fn finish(self) -> syn::Result<()> {
         self.0.map_or(Ok(()), Err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use syn::parse_quote;
+
+    fn expanded(input: DeriveInput) -> String {
+        expand(input).to_string()
+    }
+
+    #[test]
+    fn the_return_field_is_the_serialized_name() {
+        let out = expanded(parse_quote!(
+            #[serde(rename_all = "camelCase")]
+            struct Notify<T> {
+                #[mageflow(return_value)]
+                previous_receipt: Receipt,
+                other: T,
+            }
+        ));
+        assert!(out.contains("impl < T > :: mageflow :: __private :: TaskInput for Notify < T >"), "{out}");
+        assert!(out.contains("const RETURN_FIELD : & 'static str = \"previousReceipt\""), "{out}");
+        assert!(out.contains("type ReturnValue = Receipt"), "{out}");
+    }
+
+    #[test]
+    fn a_field_rename_wins_over_rename_all() {
+        let out = expanded(parse_quote!(
+            #[serde(rename_all = "camelCase")]
+            struct Notify {
+                #[mageflow(return_value)]
+                #[serde(rename = "prev")]
+                previous_receipt: Receipt,
+            }
+        ));
+        assert!(out.contains("= \"prev\""), "{out}");
+    }
+
+    #[test]
+    fn each_mistake_is_one_error() {
+        let count = |input: DeriveInput| expanded(input).matches("compile_error").count();
+        assert_eq!(
+            count(parse_quote!(
+                struct A {
+                    a: u32,
+                }
+            )),
+            1
+        );
+        assert_eq!(
+            count(parse_quote!(
+                struct A {
+                    #[mageflow(return_value)]
+                    a: u32,
+                    #[mageflow(return_value)]
+                    b: u32,
+                }
+            )),
+            1
+        );
+        assert_eq!(
+            count(parse_quote!(
+                struct A {
+                    #[mageflow(return_valu)]
+                    a: u32,
+                }
+            )),
+            1
+        );
+        assert_eq!(
+            count(parse_quote!(
+                struct A(#[mageflow(return_value)] u32);
+            )),
+            1
+        );
+        assert_eq!(
+            count(parse_quote!(
+                enum A {
+                    B,
+                }
+            )),
+            1
+        );
+        assert_eq!(
+            count(parse_quote!(
+                struct A {
+                    #[mageflow(return_value)]
+                    #[serde(skip)]
+                    a: u32,
+                }
+            )),
+            1
+        );
     }
 }

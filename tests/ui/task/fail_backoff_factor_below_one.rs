@@ -1,0 +1,22 @@
+use mageflow::{Task, TaskError, task};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub struct Order {
+    pub id: u32,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub struct Receipt {
+    pub order_id: u32,
+}
+
+#[task(backoff = "1s", backoff_factor = 0.5)]
+async fn charge(order: Order) -> Result<Receipt, TaskError> {
+    Ok(Receipt { order_id: order.id })
+}
+
+fn main() {
+    assert_eq!(charge.name(), "charge");
+}

@@ -1,0 +1,23 @@
+use mageflow::{Task, TaskError, task};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub struct Order {
+    pub id: u32,
+}
+
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub struct Receipt {
+    pub order_id: u32,
+}
+
+#[task]
+async fn charge(order: Order, ctx: mageflow::TaskContext, amount: u64, note: String) -> Result<Receipt, TaskError> {
+    let _ = (ctx, amount, note);
+    Ok(Receipt { order_id: order.id })
+}
+
+fn main() {
+    assert_eq!(charge.name(), "charge");
+}

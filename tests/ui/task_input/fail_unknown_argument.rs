@@ -1,0 +1,10 @@
+use mageflow::TaskInput;
+
+#[derive(TaskInput)]
+pub struct Notify {
+    #[mageflow(return_field)]
+    pub receipt: u32,
+    pub email: String,
+}
+
+fn main() {}
