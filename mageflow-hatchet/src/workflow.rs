@@ -204,6 +204,12 @@ impl TriggerRequest {
         self
     }
 
+    /// Records the mageflow dispatch token in the metadata.
+    pub fn dispatch_token(mut self, token: u64) -> Self {
+        crate::metadata::set_dispatch_token(&mut self.metadata, token);
+        self
+    }
+
     /// Makes this a child run.
     pub fn child_of(mut self, child: ChildOf) -> Self {
         self.child_of = Some(child);

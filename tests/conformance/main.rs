@@ -4,8 +4,11 @@
 mod support;
 
 mod chains;
+mod cost;
+mod exactly_once;
 mod lifecycle;
 mod nesting;
 mod probe;
 mod signatures;
+mod state;
 mod swarms;

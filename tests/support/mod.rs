@@ -136,19 +136,41 @@ pub async fn finished(client: &Mageflow, id: &SignatureId) -> SignatureState {
     client.wait(id, Some(WAIT)).await.unwrap_or_else(|error| panic!("{id} did not finish: {error}"))
 }
 
-/// A backend that delivers every run twice, concurrently, through the real local backend: the at-least-once
-/// delivery the engine must cope with.
+/// A backend that delivers every run of the `doubled` tasks twice, concurrently, through the real local backend:
+/// the at-least-once delivery the engine must cope with. It counts the dispatches it is asked for, by task.
 #[derive(Clone, Debug)]
 pub struct DuplicatingBackend {
     pub inner: mageflow::LocalBackend,
+    pub doubled: Vec<String>,
+    pub dispatched: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl DuplicatingBackend {
+    pub fn new(concurrency: usize, doubled: &[&str]) -> Self {
+        DuplicatingBackend {
+            inner: mageflow::LocalBackend::new(concurrency),
+            doubled: doubled.iter().map(|t| t.to_string()).collect(),
+            dispatched: Default::default(),
+        }
+    }
+
+    pub fn dispatches_of(&self, task: &str) -> usize {
+        self.dispatched.lock().unwrap().iter().filter(|t| *t == task).count()
+    }
 }
 
 #[async_trait::async_trait]
 impl mageflow::Backend for DuplicatingBackend {
     async fn dispatch(&self, runs: Vec<mageflow::backend::Run>) -> Result<(), mageflow::backend::BackendError> {
-        let mut twice = runs.clone();
-        twice.extend(runs);
-        self.inner.dispatch(twice).await
+        let mut deliveries = Vec::new();
+        for run in runs {
+            self.dispatched.lock().unwrap().push(run.task.clone());
+            if self.doubled.contains(&run.task) {
+                deliveries.push(run.clone());
+            }
+            deliveries.push(run);
+        }
+        self.inner.dispatch(deliveries).await
     }
     async fn interrupt(&self, runs: &[mageflow::backend::Interrupt]) -> Result<(), mageflow::backend::BackendError> {
         self.inner.interrupt(runs).await
