@@ -44,7 +44,7 @@ pub trait Task: Send + Sync + 'static {
 }
 
 /// How a task is retried and how long one attempt may take.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct TaskOptions {
     /// How many times a failed attempt is retried: `retries = 3` means at most four attempts.
     pub retries: u32,
@@ -52,12 +52,6 @@ pub struct TaskOptions {
     pub timeout: Option<Duration>,
     /// The wait before each retry.
     pub backoff: Backoff,
-}
-
-impl Default for TaskOptions {
-    fn default() -> Self {
-        TaskOptions { retries: 0, timeout: None, backoff: Backoff::default() }
-    }
 }
 
 /// Exponential backoff between attempts: `initial * factor^(n-1)`, capped at `max`.
@@ -246,6 +240,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::needless_borrow)] // the borrow is how generated code calls the probe
     fn probe_finds_the_return_field() {
         assert_eq!((&ReturnFieldProbe::<WithField>::new()).return_field(), Some("previous"));
         assert_eq!((&ReturnFieldProbe::<Plain>::new()).return_field(), None);

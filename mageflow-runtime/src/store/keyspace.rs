@@ -272,7 +272,7 @@ impl Keyspace {
                 Resp::Array(flat)
             }
             "HSET" => {
-                if args.len() < 3 || args.len() % 2 == 0 {
+                if args.len() < 3 || args.len().is_multiple_of(2) {
                     return Err(wrong_args(name));
                 }
                 let hash = self.hash_or_create(&args[0])?;
@@ -355,7 +355,7 @@ impl Keyspace {
                 Resp::Int(self.list(&args[0])?.map_or(0, |list| list.len() as i64))
             }
             "ZADD" => {
-                if args.len() < 3 || args.len() % 2 == 0 {
+                if args.len() < 3 || args.len().is_multiple_of(2) {
                     return Err(wrong_args(name));
                 }
                 if self.sorted_set(&args[0])?.is_none() {
