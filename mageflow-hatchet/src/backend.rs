@@ -50,8 +50,9 @@ pub use mageflow_runtime::backend::Worker as MageflowWorker;
 pub struct HatchetBackendOptions {
     /// The worker name shown in the Hatchet dashboard.
     pub worker_name: String,
-    /// How many steps this worker runs at once (its Hatchet slots).
-    pub slots: u32,
+    /// How many steps this worker runs at once (its Hatchet slots); `None` takes the client's
+    /// `MageflowBuilder::concurrency` (16 by default).
+    pub slots: Option<u32>,
     /// Interval between heartbeats (Hatchet expects one every 4 s and drops a worker after 15 s of silence).
     pub heartbeat_interval: Duration,
     /// First delay before reconnecting the action stream.
@@ -74,12 +75,12 @@ pub struct HatchetBackendOptions {
 }
 
 impl HatchetBackendOptions {
-    /// Defaults: 16 slots, 4 s heartbeats, reconnects from 200 ms up to 10 s, a 5 s timeout margin, 24 h for tasks
+    /// Defaults: the client's concurrency as slots, 4 s heartbeats, reconnects from 200 ms up to 10 s, a 5 s timeout margin, 24 h for tasks
     /// without a timeout, a worker, watched runs, and bulk triggers of up to 500 runs.
     pub fn new(worker_name: impl Into<String>) -> Self {
         HatchetBackendOptions {
             worker_name: worker_name.into(),
-            slots: 16,
+            slots: None,
             heartbeat_interval: Duration::from_secs(4),
             reconnect_initial: Duration::from_millis(200),
             reconnect_max: Duration::from_secs(10),
@@ -91,9 +92,9 @@ impl HatchetBackendOptions {
         }
     }
 
-    /// Sets how many steps run at once.
+    /// Sets how many steps run at once, whatever the client's concurrency.
     pub fn slots(mut self, slots: u32) -> Self {
-        self.slots = slots;
+        self.slots = Some(slots);
         self
     }
 
@@ -174,6 +175,7 @@ struct Inner {
     started: OnceLock<()>,
     worker: Mutex<Option<WorkerHandle>>,
     worker_id: OnceLock<String>,
+    slots: OnceLock<u32>,
     watched: Mutex<Option<mpsc::UnboundedSender<Watched>>>,
     watcher: Mutex<Option<JoinHandle<()>>>,
 }
@@ -198,6 +200,7 @@ impl HatchetBackend {
                 started: OnceLock::new(),
                 worker: Mutex::new(None),
                 worker_id: OnceLock::new(),
+                slots: OnceLock::new(),
                 watched: Mutex::new(None),
                 watcher: Mutex::new(None),
             }),
@@ -228,6 +231,11 @@ impl HatchetBackend {
     /// The id Hatchet gave this backend's worker, once it is registered.
     pub fn worker_id(&self) -> Option<&str> {
         self.inner.worker_id.get().map(String::as_str)
+    }
+
+    /// How many steps this backend's worker runs at once, once it is registered.
+    pub fn slots(&self) -> Option<u32> {
+        self.inner.slots.get().copied()
     }
 
     fn trigger_request(run: &Run) -> TriggerRequest {
@@ -365,7 +373,11 @@ impl Backend for HatchetBackend {
             tracing::info!(workflows = workflows.len(), "declared the Hatchet workflows; no worker runs here");
             return Ok(());
         }
-        let mut worker_options = WorkerOptions::new(options.worker_name.clone(), options.slots);
+        let slots = match options.slots {
+            Some(slots) => slots,
+            None => u32::try_from(worker.concurrency()).unwrap_or(u32::MAX),
+        };
+        let mut worker_options = WorkerOptions::new(options.worker_name.clone(), slots);
         worker_options.heartbeat_interval = options.heartbeat_interval;
         worker_options.reconnect_initial = options.reconnect_initial;
         worker_options.reconnect_max = options.reconnect_max;
@@ -375,6 +387,7 @@ impl Backend for HatchetBackend {
             .await
             .map_err(|error| BackendError::Other(format!("cannot start the Hatchet worker: {error}")))?;
         let _ = self.inner.worker_id.set(handle.worker_id().to_owned());
+        let _ = self.inner.slots.set(slots);
         *lock(&self.inner.worker) = Some(handle);
         Ok(())
     }

@@ -87,7 +87,8 @@ impl MageflowBuilder {
         self
     }
 
-    /// How many tasks the default local backend runs at once (16 by default).
+    /// How many tasks this client's worker runs at once (16 by default): the size of the default local backend,
+    /// and what other backends (such as Hatchet's) use unless configured otherwise.
     pub fn concurrency(mut self, tasks: usize) -> Self {
         self.concurrency = tasks;
         self
@@ -141,7 +142,7 @@ impl MageflowBuilder {
             let key = engine.definition_key(&registered.definition.name);
             store.write_hash(&key, registered.definition.to_fields()).await?;
         }
-        backend.start(Worker::new(engine.clone())).await?;
+        backend.start(Worker::new(engine.clone(), self.concurrency)).await?;
         let sweeper = self.recovery_interval.map(|interval| {
             let engine = Arc::downgrade(&engine);
             let grace = self.recovery_grace;

@@ -51,11 +51,19 @@ pub enum AttemptOutcome {
 #[derive(Clone)]
 pub struct Worker {
     engine: Arc<Engine>,
+    concurrency: usize,
 }
 
 impl Worker {
-    pub(crate) fn new(engine: Arc<Engine>) -> Self {
-        Worker { engine }
+    pub(crate) fn new(engine: Arc<Engine>, concurrency: usize) -> Self {
+        Worker { engine, concurrency }
+    }
+
+    /// How many tasks the client asked to run at once (16 by default, set with
+    /// [`MageflowBuilder::concurrency`](crate::MageflowBuilder::concurrency)). Backends that run tasks in this
+    /// process size their pool with it unless told otherwise.
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
     }
 
     /// The names of the tasks this worker can run.

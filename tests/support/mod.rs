@@ -1,14 +1,18 @@
 //! What the integration tests share: a real `redis-server` per test (or a shared one from
-//! `MAGEFLOW_TEST_REDIS_URL`), clients on either store with isolated key prefixes, and awaiting helpers.
+//! `MAGEFLOW_TEST_REDIS_URL`), clients on either store with isolated key prefixes, clients on Hatchet (a fake
+//! engine per test, two workers), and awaiting helpers.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use mageflow::{Mageflow, MageflowBuilder, SignatureId, SignatureState, TtlConfig};
+use mageflow_hatchet::fake::{FakeConfig, FakeHandle, FakeHatchet};
+use mageflow_hatchet::{Connection, HatchetBackend, HatchetBackendOptions};
 
 /// How long a test waits for any one thing before it fails.
 pub const WAIT: Duration = Duration::from_secs(20);
@@ -70,13 +74,27 @@ pub enum StoreKind {
     Redis,
 }
 
+/// Which backend the clients of a conformance test run tasks on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendKind {
+    /// The in-process local backend (the default of a client).
+    Local,
+    /// Hatchet: a fake engine of the test's own, with two worker clients.
+    Hatchet,
+}
+
 /// The store a test runs on, kept alive for the test's duration.
 pub struct TestStore {
+    /// The clients started next to the test's own ones: on Hatchet, a second worker for each client.
+    workers: Mutex<Vec<Mageflow>>,
     pub kind: StoreKind,
+    pub backend: BackendKind,
     pub redis: Option<RedisServer>,
     /// The memory store every client of a memory test shares, so that a second client sees the first one's flows.
     pub memory: mageflow::MemoryStore,
     pub prefix: String,
+    /// The fake Hatchet engine of a Hatchet test.
+    pub hatchet: Option<FakeHandle>,
 }
 
 static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -85,11 +103,38 @@ impl TestStore {
     pub fn new(kind: StoreKind) -> TestStore {
         let redis = (kind == StoreKind::Redis).then(RedisServer::start);
         let prefix = format!("t{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-        TestStore { kind, redis, memory: mageflow::MemoryStore::new(), prefix }
+        TestStore {
+            workers: Mutex::default(),
+            kind,
+            backend: BackendKind::Local,
+            redis,
+            memory: mageflow::MemoryStore::new(),
+            prefix,
+            hatchet: None,
+        }
     }
 
-    /// A builder on this store with the test's key prefix and no recovery sweep (tests call `recover` themselves).
+    /// A test on Hatchet: a Redis store, and a fake Hatchet engine whose workers are dropped after 3 s without a
+    /// heartbeat (they beat every 100 ms).
+    pub async fn hatchet() -> TestStore {
+        let mut store = TestStore::new(StoreKind::Redis);
+        let config = FakeConfig { inactivity_timeout: Duration::from_secs(3), ..FakeConfig::default() };
+        let fake = FakeHatchet::start(config).await.unwrap_or_else(|error| panic!("cannot start a fake Hatchet: {error}"));
+        store.backend = BackendKind::Hatchet;
+        store.hatchet = Some(fake);
+        store
+    }
+
+    /// A builder on this store with the test's key prefix and no recovery sweep (tests call `recover` themselves);
+    /// on Hatchet, with a Hatchet backend of its own.
     pub fn builder(&self) -> MageflowBuilder {
+        match self.hatchet_backend() {
+            Some(backend) => self.store_builder().backend(backend),
+            None => self.store_builder(),
+        }
+    }
+
+    fn store_builder(&self) -> MageflowBuilder {
         let builder = Mageflow::builder().key_prefix(self.prefix.clone()).recovery(None, Duration::ZERO);
         match &self.redis {
             Some(redis) => builder.redis_url(redis.url.clone()),
@@ -97,9 +142,39 @@ impl TestStore {
         }
     }
 
+    /// A new backend on the test's fake Hatchet (`None` for a local test), tuned for tests: 100 ms heartbeats,
+    /// quick reconnects; its slots are the client's concurrency.
+    pub fn hatchet_backend(&self) -> Option<HatchetBackend> {
+        let fake = self.hatchet.as_ref()?;
+        let config = fake.client_config().unwrap_or_else(|error| panic!("fake Hatchet config: {error}"));
+        let connection = Connection::connect_lazy(config).unwrap_or_else(|error| panic!("fake Hatchet: {error}"));
+        let name = format!("{}-worker-{}", self.prefix, NEXT.fetch_add(1, Ordering::Relaxed));
+        let options = HatchetBackendOptions::new(name)
+            .heartbeat_interval(Duration::from_millis(100))
+            .reconnect(Duration::from_millis(20), Duration::from_millis(500));
+        Some(HatchetBackend::new(connection, options))
+    }
+
     /// A client on this store, configured by `configure` (register tasks, set TTLs, ...).
+    ///
+    /// On Hatchet, a second worker client with the same configuration starts next to it (kept until the test ends),
+    /// so that runs are shared between two workers, unless the client runs on a backend the scenario chose (its
+    /// Hatchet backend was replaced and never started) or on one slot (`concurrency(1)`: the scenario needs a
+    /// single slot in all).
     pub async fn client(&self, configure: impl Fn(MageflowBuilder) -> MageflowBuilder) -> Mageflow {
-        configure(self.builder()).build().await.unwrap_or_else(|error| panic!("cannot build a client: {error}"))
+        let build = |builder: MageflowBuilder| async move {
+            builder.build().await.unwrap_or_else(|error| panic!("cannot build a client: {error}"))
+        };
+        let Some(backend) = self.hatchet_backend() else {
+            return build(configure(self.store_builder())).await;
+        };
+        let client = build(configure(self.store_builder().backend(backend.clone()))).await;
+        if backend.slots().is_some_and(|slots| slots > 1) {
+            let second = self.hatchet_backend().unwrap_or_else(|| unreachable!("a Hatchet test has a fake engine"));
+            let worker = build(configure(self.store_builder()).backend(second)).await;
+            self.workers.lock().unwrap().push(worker);
+        }
+        client
     }
 
     /// Short TTLs, to check that finished flows get the done TTL.
@@ -108,8 +183,8 @@ impl TestStore {
     }
 }
 
-/// Runs a scenario on both stores: `conformance!(name, |store| async move { ... })` makes `name::memory` and
-/// `name::redis`.
+/// Runs a scenario on both stores and on Hatchet: `conformance!(name, |store| async move { ... })` makes
+/// `name::memory`, `name::redis` (local backend) and `name::hatchet` (Redis, two workers on a fake Hatchet).
 #[macro_export]
 macro_rules! conformance {
     ($name:ident, $body:expr) => {
@@ -125,6 +200,12 @@ macro_rules! conformance {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn redis() {
                 let store = $crate::support::TestStore::new($crate::support::StoreKind::Redis);
+                ($body)(store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn hatchet() {
+                let store = $crate::support::TestStore::hatchet().await;
                 ($body)(store).await;
             }
         }
