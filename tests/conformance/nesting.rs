@@ -65,3 +65,61 @@ conformance!(chains_and_swarms_run_as_callbacks, |store: TestStore| async move {
     let tree = client.tree(&error_chain_id).await.unwrap();
     assert!(tree.nodes().iter().all(|n| n.status == Status::Canceled), "the unused error chain is dropped whole");
 });
+
+conformance!(the_ancestors_complex_flow_in_our_terms, |store: TestStore| async move {
+    // §8.12.1: a main swarm (max_concurrency 2, success callback, bound args) of four good chains with error
+    // callbacks, a chain that fails for good, and an inner swarm; started with a message.
+    let t = format!("{}-complex", store.prefix);
+    let client = store.client(register).await;
+    let mut items = Vec::new();
+    let mut good_error_callbacks = Vec::new();
+    for _ in 0..4 {
+        let error_callback = client.sign(alarm).arg("tag", &t);
+        good_error_callbacks.push(error_callback.id().clone());
+        let chain = client
+            .chain([client.sign(add_one), client.sign(flaky), client.sign(double).arg("n", 13)])
+            .on_error(error_callback);
+        items.push(Node::from(chain));
+    }
+    let failing_error = client.sign(alarm).arg("tag", &t);
+    let failing_error_id = failing_error.id().clone();
+    let failing_success = client.sign(collect).arg("tag", &t);
+    let failing_success_id = failing_success.id().clone();
+    items.push(
+        client
+            .chain([client.sign(add_one), client.sign(refuse)])
+            .on_error(failing_error)
+            .on_success(failing_success)
+            .into(),
+    );
+    items.push(client.swarm([client.sign(double), client.sign(add_one)]).into());
+    let main_callback = client.sign(collect).arg("tag", &t);
+    let main_callback_id = main_callback.id().clone();
+    let outcomes = client
+        .swarm(items)
+        .max_concurrency(2)
+        .arg("tag", &t)
+        .on_success(main_callback)
+        .run(json!({"tag": "replaced by the swarm's argument", "n": 100}))
+        .await
+        .unwrap();
+
+    assert_eq!(outcomes.len(), 6);
+    for outcome in &outcomes[..4] {
+        assert_eq!(outcome.clone().ok(), Some(json!({"tag": t, "n": 26})), "the last step got its bound n = 13");
+    }
+    let failed = serde_json::to_value(&outcomes[4]).unwrap();
+    assert_eq!(failed["failed"]["task"], json!("refuse"));
+    assert_eq!(outcomes[5].clone().ok(), Some(json!([{"ok": {"tag": t, "n": 200}}, {"ok": {"tag": t, "n": 101}}])));
+    let first_steps: Vec<_> = calls_of(&t, "add-one").into_iter().filter(|c| c.input["n"] == json!(100)).collect();
+    assert_eq!(first_steps.len(), 6, "every first step got the message with the swarm's argument");
+    finished(&client, &main_callback_id).await;
+    finished(&client, &failing_error_id).await;
+    assert_eq!(calls_of(&t, "collect").len(), 1, "only the main swarm's success callback ran");
+    assert_eq!(calls_of(&t, "alarm").len(), 1, "only the failing chain's error callback ran");
+    assert_eq!(client.status(&failing_success_id).await.unwrap().status, Status::Canceled);
+    for id in &good_error_callbacks {
+        assert_eq!(client.status(id).await.unwrap().status, Status::Canceled);
+    }
+    assert_eq!(calls_of(&t, "flaky").len(), 8, "each retry-once step ran twice");
+});

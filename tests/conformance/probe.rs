@@ -204,7 +204,7 @@ pub async fn on_failure(input: Failure<Msg>, ctx: TaskContext) -> Result<(), Tas
 #[derive(Clone, Debug, Serialize, Deserialize, JsonSchema, TaskInput)]
 pub struct Collected {
     #[mageflow(return_value)]
-    pub outcomes: Vec<Outcome<Msg>>,
+    pub outcomes: Vec<Outcome<Value>>,
     pub tag: String,
 }
 

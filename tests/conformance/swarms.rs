@@ -169,3 +169,28 @@ conformance!(closed_full_and_canceled_swarms_refuse_items, |store: TestStore| as
     let task = client.sign(add_one).create().await.unwrap();
     assert!(matches!(task.add([client.sign(add_one)]).await.unwrap_err(), Error::WrongKind { .. }));
 });
+
+conformance!(queued_items_start_in_order_as_slots_free, |store: TestStore| async move {
+    // §8.11.7: a closed swarm of four plus one added item, max_concurrency 3: three start, and each completion
+    // starts exactly the next queued item.
+    let t = format!("{}-fifo", store.prefix);
+    let client = store.client(register).await;
+    let items: Vec<Node> = (0..4).map(|n| client.sign(held).arg("n", n).into()).collect();
+    let handle = client.swarm(items).open().max_concurrency(3).arg("tag", &t).create().await.unwrap();
+    handle.add([client.sign(held).arg("n", 4)]).await.unwrap();
+    handle.close().await.unwrap();
+    handle.start(json!({})).await.unwrap();
+    entered(&t, 3).await;
+    let started = |calls: Vec<Call>| calls.iter().map(|c| c.input["n"].as_i64().unwrap()).collect::<Vec<_>>();
+    let mut first_three = started(calls_of(&t, "held"));
+    first_three.sort();
+    assert_eq!(first_three, vec![0, 1, 2]);
+    gate(&t).release.add_permits(1);
+    entered(&t, 4).await;
+    assert_eq!(started(calls_of(&t, "held"))[3], 3, "one completion starts exactly the next item");
+    assert_eq!(calls_of(&t, "held").len(), 4);
+    gate(&t).release.add_permits(4);
+    let outcomes = handle.result().await.unwrap();
+    let ns: Vec<i64> = outcomes.into_iter().map(|o| o.ok().unwrap()["n"].as_i64().unwrap()).collect();
+    assert_eq!(ns, vec![0, 1, 2, 3, 4]);
+});
