@@ -15,11 +15,15 @@ pub struct SwarmConfig {
     pub stop_after_failures: Option<u32>,
     /// The swarm takes at most this many items and closes when it has them.
     pub max_items: Option<u64>,
+    /// The swarm's result lists the items' outputs themselves (`[a, b]`) instead of their outcomes
+    /// (`[{"ok": a}, {"ok": b}]`). Only for swarms that fail at their first failed item (`stop_after_failures = 1`),
+    /// so that every listed item succeeded: the typed swarms of `flow!`, whose output is a tuple.
+    pub outputs_only: bool,
 }
 
 impl Default for SwarmConfig {
     fn default() -> Self {
-        SwarmConfig { max_concurrency: 30, stop_after_failures: None, max_items: None }
+        SwarmConfig { max_concurrency: 30, stop_after_failures: None, max_items: None, outputs_only: false }
     }
 }
 
@@ -116,6 +120,14 @@ impl Node {
                 Body::Swarm { config: SwarmConfig { stop_after_failures: Some(0), .. }, .. } => {
                     problem = Some(format!("swarm `{}`: stop_after_failures must be at least 1", node.name()));
                 }
+                Body::Swarm { config: SwarmConfig { outputs_only: true, stop_after_failures, .. }, .. }
+                    if *stop_after_failures != Some(1) =>
+                {
+                    problem = Some(format!(
+                        "swarm `{}` lists outputs only, so it must stop at its first failure (stop_after_failures = 1)",
+                        node.name()
+                    ));
+                }
                 _ => {}
             }
         });
@@ -182,6 +194,9 @@ fn push_records(
             }
             if let Some(max) = config.max_items {
                 fields.push(("max_items", max.to_string()));
+            }
+            if config.outputs_only {
+                fields.push(("raw", "1".to_owned()));
             }
             let full = config.max_items.is_some_and(|max| items.len() as u64 >= max);
             if *closed || full {

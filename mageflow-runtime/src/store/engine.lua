@@ -15,7 +15,8 @@
 -- (space-separated callback ids), args (bound arguments, a JSON object), rf (return field), msg / route (the
 -- message it was started with, and whether that message goes to its return field), token (dispatch counter),
 -- attempt, result / error (JSON), created / finished (ms). Chains add step; swarms add maxc, stop_after,
--- max_items, closed, started, n (items), running, ok_n, fail_n. Items of a swarm that hold a running slot have slot=1.
+-- max_items, closed, started, n (items), running, ok_n, fail_n, and raw=1 when their result lists the items'
+-- outputs themselves instead of outcomes. Items of a swarm that hold a running slot have slot=1.
 --
 -- Every operation returns {code, dispatches, interrupts, extra}: dispatches are tasks to hand to the backend, each
 -- {id, token, task, msg, route, rf, args...} with the bound arguments of the task and of each of its ancestors,
@@ -223,7 +224,15 @@ report = function(pid, cid, ok, payload)
     return
   end
   local results = pk .. ':results'
-  redis.call('HSET', results, pos or 0, ok and ('{"ok":' .. payload .. '}') or ('{"failed":' .. payload .. '}'))
+  local outcome
+  if not ok then
+    outcome = '{"failed":' .. payload .. '}'
+  elseif redis.call('HGET', pk, 'raw') == '1' then
+    outcome = payload
+  else
+    outcome = '{"ok":' .. payload .. '}'
+  end
+  redis.call('HSET', results, pos or 0, outcome)
   redis.call('EXPIRE', results, TTL.swarm[1], 'NX')
   if slot == '1' then
     redis.call('HDEL', ck, 'slot')
