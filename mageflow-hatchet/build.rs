@@ -17,10 +17,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut config = tonic_prost_build::Config::new();
     config.protoc_executable(protoc);
     let protos: Vec<PathBuf> = PROTOS.iter().map(PathBuf::from).collect();
-    tonic_prost_build::configure()
-        .build_client(true)
-        .build_server(true)
-        .compile_with_config(config, &protos, &[PathBuf::from("proto"), well_known])?;
+    tonic_prost_build::configure().build_client(true).build_server(true).compile_with_config(
+        config,
+        &protos,
+        &[PathBuf::from("proto"), well_known],
+    )?;
     for proto in PROTOS {
         println!("cargo:rerun-if-changed={proto}");
     }

@@ -221,7 +221,8 @@ async fn interrupt_cancels_the_hatchet_run_and_aborts_its_handler() {
 async fn a_run_hatchet_gives_up_on_is_recorded_as_failed_by_the_dispatcher() {
     let redis = RedisServer::start();
     // a worker that stops heartbeating loses its runs after 500 ms, and they are not reassigned
-    let config = FakeConfig { inactivity_timeout: Duration::from_millis(500), max_internal_retries: 0, ..Default::default() };
+    let config =
+        FakeConfig { inactivity_timeout: Duration::from_millis(500), max_internal_retries: 0, ..Default::default() };
     let fake = FakeHatchet::start(config).await.unwrap();
     let prefix = "gave-up";
     let backend = |name: &str, options: fn(HatchetBackendOptions) -> HatchetBackendOptions| {
@@ -288,13 +289,8 @@ async fn a_swarm_with_every_hatchet_run_doubled_completes_once() {
     let success = client.sign(count_outcomes);
     let success_id = success.id().clone();
     let items: Vec<Node> = (0..200).map(|n| client.sign(plus_one).arg("n", n).into()).collect();
-    let handle = client
-        .swarm(items)
-        .max_concurrency(20)
-        .on_success(success)
-        .run_no_wait(json!({"tag": t}))
-        .await
-        .unwrap();
+    let handle =
+        client.swarm(items).max_concurrency(20).on_success(success).run_no_wait(json!({"tag": t})).await.unwrap();
     let done = handle.wait(Some(WAIT)).await.unwrap();
     assert_eq!(done.status, Status::Done);
     let outcomes: Vec<Outcome<Msg>> = serde_json::from_value(done.result.unwrap()).unwrap();

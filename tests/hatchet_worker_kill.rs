@@ -85,7 +85,8 @@ async fn kill_item(input: Item, ctx: TaskContext) -> Result<Item, TaskError> {
 async fn kill_done(input: Collected) -> Result<usize, TaskError> {
     let r = recorder();
     let counts = format!("{}:kill:counts", r.prefix);
-    let script = "redis.call('HINCRBY', ARGV[1], 'callback', 1) return redis.call('HINCRBY', ARGV[1], 'outcomes', ARGV[2])";
+    let script =
+        "redis.call('HINCRBY', ARGV[1], 'callback', 1) return redis.call('HINCRBY', ARGV[1], 'outcomes', ARGV[2])";
     record(script, vec![counts, input.outcomes.len().to_string()]).await?;
     Ok(input.outcomes.len())
 }

@@ -62,32 +62,20 @@ impl StepAction {
         let Value::Object(mut payload) = payload else {
             return Err(bad("action_payload is not a JSON object".into()));
         };
-        let input = payload
-            .remove("input")
-            .ok_or_else(|| bad("action_payload has no `input`".into()))?;
+        let input = payload.remove("input").ok_or_else(|| bad("action_payload has no `input`".into()))?;
         let parents = match payload.remove("parents") {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(map)) => map,
             Some(_) => return Err(bad("action_payload `parents` is not an object".into())),
         };
-        let additional_metadata =
-            parse_metadata(action.additional_metadata.as_deref()).map_err(&bad)?;
-        let (workflow, task) = action.action_id.split_once(':').ok_or_else(|| {
-            bad(format!(
-                "action id {:?} is not <workflow>:<task>",
-                action.action_id
-            ))
-        })?;
-        let workflow_name = workflow
-            .strip_prefix(namespace)
-            .filter(|_| !namespace.is_empty())
-            .unwrap_or(workflow)
-            .to_string();
-        let task_name = if action.task_name.is_empty() {
-            task.to_string()
-        } else {
-            action.task_name.clone()
-        };
+        let additional_metadata = parse_metadata(action.additional_metadata.as_deref()).map_err(&bad)?;
+        let (workflow, task) = action
+            .action_id
+            .split_once(':')
+            .ok_or_else(|| bad(format!("action id {:?} is not <workflow>:<task>", action.action_id)))?;
+        let workflow_name =
+            workflow.strip_prefix(namespace).filter(|_| !namespace.is_empty()).unwrap_or(workflow).to_string();
+        let task_name = if action.task_name.is_empty() { task.to_string() } else { action.task_name.clone() };
         Ok(StepAction {
             workflow_name,
             task_name,
@@ -136,10 +124,7 @@ pub fn action_kind(action: &AssignedAction) -> Result<ActionKind> {
         Ok(ActionType::CancelStepRun) => Ok(ActionKind::Cancel),
         Ok(other) => Err(HatchetError::Protocol {
             what: "AssignedAction",
-            reason: format!(
-                "action type {} is not supported by this worker",
-                other.as_str_name()
-            ),
+            reason: format!("action type {} is not supported by this worker", other.as_str_name()),
         }),
         Err(_) => Err(HatchetError::Protocol {
             what: "AssignedAction",
@@ -168,10 +153,7 @@ mod tests {
     #[test]
     fn decodes_a_good_action() {
         let a = StepAction::from_assigned(
-            &assigned(
-                r#"{"input":{"x":1},"parents":{}}"#,
-                Some(r#"{"mageflow_signature_id":"s1"}"#),
-            ),
+            &assigned(r#"{"input":{"x":1},"parents":{}}"#, Some(r#"{"mageflow_signature_id":"s1"}"#)),
             "ns_",
         )
         .unwrap();
@@ -198,8 +180,7 @@ mod tests {
     #[test]
     fn bad_metadata_is_an_error() {
         for (meta, expected) in [("{oops", "not JSON"), ("[1]", "not a JSON object")] {
-            let err = StepAction::from_assigned(&assigned(r#"{"input":{}}"#, Some(meta)), "")
-                .unwrap_err();
+            let err = StepAction::from_assigned(&assigned(r#"{"input":{}}"#, Some(meta)), "").unwrap_err();
             assert!(err.to_string().contains(expected), "{meta}: {err}");
         }
         let ok = StepAction::from_assigned(&assigned(r#"{"input":{}}"#, Some("")), "").unwrap();
@@ -223,18 +204,8 @@ mod tests {
         a.action_type = 1;
         assert_eq!(action_kind(&a).unwrap(), ActionKind::Cancel);
         a.action_type = 2;
-        assert!(
-            action_kind(&a)
-                .unwrap_err()
-                .to_string()
-                .contains("not supported")
-        );
+        assert!(action_kind(&a).unwrap_err().to_string().contains("not supported"));
         a.action_type = 99;
-        assert!(
-            action_kind(&a)
-                .unwrap_err()
-                .to_string()
-                .contains("unknown action type 99")
-        );
+        assert!(action_kind(&a).unwrap_err().to_string().contains("unknown action type 99"));
     }
 }

@@ -296,9 +296,9 @@ impl Backend for HatchetBackend {
         for chunk in runs.chunks(self.inner.options.bulk_size.max(1)) {
             let requests: Vec<TriggerRequest> = chunk.iter().map(Self::trigger_request).collect();
             let triggered = match requests.as_slice() {
-                [single] => retry_unreached("TriggerWorkflow", || connection.trigger_workflow(single))
-                    .await
-                    .map(|id| vec![id]),
+                [single] => {
+                    retry_unreached("TriggerWorkflow", || connection.trigger_workflow(single)).await.map(|id| vec![id])
+                }
                 many => retry_unreached("BulkTriggerWorkflow", || connection.bulk_trigger_workflow(many)).await,
             };
             let run_ids = triggered.map_err(|error| BackendError::Dispatch(error.to_string()))?;
@@ -510,9 +510,8 @@ fn run_of(action: &StepAction, tasks: &HashMap<String, String>) -> std::result::
     };
     let signature_id =
         SignatureId::parse(id).ok_or_else(|| format!("the run metadata names `{id}`, which is not a signature id"))?;
-    let token = metadata::dispatch_token(&action.additional_metadata).ok_or_else(|| {
-        format!("the run metadata of {signature_id} has no valid `{}`", metadata::DISPATCH_TOKEN_KEY)
-    })?;
+    let token = metadata::dispatch_token(&action.additional_metadata)
+        .ok_or_else(|| format!("the run metadata of {signature_id} has no valid `{}`", metadata::DISPATCH_TOKEN_KEY))?;
     let task = tasks.get(&action.workflow_name).cloned().unwrap_or_else(|| action.workflow_name.clone());
     Ok(Run { signature_id, token, task, input: action.input.clone() })
 }
@@ -526,6 +525,7 @@ fn step_outcome(outcome: AttemptOutcome) -> StepOutcome {
         // the failure is final and already recorded
         AttemptOutcome::Failed { message, retry_in: None } => StepOutcome::non_retryable(message),
         // nothing to do: the run is stale, stopped (it runs again on resume) or finished
+        AttemptOutcome::Continued => StepOutcome::completed(&json!({ "mageflow_continued": true })),
         AttemptOutcome::Skipped(reason) => StepOutcome::completed(&json!({ "mageflow_skipped": skip_name(&reason) })),
         // the store could not record the outcome: let Hatchet deliver the run again
         AttemptOutcome::Unrecorded(error) => {
@@ -598,7 +598,10 @@ mod tests {
 
     #[test]
     fn attempt_outcomes_map_to_step_outcomes() {
-        assert_eq!(step_outcome(AttemptOutcome::Succeeded(json!({"a": 1}))), StepOutcome::Completed(r#"{"a":1}"#.into()));
+        assert_eq!(
+            step_outcome(AttemptOutcome::Succeeded(json!({"a": 1}))),
+            StepOutcome::Completed(r#"{"a":1}"#.into())
+        );
         assert_eq!(
             step_outcome(AttemptOutcome::Failed { message: "boom".into(), retry_in: Some(Duration::from_secs(1)) }),
             StepOutcome::failed("boom")
@@ -625,7 +628,11 @@ mod tests {
         let task = TaskOptions {
             retries: 3,
             timeout: Some(Duration::from_millis(1500)),
-            backoff: TaskBackoff { initial: Duration::from_millis(100), factor: 3.0, max: Duration::from_millis(10_500) },
+            backoff: TaskBackoff {
+                initial: Duration::from_millis(100),
+                factor: 3.0,
+                max: Duration::from_millis(10_500),
+            },
         };
         let schema = json!({"type": "object"});
         let definition = options.workflow_definition("charge", &task, Some(&schema));
@@ -649,6 +656,9 @@ mod tests {
         let request = HatchetBackend::trigger_request(&run);
         assert_eq!(request.workflow, "charge");
         assert_eq!(request.input, json!({"amount": 3}));
-        assert_eq!(Value::Object(request.metadata), json!({"mageflow_signature_id": "sig9", "mageflow_dispatch_token": "4"}));
+        assert_eq!(
+            Value::Object(request.metadata),
+            json!({"mageflow_signature_id": "sig9", "mageflow_dispatch_token": "4"})
+        );
     }
 }

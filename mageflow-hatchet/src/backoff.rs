@@ -13,11 +13,7 @@ pub struct ExponentialBackoff {
 impl ExponentialBackoff {
     /// A backoff starting at `initial`, capped at `max`.
     pub fn new(initial: Duration, max: Duration) -> Self {
-        ExponentialBackoff {
-            initial,
-            max,
-            current: initial,
-        }
+        ExponentialBackoff { initial, max, current: initial }
     }
 
     /// The delay to wait now; the next one is doubled (up to the cap).

@@ -84,11 +84,8 @@ pub fn decode_token_claims(token: &str) -> Result<TokenClaims> {
         )));
     }
     let payload = parts[1].trim_end_matches('=');
-    let bytes = URL_SAFE_NO_PAD
-        .decode(payload)
-        .map_err(|e| invalid(format!("the payload is not base64url: {e}")))?;
-    let claims: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| invalid(format!("the payload is not JSON: {e}")))?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).map_err(|e| invalid(format!("the payload is not base64url: {e}")))?;
+    let claims: Value = serde_json::from_slice(&bytes).map_err(|e| invalid(format!("the payload is not JSON: {e}")))?;
     let claim = |name: &str| -> Result<String> {
         match claims.get(name) {
             Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
@@ -122,11 +119,7 @@ pub fn unsigned_token(tenant_id: &str, server_url: &str, grpc_broadcast_address:
 /// Turns a namespace into its prefix form: lower case, ending with `_` (empty stays empty).
 pub fn normalize_namespace(namespace: &str) -> String {
     let ns = namespace.trim().to_lowercase();
-    if ns.is_empty() || ns.ends_with('_') {
-        ns
-    } else {
-        format!("{ns}_")
-    }
+    if ns.is_empty() || ns.ends_with('_') { ns } else { format!("{ns}_") }
 }
 
 impl HatchetConfig {
@@ -244,9 +237,7 @@ impl HatchetConfig {
 
     /// The host part of the gRPC address (the TLS server name).
     pub fn host(&self) -> &str {
-        split_host_port(&self.host_port)
-            .map(|(host, _)| host)
-            .unwrap_or(&self.host_port)
+        split_host_port(&self.host_port).map(|(host, _)| host).unwrap_or(&self.host_port)
     }
 }
 
@@ -271,11 +262,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn token_with(payload: &str) -> String {
-        format!(
-            "{}.{}.sig",
-            URL_SAFE_NO_PAD.encode(br#"{"alg":"ES256"}"#),
-            URL_SAFE_NO_PAD.encode(payload.as_bytes())
-        )
+        format!("{}.{}.sig", URL_SAFE_NO_PAD.encode(br#"{"alg":"ES256"}"#), URL_SAFE_NO_PAD.encode(payload.as_bytes()))
     }
 
     fn good_token() -> String {
@@ -335,32 +322,21 @@ mod tests {
     #[test]
     fn token_missing_each_claim_is_rejected() {
         for (claim, payload) in [
-            (
-                "sub",
-                r#"{"server_url":"u","grpc_broadcast_address":"h:1"}"#,
-            ),
-            (
-                "server_url",
-                r#"{"sub":"t","grpc_broadcast_address":"h:1"}"#,
-            ),
+            ("sub", r#"{"server_url":"u","grpc_broadcast_address":"h:1"}"#),
+            ("server_url", r#"{"sub":"t","grpc_broadcast_address":"h:1"}"#),
             ("grpc_broadcast_address", r#"{"sub":"t","server_url":"u"}"#),
         ] {
             let err = HatchetConfig::from_token(token_with(payload)).unwrap_err();
             assert_eq!(reason(err), format!("claim `{claim}` is missing"));
         }
-        let err = HatchetConfig::from_token(token_with(
-            r#"{"sub":7,"server_url":"u","grpc_broadcast_address":"h:1"}"#,
-        ))
-        .unwrap_err();
+        let err = HatchetConfig::from_token(token_with(r#"{"sub":7,"server_url":"u","grpc_broadcast_address":"h:1"}"#))
+            .unwrap_err();
         assert_eq!(reason(err), "claim `sub` is not a non-empty string");
     }
 
     #[test]
     fn empty_or_absent_token_is_missing() {
-        assert!(matches!(
-            HatchetConfig::from_token("  "),
-            Err(HatchetError::MissingToken)
-        ));
+        assert!(matches!(HatchetConfig::from_token("  "), Err(HatchetError::MissingToken)));
         let err = HatchetConfig::from_lookup(|_| None).unwrap_err();
         assert!(matches!(err, HatchetError::MissingToken));
         assert!(err.to_string().contains("HATCHET_CLIENT_TOKEN"));
@@ -386,16 +362,10 @@ mod tests {
 
     #[test]
     fn bad_tls_strategy_and_host_port_are_rejected() {
-        let vars = HashMap::from([
-            (ENV_TOKEN, good_token()),
-            (ENV_TLS_STRATEGY, "mtls".to_string()),
-        ]);
+        let vars = HashMap::from([(ENV_TOKEN, good_token()), (ENV_TLS_STRATEGY, "mtls".to_string())]);
         let err = HatchetConfig::from_lookup(|k| vars.get(k).cloned()).unwrap_err();
         assert!(err.to_string().contains("use \"tls\" or \"none\""));
-        let vars = HashMap::from([
-            (ENV_TOKEN, good_token()),
-            (ENV_HOST_PORT, "no-port".to_string()),
-        ]);
+        let vars = HashMap::from([(ENV_TOKEN, good_token()), (ENV_HOST_PORT, "no-port".to_string())]);
         let err = HatchetConfig::from_lookup(|k| vars.get(k).cloned()).unwrap_err();
         assert!(err.to_string().contains("is not host:port"));
     }

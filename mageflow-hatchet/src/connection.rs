@@ -11,9 +11,7 @@ use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
 
 use crate::config::{HatchetConfig, TlsStrategy};
 use crate::error::{HatchetError, Result};
-use crate::proto::{
-    self, dispatcher_client::DispatcherClient, v1, workflow_service_client::WorkflowServiceClient,
-};
+use crate::proto::{self, dispatcher_client::DispatcherClient, v1, workflow_service_client::WorkflowServiceClient};
 use crate::subscribe::{RunResult, RunSubscriber};
 use crate::workflow::{TriggerRequest, WorkflowDefinition};
 
@@ -26,23 +24,16 @@ pub struct AuthInterceptor {
 impl AuthInterceptor {
     /// Builds the interceptor for `token`.
     pub fn new(token: &str) -> Result<Self> {
-        let header = format!("Bearer {token}")
-            .parse()
-            .map_err(|_| HatchetError::InvalidToken {
-                reason: "it contains characters that cannot be sent in a gRPC header".into(),
-            })?;
+        let header = format!("Bearer {token}").parse().map_err(|_| HatchetError::InvalidToken {
+            reason: "it contains characters that cannot be sent in a gRPC header".into(),
+        })?;
         Ok(AuthInterceptor { header })
     }
 }
 
 impl Interceptor for AuthInterceptor {
-    fn call(
-        &mut self,
-        mut request: tonic::Request<()>,
-    ) -> Result<tonic::Request<()>, tonic::Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.header.clone());
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        request.metadata_mut().insert("authorization", self.header.clone());
         Ok(request)
     }
 }
@@ -88,9 +79,7 @@ pub struct Connection {
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection")
-            .field("config", &self.inner.config)
-            .finish_non_exhaustive()
+        f.debug_struct("Connection").field("config", &self.inner.config).finish_non_exhaustive()
     }
 }
 
@@ -101,10 +90,7 @@ impl Connection {
         let channel = endpoint
             .connect()
             .await
-            .map_err(|source| HatchetError::Connect {
-                address: config.endpoint_uri(),
-                source,
-            })?;
+            .map_err(|source| HatchetError::Connect { address: config.endpoint_uri(), source })?;
         Self::with_channel(config, channel)
     }
 
@@ -116,14 +102,7 @@ impl Connection {
 
     fn with_channel(config: HatchetConfig, channel: Channel) -> Result<Self> {
         let auth = AuthInterceptor::new(config.token())?;
-        Ok(Connection {
-            inner: Arc::new(Inner {
-                config,
-                channel,
-                auth,
-                subscriber: OnceLock::new(),
-            }),
-        })
+        Ok(Connection { inner: Arc::new(Inner { config, channel, auth, subscriber: OnceLock::new() }) })
     }
 
     /// The configuration this connection was made with.
@@ -174,23 +153,13 @@ impl Connection {
             .await
             .map_err(|s| HatchetError::rpc("AdminService.PutWorkflow", s))?
             .into_inner();
-        Ok(PutWorkflowResult {
-            version_id: response.id,
-            workflow_id: response.workflow_id,
-        })
+        Ok(PutWorkflowResult { version_id: response.id, workflow_id: response.workflow_id })
     }
 
     /// `Dispatcher.Register`: registers a worker for `actions` with `slots` concurrent steps.
-    pub async fn register(
-        &self,
-        worker_name: &str,
-        actions: Vec<String>,
-        slots: u32,
-    ) -> Result<Registration> {
-        let slots = i32::try_from(slots).map_err(|_| HatchetError::InvalidInput {
-            what: "slots",
-            reason: format!("{slots} is too large"),
-        })?;
+    pub async fn register(&self, worker_name: &str, actions: Vec<String>, slots: u32) -> Result<Registration> {
+        let slots = i32::try_from(slots)
+            .map_err(|_| HatchetError::InvalidInput { what: "slots", reason: format!("{slots} is too large") })?;
         let request = proto::WorkerRegisterRequest {
             worker_name: worker_name.to_string(),
             actions,
@@ -227,9 +196,7 @@ impl Connection {
     pub async fn listen(&self, worker_id: &str) -> Result<tonic::Streaming<proto::AssignedAction>> {
         let response = self
             .dispatcher()
-            .listen_v2(proto::WorkerListenRequest {
-                worker_id: worker_id.to_string(),
-            })
+            .listen_v2(proto::WorkerListenRequest { worker_id: worker_id.to_string() })
             .await
             .map_err(|s| HatchetError::rpc("Dispatcher.ListenV2", s))?;
         Ok(response.into_inner())
@@ -277,10 +244,7 @@ impl Connection {
 
     /// `WorkflowService.BulkTriggerWorkflow`: starts many runs; ids come back in request order.
     pub async fn bulk_trigger_workflow(&self, requests: &[TriggerRequest]) -> Result<Vec<String>> {
-        let workflows = requests
-            .iter()
-            .map(|r| r.to_proto(self.config()))
-            .collect::<Result<Vec<_>>>()?;
+        let workflows = requests.iter().map(|r| r.to_proto(self.config())).collect::<Result<Vec<_>>>()?;
         let ids = self
             .workflows()
             .bulk_trigger_workflow(proto::BulkTriggerWorkflowRequest { workflows })
@@ -301,10 +265,7 @@ impl Connection {
     pub async fn cancel_tasks(&self, external_ids: Vec<String>) -> Result<Vec<String>> {
         let response = self
             .admin()
-            .cancel_tasks(v1::CancelTasksRequest {
-                external_ids,
-                filter: None,
-            })
+            .cancel_tasks(v1::CancelTasksRequest { external_ids, filter: None })
             .await
             .map_err(|s| HatchetError::rpc("AdminService.CancelTasks", s))?;
         Ok(response.into_inner().cancelled_tasks)
@@ -314,9 +275,7 @@ impl Connection {
     pub async fn get_run_details(&self, run_id: &str) -> Result<v1::GetRunDetailsResponse> {
         let response = self
             .admin()
-            .get_run_details(v1::GetRunDetailsRequest {
-                external_id: run_id.to_string(),
-            })
+            .get_run_details(v1::GetRunDetailsRequest { external_id: run_id.to_string() })
             .await
             .map_err(|s| HatchetError::rpc("AdminService.GetRunDetails", s))?;
         Ok(response.into_inner())
@@ -324,10 +283,7 @@ impl Connection {
 
     /// The shared run-result subscriber of this connection (started on first use).
     pub fn run_results(&self) -> RunSubscriber {
-        self.inner
-            .subscriber
-            .get_or_init(|| RunSubscriber::start(self.dispatcher()))
-            .clone()
+        self.inner.subscriber.get_or_init(|| RunSubscriber::start(self.dispatcher())).clone()
     }
 
     /// Waits until run `run_id` finishes and returns its task results.
@@ -340,10 +296,7 @@ impl Connection {
 
 fn endpoint(config: &HatchetConfig) -> Result<Endpoint> {
     let uri = config.endpoint_uri();
-    let bad = |e: tonic::transport::Error| HatchetError::Connect {
-        address: uri.clone(),
-        source: e,
-    };
+    let bad = |e: tonic::transport::Error| HatchetError::Connect { address: uri.clone(), source: e };
     let mut endpoint = Endpoint::from_shared(uri.clone())
         .map_err(bad)?
         .connect_timeout(Duration::from_secs(10))
@@ -351,9 +304,7 @@ fn endpoint(config: &HatchetConfig) -> Result<Endpoint> {
         .keep_alive_timeout(Duration::from_secs(10))
         .keep_alive_while_idle(true);
     if config.tls() == TlsStrategy::Tls {
-        let tls = ClientTlsConfig::new()
-            .with_webpki_roots()
-            .domain_name(config.host().to_string());
+        let tls = ClientTlsConfig::new().with_webpki_roots().domain_name(config.host().to_string());
         endpoint = endpoint.tls_config(tls).map_err(bad)?;
     }
     Ok(endpoint)

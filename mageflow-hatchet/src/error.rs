@@ -79,12 +79,8 @@ fn hint(code: Code) -> &'static str {
         Code::Unauthenticated | Code::PermissionDenied => {
             "check HATCHET_CLIENT_TOKEN: it must be a valid, unrevoked token for this engine"
         }
-        Code::Unavailable | Code::DeadlineExceeded => {
-            "the engine is unreachable or overloaded; retry later"
-        }
-        Code::NotFound => {
-            "the referenced workflow, worker or run does not exist; register it first"
-        }
+        Code::Unavailable | Code::DeadlineExceeded => "the engine is unreachable or overloaded; retry later",
+        Code::NotFound => "the referenced workflow, worker or run does not exist; register it first",
         Code::InvalidArgument => "the request was rejected as invalid; check the values sent",
         Code::Unimplemented => "the engine does not support this call; upgrade the Hatchet engine",
         Code::AlreadyExists => "an object with this identity already exists",
@@ -108,10 +104,8 @@ impl HatchetError {
 
     /// Whether retrying the same call later may succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self.code(),
-            Some(Code::Unavailable | Code::DeadlineExceeded | Code::Aborted | Code::Unknown)
-        ) || matches!(self, HatchetError::Connect { .. })
+        matches!(self.code(), Some(Code::Unavailable | Code::DeadlineExceeded | Code::Aborted | Code::Unknown))
+            || matches!(self, HatchetError::Connect { .. })
     }
 }
 

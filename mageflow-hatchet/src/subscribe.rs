@@ -11,9 +11,7 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 use crate::backoff::ExponentialBackoff;
 use crate::connection::AuthChannel;
 use crate::error::{HatchetError, Result};
-use crate::proto::{
-    self, SubscribeToWorkflowRunsRequest, WorkflowRunEventType, dispatcher_client::DispatcherClient,
-};
+use crate::proto::{self, SubscribeToWorkflowRunsRequest, WorkflowRunEventType, dispatcher_client::DispatcherClient};
 
 /// How one task of a finished run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,16 +26,11 @@ impl TaskOutcome {
     /// Parses the output of a completed task; a failed task yields its error.
     pub fn output_json(&self) -> Result<Value> {
         match self {
-            TaskOutcome::Completed(text) => {
-                serde_json::from_str(text).map_err(|e| HatchetError::Protocol {
-                    what: "task output",
-                    reason: format!("not JSON: {e}"),
-                })
+            TaskOutcome::Completed(text) => serde_json::from_str(text)
+                .map_err(|e| HatchetError::Protocol { what: "task output", reason: format!("not JSON: {e}") }),
+            TaskOutcome::Failed(error) => {
+                Err(HatchetError::InvalidInput { what: "task outcome", reason: format!("the task failed: {error}") })
             }
-            TaskOutcome::Failed(error) => Err(HatchetError::InvalidInput {
-                what: "task outcome",
-                reason: format!("the task failed: {error}"),
-            }),
         }
     }
 }
@@ -65,33 +58,21 @@ pub struct RunResult {
 impl RunResult {
     /// The outcome of a single-task run (the first failure wins if there are several tasks).
     pub fn outcome(&self) -> Result<&TaskOutcome> {
-        let failed = self
-            .tasks
-            .iter()
-            .find(|t| matches!(t.outcome, TaskOutcome::Failed(_)));
-        failed
-            .or_else(|| self.tasks.first())
-            .map(|t| &t.outcome)
-            .ok_or_else(|| HatchetError::Protocol {
-                what: "WorkflowRunEvent",
-                reason: format!("run {} finished with no task results", self.workflow_run_id),
-            })
+        let failed = self.tasks.iter().find(|t| matches!(t.outcome, TaskOutcome::Failed(_)));
+        failed.or_else(|| self.tasks.first()).map(|t| &t.outcome).ok_or_else(|| HatchetError::Protocol {
+            what: "WorkflowRunEvent",
+            reason: format!("run {} finished with no task results", self.workflow_run_id),
+        })
     }
 }
 
 /// Converts a wire event into a [`RunResult`], rejecting unknown event types and malformed results.
 pub fn decode_run_event(event: proto::WorkflowRunEvent) -> Result<RunResult> {
-    let bad = |reason: String| HatchetError::Protocol {
-        what: "WorkflowRunEvent",
-        reason,
-    };
+    let bad = |reason: String| HatchetError::Protocol { what: "WorkflowRunEvent", reason };
     match WorkflowRunEventType::try_from(event.event_type) {
         Ok(WorkflowRunEventType::Finished) => {}
         Err(_) => {
-            return Err(bad(format!(
-                "unknown event type {} for run {}",
-                event.event_type, event.workflow_run_id
-            )));
+            return Err(bad(format!("unknown event type {} for run {}", event.event_type, event.workflow_run_id)));
         }
     }
     if event.workflow_run_id.is_empty() {
@@ -115,10 +96,7 @@ pub fn decode_run_event(event: proto::WorkflowRunEvent) -> Result<RunResult> {
             outcome,
         });
     }
-    Ok(RunResult {
-        workflow_run_id: event.workflow_run_id,
-        tasks,
-    })
+    Ok(RunResult { workflow_run_id: event.workflow_run_id, tasks })
 }
 
 type Waiters = HashMap<String, Vec<oneshot::Sender<Result<RunResult>>>>;
@@ -157,15 +135,9 @@ impl RunSubscriber {
             });
         }
         let (tx, rx) = oneshot::channel();
-        lock(&self.waiters)
-            .entry(run_id.to_string())
-            .or_default()
-            .push(tx);
-        self.commands
-            .send(run_id.to_string())
-            .map_err(|_| HatchetError::Stopped("the run subscription"))?;
-        rx.await
-            .map_err(|_| HatchetError::Stopped("the run subscription"))?
+        lock(&self.waiters).entry(run_id.to_string()).or_default().push(tx);
+        self.commands.send(run_id.to_string()).map_err(|_| HatchetError::Stopped("the run subscription"))?;
+        rx.await.map_err(|_| HatchetError::Stopped("the run subscription"))?
     }
 
     /// The number of runs someone is currently waiting for.
@@ -192,11 +164,7 @@ fn deliver(waiters: &Mutex<Waiters>, run_id: &str, result: Result<RunResult>) {
     let mut result = Some(result);
     let count = senders.len();
     for (i, sender) in senders.into_iter().enumerate() {
-        let item = if i + 1 == count {
-            result.take()
-        } else {
-            result.as_ref().map(clone_result)
-        };
+        let item = if i + 1 == count { result.take() } else { result.as_ref().map(clone_result) };
         if let Some(item) = item {
             let _ = sender.send(item);
         }
@@ -206,10 +174,7 @@ fn deliver(waiters: &Mutex<Waiters>, run_id: &str, result: Result<RunResult>) {
 fn clone_result(result: &Result<RunResult>) -> Result<RunResult> {
     match result {
         Ok(r) => Ok(r.clone()),
-        Err(e) => Err(HatchetError::Protocol {
-            what: "WorkflowRunEvent",
-            reason: e.to_string(),
-        }),
+        Err(e) => Err(HatchetError::Protocol { what: "WorkflowRunEvent", reason: e.to_string() }),
     }
 }
 
@@ -229,14 +194,9 @@ async fn run_stream(
         }
         let (tx, rx) = mpsc::unbounded_channel();
         for id in pending_ids(&waiters) {
-            let _ = tx.send(SubscribeToWorkflowRunsRequest {
-                workflow_run_id: id,
-            });
+            let _ = tx.send(SubscribeToWorkflowRunsRequest { workflow_run_id: id });
         }
-        let mut stream = match client
-            .subscribe_to_workflow_runs(UnboundedReceiverStream::new(rx))
-            .await
-        {
+        let mut stream = match client.subscribe_to_workflow_runs(UnboundedReceiverStream::new(rx)).await {
             Ok(response) => response.into_inner(),
             Err(status) => {
                 let delay = backoff.next_delay();
@@ -304,12 +264,7 @@ mod tests {
     use crate::proto::{StepRunResult, WorkflowRunEvent};
 
     fn event(event_type: i32, results: Vec<StepRunResult>) -> WorkflowRunEvent {
-        WorkflowRunEvent {
-            workflow_run_id: "run-1".into(),
-            event_type,
-            event_timestamp: None,
-            results,
-        }
+        WorkflowRunEvent { workflow_run_id: "run-1".into(), event_type, event_timestamp: None, results }
     }
 
     fn result(error: Option<&str>, output: Option<&str>) -> StepRunResult {
@@ -325,10 +280,7 @@ mod tests {
     #[test]
     fn finished_event_decodes() {
         let r = decode_run_event(event(0, vec![result(None, Some("{\"a\":1}"))])).unwrap();
-        assert_eq!(
-            r.outcome().unwrap(),
-            &TaskOutcome::Completed("{\"a\":1}".into())
-        );
+        assert_eq!(r.outcome().unwrap(), &TaskOutcome::Completed("{\"a\":1}".into()));
         assert_eq!(r.outcome().unwrap().output_json().unwrap()["a"], 1);
         let r = decode_run_event(event(0, vec![result(Some("boom"), None)])).unwrap();
         assert_eq!(r.outcome().unwrap(), &TaskOutcome::Failed("boom".into()));
@@ -343,10 +295,7 @@ mod tests {
     #[test]
     fn result_without_output_or_error_is_an_error() {
         let err = decode_run_event(event(0, vec![result(None, None)])).unwrap_err();
-        assert!(
-            err.to_string().contains("neither output nor error"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("neither output nor error"), "{err}");
     }
 
     #[test]

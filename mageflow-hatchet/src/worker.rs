@@ -49,18 +49,12 @@ impl StepOutcome {
 
     /// A retryable failure.
     pub fn failed(message: impl Into<String>) -> Self {
-        StepOutcome::Failed {
-            message: message.into(),
-            non_retryable: false,
-        }
+        StepOutcome::Failed { message: message.into(), non_retryable: false }
     }
 
     /// A failure the engine must not retry.
     pub fn non_retryable(message: impl Into<String>) -> Self {
-        StepOutcome::Failed {
-            message: message.into(),
-            non_retryable: true,
-        }
+        StepOutcome::Failed { message: message.into(), non_retryable: true }
     }
 }
 
@@ -118,12 +112,7 @@ impl Worker {
         workflows: Vec<WorkflowDefinition>,
         handler: impl ActionHandler,
     ) -> Self {
-        Worker {
-            connection,
-            options,
-            workflows,
-            handler: Arc::new(handler),
-        }
+        Worker { connection, options, workflows, handler: Arc::new(handler) }
     }
 
     /// Declares every workflow (`PutWorkflow`), registers the worker, and starts listening,
@@ -141,10 +130,7 @@ impl Worker {
             self.connection.put_workflow(workflow).await?;
             actions.push(config.action_id(&workflow.name, &workflow.task()));
         }
-        let registration = self
-            .connection
-            .register(&self.options.name, actions, self.options.slots)
-            .await?;
+        let registration = self.connection.register(&self.options.name, actions, self.options.slots).await?;
         let worker_id = registration.worker_id.clone();
         tracing::info!(worker_id = %worker_id, name = %self.options.name, "Hatchet worker registered");
         let (shutdown_tx, shutdown_rx) = watch::channel(None);
@@ -159,12 +145,7 @@ impl Worker {
             options: self.options,
         });
         let join = tokio::spawn(supervise(runtime, shutdown_rx));
-        Ok(WorkerHandle {
-            worker_id,
-            grace,
-            shutdown: shutdown_tx,
-            join,
-        })
+        Ok(WorkerHandle { worker_id, grace, shutdown: shutdown_tx, join })
     }
 }
 
@@ -222,22 +203,14 @@ impl Runtime {
     }
 }
 
-async fn supervise(
-    runtime: Arc<Runtime>,
-    mut shutdown: watch::Receiver<Option<Duration>>,
-) -> Result<()> {
+async fn supervise(runtime: Arc<Runtime>, mut shutdown: watch::Receiver<Option<Duration>>) -> Result<()> {
     let heartbeat = tokio::spawn(heartbeat_loop(Arc::clone(&runtime)));
     let mut tasks = JoinSet::new();
     let result = listen_loop(&runtime, &mut tasks, &mut shutdown).await;
     let grace = shutdown.borrow().unwrap_or(runtime.options.shutdown_grace);
-    let drained =
-        tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+    let drained = tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
     if drained.is_err() {
-        tracing::warn!(
-            remaining = tasks.len(),
-            ?grace,
-            "shutdown grace elapsed; aborting running steps"
-        );
+        tracing::warn!(remaining = tasks.len(), ?grace, "shutdown grace elapsed; aborting running steps");
         tasks.abort_all();
         while tasks.join_next().await.is_some() {}
     }
@@ -262,10 +235,7 @@ async fn listen_loop(
     tasks: &mut JoinSet<()>,
     shutdown: &mut watch::Receiver<Option<Duration>>,
 ) -> Result<()> {
-    let mut backoff = ExponentialBackoff::new(
-        runtime.options.reconnect_initial,
-        runtime.options.reconnect_max,
-    );
+    let mut backoff = ExponentialBackoff::new(runtime.options.reconnect_initial, runtime.options.reconnect_max);
     loop {
         if shutdown.borrow().is_some() {
             return Ok(());
@@ -322,10 +292,7 @@ fn fatal(code: Code) -> bool {
 }
 
 fn handle_action(runtime: &Arc<Runtime>, tasks: &mut JoinSet<()>, action: AssignedAction) {
-    let key = (
-        action.task_run_external_id.clone(),
-        u32::try_from(action.retry_count).unwrap_or(0),
-    );
+    let key = (action.task_run_external_id.clone(), u32::try_from(action.retry_count).unwrap_or(0));
     match action_kind(&action) {
         Ok(ActionKind::Cancel) => {
             if let Some(handle) = runtime.running().remove(&key) {
@@ -367,14 +334,8 @@ async fn run_step(runtime: &Runtime, action: AssignedAction) {
                 job_run_id: action.job_run_id.clone(),
                 task_id: action.task_id.clone(),
             };
-            let event = event_for(
-                runtime,
-                &action,
-                &ids,
-                StepActionEventType::StepEventTypeFailed,
-                error.to_string(),
-                true,
-            );
+            let event =
+                event_for(runtime, &action, &ids, StepActionEventType::StepEventTypeFailed, error.to_string(), true);
             send_event(runtime, event).await;
             return;
         }
@@ -385,20 +346,11 @@ async fn run_step(runtime: &Runtime, action: AssignedAction) {
     let Ok(_permit) = Arc::clone(&runtime.slots).acquire_owned().await else {
         return;
     };
-    let started = event_for(
-        runtime,
-        &action,
-        &step.ids,
-        StepActionEventType::StepEventTypeStarted,
-        String::new(),
-        false,
-    );
+    let started =
+        event_for(runtime, &action, &step.ids, StepActionEventType::StepEventTypeStarted, String::new(), false);
     send_event(runtime, started).await;
     let ids = step.ids.clone();
-    let outcome = match AssertUnwindSafe(runtime.handler.run(step))
-        .catch_unwind()
-        .await
-    {
+    let outcome = match AssertUnwindSafe(runtime.handler.run(step)).catch_unwind().await {
         Ok(outcome) => outcome,
         Err(panic) => {
             let text = panic
@@ -412,28 +364,11 @@ async fn run_step(runtime: &Runtime, action: AssignedAction) {
     let event = match outcome {
         StepOutcome::Completed(output) => {
             tracing::info!("step completed");
-            event_for(
-                runtime,
-                &action,
-                &ids,
-                StepActionEventType::StepEventTypeCompleted,
-                output,
-                false,
-            )
+            event_for(runtime, &action, &ids, StepActionEventType::StepEventTypeCompleted, output, false)
         }
-        StepOutcome::Failed {
-            message,
-            non_retryable,
-        } => {
+        StepOutcome::Failed { message, non_retryable } => {
             tracing::warn!(error = %message, non_retryable, "step failed");
-            event_for(
-                runtime,
-                &action,
-                &ids,
-                StepActionEventType::StepEventTypeFailed,
-                message,
-                non_retryable,
-            )
+            event_for(runtime, &action, &ids, StepActionEventType::StepEventTypeFailed, message, non_retryable)
         }
     };
     send_event(runtime, event).await;
@@ -466,11 +401,7 @@ fn event_for(
 async fn send_event(runtime: &Runtime, event: StepActionEvent) {
     let mut backoff = ExponentialBackoff::new(Duration::from_millis(100), Duration::from_secs(2));
     for attempt in 1..=5 {
-        match runtime
-            .connection
-            .send_step_action_event(event.clone())
-            .await
-        {
+        match runtime.connection.send_step_action_event(event.clone()).await {
             Ok(()) => return,
             Err(error) if error.is_transient() && attempt < 5 => {
                 tracing::warn!(%error, attempt, "sending a step event failed; retrying");

@@ -64,10 +64,7 @@ impl WorkflowDefinition {
 
     /// Sets the retry backoff.
     pub fn backoff(mut self, factor: f32, max_seconds: u32) -> Self {
-        self.backoff = Some(Backoff {
-            factor,
-            max_seconds,
-        });
+        self.backoff = Some(Backoff { factor, max_seconds });
         self
     }
 
@@ -85,10 +82,7 @@ impl WorkflowDefinition {
 
     /// The task name, lower case (defaults to the workflow name).
     pub fn task(&self) -> String {
-        self.task_name
-            .as_deref()
-            .unwrap_or(&self.name)
-            .to_lowercase()
+        self.task_name.as_deref().unwrap_or(&self.name).to_lowercase()
     }
 
     /// Builds the `v1.AdminService/PutWorkflow` request.
@@ -116,9 +110,7 @@ impl WorkflowDefinition {
             timeout: self.timeout.map(duration_text).unwrap_or_default(),
             retries,
             backoff_factor: self.backoff.map(|b| b.factor),
-            backoff_max_seconds: self
-                .backoff
-                .map(|b| i32::try_from(b.max_seconds).unwrap_or(i32::MAX)),
+            backoff_max_seconds: self.backoff.map(|b| i32::try_from(b.max_seconds).unwrap_or(i32::MAX)),
             ..Default::default()
         };
         Ok(v1::CreateWorkflowVersionRequest {
@@ -183,13 +175,7 @@ pub struct TriggerRequest {
 impl TriggerRequest {
     /// A request with the given input and no metadata.
     pub fn new(workflow: impl Into<String>, input: Value) -> Self {
-        TriggerRequest {
-            workflow: workflow.into(),
-            input,
-            metadata: Map::new(),
-            child_of: None,
-            priority: None,
-        }
+        TriggerRequest { workflow: workflow.into(), input, metadata: Map::new(), child_of: None, priority: None }
     }
 
     /// Adds one metadata entry.
@@ -224,15 +210,10 @@ impl TriggerRequest {
                 reason: "the workflow name is empty".into(),
             });
         }
-        let input = serde_json::to_string(&self.input).map_err(|e| HatchetError::InvalidInput {
-            what: "run input",
-            reason: e.to_string(),
-        })?;
-        let metadata =
-            serde_json::to_string(&self.metadata).map_err(|e| HatchetError::InvalidInput {
-                what: "run metadata",
-                reason: e.to_string(),
-            })?;
+        let input = serde_json::to_string(&self.input)
+            .map_err(|e| HatchetError::InvalidInput { what: "run input", reason: e.to_string() })?;
+        let metadata = serde_json::to_string(&self.metadata)
+            .map_err(|e| HatchetError::InvalidInput { what: "run metadata", reason: e.to_string() })?;
         let child = self.child_of.as_ref();
         Ok(v1::TriggerWorkflowRequest {
             name: config.workflow_name(&self.workflow),
@@ -259,23 +240,15 @@ mod tests {
         assert_eq!(duration_text(Duration::ZERO), "1s");
         assert_eq!(parse_duration_text("30s"), Some(Duration::from_secs(30)));
         assert_eq!(parse_duration_text("5m"), Some(Duration::from_secs(300)));
-        assert_eq!(
-            parse_duration_text("250ms"),
-            Some(Duration::from_millis(250))
-        );
+        assert_eq!(parse_duration_text("250ms"), Some(Duration::from_millis(250)));
         assert_eq!(parse_duration_text("soon"), None);
         assert_eq!(parse_duration_text("10"), None);
     }
 
     #[test]
     fn bad_schema_is_rejected() {
-        let config =
-            HatchetConfig::from_token(crate::config::unsigned_token("t", "http://x", "h:1"))
-                .unwrap();
-        let err = WorkflowDefinition::new("a")
-            .input_json_schema("{not json")
-            .to_request(&config)
-            .unwrap_err();
+        let config = HatchetConfig::from_token(crate::config::unsigned_token("t", "http://x", "h:1")).unwrap();
+        let err = WorkflowDefinition::new("a").input_json_schema("{not json").to_request(&config).unwrap_err();
         assert!(err.to_string().contains("not valid JSON"));
     }
 }

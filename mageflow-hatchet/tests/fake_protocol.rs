@@ -4,12 +4,9 @@ mod common;
 
 use common::{fake, handler, options, start_worker, within};
 use mageflow_hatchet::proto::{
-    self, StepActionEvent, dispatcher_client::DispatcherClient, v1,
-    workflow_service_client::WorkflowServiceClient,
+    self, StepActionEvent, dispatcher_client::DispatcherClient, v1, workflow_service_client::WorkflowServiceClient,
 };
-use mageflow_hatchet::{
-    ChildOf, Connection, StepOutcome, TaskOutcome, TriggerRequest, WorkflowDefinition,
-};
+use mageflow_hatchet::{ChildOf, Connection, StepOutcome, TaskOutcome, TriggerRequest, WorkflowDefinition};
 use serde_json::{Value, json};
 use tonic::Code;
 use tonic::transport::Channel;
@@ -17,20 +14,13 @@ use tonic::transport::Channel;
 #[tokio::test]
 async fn bulk_trigger_returns_ids_in_request_order() {
     let (_fake, conn) = fake().await;
-    conn.put_workflow(&WorkflowDefinition::new("bulk"))
-        .await
-        .unwrap();
-    let requests: Vec<_> = (0..5)
-        .map(|i| TriggerRequest::new("bulk", json!({"i": i})))
-        .collect();
+    conn.put_workflow(&WorkflowDefinition::new("bulk")).await.unwrap();
+    let requests: Vec<_> = (0..5).map(|i| TriggerRequest::new("bulk", json!({"i": i}))).collect();
     let ids = within(conn.bulk_trigger_workflow(&requests)).await.unwrap();
     assert_eq!(ids.len(), 5);
     for (i, id) in ids.iter().enumerate() {
         let details = conn.get_run_details(id).await.unwrap();
-        assert_eq!(
-            serde_json::from_slice::<Value>(&details.input).unwrap(),
-            json!({"i": i})
-        );
+        assert_eq!(serde_json::from_slice::<Value>(&details.input).unwrap(), json!({"i": i}));
         assert!(!details.done);
         assert_eq!(details.status, v1::RunStatus::Queued as i32);
     }
@@ -47,21 +37,13 @@ async fn subscription_answers_for_runs_finished_before_it() {
         handler(|action| async move { StepOutcome::completed(&action.input) }),
     )
     .await;
-    let run_id = conn
-        .trigger_workflow(&TriggerRequest::new("early", json!({"v": 1})))
-        .await
-        .unwrap();
+    let run_id = conn.trigger_workflow(&TriggerRequest::new("early", json!({"v": 1}))).await.unwrap();
     let first = within(conn.wait_for_run(&run_id)).await.unwrap();
     // A fresh connection has its own stream, opened after the run finished.
-    let late = Connection::connect(fake.client_config().unwrap())
-        .await
-        .unwrap();
+    let late = Connection::connect(fake.client_config().unwrap()).await.unwrap();
     let second = within(late.wait_for_run(&run_id)).await.unwrap();
     assert_eq!(first, second);
-    assert_eq!(
-        second.outcome().unwrap(),
-        &TaskOutcome::Completed("{\"v\":1}".into())
-    );
+    assert_eq!(second.outcome().unwrap(), &TaskOutcome::Completed("{\"v\":1}".into()));
     // Waiting twice on the same stream for a finished run answers twice.
     assert_eq!(within(late.wait_for_run(&run_id)).await.unwrap(), second);
     within(worker.shutdown()).await.unwrap();
@@ -81,9 +63,7 @@ async fn many_triggers_and_waits_in_flight_at_once() {
     let runs = futures::future::join_all((0..40).map(|n| {
         let conn = conn.clone();
         async move {
-            let id = conn
-                .trigger_workflow(&TriggerRequest::new("echo", json!({"n": n})))
-                .await?;
+            let id = conn.trigger_workflow(&TriggerRequest::new("echo", json!({"n": n}))).await?;
             let result = conn.wait_for_run(&id).await?;
             result.outcome()?.output_json()
         }
@@ -98,9 +78,7 @@ async fn many_triggers_and_waits_in_flight_at_once() {
 #[tokio::test]
 async fn child_runs_are_deduplicated_by_parent_and_index_or_key() {
     let (_fake, conn) = fake().await;
-    conn.put_workflow(&WorkflowDefinition::new("child"))
-        .await
-        .unwrap();
+    conn.put_workflow(&WorkflowDefinition::new("child")).await.unwrap();
     let child = |index: Option<i32>, key: Option<&str>| {
         TriggerRequest::new("child", json!({})).child_of(ChildOf {
             parent_id: "parent-run".into(),
@@ -112,10 +90,7 @@ async fn child_runs_are_deduplicated_by_parent_and_index_or_key() {
     let a = conn.trigger_workflow(&child(Some(0), None)).await.unwrap();
     let a_again = conn.trigger_workflow(&child(Some(0), None)).await.unwrap();
     let b = conn.trigger_workflow(&child(Some(1), None)).await.unwrap();
-    let k = conn
-        .bulk_trigger_workflow(&[child(None, Some("x")), child(None, Some("x"))])
-        .await
-        .unwrap();
+    let k = conn.bulk_trigger_workflow(&[child(None, Some("x")), child(None, Some("x"))]).await.unwrap();
     assert_eq!(a, a_again);
     assert_ne!(a, b);
     assert_eq!(k[0], k[1]);
@@ -123,11 +98,7 @@ async fn child_runs_are_deduplicated_by_parent_and_index_or_key() {
 }
 
 async fn raw_channel(conn: &Connection) -> Channel {
-    Channel::from_shared(conn.config().endpoint_uri())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap()
+    Channel::from_shared(conn.config().endpoint_uri()).unwrap().connect().await.unwrap()
 }
 
 #[tokio::test]
@@ -135,51 +106,26 @@ async fn calls_without_a_well_formed_bearer_token_are_rejected() {
     let (fake, conn) = fake().await;
     let channel = raw_channel(&conn).await;
     let mut client = DispatcherClient::new(channel.clone());
-    let status = client
-        .get_version(proto::GetVersionRequest {})
-        .await
-        .unwrap_err();
+    let status = client.get_version(proto::GetVersionRequest {}).await.unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
-    for header in [
-        "Basic abc".to_string(),
-        "Bearer nonsense".to_string(),
-        fake.token(),
-    ] {
+    for header in ["Basic abc".to_string(), "Bearer nonsense".to_string(), fake.token()] {
         let mut request = tonic::Request::new(proto::GetVersionRequest {});
-        request
-            .metadata_mut()
-            .insert("authorization", header.parse().unwrap());
+        request.metadata_mut().insert("authorization", header.parse().unwrap());
         let status = client.get_version(request).await.unwrap_err();
         assert_eq!(status.code(), Code::Unauthenticated, "{header}");
     }
     let mut request = tonic::Request::new(proto::GetVersionRequest {});
-    request.metadata_mut().insert(
-        "authorization",
-        format!("bearer {}", fake.token()).parse().unwrap(),
-    );
-    assert_eq!(
-        client
-            .get_version(request)
-            .await
-            .unwrap()
-            .into_inner()
-            .version,
-        "v0.78.23"
-    );
+    request.metadata_mut().insert("authorization", format!("bearer {}", fake.token()).parse().unwrap());
+    assert_eq!(client.get_version(request).await.unwrap().into_inner().version, "v0.78.23");
     // The typed client turns a rejection into an error naming the call and what to check.
     let err = mageflow_hatchet::HatchetError::rpc("Dispatcher.GetVersion", status);
-    assert!(
-        err.to_string().contains("check HATCHET_CLIENT_TOKEN"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("check HATCHET_CLIENT_TOKEN"), "{err}");
 }
 
 #[tokio::test]
 async fn fake_rejects_malformed_messages_with_error_statuses() {
     let (_fake, conn) = fake().await;
-    conn.put_workflow(&WorkflowDefinition::new("target"))
-        .await
-        .unwrap();
+    conn.put_workflow(&WorkflowDefinition::new("target")).await.unwrap();
     let mut workflows: WorkflowServiceClient<_> = conn.workflows();
     let trigger = |input: &str, metadata: Option<&str>, name: &str| v1::TriggerWorkflowRequest {
         name: name.into(),
@@ -187,104 +133,34 @@ async fn fake_rejects_malformed_messages_with_error_statuses() {
         additional_metadata: metadata.map(String::from),
         ..Default::default()
     };
-    let code = |r: Result<tonic::Response<proto::TriggerWorkflowResponse>, tonic::Status>| {
-        r.unwrap_err().code()
-    };
-    assert_eq!(
-        code(
-            workflows
-                .trigger_workflow(trigger("{oops", None, "target"))
-                .await
-        ),
-        Code::InvalidArgument
-    );
-    assert_eq!(
-        code(
-            workflows
-                .trigger_workflow(trigger("{}", Some("[1]"), "target"))
-                .await
-        ),
-        Code::InvalidArgument
-    );
-    assert_eq!(
-        code(
-            workflows
-                .trigger_workflow(trigger("{}", Some("{bad"), "target"))
-                .await
-        ),
-        Code::InvalidArgument
-    );
-    assert_eq!(
-        code(workflows.trigger_workflow(trigger("{}", None, "")).await),
-        Code::InvalidArgument
-    );
-    assert_eq!(
-        code(
-            workflows
-                .trigger_workflow(trigger("{}", None, "unknown"))
-                .await
-        ),
-        Code::NotFound
-    );
+    let code = |r: Result<tonic::Response<proto::TriggerWorkflowResponse>, tonic::Status>| r.unwrap_err().code();
+    assert_eq!(code(workflows.trigger_workflow(trigger("{oops", None, "target")).await), Code::InvalidArgument);
+    assert_eq!(code(workflows.trigger_workflow(trigger("{}", Some("[1]"), "target")).await), Code::InvalidArgument);
+    assert_eq!(code(workflows.trigger_workflow(trigger("{}", Some("{bad"), "target")).await), Code::InvalidArgument);
+    assert_eq!(code(workflows.trigger_workflow(trigger("{}", None, "")).await), Code::InvalidArgument);
+    assert_eq!(code(workflows.trigger_workflow(trigger("{}", None, "unknown")).await), Code::NotFound);
     // A bulk request with one bad entry creates nothing.
     let bulk = proto::BulkTriggerWorkflowRequest {
-        workflows: vec![
-            trigger("{}", None, "target"),
-            trigger("nope", None, "target"),
-        ],
+        workflows: vec![trigger("{}", None, "target"), trigger("nope", None, "target")],
     };
-    assert_eq!(
-        workflows
-            .bulk_trigger_workflow(bulk)
-            .await
-            .unwrap_err()
-            .code(),
-        Code::InvalidArgument
-    );
+    assert_eq!(workflows.bulk_trigger_workflow(bulk).await.unwrap_err().code(), Code::InvalidArgument);
 
     let mut admin = conn.admin();
-    let mut bad_timeout = WorkflowDefinition::new("x")
-        .to_request(conn.config())
-        .unwrap();
+    let mut bad_timeout = WorkflowDefinition::new("x").to_request(conn.config()).unwrap();
     bad_timeout.tasks[0].timeout = "soon".into();
-    assert_eq!(
-        admin.put_workflow(bad_timeout).await.unwrap_err().code(),
-        Code::InvalidArgument
-    );
-    let mut two_tasks = WorkflowDefinition::new("x")
-        .to_request(conn.config())
-        .unwrap();
+    assert_eq!(admin.put_workflow(bad_timeout).await.unwrap_err().code(), Code::InvalidArgument);
+    let mut two_tasks = WorkflowDefinition::new("x").to_request(conn.config()).unwrap();
     two_tasks.tasks.push(two_tasks.tasks[0].clone());
-    assert_eq!(
-        admin.put_workflow(two_tasks).await.unwrap_err().code(),
-        Code::InvalidArgument
-    );
-    let mut bad_schema = WorkflowDefinition::new("x")
-        .to_request(conn.config())
-        .unwrap();
+    assert_eq!(admin.put_workflow(two_tasks).await.unwrap_err().code(), Code::InvalidArgument);
+    let mut bad_schema = WorkflowDefinition::new("x").to_request(conn.config()).unwrap();
     bad_schema.input_json_schema = Some(b"{".to_vec());
-    assert_eq!(
-        admin.put_workflow(bad_schema).await.unwrap_err().code(),
-        Code::InvalidArgument
-    );
-    let missing = admin
-        .get_run_details(v1::GetRunDetailsRequest {
-            external_id: "nope".into(),
-        })
-        .await;
+    assert_eq!(admin.put_workflow(bad_schema).await.unwrap_err().code(), Code::InvalidArgument);
+    let missing = admin.get_run_details(v1::GetRunDetailsRequest { external_id: "nope".into() }).await;
     assert_eq!(missing.unwrap_err().code(), Code::NotFound);
 
-    let registration = conn
-        .register("w", vec!["target:target".into()], 1)
-        .await
-        .unwrap();
-    let run_id = conn
-        .trigger_workflow(&TriggerRequest::new("target", json!({})))
-        .await
-        .unwrap();
-    let task_run = conn.get_run_details(&run_id).await.unwrap().task_runs["target"]
-        .external_id
-        .clone();
+    let registration = conn.register("w", vec!["target:target".into()], 1).await.unwrap();
+    let run_id = conn.trigger_workflow(&TriggerRequest::new("target", json!({}))).await.unwrap();
+    let task_run = conn.get_run_details(&run_id).await.unwrap().task_runs["target"].external_id.clone();
     let event = |worker: &str, task: &str, event_type: i32, payload: &str| StepActionEvent {
         worker_id: worker.into(),
         task_run_external_id: task.into(),
@@ -295,61 +171,23 @@ async fn fake_rejects_malformed_messages_with_error_statuses() {
     };
     let code = |r: mageflow_hatchet::Result<()>| r.unwrap_err().code();
     let w = registration.worker_id.as_str();
+    assert_eq!(code(conn.send_step_action_event(event(w, &task_run, 42, "")).await), Some(Code::InvalidArgument));
+    assert_eq!(code(conn.send_step_action_event(event(w, &task_run, 0, "")).await), Some(Code::InvalidArgument));
+    assert_eq!(code(conn.send_step_action_event(event("ghost", &task_run, 1, "")).await), Some(Code::NotFound));
+    assert_eq!(code(conn.send_step_action_event(event(w, "ghost", 1, "")).await), Some(Code::NotFound));
     assert_eq!(
-        code(
-            conn.send_step_action_event(event(w, &task_run, 42, ""))
-                .await
-        ),
-        Some(Code::InvalidArgument)
-    );
-    assert_eq!(
-        code(
-            conn.send_step_action_event(event(w, &task_run, 0, ""))
-                .await
-        ),
-        Some(Code::InvalidArgument)
-    );
-    assert_eq!(
-        code(
-            conn.send_step_action_event(event("ghost", &task_run, 1, ""))
-                .await
-        ),
-        Some(Code::NotFound)
-    );
-    assert_eq!(
-        code(conn.send_step_action_event(event(w, "ghost", 1, "")).await),
-        Some(Code::NotFound)
-    );
-    assert_eq!(
-        code(
-            conn.send_step_action_event(event(w, &task_run, 2, "{not json"))
-                .await
-        ),
+        code(conn.send_step_action_event(event(w, &task_run, 2, "{not json")).await),
         Some(Code::InvalidArgument)
     );
     assert_eq!(code(conn.heartbeat("ghost").await), Some(Code::NotFound));
-    assert_eq!(
-        conn.listen("ghost").await.err().and_then(|e| e.code()),
-        Some(Code::NotFound)
-    );
-    assert_eq!(
-        conn.register("", vec![], 1).await.unwrap_err().code(),
-        Some(Code::InvalidArgument)
-    );
+    assert_eq!(conn.listen("ghost").await.err().and_then(|e| e.code()), Some(Code::NotFound));
+    assert_eq!(conn.register("", vec![], 1).await.unwrap_err().code(), Some(Code::InvalidArgument));
     // An empty run id on the subscription stream is an error status on that stream.
     let mut dispatcher = conn.dispatcher();
-    let requests = futures::stream::iter(vec![proto::SubscribeToWorkflowRunsRequest {
-        workflow_run_id: String::new(),
-    }]);
-    let mut stream = dispatcher
-        .subscribe_to_workflow_runs(requests)
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(
-        within(stream.message()).await.unwrap_err().code(),
-        Code::InvalidArgument
-    );
+    let requests =
+        futures::stream::iter(vec![proto::SubscribeToWorkflowRunsRequest { workflow_run_id: String::new() }]);
+    let mut stream = dispatcher.subscribe_to_workflow_runs(requests).await.unwrap().into_inner();
+    assert_eq!(within(stream.message()).await.unwrap_err().code(), Code::InvalidArgument);
     // The engine still serves.
     assert_eq!(conn.get_version().await.unwrap(), "v0.78.23");
 }
@@ -367,10 +205,7 @@ async fn streams_reconnect_and_pending_runs_are_resubscribed() {
     .await;
     // Stop the worker so the next run stays queued while we break the streams.
     within(worker.shutdown()).await.unwrap();
-    let run_id = conn
-        .trigger_workflow(&TriggerRequest::new("blip", json!({"after": "blip"})))
-        .await
-        .unwrap();
+    let run_id = conn.trigger_workflow(&TriggerRequest::new("blip", json!({"after": "blip"}))).await.unwrap();
     let waiter = {
         let conn = conn.clone();
         let run_id = run_id.clone();
@@ -378,10 +213,7 @@ async fn streams_reconnect_and_pending_runs_are_resubscribed() {
     };
     within(fake.wait_for_watchers(&run_id, 1)).await;
     fake.drop_streams();
-    assert_eq!(
-        fake.run(&run_id).unwrap().state,
-        mageflow_hatchet::fake::RunState::Queued
-    );
+    assert_eq!(fake.run(&run_id).unwrap().state, mageflow_hatchet::fake::RunState::Queued);
     // The subscriber reconnects by itself and subscribes the pending run again.
     within(fake.wait_for_watchers(&run_id, 1)).await;
     let worker = start_worker(
@@ -396,10 +228,7 @@ async fn streams_reconnect_and_pending_runs_are_resubscribed() {
     fake.drop_streams();
     within(fake.wait_until_listening(worker.worker_id())).await;
     let result = within(waiter).await.unwrap().unwrap();
-    assert_eq!(
-        result.outcome().unwrap(),
-        &TaskOutcome::Completed("{\"after\":\"blip\"}".into())
-    );
+    assert_eq!(result.outcome().unwrap(), &TaskOutcome::Completed("{\"after\":\"blip\"}".into()));
     let empty = conn.wait_for_run("").await.unwrap_err();
     assert!(empty.to_string().contains("empty"), "{empty}");
     within(worker.shutdown()).await.unwrap();
@@ -408,41 +237,24 @@ async fn streams_reconnect_and_pending_runs_are_resubscribed() {
 #[tokio::test]
 async fn tls_to_a_plaintext_engine_is_a_clear_error() {
     let (fake, _conn) = fake().await;
-    let config = fake
-        .client_config()
-        .unwrap()
-        .with_tls(mageflow_hatchet::TlsStrategy::Tls);
+    let config = fake.client_config().unwrap().with_tls(mageflow_hatchet::TlsStrategy::Tls);
     assert_eq!(config.endpoint_uri(), format!("https://{}", fake.addr()));
     let lazy = Connection::connect_lazy(config.clone()).unwrap();
     let err = within(lazy.get_version()).await.unwrap_err();
     assert!(err.code().is_some(), "{err}");
     let err = within(Connection::connect(config)).await.unwrap_err();
-    assert!(
-        matches!(err, mageflow_hatchet::HatchetError::Connect { .. }),
-        "{err}"
-    );
-    assert!(
-        err.to_string().contains("HATCHET_CLIENT_TLS_STRATEGY"),
-        "{err}"
-    );
+    assert!(matches!(err, mageflow_hatchet::HatchetError::Connect { .. }), "{err}");
+    assert!(err.to_string().contains("HATCHET_CLIENT_TLS_STRATEGY"), "{err}");
 }
 
 #[tokio::test]
 async fn started_after_completed_leaves_the_attempt_finished() {
     let (fake, conn) = fake().await;
-    conn.put_workflow(&WorkflowDefinition::new("order"))
-        .await
-        .unwrap();
-    let worker = conn
-        .register("raw", vec!["order:order".into()], 1)
-        .await
-        .unwrap();
+    conn.put_workflow(&WorkflowDefinition::new("order")).await.unwrap();
+    let worker = conn.register("raw", vec!["order:order".into()], 1).await.unwrap();
     let mut stream = conn.listen(&worker.worker_id).await.unwrap();
     within(fake.wait_until_listening(&worker.worker_id)).await;
-    let run_id = conn
-        .trigger_workflow(&TriggerRequest::new("order", json!({})))
-        .await
-        .unwrap();
+    let run_id = conn.trigger_workflow(&TriggerRequest::new("order", json!({}))).await.unwrap();
     let action = within(stream.message()).await.unwrap().unwrap();
     let event = |event_type: proto::StepActionEventType, payload: &str| StepActionEvent {
         worker_id: worker.worker_id.clone(),
@@ -454,23 +266,14 @@ async fn started_after_completed_leaves_the_attempt_finished() {
         ..Default::default()
     };
     use proto::StepActionEventType::{StepEventTypeCompleted, StepEventTypeStarted};
-    conn.send_step_action_event(event(StepEventTypeCompleted, "{\"done\":true}"))
-        .await
-        .unwrap();
-    conn.send_step_action_event(event(StepEventTypeStarted, ""))
-        .await
-        .unwrap();
-    conn.send_step_action_event(event(StepEventTypeStarted, ""))
-        .await
-        .unwrap();
+    conn.send_step_action_event(event(StepEventTypeCompleted, "{\"done\":true}")).await.unwrap();
+    conn.send_step_action_event(event(StepEventTypeStarted, "")).await.unwrap();
+    conn.send_step_action_event(event(StepEventTypeStarted, "")).await.unwrap();
     let applied: Vec<bool> = fake.step_events().iter().map(|e| e.applied).collect();
     assert_eq!(applied, vec![true, false, false]);
     let details = conn.get_run_details(&run_id).await.unwrap();
     assert!(details.done);
     assert_eq!(details.status, v1::RunStatus::Completed as i32);
     let result = within(conn.wait_for_run(&run_id)).await.unwrap();
-    assert_eq!(
-        result.outcome().unwrap(),
-        &TaskOutcome::Completed("{\"done\":true}".into())
-    );
+    assert_eq!(result.outcome().unwrap(), &TaskOutcome::Completed("{\"done\":true}".into()));
 }

@@ -49,11 +49,7 @@ impl Codec for RawCodec {
 #[tokio::test]
 async fn undecodable_messages_get_an_error_status_and_the_fake_keeps_serving() {
     let (fake, conn) = fake().await;
-    let channel = Channel::from_shared(conn.config().endpoint_uri())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
+    let channel = Channel::from_shared(conn.config().endpoint_uri()).unwrap().connect().await.unwrap();
     let mut grpc = tonic::client::Grpc::new(channel);
     let garbage: [&[u8]; 3] = [
         &[0xff, 0xff, 0xff],       // truncated varint tag
@@ -69,12 +65,8 @@ async fn undecodable_messages_get_an_error_status_and_the_fake_keeps_serving() {
         for bytes in garbage {
             within(grpc.ready()).await.unwrap();
             let mut request = Request::new(bytes.to_vec());
-            request.metadata_mut().insert(
-                "authorization",
-                format!("Bearer {}", fake.token()).parse().unwrap(),
-            );
-            let result =
-                within(grpc.unary(request, PathAndQuery::from_static(path), RawCodec)).await;
+            request.metadata_mut().insert("authorization", format!("Bearer {}", fake.token()).parse().unwrap());
+            let result = within(grpc.unary(request, PathAndQuery::from_static(path), RawCodec)).await;
             let status = result.expect_err("garbage must be rejected");
             assert_eq!(status.code(), Code::Internal, "{path} {bytes:?}: {status}");
         }

@@ -46,21 +46,13 @@ async fn worker_runs_workflow_end_to_end() {
     assert_eq!(spec.action, "greet:greet");
     assert_eq!(spec.retries, 0);
     assert_eq!(spec.timeout, Some(Duration::from_secs(30)));
-    assert_eq!(
-        spec.input_json_schema.as_deref(),
-        Some(r#"{"type":"object"}"#)
-    );
+    assert_eq!(spec.input_json_schema.as_deref(), Some(r#"{"type":"object"}"#));
 
-    let request = TriggerRequest::new("Greet", json!({"name": "ada"}))
-        .signature_id("sig-42")
-        .metadata("extra", 7);
+    let request = TriggerRequest::new("Greet", json!({"name": "ada"})).signature_id("sig-42").metadata("extra", 7);
     let run_id = within(conn.trigger_workflow(&request)).await.unwrap();
     let result = within(conn.wait_for_run(&run_id)).await.unwrap();
     let output = result.outcome().unwrap().output_json().unwrap();
-    assert_eq!(
-        output,
-        json!({"hello": "ada", "signature": "sig-42", "extra": 7})
-    );
+    assert_eq!(output, json!({"hello": "ada", "signature": "sig-42", "extra": 7}));
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 
     let snapshot = fake.run(&run_id).unwrap();
@@ -72,22 +64,13 @@ async fn worker_runs_workflow_end_to_end() {
         .filter(|e| e.task_run_external_id == snapshot.task_run_external_id)
         .map(|e| e.event_type)
         .collect();
-    assert_eq!(
-        kinds,
-        vec![
-            StepActionEventType::StepEventTypeStarted,
-            StepActionEventType::StepEventTypeCompleted
-        ]
-    );
+    assert_eq!(kinds, vec![StepActionEventType::StepEventTypeStarted, StepActionEventType::StepEventTypeCompleted]);
 
     let details = within(conn.get_run_details(&run_id)).await.unwrap();
     assert!(details.done);
     assert_eq!(details.status, v1::RunStatus::Completed as i32);
     let task = &details.task_runs["greet"];
-    assert_eq!(
-        serde_json::from_slice::<serde_json::Value>(task.output.as_ref().unwrap()).unwrap(),
-        output
-    );
+    assert_eq!(serde_json::from_slice::<serde_json::Value>(task.output.as_ref().unwrap()).unwrap(), output);
     assert_eq!(within(conn.get_version()).await.unwrap(), "v0.78.23");
     within(worker.shutdown()).await.unwrap();
 }
@@ -114,15 +97,9 @@ async fn failed_attempts_are_retried_then_succeed() {
         }),
     )
     .await;
-    let run_id = conn
-        .trigger_workflow(&TriggerRequest::new("flaky", json!({})))
-        .await
-        .unwrap();
+    let run_id = conn.trigger_workflow(&TriggerRequest::new("flaky", json!({}))).await.unwrap();
     let result = within(conn.wait_for_run(&run_id)).await.unwrap();
-    assert_eq!(
-        result.outcome().unwrap().output_json().unwrap(),
-        json!({"ok": 2})
-    );
+    assert_eq!(result.outcome().unwrap().output_json().unwrap(), json!({"ok": 2}));
     assert_eq!(*attempts.lock().unwrap(), vec![0, 1, 2]);
     let snapshot = fake.run(&run_id).unwrap();
     assert_eq!((snapshot.deliveries, snapshot.retry_count), (3, 2));
@@ -145,15 +122,9 @@ async fn exhausted_retries_fail_the_run_with_the_last_error() {
         }),
     )
     .await;
-    let run_id = conn
-        .trigger_workflow(&TriggerRequest::new("doomed", json!({})))
-        .await
-        .unwrap();
+    let run_id = conn.trigger_workflow(&TriggerRequest::new("doomed", json!({}))).await.unwrap();
     let result = within(conn.wait_for_run(&run_id)).await.unwrap();
-    assert_eq!(
-        result.outcome().unwrap(),
-        &TaskOutcome::Failed("boom 2".into())
-    );
+    assert_eq!(result.outcome().unwrap(), &TaskOutcome::Failed("boom 2".into()));
     assert_eq!(calls.load(Ordering::SeqCst), 3);
     within(worker.shutdown()).await.unwrap();
 }
@@ -174,21 +145,12 @@ async fn non_retryable_failure_is_not_retried() {
         }),
     )
     .await;
-    let run_id = conn
-        .trigger_workflow(&TriggerRequest::new("strict", json!({})))
-        .await
-        .unwrap();
+    let run_id = conn.trigger_workflow(&TriggerRequest::new("strict", json!({}))).await.unwrap();
     let result = within(conn.wait_for_run(&run_id)).await.unwrap();
-    assert_eq!(
-        result.outcome().unwrap(),
-        &TaskOutcome::Failed("bad input".into())
-    );
+    assert_eq!(result.outcome().unwrap(), &TaskOutcome::Failed("bad input".into()));
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     let snapshot = fake.run(&run_id).unwrap();
-    assert_eq!(
-        (snapshot.state, snapshot.deliveries, snapshot.retry_count),
-        (RunState::Failed, 1, 0)
-    );
+    assert_eq!((snapshot.state, snapshot.deliveries, snapshot.retry_count), (RunState::Failed, 1, 0));
     within(worker.shutdown()).await.unwrap();
 }
 
@@ -214,55 +176,28 @@ async fn cancel_aborts_the_running_handler() {
         }),
     )
     .await;
-    let run_id = conn
-        .trigger_workflow(&TriggerRequest::new("slow", json!({})))
-        .await
-        .unwrap();
+    let run_id = conn.trigger_workflow(&TriggerRequest::new("slow", json!({}))).await.unwrap();
     assert_eq!(within(started_rx.recv()).await.unwrap(), run_id);
-    let cancelled = within(conn.cancel_tasks(vec![run_id.clone()]))
-        .await
-        .unwrap();
+    let cancelled = within(conn.cancel_tasks(vec![run_id.clone()])).await.unwrap();
     assert_eq!(cancelled.len(), 1);
     within(dropped_rx).await.unwrap();
     let result = within(conn.wait_for_run(&run_id)).await.unwrap();
-    assert_eq!(
-        result.outcome().unwrap(),
-        &TaskOutcome::Failed("task cancelled".into())
-    );
+    assert_eq!(result.outcome().unwrap(), &TaskOutcome::Failed("task cancelled".into()));
     assert_eq!(fake.run(&run_id).unwrap().state, RunState::Cancelled);
     // Cancelling again changes nothing.
-    assert!(
-        within(conn.cancel_tasks(vec![run_id.clone()]))
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(within(conn.cancel_tasks(vec![run_id.clone()])).await.unwrap().is_empty());
     within(worker.shutdown()).await.unwrap();
 }
 
 #[tokio::test]
 async fn cancel_of_a_queued_run_never_runs_it() {
     let (fake, conn) = fake().await;
-    conn.put_workflow(&WorkflowDefinition::new("idle"))
-        .await
-        .unwrap();
-    let run_id = conn
-        .trigger_workflow(&TriggerRequest::new("idle", json!({})))
-        .await
-        .unwrap();
+    conn.put_workflow(&WorkflowDefinition::new("idle")).await.unwrap();
+    let run_id = conn.trigger_workflow(&TriggerRequest::new("idle", json!({}))).await.unwrap();
     assert_eq!(fake.run(&run_id).unwrap().state, RunState::Queued);
-    assert_eq!(
-        within(conn.cancel_tasks(vec![run_id.clone()]))
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(within(conn.cancel_tasks(vec![run_id.clone()])).await.unwrap().len(), 1);
     let result = within(conn.wait_for_run(&run_id)).await.unwrap();
-    assert_eq!(
-        result.outcome().unwrap(),
-        &TaskOutcome::Failed("task cancelled".into())
-    );
+    assert_eq!(result.outcome().unwrap(), &TaskOutcome::Failed("task cancelled".into()));
     assert_eq!(fake.run(&run_id).unwrap().deliveries, 0);
 }
 
@@ -313,51 +248,26 @@ async fn two_workers_share_work_round_robin_within_slots() {
         .await;
         workers.push(worker);
     }
-    let requests: Vec<_> = (0..6)
-        .map(|i| TriggerRequest::new("shared", json!({"i": i})))
-        .collect();
+    let requests: Vec<_> = (0..6).map(|i| TriggerRequest::new("shared", json!({"i": i}))).collect();
     let ids = within(conn.bulk_trigger_workflow(&requests)).await.unwrap();
     // Four slots in total: exactly four runs start, two per worker, alternating.
     for _ in 0..4 {
         within(started_rx.recv()).await.unwrap();
     }
-    let assigned: Vec<Vec<String>> = ids
-        .iter()
-        .map(|id| fake.run(id).unwrap().assigned_workers)
-        .collect();
-    let (a, b) = (
-        workers[0].worker_id().to_string(),
-        workers[1].worker_id().to_string(),
-    );
-    assert_eq!(
-        &assigned[..4],
-        &[
-            vec![a.clone()],
-            vec![b.clone()],
-            vec![a.clone()],
-            vec![b.clone()]
-        ]
-    );
-    assert!(
-        assigned[4].is_empty() && assigned[5].is_empty(),
-        "no slot may be exceeded: {assigned:?}"
-    );
+    let assigned: Vec<Vec<String>> = ids.iter().map(|id| fake.run(id).unwrap().assigned_workers).collect();
+    let (a, b) = (workers[0].worker_id().to_string(), workers[1].worker_id().to_string());
+    assert_eq!(&assigned[..4], &[vec![a.clone()], vec![b.clone()], vec![a.clone()], vec![b.clone()]]);
+    assert!(assigned[4].is_empty() && assigned[5].is_empty(), "no slot may be exceeded: {assigned:?}");
     assert_eq!(fake.run(&ids[4]).unwrap().state, RunState::Queued);
     gate.add_permits(6);
     for id in &ids {
         within(conn.wait_for_run(id)).await.unwrap();
     }
-    let (sa, sb) = (
-        stats[0].lock().unwrap().total,
-        stats[1].lock().unwrap().total,
-    );
+    let (sa, sb) = (stats[0].lock().unwrap().total, stats[1].lock().unwrap().total);
     assert_eq!(sa + sb, 6);
     assert!(sa >= 2 && sb >= 2);
     for s in &stats {
-        assert!(
-            s.lock().unwrap().max <= 2,
-            "a worker ran more than its 2 slots"
-        );
+        assert!(s.lock().unwrap().max <= 2, "a worker ran more than its 2 slots");
     }
     for w in workers {
         within(w.shutdown()).await.unwrap();
@@ -366,30 +276,16 @@ async fn two_workers_share_work_round_robin_within_slots() {
 
 #[tokio::test]
 async fn runs_of_a_worker_that_stops_heartbeating_are_reassigned() {
-    let (fake, conn) = fake_with(FakeConfig {
-        inactivity_timeout: Duration::from_millis(300),
-        ..FakeConfig::default()
-    })
-    .await;
-    conn.put_workflow(&WorkflowDefinition::new("job"))
-        .await
-        .unwrap();
+    let (fake, conn) =
+        fake_with(FakeConfig { inactivity_timeout: Duration::from_millis(300), ..FakeConfig::default() }).await;
+    conn.put_workflow(&WorkflowDefinition::new("job")).await.unwrap();
     // A worker that registers and listens but never heartbeats.
-    let silent = conn
-        .register("silent", vec!["job:job".into()], 1)
-        .await
-        .unwrap();
+    let silent = conn.register("silent", vec!["job:job".into()], 1).await.unwrap();
     let mut stream = conn.listen(&silent.worker_id).await.unwrap();
     within(fake.wait_until_listening(&silent.worker_id)).await;
-    let run_id = conn
-        .trigger_workflow(&TriggerRequest::new("job", json!({"n": 1})))
-        .await
-        .unwrap();
+    let run_id = conn.trigger_workflow(&TriggerRequest::new("job", json!({"n": 1}))).await.unwrap();
     let first = within(stream.message()).await.unwrap().unwrap();
-    assert_eq!(
-        (first.workflow_run_id.as_str(), first.retry_count),
-        (run_id.as_str(), 0)
-    );
+    assert_eq!((first.workflow_run_id.as_str(), first.retry_count), (run_id.as_str(), 0));
 
     let (seen_tx, mut seen_rx) = mpsc::unbounded_channel();
     let healthy = start_worker(
@@ -404,16 +300,10 @@ async fn runs_of_a_worker_that_stops_heartbeating_are_reassigned() {
     )
     .await;
     let result = within(conn.wait_for_run(&run_id)).await.unwrap();
-    assert_eq!(
-        result.outcome().unwrap(),
-        &TaskOutcome::Completed("\"done by healthy\"".into())
-    );
+    assert_eq!(result.outcome().unwrap(), &TaskOutcome::Completed("\"done by healthy\"".into()));
     assert_eq!(within(seen_rx.recv()).await, Some(1));
     let snapshot = fake.run(&run_id).unwrap();
-    assert_eq!(
-        snapshot.assigned_workers,
-        vec![silent.worker_id.clone(), healthy.worker_id().to_string()]
-    );
+    assert_eq!(snapshot.assigned_workers, vec![silent.worker_id.clone(), healthy.worker_id().to_string()]);
 
     // A late report from the silent worker about its old attempt changes nothing.
     conn.send_step_action_event(StepActionEvent {
@@ -427,15 +317,8 @@ async fn runs_of_a_worker_that_stops_heartbeating_are_reassigned() {
     })
     .await
     .unwrap();
-    assert_eq!(
-        fake.run(&run_id).unwrap().output.as_deref(),
-        Some("\"done by healthy\"")
-    );
-    let late = fake
-        .step_events()
-        .into_iter()
-        .find(|e| e.payload == "\"late\"")
-        .unwrap();
+    assert_eq!(fake.run(&run_id).unwrap().output.as_deref(), Some("\"done by healthy\""));
+    let late = fake.step_events().into_iter().find(|e| e.payload == "\"late\"").unwrap();
     assert!(!late.applied);
     within(healthy.shutdown()).await.unwrap();
 }
@@ -445,17 +328,14 @@ async fn attempt_exceeding_its_timeout_is_cancelled_and_retried() {
     let (fake, conn) = fake().await;
     let (dropped_tx, dropped_rx) = oneshot::channel();
     let dropped_tx = Arc::new(Mutex::new(Some(dropped_tx)));
-    let workflow = WorkflowDefinition::new("hangs")
-        .retries(1)
-        .timeout(Duration::from_secs(1));
+    let workflow = WorkflowDefinition::new("hangs").retries(1).timeout(Duration::from_secs(1));
     let worker = start_worker(
         &fake,
         &conn,
         options("w", 1),
         vec![workflow],
         handler(move |action| {
-            let guard =
-                (action.retry_count == 0).then(|| DropSignal(dropped_tx.lock().unwrap().take()));
+            let guard = (action.retry_count == 0).then(|| DropSignal(dropped_tx.lock().unwrap().take()));
             async move {
                 if let Some(_guard) = guard {
                     futures::future::pending::<()>().await;
@@ -465,15 +345,9 @@ async fn attempt_exceeding_its_timeout_is_cancelled_and_retried() {
         }),
     )
     .await;
-    let run_id = conn
-        .trigger_workflow(&TriggerRequest::new("hangs", json!({})))
-        .await
-        .unwrap();
+    let run_id = conn.trigger_workflow(&TriggerRequest::new("hangs", json!({}))).await.unwrap();
     let result = within(conn.wait_for_run(&run_id)).await.unwrap();
-    assert_eq!(
-        result.outcome().unwrap(),
-        &TaskOutcome::Completed("1".into())
-    );
+    assert_eq!(result.outcome().unwrap(), &TaskOutcome::Completed("1".into()));
     within(dropped_rx).await.unwrap();
     assert_eq!(fake.run(&run_id).unwrap().deliveries, 2);
     within(worker.shutdown()).await.unwrap();
@@ -501,19 +375,13 @@ async fn graceful_shutdown_lets_running_steps_finish() {
         }),
     )
     .await;
-    let run_id = conn
-        .trigger_workflow(&TriggerRequest::new("drain", json!({})))
-        .await
-        .unwrap();
+    let run_id = conn.trigger_workflow(&TriggerRequest::new("drain", json!({}))).await.unwrap();
     within(started_rx.recv()).await.unwrap();
     let shutdown = tokio::spawn(worker.shutdown());
     gate.add_permits(1);
     within(shutdown).await.unwrap().unwrap();
     let result = within(conn.wait_for_run(&run_id)).await.unwrap();
-    assert_eq!(
-        result.outcome().unwrap(),
-        &TaskOutcome::Completed("\"finished\"".into())
-    );
+    assert_eq!(result.outcome().unwrap(), &TaskOutcome::Completed("\"finished\"".into()));
 }
 
 #[tokio::test]
@@ -540,9 +408,7 @@ async fn shutdown_aborts_steps_still_running_after_the_grace_period() {
         }),
     )
     .await;
-    conn.trigger_workflow(&TriggerRequest::new("stuck", json!({})))
-        .await
-        .unwrap();
+    conn.trigger_workflow(&TriggerRequest::new("stuck", json!({}))).await.unwrap();
     within(started_rx.recv()).await.unwrap();
     within(worker.shutdown()).await.unwrap();
     within(dropped_rx).await.unwrap();
@@ -564,8 +430,8 @@ async fn worker_survives_malformed_actions() {
         }),
     )
     .await;
-    let bad = |run: &str, payload: &str, action_type: i32, metadata: Option<&str>| {
-        mageflow_hatchet::proto::AssignedAction {
+    let bad =
+        |run: &str, payload: &str, action_type: i32, metadata: Option<&str>| mageflow_hatchet::proto::AssignedAction {
             workflow_run_id: run.into(),
             task_run_external_id: run.into(),
             action_id: "robust:robust".into(),
@@ -573,56 +439,25 @@ async fn worker_survives_malformed_actions() {
             action_payload: payload.into(),
             additional_metadata: metadata.map(String::from),
             ..Default::default()
-        }
-    };
-    assert!(fake.inject_action(
-        worker.worker_id(),
-        bad("bogus-payload", "{not json", 0, None)
-    ));
-    assert!(fake.inject_action(
-        worker.worker_id(),
-        bad("bogus-meta", r#"{"input":{}}"#, 0, Some("[1,2]"))
-    ));
-    assert!(fake.inject_action(
-        worker.worker_id(),
-        bad("bogus-type", r#"{"input":{}}"#, 99, None)
-    ));
+        };
+    assert!(fake.inject_action(worker.worker_id(), bad("bogus-payload", "{not json", 0, None)));
+    assert!(fake.inject_action(worker.worker_id(), bad("bogus-meta", r#"{"input":{}}"#, 0, Some("[1,2]"))));
+    assert!(fake.inject_action(worker.worker_id(), bad("bogus-type", r#"{"input":{}}"#, 99, None)));
     // The worker keeps serving real work afterwards.
-    let run_id = conn
-        .trigger_workflow(&TriggerRequest::new("robust", json!({})))
-        .await
-        .unwrap();
+    let run_id = conn.trigger_workflow(&TriggerRequest::new("robust", json!({}))).await.unwrap();
     let result = within(conn.wait_for_run(&run_id)).await.unwrap();
-    assert_eq!(
-        result.outcome().unwrap(),
-        &TaskOutcome::Completed("\"ok\"".into())
-    );
+    assert_eq!(result.outcome().unwrap(), &TaskOutcome::Completed("\"ok\"".into()));
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     // Step events travel independently of the action stream: await both reports.
     let is_bogus_failure = |e: &RecordedStepEvent| {
-        e.event_type == StepActionEventType::StepEventTypeFailed
-            && e.task_run_external_id.starts_with("bogus")
+        e.event_type == StepActionEventType::StepEventTypeFailed && e.task_run_external_id.starts_with("bogus")
     };
-    within(
-        fake.wait_for_step_events(|events| {
-            events.iter().filter(|e| is_bogus_failure(e)).count() >= 2
-        }),
-    )
-    .await;
+    within(fake.wait_for_step_events(|events| events.iter().filter(|e| is_bogus_failure(e)).count() >= 2)).await;
     let events = fake.step_events();
-    let payload_of = |id: &str| {
-        events
-            .iter()
-            .find(|e| e.task_run_external_id == id)
-            .map(|e| e.payload.clone())
-            .unwrap_or_default()
-    };
+    let payload_of =
+        |id: &str| events.iter().find(|e| e.task_run_external_id == id).map(|e| e.payload.clone()).unwrap_or_default();
     assert!(payload_of("bogus-payload").contains("action_payload is not JSON"));
     assert!(payload_of("bogus-meta").contains("additional_metadata is not a JSON object"));
-    assert!(
-        events
-            .iter()
-            .all(|e| e.task_run_external_id != "bogus-type")
-    );
+    assert!(events.iter().all(|e| e.task_run_external_id != "bogus-type"));
     within(worker.shutdown()).await.unwrap();
 }

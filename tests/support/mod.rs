@@ -119,7 +119,8 @@ impl TestStore {
     pub async fn hatchet() -> TestStore {
         let mut store = TestStore::new(StoreKind::Redis);
         let config = FakeConfig { inactivity_timeout: Duration::from_secs(3), ..FakeConfig::default() };
-        let fake = FakeHatchet::start(config).await.unwrap_or_else(|error| panic!("cannot start a fake Hatchet: {error}"));
+        let fake =
+            FakeHatchet::start(config).await.unwrap_or_else(|error| panic!("cannot start a fake Hatchet: {error}"));
         store.backend = BackendKind::Hatchet;
         store.hatchet = Some(fake);
         store

@@ -9,16 +9,10 @@ use mageflow_hatchet::fake::{FakeConfig, FakeHatchet};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port = match std::env::args().nth(1) {
-        Some(arg) => arg
-            .parse::<u16>()
-            .map_err(|_| format!("port {arg:?} is not a number between 0 and 65535"))?,
+        Some(arg) => arg.parse::<u16>().map_err(|_| format!("port {arg:?} is not a number between 0 and 65535"))?,
         None => 7077,
     };
-    let fake = FakeHatchet::start(FakeConfig {
-        port,
-        ..FakeConfig::default()
-    })
-    .await?;
+    let fake = FakeHatchet::start(FakeConfig { port, ..FakeConfig::default() }).await?;
     println!("fake Hatchet engine listening on {}", fake.addr());
     println!("export HATCHET_CLIENT_TOKEN={}", fake.token());
     println!("export HATCHET_CLIENT_TLS_STRATEGY=none");

@@ -6,22 +6,17 @@ use crate::config::decode_token_claims;
 
 /// Accepts a request only with `authorization: Bearer <well-formed Hatchet token>` (scheme case-insensitive).
 pub fn check_auth(request: Request<()>) -> Result<Request<()>, Status> {
-    let header = request.metadata().get("authorization").ok_or_else(|| {
-        Status::unauthenticated(
-            "missing authorization header; send `authorization: Bearer <token>`",
-        )
-    })?;
-    let value = header
-        .to_str()
-        .map_err(|_| Status::unauthenticated("authorization header is not ASCII"))?;
+    let header = request
+        .metadata()
+        .get("authorization")
+        .ok_or_else(|| Status::unauthenticated("missing authorization header; send `authorization: Bearer <token>`"))?;
+    let value = header.to_str().map_err(|_| Status::unauthenticated("authorization header is not ASCII"))?;
     let (scheme, token) = value
         .trim()
         .split_once(' ')
         .ok_or_else(|| Status::unauthenticated("authorization header must be `Bearer <token>`"))?;
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(Status::unauthenticated(format!(
-            "authorization scheme {scheme:?} is not supported; use Bearer"
-        )));
+        return Err(Status::unauthenticated(format!("authorization scheme {scheme:?} is not supported; use Bearer")));
     }
     decode_token_claims(token.trim()).map_err(|e| Status::unauthenticated(e.to_string()))?;
     Ok(request)
@@ -33,9 +28,7 @@ mod tests {
 
     fn with_header(value: &str) -> Request<()> {
         let mut request = Request::new(());
-        request
-            .metadata_mut()
-            .insert("authorization", value.parse().unwrap());
+        request.metadata_mut().insert("authorization", value.parse().unwrap());
         request
     }
 
@@ -48,12 +41,9 @@ mod tests {
 
     #[test]
     fn rejects_missing_or_malformed_credentials() {
-        for request in [
-            Request::new(()),
-            with_header("Bearer"),
-            with_header("Basic abc"),
-            with_header("Bearer not-a-jwt"),
-        ] {
+        for request in
+            [Request::new(()), with_header("Bearer"), with_header("Basic abc"), with_header("Bearer not-a-jwt")]
+        {
             let status = check_auth(request).unwrap_err();
             assert_eq!(status.code(), tonic::Code::Unauthenticated);
         }

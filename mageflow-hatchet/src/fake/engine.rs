@@ -39,10 +39,7 @@ pub enum RunState {
 impl RunState {
     /// Whether the run has finished for good.
     pub fn is_finished(self) -> bool {
-        matches!(
-            self,
-            RunState::Completed | RunState::Failed | RunState::Cancelled
-        )
+        matches!(self, RunState::Completed | RunState::Failed | RunState::Cancelled)
     }
 
     fn to_proto(self) -> v1::RunStatus {
@@ -238,48 +235,31 @@ impl Engine {
             )));
         };
         if task.readable_id.is_empty() || task.action.is_empty() {
-            return Err(invalid(format!(
-                "workflow {name:?}: task readable_id and action are required"
-            )));
+            return Err(invalid(format!("workflow {name:?}: task readable_id and action are required")));
         }
-        let retries = u32::try_from(task.retries).map_err(|_| {
-            invalid(format!(
-                "workflow {name:?}: retries {} is negative",
-                task.retries
-            ))
-        })?;
+        let retries = u32::try_from(task.retries)
+            .map_err(|_| invalid(format!("workflow {name:?}: retries {} is negative", task.retries)))?;
         let timeout = if task.timeout.is_empty() {
             None
         } else {
             Some(parse_duration_text(&task.timeout).ok_or_else(|| {
-                invalid(format!(
-                    "workflow {name:?}: timeout {:?} is not a duration like \"30s\"",
-                    task.timeout
-                ))
+                invalid(format!("workflow {name:?}: timeout {:?} is not a duration like \"30s\"", task.timeout))
             })?)
         };
         let input_json_schema = match &request.input_json_schema {
             None => None,
             Some(bytes) => {
-                let text = String::from_utf8(bytes.clone()).map_err(|_| {
-                    invalid(format!("workflow {name:?}: input_json_schema is not UTF-8"))
-                })?;
-                serde_json::from_str::<Value>(&text).map_err(|e| {
-                    invalid(format!(
-                        "workflow {name:?}: input_json_schema is not JSON: {e}"
-                    ))
-                })?;
+                let text = String::from_utf8(bytes.clone())
+                    .map_err(|_| invalid(format!("workflow {name:?}: input_json_schema is not UTF-8")))?;
+                serde_json::from_str::<Value>(&text)
+                    .map_err(|e| invalid(format!("workflow {name:?}: input_json_schema is not JSON: {e}")))?;
                 Some(text)
             }
         };
         let mut concurrency = task.concurrency.clone();
         concurrency.extend(request.concurrency_arr.iter().cloned());
         concurrency.extend(request.concurrency.clone());
-        let workflow_id = self
-            .workflows
-            .get(&name)
-            .map(|w| w.workflow_id.clone())
-            .unwrap_or_else(new_id);
+        let workflow_id = self.workflows.get(&name).map(|w| w.workflow_id.clone()).unwrap_or_else(new_id);
         let version_id = new_id();
         self.workflows.insert(
             name.clone(),
@@ -295,10 +275,7 @@ impl Engine {
                 input_json_schema,
             },
         );
-        Ok(v1::CreateWorkflowVersionResponse {
-            id: version_id,
-            workflow_id,
-        })
+        Ok(v1::CreateWorkflowVersionResponse { id: version_id, workflow_id })
     }
 
     pub fn workflow(&self, name: &str) -> Option<WorkflowSpec> {
@@ -313,9 +290,7 @@ impl Engine {
             return Err(invalid("workflow name is empty".into()));
         }
         if !self.workflows.contains_key(&workflow) {
-            return Err(Status::not_found(format!(
-                "workflow {workflow:?} is not registered; call PutWorkflow first"
-            )));
+            return Err(Status::not_found(format!("workflow {workflow:?} is not registered; call PutWorkflow first")));
         }
         let input = if request.input.trim().is_empty() {
             Value::Object(Map::new())
@@ -325,9 +300,7 @@ impl Engine {
         };
         let metadata = parse_metadata(request.additional_metadata.as_deref())
             .map_err(|reason| invalid(format!("{reason} (workflow {workflow:?})")))?;
-        if request.parent_id.is_none()
-            && (request.child_index.is_some() || request.child_key.is_some())
-        {
+        if request.parent_id.is_none() && (request.child_index.is_some() || request.child_key.is_some()) {
             return Err(invalid("child_index/child_key need parent_id".into()));
         }
         Ok(NewRun {
@@ -399,10 +372,7 @@ impl Engine {
 
     // ---- workers -----------------------------------------------------------------------
 
-    pub fn register(
-        &mut self,
-        request: proto::WorkerRegisterRequest,
-    ) -> Result<proto::WorkerRegisterResponse, Status> {
+    pub fn register(&mut self, request: proto::WorkerRegisterRequest) -> Result<proto::WorkerRegisterResponse, Status> {
         if request.worker_name.trim().is_empty() {
             return Err(invalid("worker_name is empty".into()));
         }
@@ -435,11 +405,7 @@ impl Engine {
         self.workers
             .iter()
             .position(|w| w.id == worker_id)
-            .ok_or_else(|| {
-                Status::not_found(format!(
-                    "worker {worker_id:?} is not registered; call Register first"
-                ))
-            })
+            .ok_or_else(|| Status::not_found(format!("worker {worker_id:?} is not registered; call Register first")))
     }
 
     pub fn listen(&mut self, worker_id: &str, sender: ActionSender) -> Result<(), Status> {
@@ -450,11 +416,7 @@ impl Engine {
         let unstarted: Vec<String> = worker
             .running
             .iter()
-            .filter(|id| {
-                self.runs
-                    .get(*id)
-                    .is_some_and(|r| r.state == RunState::Assigned)
-            })
+            .filter(|id| self.runs.get(*id).is_some_and(|r| r.state == RunState::Assigned))
             .cloned()
             .collect();
         for run_id in unstarted {
@@ -522,11 +484,7 @@ impl Engine {
         for offset in 0..n {
             let i = (self.rr_next + offset) % n;
             let w = &self.workers[i];
-            if w.active
-                && w.listener.is_some()
-                && w.actions.contains(action)
-                && w.running.len() < w.slots
-            {
+            if w.active && w.listener.is_some() && w.actions.contains(action) && w.running.len() < w.slots {
                 self.rr_next = (i + 1) % n;
                 return Some(i);
             }
@@ -552,10 +510,7 @@ impl Engine {
                 };
                 let action = self.start_action(run);
                 let worker = &mut self.workers[index];
-                let sent = worker
-                    .listener
-                    .as_ref()
-                    .is_some_and(|l| l.send(Ok(action)).is_ok());
+                let sent = worker.listener.as_ref().is_some_and(|l| l.send(Ok(action)).is_ok());
                 if !sent {
                     worker.listener = None;
                     continue;
@@ -600,17 +555,12 @@ impl Engine {
 
     // ---- step events ---------------------------------------------------------------------
 
-    pub fn step_event(
-        &mut self,
-        event: proto::StepActionEvent,
-    ) -> Result<proto::ActionEventResponse, Status> {
+    pub fn step_event(&mut self, event: proto::StepActionEvent) -> Result<proto::ActionEventResponse, Status> {
         self.worker_index(&event.worker_id)?;
         let kind = StepActionEventType::try_from(event.event_type)
             .map_err(|_| invalid(format!("unknown step event type {}", event.event_type)))?;
         if kind == StepActionEventType::StepEventTypeUnknown {
-            return Err(invalid(
-                "step event type is UNKNOWN (0); send STARTED, COMPLETED or FAILED".into(),
-            ));
+            return Err(invalid("step event type is UNKNOWN (0); send STARTED, COMPLETED or FAILED".into()));
         }
         let run_id = self.by_task_run.get(&event.task_run_external_id).cloned();
         let Some(run) = run_id.as_ref().and_then(|id| self.runs.get(id)) else {
@@ -648,29 +598,17 @@ impl Engine {
                 }
                 StepActionEventType::StepEventTypeAcknowledged => {}
                 StepActionEventType::StepEventTypeCompleted => {
-                    let output = if event.event_payload.is_empty() {
-                        "null".to_string()
-                    } else {
-                        event.event_payload.clone()
-                    };
+                    let output =
+                        if event.event_payload.is_empty() { "null".to_string() } else { event.event_payload.clone() };
                     self.release_slot(&run_id);
                     self.finish(&run_id, RunState::Completed, Some(output), None);
                 }
                 StepActionEventType::StepEventTypeFailed => {
-                    self.fail_attempt(
-                        &run_id,
-                        event.event_payload.clone(),
-                        event.should_not_retry.unwrap_or(false),
-                    );
+                    self.fail_attempt(&run_id, event.event_payload.clone(), event.should_not_retry.unwrap_or(false));
                 }
                 StepActionEventType::StepEventTypeCancelled => {
                     self.release_slot(&run_id);
-                    self.finish(
-                        &run_id,
-                        RunState::Cancelled,
-                        None,
-                        Some("task cancelled".into()),
-                    );
+                    self.finish(&run_id, RunState::Cancelled, None, Some("task cancelled".into()));
                 }
                 StepActionEventType::StepEventTypeUnknown => applied = false,
             }
@@ -684,10 +622,7 @@ impl Engine {
             applied,
         });
         self.dispatch();
-        Ok(proto::ActionEventResponse {
-            tenant_id: self.settings.tenant_id.clone(),
-            worker_id: event.worker_id,
-        })
+        Ok(proto::ActionEventResponse { tenant_id: self.settings.tenant_id.clone(), worker_id: event.worker_id })
     }
 
     /// An attempt failed: retry it if retries remain, else fail the run.
@@ -707,13 +642,7 @@ impl Engine {
         }
     }
 
-    fn finish(
-        &mut self,
-        run_id: &str,
-        state: RunState,
-        output: Option<String>,
-        error: Option<String>,
-    ) {
+    fn finish(&mut self, run_id: &str, state: RunState, output: Option<String>, error: Option<String>) {
         let Some(run) = self.runs.get_mut(run_id) else {
             return;
         };
@@ -767,12 +696,7 @@ impl Engine {
             self.send_cancel(run);
             cancelled.push(run.task_run_id.clone());
             self.release_slot(&run_id);
-            self.finish(
-                &run_id,
-                RunState::Cancelled,
-                None,
-                Some("task cancelled".into()),
-            );
+            self.finish(&run_id, RunState::Cancelled, None, Some("task cancelled".into()));
         }
         self.dispatch();
         cancelled
@@ -782,11 +706,7 @@ impl Engine {
         let run = self
             .runs
             .get(run_id)
-            .or_else(|| {
-                self.by_task_run
-                    .get(run_id)
-                    .and_then(|id| self.runs.get(id))
-            })
+            .or_else(|| self.by_task_run.get(run_id).and_then(|id| self.runs.get(id)))
             .ok_or_else(|| Status::not_found(format!("run {run_id:?} does not exist")))?;
         let detail = v1::TaskRunDetail {
             external_id: run.task_run_id.clone(),
@@ -872,9 +792,7 @@ impl Engine {
             .values()
             .filter(|r| r.state == RunState::Running)
             .filter_map(|r| match (r.started_at, r.timeout) {
-                (Some(start), Some(timeout)) if now.duration_since(start) > timeout => {
-                    Some((r.id.clone(), timeout))
-                }
+                (Some(start), Some(timeout)) if now.duration_since(start) > timeout => Some((r.id.clone(), timeout)),
                 _ => None,
             })
             .collect();
@@ -882,11 +800,7 @@ impl Engine {
             if let Some(run) = self.runs.get(&run_id) {
                 self.send_cancel(run);
             }
-            self.fail_attempt(
-                &run_id,
-                format!("task timed out after {}s", timeout.as_secs_f64()),
-                false,
-            );
+            self.fail_attempt(&run_id, format!("task timed out after {}s", timeout.as_secs_f64()), false);
         }
         self.dispatch();
     }
@@ -913,18 +827,11 @@ impl Engine {
     }
 
     pub fn watchers(&self, run_id: &str) -> usize {
-        self.runs.get(run_id).map_or(0, |r| {
-            r.watchers
-                .iter()
-                .filter(|id| self.subscribers.contains_key(id))
-                .count()
-        })
+        self.runs.get(run_id).map_or(0, |r| r.watchers.iter().filter(|id| self.subscribers.contains_key(id)).count())
     }
 
     pub fn is_listening(&self, worker_id: &str) -> bool {
-        self.workers
-            .iter()
-            .any(|w| w.id == worker_id && w.listener.as_ref().is_some_and(|l| !l.is_closed()))
+        self.workers.iter().any(|w| w.id == worker_id && w.listener.as_ref().is_some_and(|l| !l.is_closed()))
     }
 
     pub fn inject(&mut self, worker_id: &str, action: AssignedAction) -> bool {

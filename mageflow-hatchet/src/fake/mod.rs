@@ -39,8 +39,7 @@ pub use engine::{RecordedStepEvent, RunSnapshot, RunState, WorkflowSpec};
 use crate::config::{HatchetConfig, TlsStrategy, unsigned_token};
 use crate::error::Result;
 use crate::proto::{
-    AssignedAction, dispatcher_server::DispatcherServer, v1,
-    workflow_service_server::WorkflowServiceServer,
+    AssignedAction, dispatcher_server::DispatcherServer, v1, workflow_service_server::WorkflowServiceServer,
 };
 use engine::{Engine, EngineSettings};
 use services::{AdminService, DispatcherService, Shared, WorkflowsService};
@@ -98,10 +97,9 @@ impl FakeHatchet {
         let workflows = WorkflowServiceServer::new(WorkflowsService(Arc::clone(&shared)))
             .accept_compressed(CompressionEncoding::Gzip)
             .send_compressed(CompressionEncoding::Gzip);
-        let admin =
-            v1::admin_service_server::AdminServiceServer::new(AdminService(Arc::clone(&shared)))
-                .accept_compressed(CompressionEncoding::Gzip)
-                .send_compressed(CompressionEncoding::Gzip);
+        let admin = v1::admin_service_server::AdminServiceServer::new(AdminService(Arc::clone(&shared)))
+            .accept_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Gzip);
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let server = tonic::transport::Server::builder()
             .add_service(InterceptedService::new(dispatcher, check_auth))
@@ -115,8 +113,7 @@ impl FakeHatchet {
                 tracing::error!(%error, "fake Hatchet server failed");
             }
         });
-        let sweep_every = (config.inactivity_timeout / 4)
-            .clamp(Duration::from_millis(10), Duration::from_secs(1));
+        let sweep_every = (config.inactivity_timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
         let sweeper_shared = Arc::clone(&shared);
         let sweeper = tokio::spawn(async move {
             let mut interval = tokio::time::interval(sweep_every);
@@ -126,14 +123,7 @@ impl FakeHatchet {
             }
         });
         tracing::info!(%addr, "fake Hatchet engine listening");
-        Ok(FakeHandle {
-            addr,
-            tenant_id: config.tenant_id,
-            shared,
-            stop: Some(stop_tx),
-            server: Some(server),
-            sweeper,
-        })
+        Ok(FakeHandle { addr, tenant_id: config.tenant_id, shared, stop: Some(stop_tx), server: Some(server), sweeper })
     }
 }
 
@@ -149,9 +139,7 @@ pub struct FakeHandle {
 
 impl std::fmt::Debug for FakeHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeHandle")
-            .field("addr", &self.addr)
-            .finish_non_exhaustive()
+        f.debug_struct("FakeHandle").field("addr", &self.addr).finish_non_exhaustive()
     }
 }
 
@@ -242,9 +230,7 @@ impl FakeHandle {
     pub async fn shutdown(mut self) {
         self.stop_now();
         if let Some(server) = self.server.take()
-            && tokio::time::timeout(Duration::from_secs(5), server)
-                .await
-                .is_err()
+            && tokio::time::timeout(Duration::from_secs(5), server).await.is_err()
         {
             tracing::warn!("fake Hatchet server did not stop within 5s");
         }

@@ -7,9 +7,7 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::engine::Engine;
-use crate::proto::{
-    self, dispatcher_server::Dispatcher, v1, workflow_service_server::WorkflowService,
-};
+use crate::proto::{self, dispatcher_server::Dispatcher, v1, workflow_service_server::WorkflowService};
 
 /// State shared by all services.
 pub(crate) struct Shared {
@@ -47,9 +45,7 @@ impl Dispatcher for DispatcherService {
         &self,
         _request: Request<proto::GetVersionRequest>,
     ) -> Result<Response<proto::GetVersionResponse>, Status> {
-        Ok(Response::new(proto::GetVersionResponse {
-            version: self.0.version.clone(),
-        }))
+        Ok(Response::new(proto::GetVersionResponse { version: self.0.version.clone() }))
     }
 
     async fn register(
@@ -67,9 +63,7 @@ impl Dispatcher for DispatcherService {
         request: Request<proto::WorkerListenRequest>,
     ) -> Result<Response<Self::ListenV2Stream>, Status> {
         let (tx, rx) = mpsc::unbounded_channel();
-        self.0
-            .engine()
-            .listen(&request.into_inner().worker_id, tx)?;
+        self.0.engine().listen(&request.into_inner().worker_id, tx)?;
         self.0.listens.send_modify(|n| *n += 1);
         Ok(Response::new(UnboundedReceiverStream::new(rx)))
     }
@@ -91,8 +85,7 @@ impl Dispatcher for DispatcherService {
         Ok(Response::new(response?))
     }
 
-    type SubscribeToWorkflowRunsStream =
-        UnboundedReceiverStream<Result<proto::WorkflowRunEvent, Status>>;
+    type SubscribeToWorkflowRunsStream = UnboundedReceiverStream<Result<proto::WorkflowRunEvent, Status>>;
 
     async fn subscribe_to_workflow_runs(
         &self,
@@ -110,8 +103,7 @@ impl Dispatcher for DispatcherService {
                 match requests.message().await {
                     Ok(Some(request)) if request.workflow_run_id.is_empty() => {
                         if let Some(tx) = weak.upgrade() {
-                            let _ =
-                                tx.send(Err(Status::invalid_argument("workflow_run_id is empty")));
+                            let _ = tx.send(Err(Status::invalid_argument("workflow_run_id is empty")));
                         }
                         shared.engine().remove_subscriber(id);
                         return;
@@ -145,9 +137,7 @@ impl WorkflowService for WorkflowsService {
         let new_run = engine.validate_trigger(&request.into_inner())?;
         let workflow_run_id = engine.create_run(new_run);
         engine.dispatch();
-        Ok(Response::new(proto::TriggerWorkflowResponse {
-            workflow_run_id,
-        }))
+        Ok(Response::new(proto::TriggerWorkflowResponse { workflow_run_id }))
     }
 
     async fn bulk_trigger_workflow(
@@ -157,22 +147,12 @@ impl WorkflowService for WorkflowsService {
         let mut engine = self.0.engine();
         let requests = request.into_inner().workflows;
         if requests.is_empty() {
-            return Err(Status::invalid_argument(
-                "BulkTriggerWorkflow needs at least one workflow",
-            ));
+            return Err(Status::invalid_argument("BulkTriggerWorkflow needs at least one workflow"));
         }
-        let validated = requests
-            .iter()
-            .map(|r| engine.validate_trigger(r))
-            .collect::<Result<Vec<_>, Status>>()?;
-        let workflow_run_ids = validated
-            .into_iter()
-            .map(|r| engine.create_run(r))
-            .collect();
+        let validated = requests.iter().map(|r| engine.validate_trigger(r)).collect::<Result<Vec<_>, Status>>()?;
+        let workflow_run_ids = validated.into_iter().map(|r| engine.create_run(r)).collect();
         engine.dispatch();
-        Ok(Response::new(proto::BulkTriggerWorkflowResponse {
-            workflow_run_ids,
-        }))
+        Ok(Response::new(proto::BulkTriggerWorkflowResponse { workflow_run_ids }))
     }
 }
 
@@ -192,9 +172,7 @@ impl v1::admin_service_server::AdminService for AdminService {
     ) -> Result<Response<v1::CancelTasksResponse>, Status> {
         let request = request.into_inner();
         if request.filter.is_some() {
-            return Err(Status::unimplemented(
-                "the fake engine cancels by external_ids only",
-            ));
+            return Err(Status::unimplemented("the fake engine cancels by external_ids only"));
         }
         let cancelled_tasks = self.0.engine().cancel(&request.external_ids);
         Ok(Response::new(v1::CancelTasksResponse { cancelled_tasks }))
@@ -204,10 +182,7 @@ impl v1::admin_service_server::AdminService for AdminService {
         &self,
         request: Request<v1::GetRunDetailsRequest>,
     ) -> Result<Response<v1::GetRunDetailsResponse>, Status> {
-        let response = self
-            .0
-            .engine()
-            .run_details(&request.into_inner().external_id)?;
+        let response = self.0.engine().run_details(&request.into_inner().external_id)?;
         Ok(Response::new(response))
     }
 }

@@ -9,8 +9,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use mageflow_hatchet::fake::{FakeConfig, FakeHandle, FakeHatchet};
 use mageflow_hatchet::{
-    ActionHandler, Connection, StepAction, StepOutcome, Worker, WorkerHandle, WorkerOptions,
-    WorkflowDefinition,
+    ActionHandler, Connection, StepAction, StepOutcome, Worker, WorkerHandle, WorkerOptions, WorkflowDefinition,
 };
 
 /// Fails the test if `future` does not finish within 10 s.
@@ -26,14 +25,9 @@ pub async fn fake() -> (FakeHandle, Connection) {
 }
 
 pub async fn fake_with(config: FakeConfig) -> (FakeHandle, Connection) {
-    let _ = tracing_subscriber::fmt()
-        .with_test_writer()
-        .with_env_filter("warn")
-        .try_init();
+    let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter("warn").try_init();
     let fake = FakeHatchet::start(config).await.expect("fake starts");
-    let connection = Connection::connect(fake.client_config().expect("config"))
-        .await
-        .expect("connects");
+    let connection = Connection::connect(fake.client_config().expect("config")).await.expect("connects");
     (fake, connection)
 }
 
@@ -80,9 +74,8 @@ pub async fn start_worker(
     workflows: Vec<WorkflowDefinition>,
     handler: impl ActionHandler,
 ) -> WorkerHandle {
-    let worker = within(Worker::new(connection.clone(), options, workflows, handler).start())
-        .await
-        .expect("worker starts");
+    let worker =
+        within(Worker::new(connection.clone(), options, workflows, handler).start()).await.expect("worker starts");
     within(fake.wait_until_listening(worker.worker_id())).await;
     worker
 }
