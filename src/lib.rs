@@ -8,6 +8,6 @@ pub use mageflow_runtime::*;
 #[doc(hidden)]
 pub mod __private {
     pub use mageflow_runtime::__private::*;
-    pub use mageflow_runtime::{Backoff, BoxFuture, Task, TaskContext, TaskError, TaskInput, TaskOptions};
+    pub use mageflow_runtime::{Backoff, BoxFuture, Next, Task, TaskContext, TaskError, TaskInput, TaskOptions};
     pub use std::time::Duration;
 }

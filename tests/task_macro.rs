@@ -102,12 +102,9 @@ struct configured_out;
 fn context(task: &str, attempt: u32) -> TaskContext {
     let mut metadata = serde_json::Map::new();
     metadata.insert("tenant".to_owned(), serde_json::json!("acme"));
-    TaskContext {
-        signature_id: SignatureId::parse("sig-1").expect("a valid id"),
-        task: task.to_owned(),
-        attempt,
-        metadata,
-    }
+    let mut context = TaskContext::new(SignatureId::parse("sig-1").expect("a valid id"), task, attempt);
+    context.metadata = metadata;
+    context
 }
 
 fn order(amount_cents: u64) -> Order {
@@ -189,16 +186,19 @@ fn the_return_value_type_is_the_marked_field_type() {
 
 #[tokio::test]
 async fn run_produces_the_output() {
-    let receipt = charge.run(order(250), context("charge", 1)).await.expect("charges");
+    let receipt =
+        charge.run(order(250), context("charge", 1)).await.expect("charges").into_output().expect("an output");
     assert_eq!(receipt, Receipt { order_id: 7, text: "charged 250".to_owned() });
 
-    let shipped = nested::ship.run(3, context("ship", 1)).await.expect("ships");
+    let shipped = nested::ship.run(3, context("ship", 1)).await.expect("ships").into_output().expect("an output");
     assert_eq!(shipped, 21);
 
     let notified = notify
         .run(Notify { previous_receipt: receipt, template_name: "receipt".into() }, context("notify", 1))
         .await
-        .expect("notifies");
+        .expect("notifies")
+        .into_output()
+        .expect("an output");
     assert_eq!(notified, "receipt: charged 250");
 }
 
@@ -211,7 +211,10 @@ async fn a_task_error_passes_through_run_unchanged() {
 
 #[tokio::test]
 async fn a_std_error_converts_into_a_task_error() {
-    assert_eq!(parse.run(" 12 ".into(), context("parse-amount", 1)).await.expect("parses"), 1200);
+    assert_eq!(
+        parse.run(" 12 ".into(), context("parse-amount", 1)).await.expect("parses").into_output().expect("an output"),
+        1200
+    );
 
     let error = parse.run("twelve".into(), context("parse-amount", 1)).await.expect_err("not a number");
     assert_eq!(error.kind(), ErrorKind::Error);
@@ -221,17 +224,23 @@ async fn a_std_error_converts_into_a_task_error() {
 
 #[tokio::test]
 async fn a_handler_taking_the_context_sees_its_fields() {
-    let text = attempt_info.run("run".into(), context("attempt-info", 3)).await.expect("runs");
+    let text = attempt_info
+        .run("run".into(), context("attempt-info", 3))
+        .await
+        .expect("runs")
+        .into_output()
+        .expect("an output");
     assert_eq!(text, "run attempt-info #3 sig-1");
 
-    let keys = metadata_keys.run((), context("metadata-keys", 1)).await.expect("runs");
+    let keys =
+        metadata_keys.run((), context("metadata-keys", 1)).await.expect("runs").into_output().expect("an output");
     assert_eq!(keys, ["tenant"]);
 }
 
 #[tokio::test]
 async fn the_run_future_can_be_spawned() {
     let handle = tokio::spawn(send_receipt.run(Receipt { order_id: 1, text: "r".into() }, context("send-receipt", 1)));
-    assert_eq!(handle.await.expect("joins").expect("sends"), "sent r");
+    assert_eq!(handle.await.expect("joins").expect("sends").into_output().expect("an output"), "sent r");
 }
 
 #[tokio::test]

@@ -21,14 +21,18 @@ pub(crate) enum ContextParam {
 pub(crate) struct Handler {
     pub(crate) input: Option<Type>,
     pub(crate) context: ContextParam,
+    /// The task's output: `O` of `Result<O, E>`, or `T` when the handler returns `Result<Next<T>, E>`.
     pub(crate) output: Option<Type>,
+    /// Whether the handler returns `Next<T>` (it may continue with a flow) rather than its output itself.
+    pub(crate) continues: bool,
     pub(crate) error: Option<Type>,
     pub(crate) complete: bool,
 }
 
 /// Reads the signature. Errors are pushed to `errors`; the handler is returned for a placeholder either way.
 pub(crate) fn read(sig: &Signature, errors: &mut Vec<syn::Error>) -> Handler {
-    let mut handler = Handler { input: None, context: ContextParam::Absent, output: None, error: None, complete: true };
+    let mut handler =
+        Handler { input: None, context: ContextParam::Absent, output: None, continues: false, error: None, complete: true };
     let name = &sig.ident;
 
     if sig.asyncness.is_none() {
@@ -188,7 +192,13 @@ fn read_output(sig: &Signature, generic: bool, handler: &mut Handler, errors: &m
             handler.complete = false;
             errors.push(error);
         }
-        None if !generic => handler.output = Some(output.clone()),
+        None if !generic => match next_output(output) {
+            Some(inner) => {
+                handler.output = Some(inner.clone());
+                handler.continues = true;
+            }
+            None => handler.output = Some(output.clone()),
+        },
         None => {}
     }
     if let Some(impl_trait) = find_type(error, &|ty| matches!(ty, Type::ImplTrait(_))) {
@@ -199,6 +209,20 @@ fn read_output(sig: &Signature, generic: bool, handler: &mut Handler, errors: &m
         ));
     } else if !generic {
         handler.error = Some(error.clone());
+    }
+}
+
+/// The `T` of `Next<T>` (any path ending in `Next` with one type argument): a handler that may continue with a
+/// flow.
+fn next_output(ty: &Type) -> Option<&Type> {
+    let Type::Path(path) = strip_groups(ty) else { return None };
+    let last = path.path.segments.last()?;
+    match &last.arguments {
+        PathArguments::AngleBracketed(args) if last.ident == "Next" && args.args.len() == 1 => match args.args.first() {
+            Some(GenericArgument::Type(output)) => Some(output),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

@@ -147,11 +147,17 @@ fn emit(function: &ItemFn, handler: &Handler, options: &TaskOptions, name: &str)
             let error_into = quote_spanned!(Span::call_site().located_at(error.span())=>
                 <#error as ::core::convert::Into<#private::TaskError>>::into(error)
             );
+            // A handler returning `Next<O>` may continue with a flow; any other output is wrapped.
+            let (written, wrap) = if handler.continues {
+                (quote!(#private::Next<#output>), quote!())
+            } else {
+                (quote!(#output), quote!(.map(#private::Next::Output)))
+            };
             // Reported at the function's name when the handler's future is not `Send`.
             let future = quote_spanned!(Span::call_site().located_at(ident.span())=>
                 ::std::boxed::Box::pin(async move {
-                    let result: ::core::result::Result<#output, #error> = Self::call(input #context_arg).await;
-                    result.map_err(|error| #error_into)
+                    let result: ::core::result::Result<#written, #error> = Self::call(input #context_arg).await;
+                    result.map_err(|error| #error_into) #wrap
                 })
             );
             quote! {
@@ -159,7 +165,7 @@ fn emit(function: &ItemFn, handler: &Handler, options: &TaskOptions, name: &str)
                     &self,
                     input: Self::Input,
                     #context_param: #private::TaskContext,
-                ) -> #private::BoxFuture<'static, ::core::result::Result<Self::Output, #private::TaskError>> {
+                ) -> #private::BoxFuture<'static, ::core::result::Result<#private::Next<Self::Output>, #private::TaskError>> {
                     #future
                 }
             }
@@ -169,10 +175,10 @@ fn emit(function: &ItemFn, handler: &Handler, options: &TaskOptions, name: &str)
                 &self,
                 _input: Self::Input,
                 _ctx: #private::TaskContext,
-            ) -> #private::BoxFuture<'static, ::core::result::Result<Self::Output, #private::TaskError>> {
+            ) -> #private::BoxFuture<'static, ::core::result::Result<#private::Next<Self::Output>, #private::TaskError>> {
                 // Placeholder for a handler with a reported mistake; it never compiles into a program.
                 ::std::boxed::Box::pin(::core::future::pending::<
-                    ::core::result::Result<Self::Output, #private::TaskError>,
+                    ::core::result::Result<#private::Next<Self::Output>, #private::TaskError>,
                 >())
             }
         },

@@ -142,7 +142,8 @@ impl MageflowBuilder {
             let key = engine.definition_key(&registered.definition.name);
             store.write_hash(&key, registered.definition.to_fields()).await?;
         }
-        backend.start(Worker::new(engine.clone(), self.concurrency)).await?;
+        let worker_client = Mageflow { inner: Arc::new(Inner { engine: engine.clone(), sweeper: Mutex::new(None) }) };
+        backend.start(Worker::new(worker_client, self.concurrency)).await?;
         let sweeper = self.recovery_interval.map(|interval| {
             let engine = Arc::downgrade(&engine);
             let grace = self.recovery_grace;
@@ -248,15 +249,17 @@ impl Mageflow {
             return Err(Error::NotFound(id.clone()));
         }
         let kind = fields.get("kind").and_then(|k| Kind::parse(k));
-        let children = match kind {
-            Some(Kind::Chain | Kind::Swarm) => engine
+        // containers list their children; a task that continued with a flow lists that flow
+        let has_children = matches!(kind, Some(Kind::Chain | Kind::Swarm)) || fields.contains_key("next");
+        let children = match has_children {
+            true => engine
                 .store
                 .read_list(&format!("{key}:children"))
                 .await?
                 .iter()
                 .filter_map(|id| SignatureId::parse(id))
                 .collect(),
-            _ => Vec::new(),
+            false => Vec::new(),
         };
         SignatureState::parse(id, &fields, children)
     }
@@ -442,10 +445,16 @@ impl Mageflow {
         Ok(())
     }
 
+    /// Checks a flow before anything of it is stored: its shape, its tasks, its bound arguments, and the inputs of
+    /// the tasks that start at once with `message`.
+    pub(crate) async fn check_flow(&self, root: &Node, message: &Value) -> Result<()> {
+        self.resolve(root).await?;
+        self.validate_entry(root, message).await
+    }
+
     /// Starts a stored tree: creates what is not stored yet and starts the root.
     pub(crate) async fn start(&self, root: &Node, message: &Value) -> Result<()> {
-        self.resolve(root).await?;
-        self.validate_entry(root, message).await?;
+        self.check_flow(root, message).await?;
         let transition = self.engine().run(root, message).await?;
         match transition.code.as_str() {
             "ok" => self.engine().apply(transition).await,

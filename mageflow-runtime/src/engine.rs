@@ -229,6 +229,16 @@ impl Engine {
         self.call("run", args).await
     }
 
+    /// Splices a flow into a running task's place: the flow becomes the task's child and starts with `message`;
+    /// the task finishes with the flow's outcome.
+    pub async fn continue_with(&self, task: &SignatureId, flow: &Node, message: &Value) -> Result<Transition> {
+        let mut args = vec![task.to_string()];
+        args.extend(self.encode(&self.records(flow, Some((task, 0)))));
+        args.push(flow.id.to_string());
+        args.push(message.to_string());
+        self.call_retrying("continue", args).await
+    }
+
     /// Creates a tree's records without starting anything.
     pub async fn create(&self, root: &Node) -> Result<Transition> {
         self.call("create", self.encode(&self.records(root, None))).await

@@ -27,7 +27,7 @@ pub use model::{ErrorKind, ErrorReport, Failure, Kind, Outcome, SignatureId, Sta
 pub use signature::{Chain, ChainKind, Handle, Signature, Swarm, SwarmKind, TaskKind};
 pub use state::{FlowTree, SignatureState, SwarmProgress};
 pub use store::{MemoryStore, RedisStore, Store};
-pub use task::{Backoff, BoxFuture, Task, TaskContext, TaskError, TaskInput, TaskOptions};
+pub use task::{Backoff, BoxFuture, Continuation, Next, Task, TaskContext, TaskError, TaskInput, TaskOptions};
 
 /// Items used by the code the mageflow macros generate. Not a public API: it changes without notice.
 #[doc(hidden)]

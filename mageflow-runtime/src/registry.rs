@@ -8,17 +8,23 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::model::ErrorKind;
-use crate::task::{BoxFuture, Task, TaskContext, TaskError, TaskOptions};
+use crate::task::{BoxFuture, Next, Task, TaskContext, TaskError, TaskOptions};
+
+/// What an erased handler produced: an output, or a flow to continue with and its input.
+pub(crate) enum Produced {
+    Output(Value),
+    Continue(crate::task::Continuation),
+}
 
 /// A task handler with its types erased to JSON.
 pub(crate) trait Handler: Send + Sync {
-    fn call(&self, input: Value, ctx: TaskContext) -> BoxFuture<'static, Result<Value, TaskError>>;
+    fn call(&self, input: Value, ctx: TaskContext) -> BoxFuture<'static, Result<Produced, TaskError>>;
 }
 
 struct TypedHandler<T: Task>(Arc<T>);
 
 impl<T: Task> Handler for TypedHandler<T> {
-    fn call(&self, input: Value, ctx: TaskContext) -> BoxFuture<'static, Result<Value, TaskError>> {
+    fn call(&self, input: Value, ctx: TaskContext) -> BoxFuture<'static, Result<Produced, TaskError>> {
         let task = self.0.clone();
         Box::pin(async move {
             let name = task.name();
@@ -29,8 +35,11 @@ impl<T: Task> Handler for TypedHandler<T> {
                     false,
                 )
             })?;
-            let output = task.run(input, ctx).await?;
-            serde_json::to_value(output).map_err(|error| {
+            let output = match task.run(input, ctx).await? {
+                Next::Output(output) => output,
+                Next::Flow(continuation) => return Ok(Produced::Continue(continuation)),
+            };
+            serde_json::to_value(output).map(Produced::Output).map_err(|error| {
                 TaskError::with_kind(
                     ErrorKind::InvalidOutput,
                     format!("the output of `{name}` does not serialize to JSON: {error}"),

@@ -39,8 +39,51 @@ pub trait Task: Send + Sync + 'static {
         None
     }
 
-    /// Runs the handler once.
-    fn run(&self, input: Self::Input, ctx: TaskContext) -> BoxFuture<'static, Result<Self::Output, TaskError>>;
+    /// Runs the handler once: its output, or a flow to run in its place ([`Next::Flow`]).
+    fn run(&self, input: Self::Input, ctx: TaskContext) -> BoxFuture<'static, Result<Next<Self::Output>, TaskError>>;
+}
+
+/// What a handler returns: its output, or a flow that runs in its place and whose result becomes the task's
+/// output (a conditional continuation). The flow is spliced into the task's parent: the task finishes when the flow
+/// does, with its result, and its callbacks and parent carry on from there.
+///
+/// A handler declared `-> Result<Next<O>, E>` has the output type `O`.
+#[derive(Debug)]
+pub enum Next<O> {
+    /// The task's output.
+    Output(O),
+    /// A flow to run in the task's place.
+    Flow(Continuation),
+}
+
+/// A flow a handler hands over to, with the input it starts with. Made by [`Next::flow`].
+#[derive(Debug)]
+pub struct Continuation {
+    pub(crate) node: crate::flow::Node,
+    pub(crate) input: Result<serde_json::Value, String>,
+}
+
+impl<O> Next<O> {
+    /// Continues with `flow` (a signature, chain or swarm; its result must deserialize into `O`), started with
+    /// `input`.
+    pub fn flow(flow: impl Into<crate::flow::Node>, input: impl Serialize) -> Self {
+        let input = serde_json::to_value(input).map_err(|error| format!("the continuation's input: {error}"));
+        Next::Flow(Continuation { node: flow.into(), input })
+    }
+
+    /// The output, if this is one.
+    pub fn into_output(self) -> Option<O> {
+        match self {
+            Next::Output(output) => Some(output),
+            Next::Flow(_) => None,
+        }
+    }
+}
+
+impl<O> From<O> for Next<O> {
+    fn from(output: O) -> Self {
+        Next::Output(output)
+    }
 }
 
 /// How a task is retried and how long one attempt may take.
@@ -81,7 +124,7 @@ impl Backoff {
 }
 
 /// What a running handler knows about its run.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct TaskContext {
     /// The signature this run executes.
     pub signature_id: SignatureId,
@@ -91,6 +134,36 @@ pub struct TaskContext {
     pub attempt: u32,
     /// Metadata of the run, as the backend delivered it.
     pub metadata: serde_json::Map<String, serde_json::Value>,
+    client: Option<crate::Mageflow>,
+}
+
+impl TaskContext {
+    /// A context for calling a handler directly (in a unit test): no client, no metadata.
+    pub fn new(signature_id: SignatureId, task: impl Into<String>, attempt: u32) -> Self {
+        TaskContext { signature_id, task: task.into(), attempt, metadata: Default::default(), client: None }
+    }
+
+    pub(crate) fn with_client(mut self, client: crate::Mageflow) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// The client running this task, to build the flows it starts or continues with; `None` when the handler is
+    /// called directly.
+    pub fn client(&self) -> Option<&crate::Mageflow> {
+        self.client.as_ref()
+    }
+}
+
+impl fmt::Debug for TaskContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskContext")
+            .field("signature_id", &self.signature_id)
+            .field("task", &self.task)
+            .field("attempt", &self.attempt)
+            .field("metadata", &self.metadata)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The error a task handler returns.

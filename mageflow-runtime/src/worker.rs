@@ -13,7 +13,9 @@ use tracing::Instrument;
 use crate::backend::{Delivery, Run};
 use crate::engine::Engine;
 use crate::model::{ErrorKind, ErrorReport, Failure};
-use crate::task::{TaskContext, TaskError};
+use crate::client::Mageflow;
+use crate::registry::Produced;
+use crate::task::{Continuation, TaskContext, TaskError};
 
 /// Why a delivery did not run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,6 +43,8 @@ pub enum AttemptOutcome {
         /// When to retry, if the task has retries left and the error is retryable.
         retry_in: Option<Duration>,
     },
+    /// The handler handed over to a flow that runs in its place; the task finishes when that flow does.
+    Continued,
     /// The run did not start.
     Skipped(SkipReason),
     /// The engine could not record anything (the store is unreachable); the backend may deliver the run again.
@@ -51,12 +55,13 @@ pub enum AttemptOutcome {
 #[derive(Clone)]
 pub struct Worker {
     engine: Arc<Engine>,
+    client: Mageflow,
     concurrency: usize,
 }
 
 impl Worker {
-    pub(crate) fn new(engine: Arc<Engine>, concurrency: usize) -> Self {
-        Worker { engine, concurrency }
+    pub(crate) fn new(client: Mageflow, concurrency: usize) -> Self {
+        Worker { engine: client.engine().clone(), client, concurrency }
     }
 
     /// How many tasks the client asked to run at once (16 by default, set with
@@ -148,7 +153,8 @@ impl Worker {
             return self.record_failure(run, attempt, error, 0).await;
         };
         let options = registered.definition.options.clone();
-        let ctx = TaskContext { signature_id: run.signature_id.clone(), task: run.task.clone(), attempt, metadata };
+        let mut ctx = TaskContext::new(run.signature_id.clone(), run.task.clone(), attempt).with_client(self.client.clone());
+        ctx.metadata = metadata;
         let call = AssertUnwindSafe(registered.handler.call(run.input.clone(), ctx)).catch_unwind();
         let result = match options.timeout {
             Some(limit) => match tokio::time::timeout(limit, call).await {
@@ -170,7 +176,8 @@ impl Worker {
             Err(TaskError::with_kind(ErrorKind::Panic, format!("the handler panicked: {message}"), true))
         });
         match result {
-            Ok(output) => match self.engine.succeed(&run.signature_id, &output).await {
+            Ok(Produced::Continue(continuation)) => self.continue_with(run, attempt, continuation).await,
+            Ok(Produced::Output(output)) => match self.engine.succeed(&run.signature_id, &output).await {
                 Ok(transition) => match self.engine.apply(transition).await {
                     Ok(()) => AttemptOutcome::Succeeded(output),
                     Err(error) => AttemptOutcome::Unrecorded(error.to_string()),
@@ -183,6 +190,31 @@ impl Worker {
                 AttemptOutcome::Failed { message: error.message().to_owned(), retry_in: Some(retry_in) }
             }
             Err(error) => self.record_failure(run, attempt, error, options.retries).await,
+        }
+    }
+
+    /// Splices the flow a handler handed over to into the task's place, after checking it like a flow a user
+    /// starts; an invalid one fails the task.
+    async fn continue_with(&self, run: &Run, attempt: u32, continuation: Continuation) -> AttemptOutcome {
+        let checked = match continuation.input {
+            Ok(input) => self.client.check_flow(&continuation.node, &input).await.map(|()| input).map_err(|e| e.to_string()),
+            Err(problem) => Err(problem),
+        };
+        let input = match checked {
+            Ok(input) => input,
+            Err(problem) => {
+                let message = format!("the flow `{}` it continues with is invalid: {problem}", continuation.node.name());
+                let error = TaskError::with_kind(ErrorKind::InvalidOutput, message, false);
+                return self.record_failure(run, attempt, error, 0).await;
+            }
+        };
+        let recorded = match self.engine.continue_with(&run.signature_id, &continuation.node, &input).await {
+            Ok(transition) => self.engine.apply(transition).await,
+            Err(error) => Err(error),
+        };
+        match recorded {
+            Ok(()) => AttemptOutcome::Continued,
+            Err(error) => AttemptOutcome::Unrecorded(error.to_string()),
         }
     }
 

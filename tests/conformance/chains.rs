@@ -52,7 +52,11 @@ conformance!(a_failing_step_stops_the_chain, |store: TestStore| async move {
     let chain_error = client.sign(alarm).arg("tag", &t);
     let chain_error_id = chain_error.id().clone();
     let handle = client
-        .chain(vec![Node::from(client.sign(add_one)), client.sign(fail_negative).on_error(step_error).into(), last.into()])
+        .chain(vec![
+            Node::from(client.sign(add_one)),
+            client.sign(fail_negative).on_error(step_error).into(),
+            last.into(),
+        ])
         .on_success(chain_success)
         .on_error(chain_error)
         .run_no_wait(json!({"tag": t, "n": -10}))

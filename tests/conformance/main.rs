@@ -4,6 +4,7 @@
 mod support;
 
 mod chains;
+mod continuation;
 mod cost;
 mod exactly_once;
 mod lifecycle;

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
-use mageflow::{Failure, Outcome, TaskContext, TaskError, TaskInput, task};
+use mageflow::{Failure, Next, Outcome, TaskContext, TaskError, TaskInput, task};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -228,6 +228,20 @@ pub async fn alarm(input: Alarm, ctx: TaskContext) -> Result<(), TaskError> {
     Ok(())
 }
 
+/// Decides its successor while running: above 100 it returns its input; below 0 it continues with a task that does
+/// not exist; `n == 50` continues with `[held, add-one]`; otherwise it continues with the chain `add-one >> double`.
+#[task]
+pub async fn route(input: Msg, ctx: TaskContext) -> Result<Next<Msg>, TaskError> {
+    record(&input.tag, "route", &input, ctx.attempt);
+    let client = ctx.client().ok_or_else(|| TaskError::new("no client"))?;
+    Ok(match input.n {
+        n if n > 100 => Next::Output(input),
+        n if n < 0 => Next::flow(client.sign_name("no-such-task"), &input),
+        50 => Next::flow(client.chain([client.sign(held), client.sign(add_one)]), &input),
+        _ => Next::flow(client.chain([client.sign(add_one), client.sign(double)]), &input),
+    })
+}
+
 /// Every task above, registered on a builder.
 pub fn register(builder: mageflow::MageflowBuilder) -> mageflow::MageflowBuilder {
     builder
@@ -244,4 +258,5 @@ pub fn register(builder: mageflow::MageflowBuilder) -> mageflow::MageflowBuilder
         .task(on_failure)
         .task(collect)
         .task(alarm)
+        .task(route)
 }

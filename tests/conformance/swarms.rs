@@ -28,8 +28,7 @@ conformance!(items_get_the_message_and_results_come_in_item_order, |store: TestS
     entered(&t, 1).await;
     for n in [8, 100] {
         // the other succeeding items finish while item 0 waits
-        while !calls(&t).iter().any(|c| c.task != "held" && c.input["n"] == json!(n - if n == 8 { 1 } else { 50 }))
-        {
+        while !calls(&t).iter().any(|c| c.task != "held" && c.input["n"] == json!(n - if n == 8 { 1 } else { 50 })) {
             tokio::task::yield_now().await;
         }
     }

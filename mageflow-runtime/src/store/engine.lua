@@ -14,7 +14,8 @@
 -- Signature fields: kind, task (name), status, prev (status before the last change), parent, pos, on_ok / on_err
 -- (space-separated callback ids), args (bound arguments, a JSON object), rf (return field), msg / route (the
 -- message it was started with, and whether that message goes to its return field), token (dispatch counter),
--- attempt, result / error (JSON), created / finished (ms). Chains add step; swarms add maxc, stop_after,
+-- attempt, result / error (JSON), created / finished (ms), next (the flow a task continued with, also its only
+-- child). Chains add step; swarms add maxc, stop_after,
 -- max_items, closed, started, n (items), running, ok_n, fail_n, and raw=1 when their result lists the items'
 -- outputs themselves instead of outcomes. Items of a swarm that hold a running slot have slot=1.
 --
@@ -74,10 +75,10 @@ local function failure_json(id, kind, message)
     ',"attempt":' .. (attempt or '0') .. '}}'
 end
 
-local function set_ttl(id, kind, ttl)
+local function set_ttl(id, kind, ttl, continued)
   local k = key(id)
   redis.call('EXPIRE', k, ttl)
-  if kind ~= 'task' then
+  if kind ~= 'task' or continued then
     redis.call('EXPIRE', k .. ':children', ttl)
     if kind == 'swarm' then
       redis.call('EXPIRE', k .. ':queue', ttl)
@@ -115,15 +116,16 @@ local start, complete, report, fill, terminate
 -- for the backend to abort, callbacks dropped. Finished nodes keep their status.
 terminate = function(id)
   local k = key(id)
-  local kind, status, on_ok, on_err = unpack(redis.call('HMGET', k, 'kind', 'status', 'on_ok', 'on_err'))
+  local kind, status, on_ok, on_err, continued =
+    unpack(redis.call('HMGET', k, 'kind', 'status', 'on_ok', 'on_err', 'next'))
   if not kind or finished(status) then return end
-  if kind == 'task' and (status == 'active' or stopped(status)) then interrupt(id) end
+  if kind == 'task' and not continued and (status == 'active' or stopped(status)) then interrupt(id) end
   redis.call('HSET', k, 'status', 'canceled', 'prev', status, 'finished', NOW)
   redis.call('HDEL', k, 'slot')
   redis.call('ZREM', OUTBOX, id)
-  set_ttl(id, kind, TTL[kind][2])
+  set_ttl(id, kind, TTL[kind][2], continued)
   publish(id, 'canceled')
-  if kind ~= 'task' then
+  if kind ~= 'task' or continued then
     for _, child in ipairs(redis.call('LRANGE', k .. ':children', 0, -1)) do terminate(child) end
     if kind == 'swarm' then redis.call('DEL', k .. ':queue') end
   end
@@ -206,6 +208,11 @@ report = function(pid, cid, ok, payload)
   local pk = key(pid)
   local kind, status = unpack(redis.call('HMGET', pk, 'kind', 'status'))
   if not kind or finished(status) then return end
+  if kind == 'task' then
+    -- the flow a task continued with finished: the task finishes with its outcome
+    complete(pid, ok, payload)
+    return
+  end
   local ck = key(cid)
   local pos, slot = unpack(redis.call('HMGET', ck, 'pos', 'slot'))
   if kind == 'chain' then
@@ -256,15 +263,15 @@ end
 -- notify waiters, start the callbacks of the outcome and drop the others, and tell the parent.
 complete = function(id, ok, payload)
   local k = key(id)
-  local kind, status, parent, on_ok, on_err =
-    unpack(redis.call('HMGET', k, 'kind', 'status', 'parent', 'on_ok', 'on_err'))
+  local kind, status, parent, on_ok, on_err, continued =
+    unpack(redis.call('HMGET', k, 'kind', 'status', 'parent', 'on_ok', 'on_err', 'next'))
   if not kind or finished(status) then return end
   local new_status = ok and 'done' or 'failed'
   redis.call('HSET', k, 'status', new_status, 'prev', status, ok and 'result' or 'error', payload, 'finished', NOW)
   if kind == 'chain' or (kind == 'swarm' and not ok) then
     for _, child in ipairs(redis.call('LRANGE', k .. ':children', 0, -1)) do terminate(child) end
   end
-  set_ttl(id, kind, TTL[kind][2])
+  set_ttl(id, kind, TTL[kind][2], continued)
   publish(id, new_status)
   local fire, drop = split(on_ok), split(on_err)
   if not ok then fire, drop = drop, fire end
@@ -277,18 +284,19 @@ end
 -- is marked due (prev = active) so that resume dispatches it again; interrupting lists running tasks to abort.
 local function stop(id, mode)
   local k = key(id)
-  local kind, status = unpack(redis.call('HMGET', k, 'kind', 'status'))
+  local kind, status, continued = unpack(redis.call('HMGET', k, 'kind', 'status', 'next'))
   if not kind or finished(status) then return end
+  local running_task = kind == 'task' and not continued
   if runnable(status) then
     local prev = status
     if kind == 'task' and status == 'pending' and redis.call('ZSCORE', OUTBOX, id) then prev = 'active' end
     redis.call('HSET', k, 'status', mode, 'prev', prev)
-    if kind == 'task' and status == 'active' and mode == 'interrupted' then interrupt(id) end
+    if running_task and status == 'active' and mode == 'interrupted' then interrupt(id) end
   elseif status ~= mode and mode == 'interrupted' then
     redis.call('HSET', k, 'status', mode)
-    if kind == 'task' then interrupt(id) end
+    if running_task then interrupt(id) end
   end
-  if kind ~= 'task' then
+  if not running_task then
     for _, child in ipairs(redis.call('LRANGE', k .. ':children', 0, -1)) do stop(child, mode) end
   end
 end
@@ -297,9 +305,9 @@ end
 -- fill their free slots.
 local function resume(id)
   local k = key(id)
-  local kind, status, prev = unpack(redis.call('HMGET', k, 'kind', 'status', 'prev'))
+  local kind, status, prev, continued = unpack(redis.call('HMGET', k, 'kind', 'status', 'prev', 'next'))
   if not kind or not stopped(status) then return end
-  if kind == 'task' then
+  if kind == 'task' and not continued then
     if prev == 'active' then
       redis.call('HSET', k, 'status', 'pending', 'prev', status)
       dispatch(id)
@@ -425,6 +433,23 @@ if OP == 'suspend' or OP == 'interrupt' or OP == 'resume' or OP == 'cancel' then
     terminate(id)
     if parent and parent ~= '' then report(parent, id, false, failure) end
   end
+  return result('ok')
+end
+
+if OP == 'continue' then
+  -- task id, the records of the flow it continues with (its root a child of the task), the root's id, its message
+  local id = ARGV[A]
+  local k = key(id)
+  local kind, status, continued = unpack(redis.call('HMGET', k, 'kind', 'status', 'next'))
+  if not kind then return result('missing') end
+  if continued or not (runnable(status) or status == 'suspended') then return result('ignored', { status }) end
+  local i = create_records(A + 1)
+  local next_id, msg = ARGV[i], ARGV[i + 1]
+  redis.call('HSET', k, 'next', next_id)
+  redis.call('RPUSH', k .. ':children', next_id)
+  redis.call('EXPIRE', k .. ':children', TTL.task[1])
+  if status == 'suspended' then stop(next_id, 'suspended') end
+  start(next_id, msg, '0')
   return result('ok')
 end
 
