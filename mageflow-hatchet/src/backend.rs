@@ -526,7 +526,6 @@ fn step_outcome(outcome: AttemptOutcome) -> StepOutcome {
         AttemptOutcome::Failed { message, retry_in: None } => StepOutcome::non_retryable(message),
         // nothing to do: the run is stale, stopped (it runs again on resume) or finished
         AttemptOutcome::Continued => StepOutcome::completed(&json!({ "mageflow_continued": true })),
-        AttemptOutcome::Continued => StepOutcome::completed(&json!({ "mageflow_continued": true })),
         AttemptOutcome::Skipped(reason) => StepOutcome::completed(&json!({ "mageflow_skipped": skip_name(&reason) })),
         // the store could not record the outcome: let Hatchet deliver the run again
         AttemptOutcome::Unrecorded(error) => {
