@@ -4,6 +4,10 @@
 pub use mageflow_macros::{TaskInput, task};
 pub use mageflow_runtime::*;
 
+/// The Hatchet backend (feature `hatchet`): `Mageflow::builder().backend(hatchet::HatchetBackend::from_env(..)?)`.
+#[cfg(feature = "hatchet")]
+pub use mageflow_hatchet as hatchet;
+
 /// Items used by the code the mageflow macros generate. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {

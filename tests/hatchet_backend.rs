@@ -325,3 +325,23 @@ async fn count_outcomes(input: Outcomes) -> Result<usize, TaskError> {
     *COUNTED.lock().unwrap().entry(tag).or_default() += 1;
     Ok(input.outcomes.len())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namespace_prefixes_every_workflow_and_flows_still_run() {
+    let store = TestStore::hatchet().await;
+    let t = format!("{}-namespaced", store.prefix);
+    let fake = store.hatchet.as_ref().unwrap();
+    let backend = |name: &str| {
+        let config = fake.client_config().unwrap().with_namespace("Staging");
+        let options = HatchetBackendOptions::new(name).heartbeat_interval(Duration::from_millis(100));
+        HatchetBackend::new(Connection::connect_lazy(config).unwrap(), options)
+    };
+    let client = tasks(store.builder()).backend(backend("a")).build().await.unwrap();
+    let _second = tasks(store.builder()).backend(backend("b")).build().await.unwrap();
+    assert!(fake.workflow("staging_plus-one").is_some(), "declared under the namespace");
+    assert!(fake.workflow("plus-one").is_none());
+    let chain = client.chain([client.sign(plus_one), client.sign(plus_one)]);
+    let out = chain.run_no_wait(json!({"tag": t, "n": 1})).await.unwrap().result_within(Some(WAIT)).await.unwrap();
+    assert_eq!(out, json!({"tag": t, "n": 3}));
+    assert_eq!(seen(&t, "plus-one").len(), 2);
+}

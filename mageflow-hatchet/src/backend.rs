@@ -6,14 +6,14 @@
 //!   every run (a run triggered from inside a handler never inherits its parent's metadata).
 //! - **Worker**: [`Backend::start`] declares a workflow per registered task (retries, timeout, backoff and input
 //!   schema from the task) and registers a Hatchet worker for them. Each assigned step is rebuilt into a [`Run`]
-//!   and executed by mageflow's [`Worker`]; the outcome goes back to Hatchet (a retryable failure is retried by
+//!   and executed by mageflow's [`Worker`](mageflow_runtime::backend::Worker); the outcome goes back to Hatchet (a retryable failure is retried by
 //!   Hatchet, whose retries are the task's retries).
 //! - **Interrupts** cancel the run through `CancelTasks`, naming the task run id recorded when the run began, so
 //!   any process can interrupt any run; the worker running it aborts the handler.
 //! - **Safety net**: the backend subscribes (`SubscribeToWorkflowRuns`) to the runs it triggered. When Hatchet
 //!   reports one finished as failed or cancelled while its signature still waits for that very run (its worker
 //!   died and Hatchet gave up, or someone cancelled it in the dashboard), the failure is recorded with
-//!   [`Worker::abandon`], so error callbacks and parents move on. Runs are forgotten once finished.
+//!   [`Worker::abandon`](mageflow_runtime::backend::Worker::abandon), so error callbacks and parents move on. Runs are forgotten once finished.
 //!
 //! Only runs dispatched by mageflow can run on a mageflow worker: a run triggered without mageflow's metadata (from
 //! the dashboard or another SDK) fails at once without retries, since it has no signature to execute.
@@ -26,7 +26,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
-use mageflow_runtime::backend::{AttemptOutcome, Backend, BackendError, Delivery, Interrupt, Run, SkipReason};
+use mageflow_runtime::backend::{
+    AttemptOutcome, Backend, BackendError, Delivery, Interrupt, Run, SkipReason, Worker as MageflowWorker,
+};
 use mageflow_runtime::{ErrorKind, SignatureId, TaskOptions};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -42,11 +44,9 @@ use crate::subscribe::{RunSubscriber, TaskOutcome};
 use crate::worker::{ActionHandler, StepAction, StepOutcome, WorkerHandle, WorkerOptions};
 use crate::workflow::{Backoff, TriggerRequest, WorkflowDefinition};
 
-/// mageflow's worker, as [`Backend::start`] receives it.
-pub use mageflow_runtime::backend::Worker as MageflowWorker;
-
-/// Settings of a [`HatchetBackend`].
+/// Settings of a [`HatchetBackend`]: start from [`HatchetBackendOptions::new`].
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct HatchetBackendOptions {
     /// The worker name shown in the Hatchet dashboard.
     pub worker_name: String,
@@ -75,8 +75,8 @@ pub struct HatchetBackendOptions {
 }
 
 impl HatchetBackendOptions {
-    /// Defaults: the client's concurrency as slots, 4 s heartbeats, reconnects from 200 ms up to 10 s, a 5 s timeout margin, 24 h for tasks
-    /// without a timeout, a worker, watched runs, and bulk triggers of up to 500 runs.
+    /// Defaults: the client's concurrency as slots, 4 s heartbeats, reconnects from 200 ms up to 10 s, a 5 s
+    /// timeout margin, 24 h for tasks without a timeout, a worker, watched runs, bulk triggers of up to 500 runs.
     pub fn new(worker_name: impl Into<String>) -> Self {
         HatchetBackendOptions {
             worker_name: worker_name.into(),

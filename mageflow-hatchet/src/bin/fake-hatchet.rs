@@ -16,6 +16,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("fake Hatchet engine listening on {}", fake.addr());
     println!("export HATCHET_CLIENT_TOKEN={}", fake.token());
     println!("export HATCHET_CLIENT_TLS_STRATEGY=none");
+    println!("# mageflow keeps its state in Redis, shared by every worker and client:");
+    println!("# export REDIS_URL=redis://127.0.0.1:6379");
     tokio::signal::ctrl_c().await?;
     fake.shutdown().await;
     Ok(())
