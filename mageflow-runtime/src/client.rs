@@ -9,12 +9,12 @@ use serde_json::Value;
 use crate::backend::{Backend, LocalBackend, Worker};
 use crate::config::TtlConfig;
 use crate::engine::Engine;
+use crate::scope::CreationScope;
 use crate::error::{Error, Result};
 use crate::flow::SwarmConfig;
 use crate::flow::{Body, Node};
-use crate::input;
 use crate::model::{Kind, SignatureId};
-use crate::registry::{Definition, Registry};
+use crate::registry::Registry;
 use crate::signature::{Chain, Handle, Signature, Swarm};
 use crate::state::{FlowTree, SignatureState};
 use crate::store::{MemoryStore, RedisStore, Store};
@@ -41,6 +41,7 @@ pub struct MageflowBuilder {
     ttl: TtlConfig,
     recovery_interval: Option<Duration>,
     recovery_grace: Duration,
+    idempotent_creation: bool,
 }
 
 impl MageflowBuilder {
@@ -54,6 +55,7 @@ impl MageflowBuilder {
             ttl: TtlConfig::default(),
             recovery_interval: Some(Duration::from_secs(30)),
             recovery_grace: Duration::from_secs(60),
+            idempotent_creation: true,
         }
     }
 
@@ -116,6 +118,14 @@ impl MageflowBuilder {
         self
     }
 
+    /// Whether a run of a task with retries journals the signatures, chains and swarms its handler creates (through
+    /// [`TaskContext::client`](crate::TaskContext::client)), so that a retry making the same calls in the same order
+    /// gets the same ones back instead of creating them again. On by default.
+    pub fn idempotent_creation(mut self, on: bool) -> Self {
+        self.idempotent_creation = on;
+        self
+    }
+
     /// Connects the store, records the task definitions in it, and starts the worker.
     pub async fn build(self) -> Result<Mageflow> {
         if self.prefix.is_empty() || self.prefix.contains(char::is_whitespace) {
@@ -136,13 +146,15 @@ impl MageflowBuilder {
         };
         let backend = self.backend.unwrap_or_else(|| Arc::new(LocalBackend::new(self.concurrency)));
         let registry = Arc::new(self.registry);
-        let engine =
-            Arc::new(Engine::new(store.clone(), self.prefix.clone(), &self.ttl, registry.clone(), backend.clone()));
+        let mut engine = Engine::new(store.clone(), self.prefix.clone(), &self.ttl, registry.clone(), backend.clone());
+        engine.idempotent_creation = self.idempotent_creation;
+        let engine = Arc::new(engine);
         for registered in registry.registered() {
             let key = engine.definition_key(&registered.definition.name);
             store.write_hash(&key, registered.definition.to_fields()).await?;
         }
-        let worker_client = Mageflow { inner: Arc::new(Inner { engine: engine.clone(), sweeper: Mutex::new(None) }) };
+        let worker_client =
+            Mageflow { inner: Arc::new(Inner { engine: engine.clone(), sweeper: Mutex::new(None), scope: None }) };
         backend.start(Worker::new(worker_client, self.concurrency)).await?;
         let sweeper = self.recovery_interval.map(|interval| {
             let engine = Arc::downgrade(&engine);
@@ -163,13 +175,15 @@ impl MageflowBuilder {
                 }
             })
         });
-        Ok(Mageflow { inner: Arc::new(Inner { engine, sweeper: Mutex::new(sweeper) }) })
+        Ok(Mageflow { inner: Arc::new(Inner { engine, sweeper: Mutex::new(sweeper), scope: None }) })
     }
 }
 
 struct Inner {
     engine: Arc<Engine>,
     sweeper: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Set on the client a task run gets: the run's creation journal.
+    scope: Option<Arc<CreationScope>>,
 }
 
 impl Drop for Inner {
@@ -198,6 +212,24 @@ impl Mageflow {
         &self.inner.engine
     }
 
+    /// The client a task run gets: the same engine, with the run's creation journal.
+    pub(crate) fn scoped(&self, scope: Arc<CreationScope>) -> Mageflow {
+        let inner = Inner { engine: self.inner.engine.clone(), sweeper: Mutex::new(None), scope: Some(scope) };
+        Mageflow { inner: Arc::new(inner) }
+    }
+
+    pub(crate) fn scope(&self) -> Option<&Arc<CreationScope>> {
+        self.inner.scope.as_ref()
+    }
+
+    /// A new node: inside a task run that journals its creations, with the run's next id.
+    fn node(&self, body: Body) -> Node {
+        match self.scope() {
+            Some(scope) => Node::with_id(scope.next_id(), body),
+            None => Node::new(body),
+        }
+    }
+
     /// The store this client keeps state in.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.engine.store
@@ -210,19 +242,19 @@ impl Mageflow {
 
     /// A signature of a task, typed by the task's input and output.
     pub fn sign<T: Task>(&self, task: T) -> Signature<T::Input, T::Output> {
-        Signature::new(self.clone(), Node::task(task.name()))
+        Signature::new(self.clone(), self.node(Body::Task { name: task.name().to_owned() }))
     }
 
     /// A signature of a task by its registered name. The name and the inputs are checked (against the task's JSON
     /// schema) when the signature is created or run, before anything is stored.
     pub fn sign_name(&self, task: &str) -> Signature<Value, Value> {
-        Signature::new(self.clone(), Node::task(task))
+        Signature::new(self.clone(), self.node(Body::Task { name: task.to_owned() }))
     }
 
     /// A chain of steps (tasks, chains or swarms, at least two): each step gets the previous step's result.
     pub fn chain<N: Into<Node>>(&self, steps: impl IntoIterator<Item = N>) -> Chain<Value, Value> {
         let steps = steps.into_iter().map(Into::into).collect();
-        Signature::new(self.clone(), Node::new(Body::Chain { name: None, steps }))
+        Signature::new(self.clone(), self.node(Body::Chain { name: None, steps }))
     }
 
     /// A swarm of items (tasks, chains or swarms) that run in parallel with the swarm's message; closed unless
@@ -231,7 +263,7 @@ impl Mageflow {
         let items = items.into_iter().map(Into::into).collect();
         Signature::new(
             self.clone(),
-            Node::new(Body::Swarm { name: None, items, config: SwarmConfig::default(), closed: true }),
+            self.node(Body::Swarm { name: None, items, config: SwarmConfig::default(), closed: true }),
         )
     }
 
@@ -350,148 +382,6 @@ impl Mageflow {
         }
         Ok(self.engine().backend.shutdown(deadline).await?)
     }
-
-    pub(crate) async fn add_items(&self, swarm: &SignatureId, items: Vec<Node>, close: bool) -> Result<()> {
-        let engine = self.engine();
-        let mut records = Vec::new();
-        for item in &items {
-            self.resolve(item).await?;
-            records.extend(engine.records(item, None));
-        }
-        let mut args = vec![swarm.to_string(), if close { "1" } else { "0" }.to_owned(), items.len().to_string()];
-        args.extend(items.iter().map(|item| item.id.to_string()));
-        args.extend(engine.encode(&records));
-        let transition = engine.call("add_items", args).await?;
-        match transition.code.as_str() {
-            "ok" => engine.apply(transition).await,
-            code => Err(self.swarm_error(swarm, code, &transition.extra, items.len() as u64)),
-        }
-    }
-
-    pub(crate) async fn close_swarm(&self, swarm: &SignatureId) -> Result<()> {
-        let transition = self.engine().call("close", vec![swarm.to_string()]).await?;
-        match transition.code.as_str() {
-            "ok" => self.engine().apply(transition).await,
-            code => Err(self.swarm_error(swarm, code, &transition.extra, 0)),
-        }
-    }
-
-    fn swarm_error(&self, swarm: &SignatureId, code: &str, extra: &[String], adding: u64) -> Error {
-        let id = swarm.clone();
-        match code {
-            "missing" => Error::NotFound(id),
-            "wrong_kind" => Error::WrongKind {
-                id,
-                actual: extra.first().and_then(|k| Kind::parse(k)).map_or("signature", Kind::as_str),
-                expected: "swarm",
-            },
-            "closed" => Error::SwarmClosed(id),
-            "finished" => Error::SwarmFinished {
-                id,
-                status: extra.first().and_then(|s| crate::Status::parse(s)).unwrap_or(crate::Status::Canceled),
-            },
-            "too_many" => Error::TooManyItems {
-                id,
-                current: extra.first().and_then(|n| n.parse().ok()).unwrap_or(0),
-                max_items: extra.get(1).and_then(|n| n.parse().ok()).unwrap_or(0),
-                adding,
-            },
-            other => Error::Store(crate::store::StoreError::Protocol(format!("a swarm operation returned `{other}`"))),
-        }
-    }
-
-    /// Looks up the definitions of every task in a tree (registered here, or recorded in the store by a worker)
-    /// and checks the bound arguments against their schemas.
-    pub(crate) async fn resolve(&self, root: &Node) -> Result<()> {
-        root.check_shape()?;
-        let mut tasks: Vec<(String, Vec<String>)> = Vec::new();
-        root.walk(&mut |node| {
-            if let Body::Task { name } = &node.body {
-                tasks.push((name.clone(), node.args.keys().cloned().collect()));
-            }
-        });
-        for (name, bound) in tasks {
-            let definition = self.definition(&name).await?;
-            if let Some(field) = bound.iter().find(|field| !definition.accepts_field(field)) {
-                return Err(Error::InvalidInput {
-                    task: name,
-                    problems: format!("the bound argument `{field}` is not a field of the task's input"),
-                });
-            }
-        }
-        Ok(())
-    }
-
-    /// The definition of a task: registered here, or read from the store.
-    pub(crate) async fn definition(&self, name: &str) -> Result<Arc<Definition>> {
-        let engine = self.engine();
-        if let Some(definition) = engine.registry.definition(name) {
-            return Ok(definition);
-        }
-        let fields = engine.store.read_hash(&engine.definition_key(name)).await?;
-        match Definition::from_fields(&fields) {
-            Some(definition) => Ok(engine.registry.learn(definition)),
-            None => Err(Error::UnknownTask { name: name.to_owned(), known: engine.registry.known_names() }),
-        }
-    }
-
-    /// Checks the input every task that starts at once would get when `root` starts with `message`.
-    pub(crate) async fn validate_entry(&self, root: &Node, message: &Value) -> Result<()> {
-        let mut checks = Vec::new();
-        collect_entry_inputs(root, message, &mut Vec::new(), &mut checks)?;
-        for (task, input) in checks {
-            self.definition(&task).await?.validate(&input)?;
-        }
-        Ok(())
-    }
-
-    /// Checks a flow before anything of it is stored: its shape, its tasks, its bound arguments, and the inputs of
-    /// the tasks that start at once with `message`.
-    pub(crate) async fn check_flow(&self, root: &Node, message: &Value) -> Result<()> {
-        self.resolve(root).await?;
-        self.validate_entry(root, message).await
-    }
-
-    /// Starts a stored tree: creates what is not stored yet and starts the root.
-    pub(crate) async fn start(&self, root: &Node, message: &Value) -> Result<()> {
-        self.check_flow(root, message).await?;
-        let transition = self.engine().run(root, message).await?;
-        match transition.code.as_str() {
-            "ok" => self.engine().apply(transition).await,
-            "not_pending" => Err(Error::InvalidFlow(format!(
-                "{} was already started (it is {})",
-                root.id,
-                transition.extra.first().map(String::as_str).unwrap_or("not pending")
-            ))),
-            other => Err(Error::Store(crate::store::StoreError::Protocol(format!("run returned `{other}`")))),
-        }
-    }
-}
-
-/// The (task, input) pairs of the tasks that start at once when `node` starts with `message`: the node itself, a
-/// chain's first step, every item of a swarm. `args` are the bound arguments of the enclosing containers.
-fn collect_entry_inputs(
-    node: &Node,
-    message: &Value,
-    outer: &mut Vec<serde_json::Map<String, Value>>,
-    out: &mut Vec<(String, Value)>,
-) -> Result<()> {
-    outer.insert(0, node.args.clone());
-    let result = match &node.body {
-        Body::Task { name } => {
-            let input = input::build(message.clone(), false, None, outer)
-                .map_err(|problems| Error::InvalidInput { task: name.clone(), problems })?;
-            out.push((name.clone(), input));
-            Ok(())
-        }
-        Body::Chain { steps, .. } => match steps.first() {
-            Some(first) => collect_entry_inputs(first, message, outer, out),
-            None => Ok(()),
-        },
-        Body::Swarm { items, .. } => items.iter().try_for_each(|item| collect_entry_inputs(item, message, outer, out)),
-    };
-    outer.remove(0);
-    result
 }
 
 impl std::fmt::Debug for Mageflow {

@@ -92,14 +92,27 @@ fn build_input(due: &Due) -> std::result::Result<Value, String> {
         serde_json::from_str(&due.message).map_err(|error| format!("the stored message is not JSON ({error})"))?;
     let mut layers = Vec::with_capacity(due.args.len());
     for args in &due.args {
-        match serde_json::from_str::<Value>(args) {
-            Ok(Value::Object(map)) => layers.push(map),
-            _ => {
-                return Err(format!("the stored bound arguments `{args}` are not a JSON object"));
-            }
-        }
+        layers.push(input::merged_layers(args)?);
     }
     input::build(message, due.route, due.return_field.as_deref(), &layers)
+}
+
+/// One part of an atomic batch (see the transition script's "batches").
+pub(crate) enum Sub {
+    /// Store a tree.
+    Create(Node),
+    /// Store a tree and start its root with a message.
+    Run(Node, Value),
+    /// Start a stored signature with a message.
+    Start(SignatureId, Value),
+    /// Add items to a swarm, closing it if asked.
+    Add { swarm: SignatureId, close: bool, items: Vec<Node> },
+    /// Add a layer of bound arguments to a signature.
+    Update(SignatureId, serde_json::Map<String, Value>),
+    /// Close a swarm.
+    Close(SignatureId),
+    /// Append ids to a task run's creation journal.
+    Journal(String, Vec<SignatureId>),
 }
 
 /// The engine of one client: its store, key prefix, TTLs, known tasks and backend.
@@ -111,6 +124,8 @@ pub(crate) struct Engine {
     pub backend: Arc<dyn Backend>,
     /// How long transitions after a task run are retried while the store is unreachable.
     pub store_retry: Duration,
+    /// Whether runs of tasks with retries journal what they create (see `scope`).
+    pub idempotent_creation: bool,
 }
 
 impl Engine {
@@ -121,7 +136,15 @@ impl Engine {
         registry: Arc<Registry>,
         backend: Arc<dyn Backend>,
     ) -> Self {
-        Engine { store, prefix, ttl: ttl.script_args(), registry, backend, store_retry: Duration::from_secs(60) }
+        Engine {
+            store,
+            prefix,
+            ttl: ttl.script_args(),
+            registry,
+            backend,
+            store_retry: Duration::from_secs(60),
+            idempotent_creation: true,
+        }
     }
 
     pub fn signature_key(&self, id: &SignatureId) -> String {
@@ -203,45 +226,85 @@ impl Engine {
                     input: serde_json::from_str(&due.message).unwrap_or(Value::Null),
                     error: ErrorReport { kind: ErrorKind::InvalidInput, message: problem, attempt: 0 },
                 };
-                pending.push(self.fail(&failure).await?);
+                pending.push(self.fail(&failure, None).await?);
             }
         }
         Ok(())
     }
 
-    /// Records a final failure.
-    pub async fn fail(&self, failure: &Failure) -> Result<Transition> {
+    /// Records a final failure, dropping the run's creation journal, if any.
+    pub async fn fail(&self, failure: &Failure, journal: Option<&str>) -> Result<Transition> {
         let payload = serde_json::to_string(failure)
             .map_err(|source| Error::Serialize { what: "a failure report".into(), source })?;
-        self.call_retrying("fail", vec![failure.signature_id.to_string(), payload]).await
+        let journal = journal.unwrap_or_default().to_owned();
+        self.call_retrying("fail", vec![failure.signature_id.to_string(), payload, journal]).await
     }
 
-    /// Records a success.
-    pub async fn succeed(&self, id: &SignatureId, output: &Value) -> Result<Transition> {
-        self.call_retrying("succeed", vec![id.to_string(), output.to_string()]).await
+    /// Records a success, dropping the run's creation journal, if any.
+    pub async fn succeed(&self, id: &SignatureId, output: &Value, journal: Option<&str>) -> Result<Transition> {
+        let journal = journal.unwrap_or_default().to_owned();
+        self.call_retrying("succeed", vec![id.to_string(), output.to_string(), journal]).await
     }
 
-    /// Creates a tree's records and starts its root with `message` as its whole input.
-    pub async fn run(&self, root: &Node, message: &Value) -> Result<Transition> {
-        let mut args = self.encode(&self.records(root, None));
-        args.push(root.id.to_string());
-        args.push(message.to_string());
-        self.call("run", args).await
+    /// Applies sub-operations in one atomic call: all of them, or (code `refused`, with the failing
+    /// sub-operation's 1-based index and its problem in `extra`) none.
+    pub async fn batch(&self, subs: &[Sub]) -> Result<Transition> {
+        let mut args = vec![subs.len().to_string()];
+        for sub in subs {
+            match sub {
+                Sub::Create(root) => {
+                    args.push("create".into());
+                    encode_records(&self.records(root, None), &mut args);
+                }
+                Sub::Run(root, message) => {
+                    args.push("run".into());
+                    encode_records(&self.records(root, None), &mut args);
+                    args.push(root.id.to_string());
+                    args.push(message.to_string());
+                }
+                Sub::Start(id, message) => {
+                    args.extend(["run".into(), "0".into(), id.to_string(), message.to_string()]);
+                }
+                Sub::Add { swarm, close, items } => {
+                    args.extend(["add".into(), swarm.to_string(), if *close { "1" } else { "0" }.into()]);
+                    args.push(items.len().to_string());
+                    args.extend(items.iter().map(|item| item.id.to_string()));
+                    let records: Vec<Record> = items.iter().flat_map(|item| self.records(item, None)).collect();
+                    encode_records(&records, &mut args);
+                }
+                Sub::Update(id, layer) => {
+                    args.extend(["update".into(), id.to_string(), Value::Object(layer.clone()).to_string()]);
+                }
+                Sub::Close(swarm) => args.extend(["close".into(), swarm.to_string()]),
+                Sub::Journal(key, ids) => {
+                    args.extend(["journal".into(), key.clone(), ids.len().to_string()]);
+                    args.extend(ids.iter().map(ToString::to_string));
+                }
+            }
+        }
+        self.call("batch", args).await
     }
 
     /// Splices a flow into a running task's place: the flow becomes the task's child and starts with `message`;
-    /// the task finishes with the flow's outcome.
-    pub async fn continue_with(&self, task: &SignatureId, flow: &Node, message: &Value) -> Result<Transition> {
+    /// the task finishes with the flow's outcome. Drops the run's creation journal, if any.
+    pub async fn continue_with(
+        &self,
+        task: &SignatureId,
+        flow: &Node,
+        message: &Value,
+        journal: Option<&str>,
+    ) -> Result<Transition> {
         let mut args = vec![task.to_string()];
         args.extend(self.encode(&self.records(flow, Some((task, 0)))));
         args.push(flow.id.to_string());
         args.push(message.to_string());
+        args.push(journal.unwrap_or_default().to_owned());
         self.call_retrying("continue", args).await
     }
 
-    /// Creates a tree's records without starting anything.
-    pub async fn create(&self, root: &Node) -> Result<Transition> {
-        self.call("create", self.encode(&self.records(root, None))).await
+    /// The key of a task run's creation journal.
+    pub fn journal_key(&self, id: &SignatureId) -> String {
+        format!("{}:journal:{id}", self.prefix)
     }
 
     /// Runs a lifecycle operation (`suspend`, `interrupt`, `resume`, `cancel`) on a signature and what it contains.
@@ -261,13 +324,21 @@ impl Engine {
         Ok(count)
     }
 
-    /// Asks whether a delivery may run, recording the backend's reference of the run.
-    pub async fn begin(&self, run: &Run, attempt: u32, run_ref: Option<&str>) -> Result<Transition> {
+    /// Asks whether a delivery may run, recording the backend's reference of the run. A retry of a run that keeps a
+    /// creation journal gets the journal's ids back in `extra`.
+    pub async fn begin(
+        &self,
+        run: &Run,
+        attempt: u32,
+        run_ref: Option<&str>,
+        journal: Option<&str>,
+    ) -> Result<Transition> {
         let args = vec![
             run.signature_id.to_string(),
             run.token.to_string(),
             attempt.to_string(),
             run_ref.unwrap_or_default().to_owned(),
+            journal.unwrap_or_default().to_owned(),
         ];
         self.call_retrying("begin", args).await
     }

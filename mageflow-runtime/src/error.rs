@@ -65,6 +65,9 @@ pub enum Error {
         /// The kind the operation needs.
         expected: &'static str,
     },
+    /// A flow that was already started was started again.
+    #[error("{0} was already started; a flow runs once (make a new signature to run it again)")]
+    AlreadyStarted(SignatureId),
     /// Items were added to a swarm that is closed.
     #[error("swarm {0} is closed: no items can be added; create a new swarm")]
     SwarmClosed(SignatureId),

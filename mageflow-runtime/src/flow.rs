@@ -48,11 +48,11 @@ pub struct Node {
 
 impl Node {
     pub(crate) fn new(body: Body) -> Self {
-        Node { id: SignatureId::generate(), body, args: Map::new(), on_success: Vec::new(), on_error: Vec::new() }
+        Node::with_id(SignatureId::generate(), body)
     }
 
-    pub(crate) fn task(name: impl Into<String>) -> Self {
-        Node::new(Body::Task { name: name.into() })
+    pub(crate) fn with_id(id: SignatureId, body: Body) -> Self {
+        Node { id, body, args: Map::new(), on_success: Vec::new(), on_error: Vec::new() }
     }
 
     /// The id the node will have in the store.
@@ -91,6 +91,18 @@ impl Node {
             }
         }
         self.on_success.iter().chain(&self.on_error).for_each(|callback| callback.walk(visit));
+    }
+
+    /// Every node of the tree, mutably, in the same order as [`walk`](Self::walk).
+    pub(crate) fn walk_mut(&mut self, visit: &mut impl FnMut(&mut Node)) {
+        visit(self);
+        match &mut self.body {
+            Body::Task { .. } => {}
+            Body::Chain { steps: children, .. } | Body::Swarm { items: children, .. } => {
+                children.iter_mut().for_each(|child| child.walk_mut(visit))
+            }
+        }
+        self.on_success.iter_mut().chain(&mut self.on_error).for_each(|callback| callback.walk_mut(visit));
     }
 
     /// Checks the shape: chains have at least two steps, bound arguments of a swarm are an object, ...

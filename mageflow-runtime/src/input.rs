@@ -16,6 +16,19 @@ pub(crate) fn deep_merge(base: &mut Map<String, Value>, overlay: &Map<String, Va
     }
 }
 
+/// Merges the stored layers of bound arguments of one signature (compact JSON objects, one per line, later ones
+/// winning) into one object.
+pub(crate) fn merged_layers(stored: &str) -> Result<Map<String, Value>, String> {
+    let mut merged = Map::new();
+    for layer in stored.lines() {
+        match serde_json::from_str::<Value>(layer) {
+            Ok(Value::Object(map)) => deep_merge(&mut merged, &map),
+            _ => return Err(format!("the stored bound arguments `{layer}` are not a JSON object")),
+        }
+    }
+    Ok(merged)
+}
+
 /// Builds an input. `args` are the bound arguments, nearest first (the task's own, then each container's).
 pub(crate) fn build(
     message: Value,

@@ -4,6 +4,8 @@
 #![warn(missing_docs)]
 
 pub mod backend;
+mod batch;
+mod checks;
 mod client;
 mod config;
 mod engine;
@@ -12,6 +14,7 @@ mod flow;
 mod input;
 pub mod model;
 mod registry;
+mod scope;
 mod signature;
 mod state;
 pub mod store;
@@ -19,6 +22,7 @@ mod task;
 mod worker;
 
 pub use backend::{Backend, LocalBackend};
+pub use batch::Batch;
 pub use client::{Mageflow, MageflowBuilder};
 pub use config::{KindTtl, TtlConfig};
 pub use error::{Error, Result};

@@ -102,12 +102,16 @@ impl<I, O, K> Signature<I, O, K> {
         }
     }
 
+    /// The node, or the first problem met while building it.
+    pub(crate) fn into_checked(self) -> Result<Node> {
+        self.checked().map(|(_, node)| node)
+    }
+
     /// Stores the flow (and its callbacks) without running it; start it later with [`Handle::start`].
     pub async fn create(self) -> Result<Handle<I, O>> {
         let (client, node) = self.checked()?;
-        client.resolve(&node).await?;
-        client.engine().create(&node).await?;
-        Ok(Handle::new(client, node.id().clone()))
+        let id = client.create(node).await?;
+        Ok(Handle::new(client, id))
     }
 }
 
@@ -118,8 +122,8 @@ impl<I: Serialize, O, K> Signature<I, O, K> {
         let (client, node) = self.checked()?;
         let message = serde_json::to_value(&input)
             .map_err(|source| Error::Serialize { what: format!("the input of `{}`", node.name()), source })?;
-        client.start(&node, &message).await?;
-        Ok(Handle::new(client, node.id().clone()))
+        let id = client.start(node, message).await?;
+        Ok(Handle::new(client, id))
     }
 }
 
@@ -270,10 +274,11 @@ impl<I, O> Handle<I, O> {
 
 impl<I, O> Handle<I, O> {
     /// Adds items to a running (or not yet started) open swarm; each runs with the swarm's message. Items are stored
-    /// with their arguments in the same atomic write that queues them, so none is dispatched half-written.
+    /// with their arguments in the same atomic write (a batch) that queues them, so none is dispatched
+    /// half-written.
     pub async fn add<N: Into<Node>>(&self, items: impl IntoIterator<Item = N>) -> Result<()> {
         let items: Vec<Node> = items.into_iter().map(Into::into).collect();
-        self.client.add_items(&self.id, items, false).await
+        self.client.add_items(&self.id, items).await
     }
 
     /// Adds items that all get `message`'s fields as bound arguments (on top of the swarm's message).
@@ -285,7 +290,7 @@ impl<I, O> Handle<I, O> {
         let message = serde_json::to_value(message)
             .map_err(|source| Error::Serialize { what: "the items' message".into(), source })?;
         let items = items.into_iter().map(|item| with_message(item.into(), &message)).collect::<Result<Vec<_>>>()?;
-        self.client.add_items(&self.id, items, false).await
+        self.client.add_items(&self.id, items).await
     }
 
     /// Adds items, each with its own message as bound arguments.
@@ -298,7 +303,7 @@ impl<I, O> Handle<I, O> {
                 with_message(item.into(), &message)
             })
             .collect::<Result<Vec<_>>>()?;
-        self.client.add_items(&self.id, items, false).await
+        self.client.add_items(&self.id, items).await
     }
 
     /// Closes a swarm: it takes no more items, and completes once every item has finished.
@@ -324,13 +329,7 @@ impl<I: Serialize, O> Handle<I, O> {
     pub async fn start(&self, input: I) -> Result<()> {
         let message = serde_json::to_value(&input)
             .map_err(|source| Error::Serialize { what: format!("the input of {}", self.id), source })?;
-        let transition = self.client.engine().call("run", vec!["0".into(), self.id.to_string(), message.to_string()]);
-        let transition = transition.await?;
-        match transition.code.as_str() {
-            "ok" => self.client.engine().apply(transition).await,
-            "missing" => Err(Error::NotFound(self.id.clone())),
-            _ => Err(Error::InvalidFlow(format!("{} was already started", self.id))),
-        }
+        self.client.commit(vec![crate::engine::Sub::Start(self.id.clone(), message)]).await
     }
 }
 

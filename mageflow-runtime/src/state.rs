@@ -152,10 +152,9 @@ impl SignatureState {
                 .transpose()
         };
         let number = |field: &str| fields.get(field).and_then(|v| v.parse::<u64>().ok());
-        let args = match json("args")? {
+        let args = match fields.get("args") {
             None => Map::new(),
-            Some(Value::Object(map)) => map,
-            Some(other) => return Err(corrupt(format!("`args` is not an object: {other}"))),
+            Some(stored) => crate::input::merged_layers(stored).map_err(corrupt)?,
         };
         let error = json("error")?
             .map(serde_json::from_value::<Failure>)

@@ -12,7 +12,8 @@ use tracing::Instrument;
 
 use crate::backend::{Delivery, Run};
 use crate::engine::Engine;
-use crate::model::{ErrorKind, ErrorReport, Failure};
+use crate::model::{ErrorKind, ErrorReport, Failure, SignatureId};
+use crate::scope::CreationScope;
 use crate::client::Mageflow;
 use crate::registry::Produced;
 use crate::task::{Continuation, TaskContext, TaskError};
@@ -102,7 +103,7 @@ impl Worker {
             input: run.input.clone(),
             error: ErrorReport { kind, message: message.to_owned(), attempt },
         };
-        let transition = self.engine.fail(&failure).await?;
+        let transition = self.engine.fail(&failure, None).await?;
         self.engine.apply(transition).await
     }
 
@@ -127,7 +128,12 @@ impl Worker {
         metadata: Map<String, Value>,
         run_ref: Option<String>,
     ) -> AttemptOutcome {
-        let begin = match self.engine.begin(run, attempt, run_ref.as_deref()).await {
+        let registered = self.engine.registry.handler(&run.task);
+        // a task that may be retried journals what it creates, so that its retries create nothing twice
+        let journal = registered
+            .filter(|registered| self.engine.idempotent_creation && registered.definition.options.retries > 0)
+            .map(|_| self.engine.journal_key(&run.signature_id));
+        let begin = match self.engine.begin(run, attempt, run_ref.as_deref(), journal.as_deref()).await {
             Ok(transition) => transition,
             Err(error) => return AttemptOutcome::Unrecorded(error.to_string()),
         };
@@ -144,16 +150,23 @@ impl Worker {
                 return AttemptOutcome::Skipped(reason);
             }
         }
-        let Some(registered) = self.engine.registry.handler(&run.task) else {
+        let Some(registered) = registered else {
             let error = TaskError::with_kind(
                 ErrorKind::UnknownTask,
                 format!("no handler for task `{}` is registered on this worker", run.task),
                 false,
             );
-            return self.record_failure(run, attempt, error, 0).await;
+            return self.record_failure(run, attempt, error, None).await;
         };
         let options = registered.definition.options.clone();
-        let mut ctx = TaskContext::new(run.signature_id.clone(), run.task.clone(), attempt).with_client(self.client.clone());
+        let client = match &journal {
+            Some(key) => {
+                let replay = begin.extra.iter().filter_map(|id| SignatureId::parse(id)).collect();
+                self.client.scoped(Arc::new(CreationScope::new(key.clone(), replay)))
+            }
+            None => self.client.clone(),
+        };
+        let mut ctx = TaskContext::new(run.signature_id.clone(), run.task.clone(), attempt).with_client(client.clone());
         ctx.metadata = metadata;
         let call = AssertUnwindSafe(registered.handler.call(run.input.clone(), ctx)).catch_unwind();
         let result = match options.timeout {
@@ -176,39 +189,53 @@ impl Worker {
             Err(TaskError::with_kind(ErrorKind::Panic, format!("the handler panicked: {message}"), true))
         });
         match result {
-            Ok(Produced::Continue(continuation)) => self.continue_with(run, attempt, continuation).await,
-            Ok(Produced::Output(output)) => match self.engine.succeed(&run.signature_id, &output).await {
-                Ok(transition) => match self.engine.apply(transition).await {
+            Ok(Produced::Continue(continuation)) => self.continue_with(run, attempt, &client, continuation).await,
+            Ok(Produced::Output(output)) => {
+                let recorded = match self.engine.succeed(&run.signature_id, &output, journal.as_deref()).await {
+                    Ok(transition) => self.engine.apply(transition).await,
+                    Err(error) => Err(error),
+                };
+                match recorded {
                     Ok(()) => AttemptOutcome::Succeeded(output),
                     Err(error) => AttemptOutcome::Unrecorded(error.to_string()),
-                },
-                Err(error) => AttemptOutcome::Unrecorded(error.to_string()),
-            },
+                }
+            }
             Err(error) if error.is_retryable() && attempt <= options.retries => {
                 let retry_in = options.backoff.delay(attempt);
                 tracing::info!(error = %error, "attempt failed; retrying in {retry_in:?}");
                 AttemptOutcome::Failed { message: error.message().to_owned(), retry_in: Some(retry_in) }
             }
-            Err(error) => self.record_failure(run, attempt, error, options.retries).await,
+            Err(error) => self.record_failure(run, attempt, error, journal.as_deref()).await,
         }
     }
 
     /// Splices the flow a handler handed over to into the task's place, after checking it like a flow a user
     /// starts; an invalid one fails the task.
-    async fn continue_with(&self, run: &Run, attempt: u32, continuation: Continuation) -> AttemptOutcome {
-        let checked = match continuation.input {
-            Ok(input) => self.client.check_flow(&continuation.node, &input).await.map(|()| input).map_err(|e| e.to_string()),
+    async fn continue_with(
+        &self,
+        run: &Run,
+        attempt: u32,
+        client: &Mageflow,
+        continuation: Continuation,
+    ) -> AttemptOutcome {
+        let journal = client.scope().map(|scope| scope.journal().to_owned());
+        let Continuation { mut node, input } = continuation;
+        let checked = match input {
+            Ok(input) => client.check_flow(&node, &input).await.map(|()| input).map_err(|e| e.to_string()),
             Err(problem) => Err(problem),
         };
         let input = match checked {
             Ok(input) => input,
             Err(problem) => {
-                let message = format!("the flow `{}` it continues with is invalid: {problem}", continuation.node.name());
+                let message = format!("the flow `{}` it continues with is invalid: {problem}", node.name());
                 let error = TaskError::with_kind(ErrorKind::InvalidOutput, message, false);
-                return self.record_failure(run, attempt, error, 0).await;
+                return self.record_failure(run, attempt, error, journal.as_deref()).await;
             }
         };
-        let recorded = match self.engine.continue_with(&run.signature_id, &continuation.node, &input).await {
+        if let Some(scope) = client.scope() {
+            scope.adopt(&mut node);
+        }
+        let recorded = match self.engine.continue_with(&run.signature_id, &node, &input, journal.as_deref()).await {
             Ok(transition) => self.engine.apply(transition).await,
             Err(error) => Err(error),
         };
@@ -218,15 +245,15 @@ impl Worker {
         }
     }
 
-    async fn record_failure(&self, run: &Run, attempt: u32, error: TaskError, retries: u32) -> AttemptOutcome {
-        tracing::warn!(error = %error, retries, "the task failed for good");
+    async fn record_failure(&self, run: &Run, attempt: u32, error: TaskError, journal: Option<&str>) -> AttemptOutcome {
+        tracing::warn!(error = %error, "the task failed for good");
         let failure = Failure {
             task: run.task.clone(),
             signature_id: run.signature_id.clone(),
             input: run.input.clone(),
             error: ErrorReport { kind: error.kind(), message: error.message().to_owned(), attempt },
         };
-        let recorded = match self.engine.fail(&failure).await {
+        let recorded = match self.engine.fail(&failure, journal).await {
             Ok(transition) => self.engine.apply(transition).await,
             Err(error) => Err(error),
         };

@@ -73,7 +73,7 @@ async fn a_chain_step_costs_one_round_trip_to_transition_and_one_to_begin() {
     let done = client.wait(chain.id(), Some(WAIT)).await.unwrap();
     assert_eq!(done.result, Some(json!({"tag": "cost-chain", "n": 20})));
     let counts = store.take();
-    assert_eq!(counts.get("eval:run"), Some(&1));
+    assert_eq!(counts.get("eval:batch"), Some(&1));
     assert_eq!(counts.get("eval:begin"), Some(&20), "one round trip to begin each step: {counts:?}");
     assert_eq!(counts.get("eval:succeed"), Some(&20), "one round trip per step transition: {counts:?}");
     let transitions: usize = counts.iter().filter(|(k, _)| k.starts_with("eval:")).map(|(_, v)| v).sum();
@@ -91,7 +91,7 @@ async fn a_swarm_item_costs_one_round_trip_to_transition_and_one_to_begin() {
     let done = client.wait(swarm.id(), Some(WAIT)).await.unwrap();
     assert_eq!(done.swarm.unwrap().succeeded, 100);
     let counts = store.take();
-    assert_eq!(counts.get("eval:run"), Some(&1));
+    assert_eq!(counts.get("eval:batch"), Some(&1));
     assert_eq!(counts.get("eval:begin"), Some(&100), "{counts:?}");
     assert_eq!(counts.get("eval:succeed"), Some(&100), "one round trip per item, fills included: {counts:?}");
     let transitions: usize = counts.iter().filter(|(k, _)| k.starts_with("eval:")).map(|(_, v)| v).sum();

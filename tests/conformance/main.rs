@@ -3,10 +3,12 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod batch;
 mod chains;
 mod continuation;
 mod cost;
 mod exactly_once;
+mod idempotency;
 mod lifecycle;
 mod nesting;
 mod probe;

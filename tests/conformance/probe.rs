@@ -242,6 +242,28 @@ pub async fn route(input: Msg, ctx: TaskContext) -> Result<Next<Msg>, TaskError>
     })
 }
 
+/// Creates a task run, a stored task, a chain and a swarm through its run's client (and, from its second attempt,
+/// one more signature), records their ids, and fails its first attempt when `n == 1`.
+#[task(retries = 2, backoff = "1ms")]
+pub async fn spawner(input: Msg, ctx: TaskContext) -> Result<Vec<String>, TaskError> {
+    let client = ctx.client().ok_or_else(|| TaskError::new("no client"))?;
+    let tag = input.tag.clone();
+    let started = client.sign(add_one).run_no_wait(msg(&tag, 1)).await?;
+    let stored = client.sign(double).create().await?;
+    let chain = client.chain([client.sign(add_one), client.sign(double)]).create().await?;
+    let swarm = client.swarm([client.sign(add_one), client.sign(add_one)]).create().await?;
+    let mut ids: Vec<String> =
+        [started.id(), stored.id(), chain.id(), swarm.id()].into_iter().map(ToString::to_string).collect();
+    if ctx.attempt >= 2 {
+        ids.push(client.sign(double).create().await?.id().to_string());
+    }
+    record(&tag, "spawner", &ids, ctx.attempt);
+    if ctx.attempt == 1 && input.n == 1 {
+        return Err(TaskError::new("the first attempt fails after creating its flows"));
+    }
+    Ok(ids)
+}
+
 /// Every task above, registered on a builder.
 pub fn register(builder: mageflow::MageflowBuilder) -> mageflow::MageflowBuilder {
     builder
@@ -259,4 +281,5 @@ pub fn register(builder: mageflow::MageflowBuilder) -> mageflow::MageflowBuilder
         .task(collect)
         .task(alarm)
         .task(route)
+        .task(spawner)
 }

@@ -175,6 +175,7 @@ conformance!(state_reads_back_and_ttls_follow_the_lifecycle, |store: TestStore| 
         }
     }
     let error = created.start(msg(&t, 0)).await.unwrap_err();
-    assert!(matches!(error, Error::InvalidFlow(_)), "{error}");
-    assert_eq!(client.status(&"nope".parse().unwrap()).await.unwrap_err().to_string().contains("no signature"), true);
+    assert!(matches!(&error, Error::AlreadyStarted(id) if id == created.id()), "{error}");
+    let missing = client.status(&"nope".parse().unwrap()).await.unwrap_err();
+    assert!(matches!(missing, Error::NotFound(_)), "{missing}");
 });

@@ -11,13 +11,17 @@
 --   P:sig:<id>:queue      list: a swarm's items not started yet (FIFO)
 --   P:sig:<id>:results    hash: a swarm's item outcomes by position
 --   P:outbox              sorted set: tasks dispatched but not begun, scored by dispatch time (ms)
+--   P:journal:<id>        list: the ids a task run created, in order, replayed to its retries
 -- Signature fields: kind, task (name), status, prev (status before the last change), parent, pos, on_ok / on_err
--- (space-separated callback ids), args (bound arguments, a JSON object), rf (return field), msg / route (the
--- message it was started with, and whether that message goes to its return field), token (dispatch counter),
--- attempt, result / error (JSON), created / finished (ms), next (the flow a task continued with, also its only
--- child). Chains add step; swarms add maxc, stop_after,
--- max_items, closed, started, n (items), running, ok_n, fail_n, and raw=1 when their result lists the items'
--- outputs themselves instead of outcomes. Items of a swarm that hold a running slot have slot=1.
+-- (space-separated callback ids), args (bound arguments: JSON objects, one per line, later lines winning), rf
+-- (return field), msg / route (the message it was started with, and whether that message goes to its return
+-- field), token (dispatch counter), attempt, ref (the backend's reference of the run), result / error (JSON),
+-- created / finished (ms), next (the flow a task continued with, also its only child). Chains add step; swarms add
+-- maxc, stop_after, max_items, closed, started, n (items), running, ok_n, fail_n, and raw=1 when their result
+-- lists the items' outputs themselves instead of outcomes. Items of a swarm that hold a running slot have slot=1.
+--
+-- Operations: batch (create, run, add items, update arguments, close: see "batches" below), begin, succeed,
+-- fail, continue, suspend, interrupt, resume, cancel, recover.
 --
 -- Every operation returns {code, dispatches, interrupts, extra}: dispatches are tasks to hand to the backend, each
 -- {id, token, task, msg, route, rf, args...} with the bound arguments of the task and of each of its ancestors,
@@ -321,45 +325,53 @@ local function resume(id)
   if kind == 'swarm' then fill(id) end
 end
 
--- Creates signature records from ARGV starting at index i: a count, then per record
--- id, kind, field count, field/value pairs, child count, child ids. Existing records are left as they are, so a
--- re-sent creation changes nothing. Swarm children are also queued. Returns the index after the records.
-local function create_records(i)
+-- Walks signature records in ARGV from index i: a count, then per record id, kind, field count, field/value
+-- pairs, child count, child ids. Calls visit(id, kind, first field index, field count, first child index, child
+-- count) for each, and returns the index after the records.
+local function scan_records(i, visit)
   local count = tonumber(ARGV[i])
   i = i + 1
   for _ = 1, count do
     local id, kind, nfields = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
-    i = i + 3
-    local k = key(id)
-    local fresh = redis.call('EXISTS', k) == 0
-    if fresh then
-      local fields = { 'kind', kind, 'status', 'pending', 'created', NOW }
-      for j = 0, nfields - 1 do
-        fields[#fields + 1] = ARGV[i + 2 * j]
-        fields[#fields + 1] = ARGV[i + 2 * j + 1]
-      end
-      redis.call('HSET', k, unpack(fields))
-      redis.call('EXPIRE', k, TTL[kind][1])
-    end
-    i = i + 2 * nfields
-    local nchildren = tonumber(ARGV[i])
-    i = i + 1
-    if fresh and nchildren > 0 then
-      local lists = { k .. ':children' }
-      if kind == 'swarm' then
-        lists[2] = k .. ':queue'
-        redis.call('HSET', k, 'n', nchildren)
-      end
-      for _, list in ipairs(lists) do
-        for from = i, i + nchildren - 1, 1000 do
-          redis.call('RPUSH', list, unpack(ARGV, from, math.min(from + 999, i + nchildren - 1)))
-        end
-        redis.call('EXPIRE', list, TTL[kind][1])
-      end
-    end
-    i = i + nchildren
+    local fields_at = i + 3
+    local nchildren = tonumber(ARGV[fields_at + 2 * nfields])
+    local children_at = fields_at + 2 * nfields + 1
+    visit(id, kind, fields_at, nfields, children_at, nchildren)
+    i = children_at + nchildren
   end
   return i
+end
+
+local function field_of(fields_at, nfields, name)
+  for j = 0, nfields - 1 do
+    if ARGV[fields_at + 2 * j] == name then return ARGV[fields_at + 2 * j + 1] end
+  end
+  return nil
+end
+
+-- Creates the records at index i. Existing records are left as they are, so a re-sent creation changes nothing.
+-- Swarm children are also queued. Returns the index after the records.
+local function create_records(i)
+  return scan_records(i, function(id, kind, fields_at, nfields, children_at, nchildren)
+    local k = key(id)
+    if redis.call('EXISTS', k) == 1 then return end
+    local fields = { 'kind', kind, 'status', 'pending', 'created', NOW }
+    for j = 0, 2 * nfields - 1 do fields[#fields + 1] = ARGV[fields_at + j] end
+    redis.call('HSET', k, unpack(fields))
+    redis.call('EXPIRE', k, TTL[kind][1])
+    if nchildren == 0 then return end
+    local lists = { k .. ':children' }
+    if kind == 'swarm' then
+      lists[2] = k .. ':queue'
+      redis.call('HSET', k, 'n', nchildren)
+    end
+    for _, list in ipairs(lists) do
+      for from = children_at, children_at + nchildren - 1, 1000 do
+        redis.call('RPUSH', list, unpack(ARGV, from, math.min(from + 999, children_at + nchildren - 1)))
+      end
+      redis.call('EXPIRE', list, TTL[kind][1])
+    end
+  end)
 end
 
 local function result(code, extra)
@@ -371,23 +383,193 @@ local function lookup(id)
   return unpack(redis.call('HMGET', key(id), 'kind', 'status'))
 end
 
-if OP == 'create' then
-  create_records(A)
+-- ---- batches --------------------------------------------------------------------------------------------------
+-- A batch is a list of sub-operations applied in one atomic call, all or nothing: every sub-operation is checked
+-- first, against the store and against what the earlier sub-operations of the batch will have done (the plan);
+-- only when all pass is anything written. The single operations that create or change flows are batches of one.
+--   create   records                          store signatures
+--   run      records, id, message             store signatures and start one with a message
+--   add      swarm, close flag, n, ids, records   add items to a swarm (closing it, when asked or full)
+--   update   id, arguments                    add a layer of bound arguments (a JSON object) to a signature
+--   close    swarm                            close a swarm
+--   journal  key, n, ids                      append ids to a task run's creation journal
+
+local plan = {}
+
+-- What the batch knows of a signature: its state in the store, updated by the sub-operations checked so far.
+local function planned(id)
+  if plan[id] == nil then
+    local kind, status, closed, n, max_items =
+      unpack(redis.call('HMGET', key(id), 'kind', 'status', 'closed', 'n', 'max_items'))
+    if kind then
+      plan[id] = { kind = kind, status = status, closed = closed == '1', n = tonumber(n or 0),
+                   max = tonumber(max_items or 0) }
+    else
+      plan[id] = false
+    end
+  end
+  return plan[id]
+end
+
+-- Plans records; an existing record must be the same signature (a creation replayed on retry), else the problem.
+local function plan_records(i)
+  local problem
+  local after = scan_records(i, function(id, kind, fields_at, nfields, _, nchildren)
+    local name = field_of(fields_at, nfields, 'task')
+    local existing_kind, existing_name = unpack(redis.call('HMGET', key(id), 'kind', 'task'))
+    if existing_kind then
+      if not problem and (existing_kind ~= kind or existing_name ~= name) then
+        problem = { 'mismatch', id, existing_kind .. ' ' .. (existing_name or ''), kind .. ' ' .. (name or '') }
+      end
+      planned(id)
+    elseif plan[id] == nil or plan[id] == false then
+      plan[id] = { kind = kind, status = 'pending', closed = field_of(fields_at, nfields, 'closed') == '1',
+                   n = kind == 'swarm' and nchildren or 0,
+                   max = tonumber(field_of(fields_at, nfields, 'max_items') or 0) }
+    end
+  end)
+  return after, problem
+end
+
+-- Reads one sub-operation at index i: its description and the index after it.
+local function parse_sub(i)
+  local name = ARGV[i]
+  i = i + 1
+  if name == 'create' then
+    return { op = name, at = i }, scan_records(i, function() end)
+  elseif name == 'run' then
+    local j = scan_records(i, function() end)
+    return { op = name, at = i, id = ARGV[j], msg = ARGV[j + 1] }, j + 2
+  elseif name == 'add' then
+    local count = tonumber(ARGV[i + 2])
+    local sub = { op = name, sid = ARGV[i], close = ARGV[i + 1] == '1', items_at = i + 3, count = count,
+                  at = i + 3 + count }
+    return sub, scan_records(sub.at, function() end)
+  elseif name == 'update' then
+    return { op = name, id = ARGV[i], layer = ARGV[i + 1] }, i + 2
+  elseif name == 'close' then
+    return { op = name, sid = ARGV[i] }, i + 1
+  elseif name == 'journal' then
+    local count = tonumber(ARGV[i + 1])
+    return { op = name, journal = ARGV[i], at = i + 2, count = count }, i + 2 + count
+  end
+  error('mageflow: unknown batch operation ' .. tostring(name))
+end
+
+-- Checks one sub-operation against the plan and updates the plan; returns a problem, or nil.
+local function check_sub(sub)
+  if sub.op == 'create' then
+    local _, problem = plan_records(sub.at)
+    return problem
+  elseif sub.op == 'run' then
+    local _, problem = plan_records(sub.at)
+    if problem then return problem end
+    local target = planned(sub.id)
+    if not target then return { 'missing', sub.id } end
+    if target.status ~= 'pending' and not stopped(target.status) then return { 'not_pending', sub.id, target.status } end
+    target.status = 'active'
+  elseif sub.op == 'add' then
+    local swarm = planned(sub.sid)
+    if not swarm then return { 'missing', sub.sid } end
+    if swarm.kind ~= 'swarm' then return { 'wrong_kind', sub.sid, swarm.kind } end
+    local new = {}
+    for j = 0, sub.count - 1 do
+      local item = ARGV[sub.items_at + j]
+      -- an item already in the swarm (a re-sent call) is not added again
+      if redis.call('HGET', key(item), 'parent') ~= sub.sid then new[#new + 1] = item end
+    end
+    sub.items = new
+    if #new == 0 then return nil end
+    if finished(swarm.status) then return { 'finished', sub.sid, swarm.status } end
+    if swarm.closed then return { 'closed', sub.sid } end
+    if swarm.max > 0 and swarm.n + #new > swarm.max then
+      return { 'too_many', sub.sid, tostring(swarm.n), tostring(swarm.max) }
+    end
+    local _, problem = plan_records(sub.at)
+    if problem then return problem end
+    swarm.n = swarm.n + #new
+    if sub.close or (swarm.max > 0 and swarm.n >= swarm.max) then swarm.closed = true end
+  elseif sub.op == 'update' then
+    local target = planned(sub.id)
+    if not target then return { 'missing', sub.id } end
+    if finished(target.status) then return { 'finished', sub.id, target.status } end
+  elseif sub.op == 'close' then
+    local swarm = planned(sub.sid)
+    if not swarm then return { 'missing', sub.sid } end
+    if swarm.kind ~= 'swarm' then return { 'wrong_kind', sub.sid, swarm.kind } end
+    swarm.closed = true
+  end
+  return nil
+end
+
+local function apply_sub(sub)
+  if sub.op == 'create' then
+    create_records(sub.at)
+  elseif sub.op == 'run' then
+    create_records(sub.at)
+    start(sub.id, sub.msg, '0')
+  elseif sub.op == 'add' then
+    if #sub.items == 0 then return end
+    create_records(sub.at)
+    local k = key(sub.sid)
+    local n, max_items = unpack(redis.call('HMGET', k, 'n', 'max_items'))
+    n = tonumber(n or 0)
+    max_items = tonumber(max_items or 0)
+    for j, item in ipairs(sub.items) do
+      redis.call('HSET', key(item), 'parent', sub.sid, 'pos', n + j - 1)
+    end
+    for from = 1, #sub.items, 1000 do
+      local last = math.min(from + 999, #sub.items)
+      redis.call('RPUSH', k .. ':children', unpack(sub.items, from, last))
+      redis.call('RPUSH', k .. ':queue', unpack(sub.items, from, last))
+    end
+    local ttl = redis.call('TTL', k)
+    if ttl > 0 then
+      redis.call('EXPIRE', k .. ':children', ttl)
+      redis.call('EXPIRE', k .. ':queue', ttl)
+    end
+    redis.call('HSET', k, 'n', n + #sub.items)
+    if sub.close or (max_items > 0 and n + #sub.items >= max_items) then redis.call('HSET', k, 'closed', 1) end
+    fill(sub.sid)
+  elseif sub.op == 'update' then
+    -- layers are compact JSON, which never holds a raw newline
+    local k = key(sub.id)
+    local args = redis.call('HGET', k, 'args')
+    redis.call('HSET', k, 'args', args and (args .. '\n' .. sub.layer) or sub.layer)
+  elseif sub.op == 'close' then
+    redis.call('HSET', key(sub.sid), 'closed', 1)
+    if redis.call('HGET', key(sub.sid), 'status') == 'active' then fill(sub.sid) end
+  elseif sub.op == 'journal' then
+    if sub.count == 0 then return end
+    redis.call('RPUSH', sub.journal, unpack(ARGV, sub.at, sub.at + sub.count - 1))
+    redis.call('EXPIRE', sub.journal, TTL.task[1])
+  end
+end
+
+if OP == 'batch' then
+  -- a count, then the sub-operations, each its name followed by its arguments
+  local count = tonumber(ARGV[A])
+  local subs, i = {}, A + 1
+  for n = 1, count do
+    subs[n], i = parse_sub(i)
+  end
+  for n, sub in ipairs(subs) do
+    local problem = check_sub(sub)
+    if problem then
+      table.insert(problem, 1, tostring(n))
+      return result('refused', problem)
+    end
+  end
+  for _, sub in ipairs(subs) do apply_sub(sub) end
   return result('ok')
 end
 
-if OP == 'run' then
-  -- records, then the id to start and its message
-  local i = create_records(A)
-  local id, msg = ARGV[i], ARGV[i + 1]
-  if not lookup(id) then return result('missing') end
-  if not start(id, msg, '0') then return result('not_pending', { redis.call('HGET', key(id), 'status') }) end
-  return result('ok')
-end
+-- ---- runs ----------------------------------------------------------------------------------------------------
 
 if OP == 'begin' then
-  -- id, token, attempt, the backend's reference of the run: may this delivery run?
-  local id, token, attempt, ref = ARGV[A], ARGV[A + 1], ARGV[A + 2], ARGV[A + 3]
+  -- id, token, attempt, the backend's reference of the run, the run's creation journal (or ''): may this
+  -- delivery run? A retry gets back the ids its earlier attempts created.
+  local id, token, attempt, ref, journal = ARGV[A], ARGV[A + 1], ARGV[A + 2], ARGV[A + 3], ARGV[A + 4]
   local k = key(id)
   local kind, status, current = unpack(redis.call('HMGET', k, 'kind', 'status', 'token'))
   if not kind then return result('missing') end
@@ -397,6 +579,9 @@ if OP == 'begin' then
     redis.call('HSET', k, 'status', 'active', 'attempt', attempt)
     if ref and ref ~= '' then redis.call('HSET', k, 'ref', ref) end
     if status ~= 'active' then redis.call('HSET', k, 'prev', status) end
+    if journal and journal ~= '' and tonumber(attempt) > 1 then
+      return result('run', redis.call('LRANGE', journal, 0, -1))
+    end
     return result('run')
   end
   if stopped(status) then
@@ -407,14 +592,36 @@ if OP == 'begin' then
 end
 
 if OP == 'succeed' or OP == 'fail' then
-  -- id, payload (the result, or the failure report)
-  local id, payload = ARGV[A], ARGV[A + 1]
+  -- id, payload (the result, or the failure report), the run's creation journal to drop (or '')
+  local id, payload, journal = ARGV[A], ARGV[A + 1], ARGV[A + 2]
   local kind, status = lookup(id)
   if not kind then return result('missing') end
   if not (runnable(status) or status == 'suspended') then return result('ignored', { status }) end
   complete(id, OP == 'succeed', payload)
+  if journal and journal ~= '' then redis.call('DEL', journal) end
   return result('ok')
 end
+
+if OP == 'continue' then
+  -- task id, the records of the flow it continues with (its root a child of the task), the root's id, its
+  -- message, the run's creation journal to drop (or '')
+  local id = ARGV[A]
+  local k = key(id)
+  local kind, status, continued = unpack(redis.call('HMGET', k, 'kind', 'status', 'next'))
+  if not kind then return result('missing') end
+  if continued or not (runnable(status) or status == 'suspended') then return result('ignored', { status }) end
+  local i = create_records(A + 1)
+  local next_id, msg, journal = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  redis.call('HSET', k, 'next', next_id)
+  redis.call('RPUSH', k .. ':children', next_id)
+  redis.call('EXPIRE', k .. ':children', TTL.task[1])
+  if status == 'suspended' then stop(next_id, 'suspended') end
+  start(next_id, msg, '0')
+  if journal and journal ~= '' then redis.call('DEL', journal) end
+  return result('ok')
+end
+
+-- ---- lifecycle -----------------------------------------------------------------------------------------------
 
 if OP == 'suspend' or OP == 'interrupt' or OP == 'resume' or OP == 'cancel' then
   local id = ARGV[A]
@@ -433,73 +640,6 @@ if OP == 'suspend' or OP == 'interrupt' or OP == 'resume' or OP == 'cancel' then
     terminate(id)
     if parent and parent ~= '' then report(parent, id, false, failure) end
   end
-  return result('ok')
-end
-
-if OP == 'continue' then
-  -- task id, the records of the flow it continues with (its root a child of the task), the root's id, its message
-  local id = ARGV[A]
-  local k = key(id)
-  local kind, status, continued = unpack(redis.call('HMGET', k, 'kind', 'status', 'next'))
-  if not kind then return result('missing') end
-  if continued or not (runnable(status) or status == 'suspended') then return result('ignored', { status }) end
-  local i = create_records(A + 1)
-  local next_id, msg = ARGV[i], ARGV[i + 1]
-  redis.call('HSET', k, 'next', next_id)
-  redis.call('RPUSH', k .. ':children', next_id)
-  redis.call('EXPIRE', k .. ':children', TTL.task[1])
-  if status == 'suspended' then stop(next_id, 'suspended') end
-  start(next_id, msg, '0')
-  return result('ok')
-end
-
-if OP == 'add_items' then
-  -- swarm id, close flag ('1' closes after adding), item count, item ids, then the records
-  local sid, close, count = ARGV[A], ARGV[A + 1], tonumber(ARGV[A + 2])
-  local k = key(sid)
-  local kind, status, closed, n, max_items =
-    unpack(redis.call('HMGET', k, 'kind', 'status', 'closed', 'n', 'max_items'))
-  if not kind then return result('missing') end
-  if kind ~= 'swarm' then return result('wrong_kind', { kind }) end
-  local items = {}
-  for j = 1, count do
-    local item = ARGV[A + 2 + j]
-    -- an item already in the swarm (a re-sent call) is not added again
-    if redis.call('HGET', key(item), 'parent') ~= sid then items[#items + 1] = item end
-  end
-  if #items == 0 then return result('ok', { n or '0' }) end
-  if finished(status) then return result('finished', { status }) end
-  if closed == '1' then return result('closed') end
-  n = tonumber(n or 0)
-  max_items = tonumber(max_items or 0)
-  if max_items > 0 and n + #items > max_items then return result('too_many', { tostring(n), tostring(max_items) }) end
-  create_records(A + 3 + count)
-  for j, item in ipairs(items) do
-    redis.call('HSET', key(item), 'parent', sid, 'pos', n + j - 1)
-  end
-  for from = 1, #items, 1000 do
-    local last = math.min(from + 999, #items)
-    redis.call('RPUSH', k .. ':children', unpack(items, from, last))
-    redis.call('RPUSH', k .. ':queue', unpack(items, from, last))
-  end
-  local ttl = redis.call('TTL', k)
-  if ttl > 0 then
-    redis.call('EXPIRE', k .. ':children', ttl)
-    redis.call('EXPIRE', k .. ':queue', ttl)
-  end
-  redis.call('HSET', k, 'n', n + #items)
-  if close == '1' or (max_items > 0 and n + #items >= max_items) then redis.call('HSET', k, 'closed', 1) end
-  fill(sid)
-  return result('ok', { tostring(n + #items) })
-end
-
-if OP == 'close' then
-  local sid = ARGV[A]
-  local kind, status = lookup(sid)
-  if not kind then return result('missing') end
-  if kind ~= 'swarm' then return result('wrong_kind', { kind }) end
-  redis.call('HSET', key(sid), 'closed', 1)
-  if status == 'active' then fill(sid) end
   return result('ok')
 end
 

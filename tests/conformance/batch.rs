@@ -1,0 +1,65 @@
+//! Batched writes: many creations, starts, additions and updates in one atomic write; a refused batch writes
+//! nothing.
+
+use mageflow::{Error, Status};
+use serde_json::json;
+
+use crate::conformance;
+use crate::probe::*;
+use crate::support::*;
+
+conformance!(a_batch_applies_everything_at_once, |store: TestStore| async move {
+    let t = format!("{}-batch", store.prefix);
+    let client = store.client(register).await;
+    let mut batch = client.batch();
+    let stored = batch.create(client.sign(double).arg("tag", &t));
+    let started: Vec<_> = (0..3).map(|n| batch.run(client.sign(add_one), msg(&t, n))).collect();
+    let swarm = batch.create(client.swarm([client.sign(add_one)]).open().arg("tag", &t));
+    batch.add(swarm.id(), [client.sign(double).arg("n", 20)]);
+    batch.bind(stored.id(), json!({"n": 50}));
+    batch.close(swarm.id());
+    assert!(calls(&t).is_empty(), "nothing is written before commit");
+    batch.commit().await.unwrap();
+
+    for (n, handle) in started.iter().enumerate() {
+        assert_eq!(handle.result().await.unwrap(), msg(&t, n as i64 + 1));
+    }
+    let state = stored.status().await.unwrap();
+    assert_eq!(state.status, Status::Pending);
+    assert_eq!(state.args, json!({"tag": t, "n": 50}).as_object().unwrap().clone(), "updates are layered");
+    stored.start(msg("ignored", 0)).await.unwrap();
+    assert_eq!(stored.result().await.unwrap(), msg(&t, 100), "bound arguments win over the message");
+    swarm.start(json!({"n": 1})).await.unwrap();
+    let outcomes = swarm.result().await.unwrap();
+    let values: Vec<_> = outcomes.into_iter().map(|o| o.ok().unwrap()["n"].clone()).collect();
+    assert_eq!(values, vec![json!(2), json!(40)]);
+});
+
+conformance!(a_refused_batch_writes_nothing, |store: TestStore| async move {
+    let t = format!("{}-refused", store.prefix);
+    let client = store.client(register).await;
+    let closed = client.swarm([client.sign(add_one)]).create().await.unwrap();
+    let keys = || async { client.store().scan(&format!("{}:sig:", client.key_prefix())).await.unwrap().len() };
+    let before = keys().await;
+
+    let mut batch = client.batch();
+    batch.run(client.sign(add_one), msg(&t, 1));
+    batch.create(client.chain([client.sign(add_one), client.sign(double)]));
+    batch.add(closed.id(), [client.sign(add_one)]);
+    let error = batch.commit().await.unwrap_err();
+    assert!(matches!(error, Error::SwarmClosed(_)), "{error}");
+    assert_eq!(keys().await, before, "the refused batch stored nothing");
+
+    let mut batch = client.batch();
+    batch.run(client.sign(add_one), msg(&t, 1));
+    batch.run(client.sign_name("no-such-task"), json!({}));
+    assert!(matches!(batch.commit().await.unwrap_err(), Error::UnknownTask { .. }));
+
+    let mut batch = client.batch();
+    let first = batch.run(client.sign(add_one), msg(&t, 1));
+    batch.bind(&"unknown0000".parse().unwrap(), json!({"n": 1}));
+    assert!(matches!(batch.commit().await.unwrap_err(), Error::NotFound(_)));
+    assert!(matches!(first.status().await.unwrap_err(), Error::NotFound(_)));
+    assert_eq!(keys().await, before);
+    assert!(calls(&t).is_empty(), "nothing ran");
+});
