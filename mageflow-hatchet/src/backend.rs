@@ -524,8 +524,9 @@ fn step_outcome(outcome: AttemptOutcome) -> StepOutcome {
         AttemptOutcome::Failed { message, retry_in: Some(_) } => StepOutcome::failed(message),
         // the failure is final and already recorded
         AttemptOutcome::Failed { message, retry_in: None } => StepOutcome::non_retryable(message),
-        // nothing to do: the run is stale, stopped (it runs again on resume) or finished
+        // the handler handed over to a flow of its own: this run is done, the signature finishes with that flow
         AttemptOutcome::Continued => StepOutcome::completed(&json!({ "mageflow_continued": true })),
+        // nothing to do: the run is stale, stopped (it runs again on resume) or finished
         AttemptOutcome::Skipped(reason) => StepOutcome::completed(&json!({ "mageflow_skipped": skip_name(&reason) })),
         // the store could not record the outcome: let Hatchet deliver the run again
         AttemptOutcome::Unrecorded(error) => {
@@ -609,6 +610,10 @@ mod tests {
         assert_eq!(
             step_outcome(AttemptOutcome::Failed { message: "boom".into(), retry_in: None }),
             StepOutcome::non_retryable("boom")
+        );
+        assert_eq!(
+            step_outcome(AttemptOutcome::Continued),
+            StepOutcome::Completed(r#"{"mageflow_continued":true}"#.into())
         );
         assert_eq!(
             step_outcome(AttemptOutcome::Skipped(SkipReason::Stale)),
