@@ -8,6 +8,13 @@ pub use mageflow_runtime::*;
 #[cfg(feature = "hatchet")]
 pub use mageflow_hatchet as hatchet;
 
+/// Guides, with examples that are compiled and run as tests.
+pub mod guide {
+    /// Testing your flows without Redis or a task manager.
+    #[doc = include_str!("../docs/testing.md")]
+    pub mod testing {}
+}
+
 /// Items used by the code the mageflow macros generate. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {

@@ -19,6 +19,7 @@ mod signature;
 mod state;
 pub mod store;
 mod task;
+pub mod testing;
 mod worker;
 
 pub use backend::{Backend, LocalBackend};

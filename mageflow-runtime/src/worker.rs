@@ -56,7 +56,7 @@ pub enum AttemptOutcome {
 #[derive(Clone)]
 pub struct Worker {
     engine: Arc<Engine>,
-    client: Mageflow,
+    pub(crate) client: Mageflow,
     concurrency: usize,
 }
 
