@@ -13,7 +13,7 @@ use crate::task::{BoxFuture, Next, Task, TaskContext, TaskError, TaskOptions};
 /// What an erased handler produced: an output, or a flow to continue with and its input.
 pub(crate) enum Produced {
     Output(Value),
-    Continue(crate::task::Continuation),
+    Continue(Box<crate::task::Continuation>),
 }
 
 /// A task handler with its types erased to JSON.

@@ -53,7 +53,7 @@ pub enum Next<O> {
     /// The task's output.
     Output(O),
     /// A flow to run in the task's place.
-    Flow(Continuation),
+    Flow(Box<Continuation>),
 }
 
 /// A flow a handler hands over to, with the input it starts with. Made by [`Next::flow`].
@@ -68,7 +68,7 @@ impl<O> Next<O> {
     /// `input`.
     pub fn flow(flow: impl Into<crate::flow::Node>, input: impl Serialize) -> Self {
         let input = serde_json::to_value(input).map_err(|error| format!("the continuation's input: {error}"));
-        Next::Flow(Continuation { node: flow.into(), input })
+        Next::Flow(Box::new(Continuation { node: flow.into(), input }))
     }
 
     /// The output, if this is one.

@@ -216,10 +216,10 @@ impl Worker {
         run: &Run,
         attempt: u32,
         client: &Mageflow,
-        continuation: Continuation,
+        continuation: Box<Continuation>,
     ) -> AttemptOutcome {
         let journal = client.scope().map(|scope| scope.journal().to_owned());
-        let Continuation { mut node, input } = continuation;
+        let Continuation { mut node, input } = *continuation;
         let checked = match input {
             Ok(input) => client.check_flow(&node, &input).await.map(|()| input).map_err(|e| e.to_string()),
             Err(problem) => Err(problem),

@@ -119,7 +119,9 @@ conformance!(three_failures_of_six_with_threshold_two_fire_the_error_callback_on
     assert_eq!(calls_of(&t, "alarm").len(), 1);
     assert!(calls_of(&t, "collect").is_empty());
     assert_eq!(client.status(&success_id).await.unwrap().status, Status::Canceled);
-    assert_eq!(calls_of(&t, "refuse").len(), 2, "the swarm stops at the second failure");
+    // the second failure stops the swarm; a third failing item may have started while the second one ran
+    let refused = calls_of(&t, "refuse").len();
+    assert!((2..=3).contains(&refused), "{refused} failing items ran");
 });
 
 conformance!(items_can_be_added_while_an_open_swarm_runs, |store: TestStore| async move {
