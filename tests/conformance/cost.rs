@@ -1,62 +1,14 @@
 //! What a transition costs on a real Redis, counted on the connection: one script call (one round trip) per chain
 //! step and per swarm item transition, one to begin each run, nothing else.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
-
-use async_trait::async_trait;
-use mageflow::store::{KeyInfo, Notified, Reply, Script, StoreError};
-use mageflow::{Node, RedisStore, Store};
+use mageflow::{Node, RedisStore};
 use serde_json::json;
 
 use crate::probe::*;
 use crate::support::*;
 
-/// A store that counts the round trips it makes, by script operation or command.
-#[derive(Clone)]
-struct CountingStore {
-    inner: RedisStore,
-    counts: Arc<Mutex<BTreeMap<String, usize>>>,
-}
-
-impl CountingStore {
-    fn count(&self, what: &str) {
-        *self.counts.lock().unwrap().entry(what.to_owned()).or_default() += 1;
-    }
-    fn take(&self) -> BTreeMap<String, usize> {
-        std::mem::take(&mut *self.counts.lock().unwrap())
-    }
-}
-
-#[async_trait]
-impl Store for CountingStore {
-    async fn eval(&self, script: &Script, args: Vec<String>) -> Result<Reply, StoreError> {
-        self.count(&format!("eval:{}", args[0]));
-        self.inner.eval(script, args).await
-    }
-    async fn read_hash(&self, key: &str) -> Result<std::collections::HashMap<String, String>, StoreError> {
-        self.count("read_hash");
-        self.inner.read_hash(key).await
-    }
-    async fn read_list(&self, key: &str) -> Result<Vec<String>, StoreError> {
-        self.count("read_list");
-        self.inner.read_list(key).await
-    }
-    async fn write_hash(&self, key: &str, fields: Vec<(String, String)>) -> Result<(), StoreError> {
-        self.count("write_hash");
-        self.inner.write_hash(key, fields).await
-    }
-    async fn scan(&self, prefix: &str) -> Result<Vec<KeyInfo>, StoreError> {
-        self.inner.scan(prefix).await
-    }
-    async fn notified(&self, channel: &str) -> Result<Notified, StoreError> {
-        self.count("subscribe");
-        self.inner.notified(channel).await
-    }
-}
-
-async fn counting_client(server: &RedisServer) -> (mageflow::Mageflow, CountingStore) {
-    let store = CountingStore { inner: RedisStore::connect(&server.url).await.unwrap(), counts: Arc::default() };
+async fn counting_client(server: &RedisServer) -> (mageflow::Mageflow, CountingStore<RedisStore>) {
+    let store = CountingStore::new(RedisStore::connect(&server.url).await.unwrap());
     let client = register(mageflow::Mageflow::builder().store(store.clone())).build().await.unwrap();
     store.take();
     (client, store)

@@ -3,14 +3,16 @@
 //! engine per test, two workers), and awaiting helpers.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mageflow::{Mageflow, MageflowBuilder, SignatureId, SignatureState, TtlConfig};
+use mageflow::store::{KeyInfo, Notified, Reply, Script, StoreError};
+use mageflow::{Mageflow, MageflowBuilder, SignatureId, SignatureState, Store, TtlConfig};
 use mageflow_hatchet::fake::{FakeConfig, FakeHandle, FakeHatchet};
 use mageflow_hatchet::{Connection, HatchetBackend, HatchetBackendOptions};
 
@@ -302,5 +304,52 @@ impl mageflow::Backend for CountingBackend {
     }
     async fn shutdown(&self, deadline: Duration) -> Result<(), mageflow::backend::BackendError> {
         self.inner.shutdown(deadline).await
+    }
+}
+
+/// A store that counts the round trips it makes, by script operation or command.
+#[derive(Clone)]
+pub struct CountingStore<S> {
+    inner: S,
+    counts: Arc<Mutex<BTreeMap<String, usize>>>,
+}
+
+impl<S: Store> CountingStore<S> {
+    pub fn new(inner: S) -> Self {
+        CountingStore { inner, counts: Arc::default() }
+    }
+
+    fn count(&self, what: &str) {
+        *self.counts.lock().unwrap().entry(what.to_owned()).or_default() += 1;
+    }
+    pub fn take(&self) -> BTreeMap<String, usize> {
+        std::mem::take(&mut *self.counts.lock().unwrap())
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: Store + Clone> Store for CountingStore<S> {
+    async fn eval(&self, script: &Script, args: Vec<String>) -> Result<Reply, StoreError> {
+        self.count(&format!("eval:{}", args[0]));
+        self.inner.eval(script, args).await
+    }
+    async fn read_hash(&self, key: &str) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        self.count("read_hash");
+        self.inner.read_hash(key).await
+    }
+    async fn read_list(&self, key: &str) -> Result<Vec<String>, StoreError> {
+        self.count("read_list");
+        self.inner.read_list(key).await
+    }
+    async fn write_hash(&self, key: &str, fields: Vec<(String, String)>) -> Result<(), StoreError> {
+        self.count("write_hash");
+        self.inner.write_hash(key, fields).await
+    }
+    async fn scan(&self, prefix: &str) -> Result<Vec<KeyInfo>, StoreError> {
+        self.inner.scan(prefix).await
+    }
+    async fn notified(&self, channel: &str) -> Result<Notified, StoreError> {
+        self.count("subscribe");
+        self.inner.notified(channel).await
     }
 }
