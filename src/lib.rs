@@ -1,7 +1,7 @@
 //! mageflow: typed orchestration of tasks, chains and swarms on top of existing task managers.
 #![warn(missing_docs)]
 
-pub use mageflow_macros::{TaskInput, task};
+pub use mageflow_macros::{InputFields, TaskInput, flow, task};
 pub use mageflow_runtime::*;
 
 /// The Hatchet backend (feature `hatchet`): `Mageflow::builder().backend(hatchet::HatchetBackend::from_env(..)?)`.

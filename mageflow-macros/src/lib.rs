@@ -1,10 +1,12 @@
-//! Procedural macros of mageflow: `#[task]` and `#[derive(TaskInput)]`.
+//! Procedural macros of mageflow: `#[task]`, `flow!`, `#[derive(TaskInput)]` and `#[derive(InputFields)]`.
 //!
 //! Use them through the `mageflow` crate (`mageflow::task`, `mageflow::TaskInput`): the code they generate refers
 //! to `::mageflow::__private` only.
 #![warn(missing_docs)]
 
 mod duration;
+mod flow;
+mod input_fields;
 mod kebab;
 mod options;
 mod serde_names;
@@ -66,6 +68,9 @@ pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
 /// }
 /// ```
 ///
+/// It also derives [`InputFields`](derive@InputFields), so that `flow!` can bind the other fields and knows which
+/// of them must be bound when the task follows another one.
+///
 /// `RETURN_FIELD` is the field's name as serde deserializes it (honouring `#[serde(rename)]` on the field and
 /// `#[serde(rename_all)]` on the struct), and `ReturnValue` is its type. Exactly one field of a struct with named
 /// fields carries `#[mageflow(return_value)]`.
@@ -75,4 +80,52 @@ pub fn derive_task_input(input: TokenStream) -> TokenStream {
         Ok(input) => task_input::expand(input).into(),
         Err(error) => error.to_compile_error().into(),
     }
+}
+
+/// Lists the fields of a task input, so that `flow!` can bind them: implements `mageflow::InputFields`.
+///
+/// ```text
+/// #[derive(Serialize, Deserialize, JsonSchema, InputFields)]
+/// struct Resize { width: u32, height: u32, #[serde(default)] sharpen: bool }
+///
+/// flow!(fetch >> resize.bind(width = 640, height = 480))
+/// ```
+///
+/// `flow!` checks that a bound field exists and that the value has the field's type (a `&str` may be bound to a
+/// `String` field, and `&T` to a `T` field), and binds it under its serde name. Fields with `#[serde(skip)]`,
+/// `skip_deserializing` or `flatten` cannot be bound. `#[derive(TaskInput)]` includes this derive.
+#[proc_macro_derive(InputFields)]
+pub fn derive_input_fields(input: TokenStream) -> TokenStream {
+    match syn::parse::<syn::DeriveInput>(input) {
+        Ok(input) => input_fields::expand(&input).into(),
+        Err(error) => error.to_compile_error().into(),
+    }
+}
+
+/// A flow whose pieces the compiler checks fit: `flow!(extract >> clean.bind(strict = true) >> [load_a, load_b])`
+/// is a `mageflow::Flow<In, Out>`, run with `client.run(flow, input)`.
+///
+/// ```text
+/// flow!(a >> b >> [c, d >> e; max_concurrency = 2] >> f, name = "etl", on_success = notify, on_error = alert)
+/// ```
+///
+/// - `a >> b`: `b` runs with `a`'s output, which must be `b`'s input type, or the type of the
+///   `#[mageflow(return_value)]` field of `b`'s input (a `TaskInput`, whose other required fields must then be
+///   bound);
+/// - `[c, d >> e]`: a swarm; its members (sequences) run in parallel with the same input, and its output is the
+///   tuple of their outputs. It fails at its first failed member; with `stop_after_failures = n` it tolerates
+///   failures and its output is the tuple of the members' `Outcome`s. Options after `;`: `max_concurrency`,
+///   `stop_after_failures`, `max_items`. The members of a swarm that starts a flow all take the flow's input;
+/// - `(a >> b)`: a group (a chain inside the flow), `{ expr }`: any expression that yields a flow (a `Flow`, a
+///   `Signature`, a task);
+/// - `task.bind(field = value, ..)`: bound arguments, each a field of the task's input (derive `InputFields` or
+///   `TaskInput` on it) with the field's type;
+/// - options after the sequence: `name = "etl"` (a chain's or a swarm's name), `on_success = node` (takes the
+///   flow's output), `on_error = node` (takes a `mageflow::Failure`).
+///
+/// Any delimiter works: `flow!(..)`, `flow![..]`, `flow!{..}`. Mistakes are compile errors at the tokens they
+/// concern, one per mistake.
+#[proc_macro]
+pub fn flow(tokens: TokenStream) -> TokenStream {
+    flow::expand(tokens.into()).into()
 }

@@ -6,6 +6,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Field, Fields};
 
+use crate::input_fields;
 use crate::serde_names;
 
 /// Expands the derive, or returns the compile errors (the struct itself stays as written, so nothing follows).
@@ -16,12 +17,18 @@ pub(crate) fn expand(input: DeriveInput) -> TokenStream {
             let (impl_generics, type_generics, where_clause) = input.generics.split_for_impl();
             let ty = &field.ty;
             let return_value = quote_spanned!(ty.span()=> #ty);
+            let fields = input_fields::emit(&input, field.ident.as_ref());
             quote! {
                 #[automatically_derived]
                 impl #impl_generics ::mageflow::__private::TaskInput for #ident #type_generics #where_clause {
                     const RETURN_FIELD: &'static str = #name;
                     type ReturnValue = #return_value;
                 }
+
+                #[automatically_derived]
+                impl #impl_generics ::mageflow::__private::FedBy<#return_value> for #ident #type_generics #where_clause {}
+
+                #fields
             }
         }
         Err(error) => error.to_compile_error(),

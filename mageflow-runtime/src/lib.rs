@@ -8,6 +8,7 @@ mod batch;
 mod checks;
 mod client;
 mod config;
+mod dsl;
 mod engine;
 mod error;
 mod flow;
@@ -26,6 +27,7 @@ pub use backend::{Backend, LocalBackend};
 pub use batch::Batch;
 pub use client::{Mageflow, MageflowBuilder};
 pub use config::{KindTtl, TtlConfig};
+pub use dsl::{Flow, InputFields, IntoFlow};
 pub use error::{Error, Result};
 pub use flow::{Node, SwarmConfig};
 pub use model::{ErrorKind, ErrorReport, Failure, Kind, Outcome, SignatureId, Status};
@@ -37,6 +39,7 @@ pub use task::{Backoff, BoxFuture, Continuation, Next, Task, TaskContext, TaskEr
 /// Items used by the code the mageflow macros generate. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::dsl::private::*;
     pub use crate::task::{ReturnFieldOfTaskInput, ReturnFieldOfWholeInput, ReturnFieldProbe};
     pub use schemars;
     pub use serde;

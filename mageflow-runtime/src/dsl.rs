@@ -1,0 +1,255 @@
+//! Typed flows: [`Flow`], the value `flow!` builds, whose input and output types the compiler checks; the
+//! [`IntoFlow`] and [`InputFields`] traits it relies on; flows described in JSON at run time
+//! ([`Flow::from_json`], [`Mageflow::flow_from_json`]); and running flows with [`Mageflow::run`].
+//!
+//! `flow!` arranges calls into [`private`] (reached as `::mageflow::__private`); the typing rules live there, as
+//! trait bounds.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::client::Mageflow;
+use crate::error::{Error, Result};
+use crate::flow::{Body, Node};
+use crate::model::SignatureId;
+use crate::signature::{Handle, Signature};
+use crate::task::Task;
+
+mod json;
+pub mod private;
+
+/// A flow typed by its input `I` and output `O`: a task, a chain or a swarm, with bound arguments and callbacks,
+/// not tied to a client. `flow!` builds them, checking at compile time that every step accepts its predecessor's
+/// output; [`Flow::from_json`] and [`Mageflow::flow_from_json`] build untyped ones (`Flow<Value, Value>`) at run
+/// time. Run one with [`Mageflow::run`] or [`Mageflow::run_no_wait`]; use one as a node of another flow (in `flow!`,
+/// as a chain step or a swarm item) since it converts into a [`Node`].
+///
+/// Nothing is stored until the flow runs. Its ids are fixed when it is built, so a flow runs once: build it again
+/// to run it again.
+pub struct Flow<I, O> {
+    pub(crate) node: Node,
+    pub(crate) problem: Option<Error>,
+    types: PhantomData<fn(I) -> O>,
+}
+
+impl<I, O> Flow<I, O> {
+    pub(crate) fn from_node(node: Node) -> Self {
+        Flow { node, problem: None, types: PhantomData }
+    }
+
+    pub(crate) fn with_problem(node: Node, problem: Option<Error>) -> Self {
+        Flow { node, problem, types: PhantomData }
+    }
+
+    /// Keeps the first problem met while building.
+    pub(crate) fn note(&mut self, problem: Option<Error>) {
+        if self.problem.is_none() {
+            self.problem = problem;
+        }
+    }
+
+    /// The id the flow's root will have in the store.
+    pub fn id(&self) -> &SignatureId {
+        self.node.id()
+    }
+
+    /// The flow's root node.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// The flow described in JSON, in the form [`Flow::from_json`] reads: a task is its name (or
+    /// `{"task": name, "bind": {...}}`), a chain `{"chain": [...]}`, a swarm `{"swarm": [...], "max_concurrency":
+    /// n, ...}`, with `name`, `bind`, `on_success` and `on_error` where given. Ids are left out.
+    pub fn to_json(&self) -> Value {
+        json::describe(&self.node)
+    }
+
+    /// Declares the input and output types of a flow whose types the compiler cannot know, such as one built from
+    /// JSON (`Flow<Value, Value>`), so that it can take part in a typed flow. Nothing is checked at compile time:
+    /// the entry input is still checked against the tasks' schemas when the flow runs, and the result must
+    /// deserialize into `O2`.
+    pub fn assume_types<I2, O2>(self) -> Flow<I2, O2> {
+        Flow { node: self.node, problem: self.problem, types: PhantomData }
+    }
+
+    /// The node, or the first problem met while building the flow.
+    pub(crate) fn into_checked(self) -> Result<Node> {
+        match self.problem {
+            Some(problem) => Err(problem),
+            None => Ok(self.node),
+        }
+    }
+}
+
+impl Flow<Value, Value> {
+    /// A flow from its JSON description (see [`Mageflow::flow_from_json`] for the format). Only the shape is
+    /// checked here; [`Mageflow::flow_from_json`] also checks the task names and bound arguments against the tasks'
+    /// schemas, and running a flow always does.
+    pub fn from_json(description: &Value) -> Result<Self> {
+        let node = json::parse(description)?;
+        node.check_shape()?;
+        Ok(Flow::from_node(node))
+    }
+}
+
+impl<I, O> From<Flow<I, O>> for Node {
+    fn from(flow: Flow<I, O>) -> Node {
+        flow.node
+    }
+}
+
+impl<I, O, K> From<Signature<I, O, K>> for Flow<I, O> {
+    fn from(signature: Signature<I, O, K>) -> Self {
+        signature.into_flow()
+    }
+}
+
+impl<I, O> fmt::Debug for Flow<I, O> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Flow").field("flow", &self.to_json()).field("problem", &self.problem).finish()
+    }
+}
+
+/// What can be a node of `flow!`: a task (made with `#[mageflow::task]`), a [`Flow`], or a [`Signature`].
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a task or a flow",
+    label = "not a task",
+    note = "a node of `flow!` is a task made with `#[mageflow::task]`, a `Flow` (from `flow!` or `Flow::from_json`) \
+            or a `Signature`"
+)]
+pub trait IntoFlow {
+    /// The input of the flow.
+    type Input;
+    /// The output of the flow.
+    type Output;
+    /// What `flow!` knows of the arguments bound to the node: for a task, nothing yet; for a flow, that it was
+    /// checked when it was built.
+    #[doc(hidden)]
+    type Binding;
+
+    /// The flow.
+    fn into_flow(self) -> Flow<Self::Input, Self::Output>;
+}
+
+impl<T: Task> IntoFlow for T {
+    type Input = T::Input;
+    type Output = T::Output;
+    type Binding = private::Fresh<T::Input>;
+
+    fn into_flow(self) -> Flow<T::Input, T::Output> {
+        Flow::from_node(Node::new(Body::Task { name: self.name().to_owned() }))
+    }
+}
+
+impl<I, O> IntoFlow for Flow<I, O> {
+    type Input = I;
+    type Output = O;
+    type Binding = private::Trusted;
+
+    fn into_flow(self) -> Flow<I, O> {
+        self
+    }
+}
+
+impl<I, O, K> IntoFlow for Signature<I, O, K> {
+    type Input = I;
+    type Output = O;
+    type Binding = private::Trusted;
+
+    fn into_flow(self) -> Flow<I, O> {
+        let id = self.id().clone();
+        match self.into_checked() {
+            Ok(node) => Flow::from_node(node),
+            Err(problem) => Flow::with_problem(Node::with_id(id, Body::Task { name: String::new() }), Some(problem)),
+        }
+    }
+}
+
+/// The fields of a task input that `flow!` can bind (`task.bind(field = value)`), each with its type, and which of
+/// them must be given when the task follows another one. Derived with `#[derive(InputFields)]`, and by
+/// `#[derive(TaskInput)]`; its items are for the code `flow!` generates.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not list its fields, so `flow!` cannot bind them",
+    label = "the input of this task is `{Self}`",
+    note = "derive `mageflow::InputFields` on `{Self}` (or `mageflow::TaskInput`, which includes it)"
+)]
+pub trait InputFields {
+    /// A struct with one [`Slot`](private::Slot) per field that can be bound: `flow!` reads `fields.name` to
+    /// check a bound argument's name and type.
+    #[doc(hidden)]
+    type Fields;
+    /// Which fields are bound: none yet. Binding a field changes its state; the required ones must be bound (or
+    /// fed by the previous step) for the task to follow another one.
+    #[doc(hidden)]
+    type Unbound;
+
+    /// The fields.
+    #[doc(hidden)]
+    fn fields() -> Self::Fields;
+}
+
+impl Mageflow {
+    /// Runs a flow with `input` and waits for its output. Like [`Signature::run`], the input of every task that
+    /// starts at once is checked against its JSON schema first, and on any error nothing is stored.
+    pub async fn run<I: Serialize, O: DeserializeOwned>(&self, flow: Flow<I, O>, input: I) -> Result<O> {
+        self.run_no_wait(flow, input).await?.result().await
+    }
+
+    /// Stores a flow and starts it with `input`; returns at once with a handle on it.
+    pub async fn run_no_wait<I: Serialize, O>(&self, flow: Flow<I, O>, input: I) -> Result<Handle<I, O>> {
+        let node = flow.into_checked()?;
+        let message = serde_json::to_value(&input)
+            .map_err(|source| Error::Serialize { what: format!("the input of `{}`", node.name()), source })?;
+        let id = self.start(node, message).await?;
+        Ok(Handle::new(self.clone(), id))
+    }
+
+    /// Stores a flow without running it; start it later with [`Handle::start`].
+    pub async fn create_flow<I, O>(&self, flow: Flow<I, O>) -> Result<Handle<I, O>> {
+        let node = flow.into_checked()?;
+        let id = self.create(node).await?;
+        Ok(Handle::new(self.clone(), id))
+    }
+
+    /// A flow from its JSON description, checked against the tasks this client knows before anything is stored:
+    /// the shape, the task names, that bound arguments are fields of the tasks' inputs, and that bound values
+    /// (other than objects, which are merged into the input) fit those fields' schemas. The input is checked when
+    /// the flow runs.
+    ///
+    /// A node is
+    /// - a task name: `"extract"`;
+    /// - a task: `{"task": "clean", "bind": {"field": value, ...}}`;
+    /// - a chain: `{"chain": [node, node, ...], "name": "etl"}` (at least two steps);
+    /// - a swarm: `{"swarm": [node, ...], "name": "fan-out", "max_concurrency": 10, "stop_after_failures": 2,
+    ///   "max_items": 20, "outputs_only": false, "open": false}`;
+    ///
+    /// and any node may have `"bind"`, `"on_success"` and `"on_error"` (a node or a list of nodes). A swarm built
+    /// this way keeps the runtime's defaults (no failure threshold, results listing every item's outcome) unless
+    /// told otherwise; `"outputs_only": true` (with `"stop_after_failures": 1`) makes it list outputs only, like a
+    /// swarm of `flow!`.
+    ///
+    /// ```
+    /// # async fn example(client: mageflow::Mageflow) -> mageflow::Result<()> {
+    /// use serde_json::json;
+    /// let flow = client
+    ///     .flow_from_json(&json!({"chain": [
+    ///         "extract",
+    ///         {"task": "clean", "bind": {"strict": true}},
+    ///         {"swarm": ["load-a", "load-b"], "max_concurrency": 2},
+    ///     ]}))
+    ///     .await?;
+    /// let results = client.run(flow, json!({"source": "s3://bucket"})).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn flow_from_json(&self, description: &Value) -> Result<Flow<Value, Value>> {
+        let flow = Flow::from_json(description)?;
+        self.resolve(&flow.node).await?;
+        json::check_bound_values(self, &flow.node).await?;
+        Ok(flow)
+    }
+}
