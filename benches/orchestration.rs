@@ -1,0 +1,435 @@
+//! What an orchestrated task costs: the ancestor's scenarios (S1 chain of 100, S2 closed swarm of 1,000 at
+//! concurrency 50, S3 as S2 with 10% failing items, S4 10,000 signatures created only) and S2 at 100 to 100,000
+//! items, on a real Redis (its own `redis-server` on a free port) and on the memory store, with no-op tasks and the
+//! local backend. Prints medians of 3 runs, the Redis commands per task by command, and the machine's ceiling: the
+//! rate Redis runs a script the size of a transition at.
+//!
+//! ```text
+//! cargo bench --bench orchestration                      # everything, medians of 3
+//! MAGEFLOW_BENCH_RUNS=1 MAGEFLOW_BENCH_MAX_ITEMS=10000 cargo bench --bench orchestration   # quicker
+//! ```
+//!
+//! Every run checks its own correctness (each callback ran once, every result is there) and panics otherwise.
+
+#[path = "../tests/support/mod.rs"]
+#[allow(dead_code, unused_imports)]
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use fred::prelude::{ClientLike, Config, LuaInterface};
+use fred::types::InfoKind;
+use mageflow::{LocalBackend, Mageflow, MemoryStore, Node, Outcome, RedisStore, TaskError, TaskInput, task};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use support::{CountingBackend, CountingStore, RedisServer};
+
+static CALLBACKS: AtomicUsize = AtomicUsize::new(0);
+
+#[task]
+async fn noop(n: u64) -> Result<u64, TaskError> {
+    Ok(n)
+}
+
+#[task]
+async fn noop_fail(n: u64) -> Result<u64, TaskError> {
+    Err(TaskError::non_retryable(format!("item with {n} fails on purpose")))
+}
+
+#[derive(Serialize, Deserialize, JsonSchema, TaskInput)]
+struct Done {
+    #[mageflow(return_value)]
+    result: Value,
+}
+
+#[task]
+async fn done(_input: Done) -> Result<(), TaskError> {
+    CALLBACKS.fetch_add(1, Ordering::SeqCst);
+    Ok(())
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Scenario {
+    /// A chain of `n` steps.
+    Chain(usize),
+    /// A closed swarm of `n` items, concurrency 50, `failing` in 10 items failing.
+    Swarm { items: usize, failing_tenth: bool },
+    /// `n` task signatures created, not run.
+    Create(usize),
+}
+
+impl Scenario {
+    fn label(self) -> String {
+        match self {
+            Scenario::Chain(n) => format!("S1 chain of {n}"),
+            Scenario::Swarm { items, failing_tenth: false } => format!("S2 swarm of {items}, concurrency 50"),
+            Scenario::Swarm { items, failing_tenth: true } => format!("S3 swarm of {items}, 10% failing"),
+            Scenario::Create(n) => format!("S4 {n} signatures, created only"),
+        }
+    }
+
+    fn tasks(self) -> usize {
+        match self {
+            Scenario::Chain(n) | Scenario::Swarm { items: n, .. } | Scenario::Create(n) => n,
+        }
+    }
+}
+
+/// One run's numbers.
+#[derive(Clone, Debug, Default)]
+struct Measure {
+    wall: Duration,
+    cpu: Duration,
+    redis_cpu: Duration,
+    redis_commands: BTreeMap<String, u64>,
+    round_trips: usize,
+    dispatches: usize,
+    memory_delta: Option<i64>,
+}
+
+fn process_cpu() -> Duration {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    time(usage.ru_utime) + time(usage.ru_stime)
+}
+
+/// A `INFO` section as `field -> value`.
+async fn info(admin: &fred::clients::Client, kind: InfoKind) -> BTreeMap<String, String> {
+    let text: String = admin.info(Some(kind)).await.expect("INFO");
+    text.lines()
+        .filter_map(|line| line.split_once(':'))
+        .map(|(key, value)| (key.to_owned(), value.trim().to_owned()))
+        .collect()
+}
+
+/// Calls per command since the last `CONFIG RESETSTAT`, without the bench's own admin commands.
+async fn command_counts(admin: &fred::clients::Client) -> BTreeMap<String, u64> {
+    let mut counts = BTreeMap::new();
+    for (key, value) in info(admin, InfoKind::CommandStats).await {
+        let Some(command) = key.strip_prefix("cmdstat_") else { continue };
+        if ["info", "config", "flushall", "memory", "script"].contains(&command) {
+            continue;
+        }
+        let calls = value.split(',').find_map(|part| part.strip_prefix("calls=")).and_then(|c| c.parse().ok());
+        counts.insert(command.to_owned(), calls.unwrap_or(0));
+    }
+    counts
+}
+
+async fn redis_cpu(admin: &fred::clients::Client) -> Duration {
+    let cpu = info(admin, InfoKind::Cpu).await;
+    let secs = |key: &str| cpu.get(key).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    Duration::from_secs_f64(secs("used_cpu_user") + secs("used_cpu_sys"))
+}
+
+async fn used_memory(admin: &fred::clients::Client) -> i64 {
+    info(admin, InfoKind::Memory).await.get("used_memory").and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+/// Runs one scenario once on a fresh client and checks what it did.
+async fn run_once(scenario: Scenario, redis: Option<&RedisServer>, admin: Option<&fred::clients::Client>) -> Measure {
+    let backend = CountingBackend { inner: LocalBackend::new(64), ..Default::default() };
+    let builder = Mageflow::builder().task(noop).task(noop_fail).task(done).backend(backend.clone());
+    let (client, counter): (Mageflow, Box<dyn Fn() -> usize>) = match redis {
+        Some(redis) => {
+            let store = CountingStore::new(RedisStore::connect(&redis.url).await.expect("connect"));
+            let client = builder.store(store.clone()).build().await.expect("client");
+            (client, Box::new(move || store.take().values().sum()))
+        }
+        None => {
+            let store = CountingStore::new(MemoryStore::new());
+            let client = builder.store(store.clone()).build().await.expect("client");
+            (client, Box::new(move || store.take().values().sum()))
+        }
+    };
+    CALLBACKS.store(0, Ordering::SeqCst);
+    counter();
+    if let Some(admin) = admin {
+        let _: () = admin.custom(fred::cmd!("CONFIG"), vec!["RESETSTAT"]).await.expect("CONFIG RESETSTAT");
+    }
+    let memory_before = match admin {
+        Some(admin) => Some(used_memory(admin).await),
+        None => None,
+    };
+    let redis_cpu_before = match admin {
+        Some(admin) => redis_cpu(admin).await,
+        None => Duration::ZERO,
+    };
+    let cpu_before = process_cpu();
+    let started = Instant::now();
+
+    match scenario {
+        Scenario::Chain(steps) => {
+            let nodes: Vec<Node> = (0..steps).map(|_| client.sign(noop).into()).collect();
+            let callback = client.sign(done);
+            let callback_id = callback.id().clone();
+            let out: Value = client.chain(nodes).on_success(callback).run(json!(7)).await.expect("the chain runs");
+            client.wait(&callback_id, Some(Duration::from_secs(600))).await.expect("the callback runs");
+            assert_eq!(out, json!(7), "the chain passes its value along");
+        }
+        Scenario::Swarm { items, failing_tenth } => {
+            let nodes: Vec<Node> = (0..items)
+                .map(|n| {
+                    if failing_tenth && n % 10 == 9 {
+                        client.sign(noop_fail).into()
+                    } else {
+                        client.sign(noop).into()
+                    }
+                })
+                .collect();
+            let callback = client.sign(done);
+            let callback_id = callback.id().clone();
+            let outcomes: Vec<Outcome> =
+                client.swarm(nodes).max_concurrency(50).on_success(callback).run(json!(3)).await.expect("swarm runs");
+            client.wait(&callback_id, Some(Duration::from_secs(600))).await.expect("the callback runs");
+            assert_eq!(outcomes.len(), items, "every result is there");
+            let failed = outcomes.iter().filter(|o| !o.is_ok()).count();
+            assert_eq!(failed, if failing_tenth { items / 10 } else { 0 }, "failed items are reported");
+            assert!(outcomes.iter().filter(|o| o.is_ok()).all(|o| o.clone().ok() == Some(json!(3))));
+        }
+        Scenario::Create(count) => {
+            for _ in 0..count {
+                client.sign(noop).create().await.expect("created");
+            }
+        }
+    }
+
+    let wall = started.elapsed();
+    let cpu = process_cpu().saturating_sub(cpu_before);
+    let callbacks = CALLBACKS.load(Ordering::SeqCst);
+    if !matches!(scenario, Scenario::Create(_)) {
+        assert_eq!(callbacks, 1, "the success callback ran exactly once");
+    }
+    let round_trips = counter();
+    let dispatches = backend.dispatched_tasks().len();
+    let mut measure = Measure { wall, cpu, round_trips, dispatches, ..Default::default() };
+    if let Some(admin) = admin {
+        measure.redis_commands = command_counts(admin).await;
+        measure.redis_cpu = redis_cpu(admin).await.saturating_sub(redis_cpu_before);
+        measure.memory_delta = Some(used_memory(admin).await - memory_before.unwrap_or(0));
+        let _: () = admin.flushall(false).await.expect("FLUSHALL");
+    }
+    client.shutdown(Duration::from_secs(5)).await.expect("shutdown");
+    measure
+}
+
+fn median<T: Clone + PartialOrd>(mut values: Vec<T>) -> T {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    values[values.len() / 2].clone()
+}
+
+/// The median of each number over the runs.
+fn summarize(scenario: Scenario, runs: &[Measure]) -> Row {
+    let tasks = scenario.tasks() as f64;
+    let per_task = |f: &dyn Fn(&Measure) -> f64| median(runs.iter().map(f).collect::<Vec<_>>());
+    let mut by_command = BTreeMap::new();
+    for command in runs.iter().flat_map(|r| r.redis_commands.keys()).collect::<std::collections::BTreeSet<_>>() {
+        let value = per_task(&|r| *r.redis_commands.get(command).unwrap_or(&0) as f64 / tasks);
+        by_command.insert(command.clone(), value);
+    }
+    Row {
+        label: scenario.label(),
+        redis_commands: per_task(&|r| r.redis_commands.values().sum::<u64>() as f64 / tasks),
+        by_command,
+        round_trips: per_task(&|r| r.round_trips as f64 / tasks),
+        dispatches: per_task(&|r| r.dispatches as f64 / tasks),
+        wall: per_task(&|r| r.wall.as_secs_f64()),
+        tasks_per_second: per_task(&|r| tasks / r.wall.as_secs_f64()),
+        cpu: per_task(&|r| r.cpu.as_secs_f64()),
+        redis_cpu: per_task(&|r| r.redis_cpu.as_secs_f64()),
+        memory_per_signature: runs[0].memory_delta.map(|_| per_task(&|r| r.memory_delta.unwrap_or(0) as f64 / tasks)),
+    }
+}
+
+struct Row {
+    label: String,
+    redis_commands: f64,
+    by_command: BTreeMap<String, f64>,
+    round_trips: f64,
+    dispatches: f64,
+    wall: f64,
+    tasks_per_second: f64,
+    cpu: f64,
+    redis_cpu: f64,
+    memory_per_signature: Option<f64>,
+}
+
+/// `MEMORY USAGE` summed over every key of a flow.
+async fn flow_memory(admin: &fred::clients::Client, prefix: &str, id: &mageflow::SignatureId) -> i64 {
+    let mut total = 0;
+    let keys: Vec<String> = admin.custom(fred::cmd!("KEYS"), vec![format!("{prefix}:sig:{id}*")]).await.expect("KEYS");
+    for key in keys {
+        let usage: i64 =
+            admin.custom(fred::cmd!("MEMORY"), vec!["USAGE".to_owned(), key]).await.expect("MEMORY USAGE");
+        total += usage;
+    }
+    total
+}
+
+async fn memory_usage_examples(redis: &RedisServer) -> Vec<(String, i64)> {
+    let admin = admin(redis).await;
+    let client = Mageflow::builder().redis_url(redis.url.clone()).task(noop).build().await.expect("client");
+    let task = client.sign(noop).create().await.expect("task");
+    let chain = client.chain([client.sign(noop), client.sign(noop), client.sign(noop)]).create().await.expect("chain");
+    let swarm = client.swarm([client.sign(noop), client.sign(noop), client.sign(noop)]).create().await.expect("swarm");
+    let mut out = Vec::new();
+    for (what, id) in [("one task", task.id()), ("a chain of 3", chain.id()), ("a swarm of 3", swarm.id())] {
+        out.push((what.to_owned(), flow_memory(&admin, client.key_prefix(), id).await));
+    }
+    let _: () = admin.flushall(false).await.expect("FLUSHALL");
+    out
+}
+
+/// Redis's own rate for a script making `commands` calls on one hash, with 64 calls in flight: the ceiling of
+/// transitions per second on this machine.
+async fn script_ceiling(redis: &RedisServer, commands: usize) -> f64 {
+    let admin = admin(redis).await;
+    let body: String = (0..commands)
+        .map(|i| if i % 2 == 0 { format!("redis.call('HSET', KEYS[1], 'f{i}', ARGV[1]) ") } else {
+            format!("redis.call('HGET', KEYS[1], 'f{}') ", i - 1)
+        })
+        .collect();
+    let script = format!("{body} return 1");
+    let sha: String = admin.script_load(script).await.expect("SCRIPT LOAD");
+    let calls = 40_000;
+    let started = Instant::now();
+    let mut in_flight = futures::stream::FuturesUnordered::new();
+    let mut issued = 0;
+    use futures::StreamExt;
+    while issued < calls || !in_flight.is_empty() {
+        while issued < calls && in_flight.len() < 64 {
+            let key = format!("ceiling:{}", issued % 1000);
+            in_flight.push(admin.evalsha::<i64, _, _, _>(sha.clone(), vec![key], vec!["x".to_owned()]));
+            issued += 1;
+        }
+        if let Some(result) = in_flight.next().await {
+            result.expect("EVALSHA");
+        }
+    }
+    let rate = calls as f64 / started.elapsed().as_secs_f64();
+    let _: () = admin.flushall(false).await.expect("FLUSHALL");
+    rate
+}
+
+async fn admin(redis: &RedisServer) -> fred::clients::Client {
+    let client = fred::types::Builder::from_config(Config::from_url(&redis.url).expect("url")).build().expect("client");
+    client.init().await.expect("connect");
+    client
+}
+
+fn print_table(title: &str, rows: &[Row], with_redis: bool) {
+    println!("\n### {title}\n");
+    if with_redis {
+        println!("| scenario | Redis commands / task | round trips / task | dispatches / task | wall | tasks / s | CPU s (mageflow) | CPU s (Redis) | Redis memory / signature |");
+        println!("|---|---|---|---|---|---|---|---|---|");
+    } else {
+        println!("| scenario | store calls / task | dispatches / task | wall | tasks / s | CPU s |");
+        println!("|---|---|---|---|---|---|");
+    }
+    for row in rows {
+        if with_redis {
+            println!(
+                "| {} | {:.1} | {:.2} | {:.2} | {:.3} s | {:.0} | {:.2} | {:.2} | {} |",
+                row.label,
+                row.redis_commands,
+                row.round_trips,
+                row.dispatches,
+                row.wall,
+                row.tasks_per_second,
+                row.cpu,
+                row.redis_cpu,
+                row.memory_per_signature.map_or("".to_owned(), |m| format!("{m:.0} B")),
+            );
+        } else {
+            println!(
+                "| {} | {:.2} | {:.2} | {:.3} s | {:.0} | {:.2} |",
+                row.label, row.round_trips, row.dispatches, row.wall, row.tasks_per_second, row.cpu
+            );
+        }
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let runs: usize = std::env::var("MAGEFLOW_BENCH_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
+    let max_items: usize =
+        std::env::var("MAGEFLOW_BENCH_MAX_ITEMS").ok().and_then(|r| r.parse().ok()).unwrap_or(100_000);
+    let redis = RedisServer::start();
+    let admin = admin(&redis).await;
+
+    let main_scenarios = [
+        Scenario::Chain(100),
+        Scenario::Swarm { items: 1000, failing_tenth: false },
+        Scenario::Swarm { items: 1000, failing_tenth: true },
+        Scenario::Create(10_000),
+    ];
+    let scale: Vec<Scenario> = [100, 1000, 10_000, 100_000]
+        .into_iter()
+        .filter(|n| *n <= max_items)
+        .map(|items| Scenario::Swarm { items, failing_tenth: false })
+        .collect();
+
+    println!("mageflow orchestration benchmark: medians of {runs} run(s), no-op tasks, local backend");
+    let mut redis_rows = Vec::new();
+    let mut memory_rows = Vec::new();
+    for scenario in main_scenarios.iter().chain(&scale) {
+        let mut on_redis = Vec::new();
+        let mut on_memory = Vec::new();
+        for _ in 0..runs {
+            on_redis.push(run_once(*scenario, Some(&redis), Some(&admin)).await);
+            on_memory.push(run_once(*scenario, None, None).await);
+        }
+        let row = summarize(*scenario, &on_redis);
+        eprintln!("{}: {:.0} tasks/s on Redis", row.label, row.tasks_per_second);
+        redis_rows.push(row);
+        memory_rows.push(summarize(*scenario, &on_memory));
+    }
+    print_table("Redis", &redis_rows, true);
+    print_table("Memory store", &memory_rows, false);
+
+    println!("\n### Redis commands per task, by command\n");
+    for row in &redis_rows {
+        let listed: Vec<String> =
+            row.by_command.iter().filter(|(_, v)| **v >= 0.005).map(|(k, v)| format!("{k} {v:.2}")).collect();
+        println!("- {}: {}", row.label, listed.join(", "));
+    }
+
+    println!("\n### Memory of stored flows (MEMORY USAGE, all keys of the flow)\n");
+    for (what, bytes) in memory_usage_examples(&redis).await {
+        println!("- {what}: {bytes} B");
+    }
+
+    let s2 = &redis_rows[1];
+    let evals_per_task = s2.by_command.get("evalsha").copied().unwrap_or(2.0);
+    let commands_per_eval = (s2.redis_commands - evals_per_task) / evals_per_task;
+    let ceiling = script_ceiling(&redis, commands_per_eval.round().max(1.0) as usize).await;
+    let ceiling_tasks = ceiling / evals_per_task;
+    println!("\n### Ceiling\n");
+    println!(
+        "Redis runs a script of {:.0} commands (a transition's size) {ceiling:.0} times/s with 64 in flight; at {evals_per_task:.1} \
+         scripts per task that is {ceiling_tasks:.0} tasks/s. S2 reaches {:.0} tasks/s: {:.0}% of the ceiling.",
+        commands_per_eval.round(),
+        s2.tasks_per_second,
+        100.0 * s2.tasks_per_second / ceiling_tasks
+    );
+    if scale.len() > 1 {
+        let costs: Vec<f64> = redis_rows[main_scenarios.len()..].iter().map(|r| r.wall / r.label_tasks()).collect();
+        let (min, max) = costs.iter().fold((f64::MAX, 0.0f64), |(lo, hi), c| (lo.min(*c), hi.max(*c)));
+        println!(
+            "Per-task wall time across swarm sizes: {} (max/min = {:.2})",
+            costs.iter().map(|c| format!("{:.1} µs", c * 1e6)).collect::<Vec<_>>().join(", "),
+            max / min
+        );
+    }
+}
+
+impl Row {
+    fn label_tasks(&self) -> f64 {
+        self.label.split_whitespace().nth(3).and_then(|n| n.trim_end_matches(',').parse().ok()).unwrap_or(1.0)
+    }
+}
