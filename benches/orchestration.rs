@@ -374,10 +374,18 @@ async fn main() {
         .map(|items| Scenario::Swarm { items, failing_tenth: false })
         .collect();
 
+    // MAGEFLOW_BENCH_ONLY=S4 runs the scenarios whose label contains it (the main table needs all four)
+    let only = std::env::var("MAGEFLOW_BENCH_ONLY").ok();
+    let selected: Vec<Scenario> = main_scenarios
+        .iter()
+        .chain(&scale)
+        .filter(|s| only.as_ref().is_none_or(|only| s.label().contains(only.as_str())))
+        .copied()
+        .collect();
     println!("mageflow orchestration benchmark: medians of {runs} run(s), no-op tasks, local backend");
     let mut redis_rows = Vec::new();
     let mut memory_rows = Vec::new();
-    for scenario in main_scenarios.iter().chain(&scale) {
+    for scenario in &selected {
         let mut on_redis = Vec::new();
         let mut on_memory = Vec::new();
         for _ in 0..runs {
@@ -404,6 +412,9 @@ async fn main() {
         println!("- {what}: {bytes} B");
     }
 
+    if only.is_some() {
+        return;
+    }
     let s2 = &redis_rows[1];
     let evals_per_task = s2.by_command.get("evalsha").copied().unwrap_or(2.0);
     let commands_per_eval = (s2.redis_commands - evals_per_task) / evals_per_task;
