@@ -2,6 +2,7 @@
 //! [`FlowTree`] for a whole flow.
 
 use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -61,10 +62,10 @@ pub struct SignatureState {
     pub children: Vec<SignatureId>,
     /// A swarm's counters.
     pub swarm: Option<SwarmProgress>,
-    /// When it was created (ms since the Unix epoch).
-    pub created_at_ms: u64,
-    /// When it finished (ms since the Unix epoch).
-    pub finished_at_ms: Option<u64>,
+    /// When it was created (to the second).
+    pub created_at: SystemTime,
+    /// When it finished (to the second).
+    pub finished_at: Option<SystemTime>,
 }
 
 /// A flow: a signature with its children and callbacks, recursively.
@@ -185,8 +186,8 @@ impl SignatureState {
             error_callbacks: ids(fields.get("on_err")),
             children,
             swarm,
-            created_at_ms: number("created").unwrap_or(0),
-            finished_at_ms: number("finished"),
+            created_at: UNIX_EPOCH + Duration::from_secs(number("created").unwrap_or(0)),
+            finished_at: number("finished").map(|secs| UNIX_EPOCH + Duration::from_secs(secs)),
         })
     }
 }

@@ -16,7 +16,7 @@
 -- (space-separated callback ids), args (bound arguments: JSON objects, one per line, later lines winning), rf
 -- (return field), msg / route (the message it was started with, and whether that message goes to its return
 -- field), token (dispatch counter), attempt, ref (the backend's reference of the run), result / error (JSON),
--- created / finished (ms), next (the flow a task continued with, also its only child). Chains add step; swarms add
+-- created / finished (s), next (the flow a task continued with, also its only child). Chains add step; swarms add
 -- maxc, stop_after, max_items, closed, started, n (items), running, ok_n, fail_n, and raw=1 when their result
 -- lists the items' outputs themselves instead of outcomes. Items of a swarm that hold a running slot have slot=1.
 --
@@ -39,6 +39,8 @@ local A = 9
 local OUTBOX = P .. ':outbox'
 local clock = redis.call('TIME')
 local NOW = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+-- signatures keep seconds: a 32-bit integer is smaller in a Redis hash than milliseconds
+local NOW_S = clock[1]
 
 local dispatches = {}
 local interrupts = {}
@@ -124,7 +126,7 @@ terminate = function(id)
     unpack(redis.call('HMGET', k, 'kind', 'status', 'on_ok', 'on_err', 'next'))
   if not kind or finished(status) then return end
   if kind == 'task' and not continued and (status == 'active' or stopped(status)) then interrupt(id) end
-  redis.call('HSET', k, 'status', 'canceled', 'prev', status, 'finished', NOW)
+  redis.call('HSET', k, 'status', 'canceled', 'prev', status, 'finished', NOW_S)
   redis.call('HDEL', k, 'slot')
   redis.call('ZREM', OUTBOX, id)
   set_ttl(id, kind, TTL[kind][2], continued)
@@ -271,7 +273,7 @@ complete = function(id, ok, payload)
     unpack(redis.call('HMGET', k, 'kind', 'status', 'parent', 'on_ok', 'on_err', 'next'))
   if not kind or finished(status) then return end
   local new_status = ok and 'done' or 'failed'
-  redis.call('HSET', k, 'status', new_status, 'prev', status, ok and 'result' or 'error', payload, 'finished', NOW)
+  redis.call('HSET', k, 'status', new_status, 'prev', status, ok and 'result' or 'error', payload, 'finished', NOW_S)
   if kind == 'chain' or (kind == 'swarm' and not ok) then
     for _, child in ipairs(redis.call('LRANGE', k .. ':children', 0, -1)) do terminate(child) end
   end
@@ -355,7 +357,7 @@ local function create_records(i)
   return scan_records(i, function(id, kind, fields_at, nfields, children_at, nchildren)
     local k = key(id)
     if redis.call('EXISTS', k) == 1 then return end
-    local fields = { 'kind', kind, 'status', 'pending', 'created', NOW }
+    local fields = { 'kind', kind, 'status', 'pending', 'created', NOW_S }
     for j = 0, 2 * nfields - 1 do fields[#fields + 1] = ARGV[fields_at + j] end
     redis.call('HSET', k, unpack(fields))
     redis.call('EXPIRE', k, TTL[kind][1])
