@@ -27,31 +27,34 @@ impl Batch {
         self.problem.get_or_insert(problem);
     }
 
-    /// Stores a flow without starting it.
-    pub fn create<I, O, K>(&mut self, flow: Signature<I, O, K>) -> Handle<I, O> {
-        let node: Node = match flow.into_checked() {
-            Ok(node) => node,
+    /// The node of a flow, and a handle on it; a flow that was built wrongly is noted (and fails the commit).
+    fn take<I, O, K>(&mut self, flow: Signature<I, O, K>) -> (Option<Node>, Handle<I, O>) {
+        match flow.into_checked() {
+            Ok(node) => {
+                let handle = Handle::new(self.client.clone(), node.id.clone());
+                (Some(node), handle)
+            }
             Err(problem) => {
                 self.note(problem);
-                return Handle::new(self.client.clone(), SignatureId::generate());
+                (None, Handle::new(self.client.clone(), SignatureId::generate()))
             }
-        };
-        let handle = Handle::new(self.client.clone(), node.id.clone());
-        self.checks.push((node.clone(), None));
-        self.subs.push(Sub::Create(node));
+        }
+    }
+
+    /// Stores a flow without starting it.
+    pub fn create<I, O, K>(&mut self, flow: Signature<I, O, K>) -> Handle<I, O> {
+        let (node, handle) = self.take(flow);
+        if let Some(node) = node {
+            self.checks.push((node.clone(), None));
+            self.subs.push(Sub::Create(node));
+        }
         handle
     }
 
     /// Stores a flow and starts it with `input`.
     pub fn run<I: Serialize, O, K>(&mut self, flow: Signature<I, O, K>, input: I) -> Handle<I, O> {
-        let node: Node = match flow.into_checked() {
-            Ok(node) => node,
-            Err(problem) => {
-                self.note(problem);
-                return Handle::new(self.client.clone(), SignatureId::generate());
-            }
-        };
-        let handle = Handle::new(self.client.clone(), node.id.clone());
+        let (node, handle) = self.take(flow);
+        let Some(node) = node else { return handle };
         match serde_json::to_value(input) {
             Ok(message) => {
                 self.checks.push((node.clone(), Some(message.clone())));
