@@ -10,7 +10,7 @@ use crate::conformance;
 use crate::probe::*;
 use crate::support::*;
 
-conformance!(a_thousand_item_swarm_with_every_delivery_doubled_completes_once, |store: TestStore| async move {
+conformance!(local_backend: a_thousand_item_swarm_with_every_delivery_doubled_completes_once, |store: TestStore| async move {
     let t = format!("{}-dup", store.prefix);
     // every item's run is delivered twice at once, so every item outcome is reported twice, concurrently
     let backend = DuplicatingBackend::new(32, &["add-one"]);
@@ -46,7 +46,7 @@ conformance!(a_thousand_item_swarm_with_every_delivery_doubled_completes_once, |
     }
 });
 
-conformance!(a_worker_lost_between_transition_and_dispatch_loses_no_successor, |store: TestStore| async move {
+conformance!(local_backend: a_worker_lost_between_transition_and_dispatch_loses_no_successor, |store: TestStore| async move {
     let t = format!("{}-lost", store.prefix);
     // the first worker records step 1's outcome but never dispatches step 2 (it dies in between)
     let crashing = CountingBackend::default();
@@ -74,7 +74,7 @@ conformance!(a_worker_lost_between_transition_and_dispatch_loses_no_successor, |
     assert_eq!(second.recover(Duration::ZERO).await.unwrap(), 0, "nothing left in the outbox");
 });
 
-conformance!(one_dispatch_per_task_and_no_helper_runs, |store: TestStore| async move {
+conformance!(local_backend: one_dispatch_per_task_and_no_helper_runs, |store: TestStore| async move {
     let t = format!("{}-count", store.prefix);
     let backend = CountingBackend::default();
     let client = store.client(|b| register(b).backend(backend.clone())).await;

@@ -34,29 +34,52 @@ impl RedisServer {
             return RedisServer { url, child: None };
         }
         let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap();
-        let mut child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|error| {
-                panic!(
-                    "cannot start redis-server ({error}): install Redis (e.g. `apt-get install redis-server`) or set \
-                     MAGEFLOW_TEST_REDIS_URL to a Redis the tests may use"
-                )
-            });
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        loop {
-            match lines.next() {
-                Some(Ok(line)) if line.contains("Ready to accept connections") => break,
-                Some(Ok(_)) => {}
-                _ => panic!("redis-server on port {port} exited before accepting connections"),
-            }
-        }
-        // keep draining its output so that it never blocks on a full pipe
-        std::thread::spawn(move || for _ in lines {});
+        let (child, port) = spawn_redis(&port.to_string());
         RedisServer { url: format!("redis://127.0.0.1:{port}"), child: Some(child) }
+    }
+}
+
+/// Starts `redis-server` on `port` and waits until it accepts connections.
+fn spawn_redis(port: &str) -> (Child, String) {
+    let mut child = Command::new("redis-server")
+        .args(["--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|error| {
+            panic!(
+                "cannot start redis-server ({error}): install Redis (e.g. `apt-get install redis-server`) or set \
+                 MAGEFLOW_TEST_REDIS_URL to a Redis the tests may use"
+            )
+        });
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    loop {
+        match lines.next() {
+            Some(Ok(line)) if line.contains("Ready to accept connections") => break,
+            Some(Ok(_)) => {}
+            _ => panic!("redis-server on port {port} exited before accepting connections"),
+        }
+    }
+    // keep draining its output so that it never blocks on a full pipe
+    std::thread::spawn(move || for _ in lines {});
+    (child, port.to_owned())
+}
+
+impl RedisServer {
+    /// Stops the server (a Redis that goes away).
+    pub fn stop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port.
+    pub fn restart(&mut self) {
+        let port = self.url.rsplit(':').next().expect("a port").to_owned();
+        let (child, _) = spawn_redis(&port);
+        self.child = Some(child);
     }
 }
 
@@ -188,8 +211,28 @@ impl TestStore {
 
 /// Runs a scenario on both stores and on Hatchet: `conformance!(name, |store| async move { ... })` makes
 /// `name::memory`, `name::redis` (local backend) and `name::hatchet` (Redis, two workers on a fake Hatchet).
+/// `conformance!(local_backend: name, ..)` makes only the first two, for scenarios about the local backend itself
+/// or that bring their own backend.
 #[macro_export]
 macro_rules! conformance {
+    // scenarios about the local backend itself (or that bring their own backend): both stores, no Hatchet
+    (local_backend: $name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn memory() {
+                let store = $crate::support::TestStore::new($crate::support::StoreKind::Memory);
+                ($body)(store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn redis() {
+                let store = $crate::support::TestStore::new($crate::support::StoreKind::Redis);
+                ($body)(store).await;
+            }
+        }
+    };
     ($name:ident, $body:expr) => {
         mod $name {
             use super::*;
