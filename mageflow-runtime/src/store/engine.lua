@@ -9,7 +9,7 @@
 --   P:sig:<id>            hash: one signature (fields below)
 --   P:sig:<id>:children   list: a chain's steps or a swarm's items, in position order
 --   P:sig:<id>:queue      list: a swarm's items not started yet (FIFO)
---   P:sig:<id>:results    hash: a swarm's item outcomes by position
+--   P:sig:<id>:results    hash: a swarm's item outcomes by position (and `swarm`: the swarm's id)
 --   P:outbox              sorted set: tasks dispatched but not begun, scored by dispatch time (ms)
 --   P:journal:<id>        list: the ids a task run created, in order, replayed to its retries
 -- Signature fields: kind, task (name), status, prev (status before the last change), parent, pos, on_ok / on_err
@@ -37,10 +37,17 @@ local TTL = {
 }
 local A = 9
 local OUTBOX = P .. ':outbox'
-local clock = redis.call('TIME')
-local NOW = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
--- signatures keep seconds: a 32-bit integer is smaller in a Redis hash than milliseconds
-local NOW_S = clock[1]
+-- The store's clock, read once per call and only by the operations that need it: milliseconds for the outbox,
+-- seconds for signatures (a 32-bit integer is smaller in a Redis hash than milliseconds).
+local clock
+local function now_ms()
+  clock = clock or redis.call('TIME')
+  return tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+end
+local function now_s()
+  clock = clock or redis.call('TIME')
+  return clock[1]
+end
 
 local dispatches = {}
 local interrupts = {}
@@ -112,7 +119,7 @@ local function dispatch(id)
     parent = grandparent
     depth = depth + 1
   end
-  redis.call('ZADD', OUTBOX, NOW, id)
+  redis.call('ZADD', OUTBOX, now_ms(), id)
   dispatches[#dispatches + 1] = entry
 end
 
@@ -126,7 +133,7 @@ terminate = function(id)
     unpack(redis.call('HMGET', k, 'kind', 'status', 'on_ok', 'on_err', 'next'))
   if not kind or finished(status) then return end
   if kind == 'task' and not continued and (status == 'active' or stopped(status)) then interrupt(id) end
-  redis.call('HSET', k, 'status', 'canceled', 'prev', status, 'finished', NOW_S)
+  redis.call('HSET', k, 'status', 'canceled', 'prev', status, 'finished', now_s())
   redis.call('HDEL', k, 'slot')
   redis.call('ZREM', OUTBOX, id)
   set_ttl(id, kind, TTL[kind][2], continued)
@@ -141,7 +148,7 @@ end
 
 -- A signature receives the message it runs with. Tasks are dispatched, chains start their first step, swarms
 -- fill their running slots. A stopped (suspended or interrupted) signature keeps the message and is marked due
--- (prev = active), so that resume starts it.
+-- (prev = active), so that resume starts it. Returns the signature's kind, or false if it could not start.
 start = function(id, msg, route)
   local k = key(id)
   local kind, status = unpack(redis.call('HMGET', k, 'kind', 'status'))
@@ -164,7 +171,7 @@ start = function(id, msg, route)
     redis.call('HSET', k, 'started', 1)
     fill(id)
   end
-  return true
+  return kind
 end
 
 -- Completes a swarm that is closed, started and has an outcome for every item: its result is the list of item
@@ -178,7 +185,10 @@ local function check_complete(sid)
   if tonumber(ok_n or 0) + tonumber(fail_n or 0) < n then return end
   local by_position = {}
   local flat = redis.call('HGETALL', k .. ':results')
-  for i = 1, #flat, 2 do by_position[tonumber(flat[i]) + 1] = flat[i + 1] end
+  for i = 1, #flat, 2 do
+    local position = tonumber(flat[i])
+    if position then by_position[position + 1] = flat[i + 1] end
+  end
   local parts = {}
   for i = 1, n do parts[i] = by_position[i] or 'null' end
   complete(sid, true, '[' .. table.concat(parts, ',') .. ']')
@@ -188,22 +198,27 @@ end
 -- completion. Reads the counters from the store on every turn, since starting an item may complete it at once.
 fill = function(sid)
   local k = key(sid)
-  local status, started, maxc = unpack(redis.call('HMGET', k, 'status', 'started', 'maxc'))
+  local status, started, maxc, running, msg, route =
+    unpack(redis.call('HMGET', k, 'status', 'started', 'maxc', 'running', 'msg', 'route'))
   if status ~= 'active' or started ~= '1' then return end
   maxc = tonumber(maxc or 0)
-  while true do
-    if maxc > 0 and tonumber(redis.call('HGET', k, 'running') or 0) >= maxc then break end
+  running = tonumber(running or 0)
+  while maxc == 0 or running < maxc do
     local item = redis.call('LPOP', k .. ':queue')
     if not item then break end
-    redis.call('HINCRBY', k, 'running', 1)
+    running = redis.call('HINCRBY', k, 'running', 1)
     redis.call('HSET', key(item), 'slot', 1)
-    local msg, route = unpack(redis.call('HMGET', k, 'msg', 'route'))
-    if not start(item, msg or 'null', route or '0') then
+    local kind = start(item, msg or 'null', route or '0')
+    if not kind then
       -- the item ended before it could start (canceled while queued): it holds no slot
-      redis.call('HINCRBY', k, 'running', -1)
+      running = redis.call('HINCRBY', k, 'running', -1)
       redis.call('HDEL', key(item), 'slot')
+    elseif kind ~= 'task' then
+      -- a chain or swarm item may have finished at once and changed this swarm: read it again
+      local now_status, now_running = unpack(redis.call('HMGET', k, 'status', 'running'))
+      if now_status ~= 'active' then return end
+      running = tonumber(now_running or 0)
     end
-    if redis.call('HGET', k, 'status') ~= 'active' then return end
   end
   check_complete(sid)
 end
@@ -212,7 +227,7 @@ end
 -- position, frees the item's slot, stops at its failure threshold, or fills and checks completion.
 report = function(pid, cid, ok, payload)
   local pk = key(pid)
-  local kind, status = unpack(redis.call('HMGET', pk, 'kind', 'status'))
+  local kind, status, raw, stop_after = unpack(redis.call('HMGET', pk, 'kind', 'status', 'raw', 'stop_after'))
   if not kind or finished(status) then return end
   if kind == 'task' then
     -- the flow a task continued with finished: the task finishes with its outcome
@@ -240,13 +255,12 @@ report = function(pid, cid, ok, payload)
   local outcome
   if not ok then
     outcome = '{"failed":' .. payload .. '}'
-  elseif redis.call('HGET', pk, 'raw') == '1' then
+  elseif raw == '1' then
     outcome = payload
   else
     outcome = '{"ok":' .. payload .. '}'
   end
   redis.call('HSET', results, pos or 0, outcome)
-  redis.call('EXPIRE', results, TTL.swarm[1], 'NX')
   if slot == '1' then
     redis.call('HDEL', ck, 'slot')
     redis.call('HINCRBY', pk, 'running', -1)
@@ -255,7 +269,7 @@ report = function(pid, cid, ok, payload)
     redis.call('HINCRBY', pk, 'ok_n', 1)
   else
     local failures = redis.call('HINCRBY', pk, 'fail_n', 1)
-    local limit = tonumber(redis.call('HGET', pk, 'stop_after') or 0)
+    local limit = tonumber(stop_after or 0)
     if limit > 0 and failures >= limit then
       complete(pid, false, failure_json(pid, 'swarm_failed',
         failures .. ' items failed, which reached stop_after_failures = ' .. limit))
@@ -273,7 +287,7 @@ complete = function(id, ok, payload)
     unpack(redis.call('HMGET', k, 'kind', 'status', 'parent', 'on_ok', 'on_err', 'next'))
   if not kind or finished(status) then return end
   local new_status = ok and 'done' or 'failed'
-  redis.call('HSET', k, 'status', new_status, 'prev', status, ok and 'result' or 'error', payload, 'finished', NOW_S)
+  redis.call('HSET', k, 'status', new_status, 'prev', status, ok and 'result' or 'error', payload, 'finished', now_s())
   if kind == 'chain' or (kind == 'swarm' and not ok) then
     for _, child in ipairs(redis.call('LRANGE', k .. ':children', 0, -1)) do terminate(child) end
   end
@@ -357,10 +371,15 @@ local function create_records(i)
   return scan_records(i, function(id, kind, fields_at, nfields, children_at, nchildren)
     local k = key(id)
     if redis.call('EXISTS', k) == 1 then return end
-    local fields = { 'kind', kind, 'status', 'pending', 'created', NOW_S }
+    local fields = { 'kind', kind, 'status', 'pending', 'created', now_s() }
     for j = 0, 2 * nfields - 1 do fields[#fields + 1] = ARGV[fields_at + j] end
     redis.call('HSET', k, unpack(fields))
     redis.call('EXPIRE', k, TTL[kind][1])
+    if kind == 'swarm' then
+      -- the results hash exists from the start, with its TTL, so that recording an outcome is one command
+      redis.call('HSET', k .. ':results', 'swarm', id)
+      redis.call('EXPIRE', k .. ':results', TTL[kind][1])
+    end
     if nchildren == 0 then return end
     local lists = { k .. ':children' }
     if kind == 'swarm' then
@@ -648,7 +667,7 @@ end
 if OP == 'recover' then
   -- grace in ms, limit: dispatch again the tasks dispatched longer ago than the grace that never began
   local grace, limit = tonumber(ARGV[A]), tonumber(ARGV[A + 1])
-  for _, id in ipairs(redis.call('ZRANGEBYSCORE', OUTBOX, '-inf', NOW - grace, 'LIMIT', 0, limit)) do
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', OUTBOX, '-inf', now_ms() - grace, 'LIMIT', 0, limit)) do
     local kind, status = lookup(id)
     if kind == 'task' and status == 'pending' then
       dispatch(id)
