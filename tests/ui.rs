@@ -14,3 +14,10 @@ fn task_input() {
     cases.pass("tests/ui/task_input/pass_*.rs");
     cases.compile_fail("tests/ui/task_input/fail_*.rs");
 }
+
+#[test]
+fn flow() {
+    let cases = trybuild::TestCases::new();
+    cases.pass("tests/ui/flow/pass_*.rs");
+    cases.compile_fail("tests/ui/flow/fail_*.rs");
+}

@@ -7,6 +7,7 @@ mod batch;
 mod chains;
 mod continuation;
 mod cost;
+mod dsl;
 mod exactly_once;
 mod idempotency;
 mod lifecycle;

@@ -136,8 +136,9 @@ impl Emitter {
                 self.leaf(path.to_token_stream(), &path_text(path), path.span_first(), ctx)
             }
             Node::Escape(escape) => {
+                // braces of the macro's (at the user's place), so that `unused_braces` does not fire on them
                 let mut group = proc_macro2::Group::new(proc_macro2::Delimiter::Brace, escape.body.clone());
-                group.set_span(escape.span);
+                group.set_span(site(escape.span));
                 self.leaf(group.into_token_stream(), &escape_text(escape.span, &escape.body), node.span(), ctx)
             }
             Node::Bind(bind) => self.bind(bind, ctx),

@@ -572,7 +572,7 @@ mod tests {
     fn a_single_node_is_a_flow() {
         assert_eq!(shape(&parsed(quote!(charge)).seq), "charge");
         assert_eq!(shape(&parsed(quote!([a])).seq), "[a]");
-        assert_eq!(shape(&parsed(quote!((a))).seq), "((a))");
+        assert_eq!(shape(&parsed(quote! { ((a)) }).seq), "((a))");
     }
 
     #[test]

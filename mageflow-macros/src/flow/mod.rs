@@ -15,3 +15,6 @@ pub(crate) fn expand(tokens: TokenStream) -> TokenStream {
     validate::validate(&mut flow, &mut errors);
     emit::emit(&flow, &errors)
 }
+
+#[cfg(test)]
+mod snapshots;

@@ -1,0 +1,116 @@
+// flow!(charge >> send_email.bind(template = "receipt", cc = None))
+fn flow() {
+    let _ = {
+        #[allow(unused_imports)]
+        use ::mageflow::__private::{RouteOfTaskInput as _, RouteOfWholeInput as _};
+        #[diagnostic::on_unimplemented(
+            message = "`send_email.bind(template = ..)`: the field `template` takes `{F}`, but this value is `{Self}`",
+            label = "expected `{F}`"
+        )]
+        trait MageflowBind5<F, K> {}
+        impl<F> MageflowBind5<F, ::mageflow::__private::SameType> for F {}
+        impl MageflowBind5<::std::string::String, ::mageflow::__private::StrForString>
+        for &str {}
+        impl<F> MageflowBind5<F, ::mageflow::__private::Borrowed> for &F {}
+        fn __mageflow_bind_5<I, O, S, M, F, V, K>(
+            binder: ::mageflow::__private::Binder<I, O, S>,
+            slot: ::mageflow::__private::Slot<M, F>,
+            value: V,
+        ) -> ::mageflow::__private::Binder<
+            I,
+            O,
+            <S as ::mageflow::__private::BindField<M>>::Next,
+        >
+        where
+            S: ::mageflow::__private::BindField<M>,
+            V: MageflowBind5<F, K> + ::mageflow::__private::serde::Serialize,
+        {
+            ::mageflow::__private::bind(binder, slot, &value)
+        }
+        #[diagnostic::on_unimplemented(
+            message = "`send_email.bind(cc = ..)`: the field `cc` takes `{F}`, but this value is `{Self}`",
+            label = "expected `{F}`"
+        )]
+        trait MageflowBind6<F, K> {}
+        impl<F> MageflowBind6<F, ::mageflow::__private::SameType> for F {}
+        impl MageflowBind6<::std::string::String, ::mageflow::__private::StrForString>
+        for &str {}
+        impl<F> MageflowBind6<F, ::mageflow::__private::Borrowed> for &F {}
+        fn __mageflow_bind_6<I, O, S, M, F, V, K>(
+            binder: ::mageflow::__private::Binder<I, O, S>,
+            slot: ::mageflow::__private::Slot<M, F>,
+            value: V,
+        ) -> ::mageflow::__private::Binder<
+            I,
+            O,
+            <S as ::mageflow::__private::BindField<M>>::Next,
+        >
+        where
+            S: ::mageflow::__private::BindField<M>,
+            V: MageflowBind6<F, K> + ::mageflow::__private::serde::Serialize,
+        {
+            ::mageflow::__private::bind(binder, slot, &value)
+        }
+        #[diagnostic::on_unimplemented(
+            message = "`send_email` takes `{Self}`, but `charge` produces `{A}`",
+            label = "`send_email` does not take `{A}`",
+            note = "a step takes the previous step's output as its whole input, or in the \
+                                `#[mageflow(return_value)]` field of an input that derives `TaskInput`"
+        )]
+        trait MageflowStep9<A, R> {}
+        impl<T> MageflowStep9<T, ::mageflow::__private::Whole> for T {}
+        impl<
+            T: ::mageflow::__private::FedBy<A>,
+            A,
+        > MageflowStep9<A, ::mageflow::__private::Field> for T {}
+        fn __mageflow_step_9<R, P: ::mageflow::__private::Produces, B, O>(
+            _route: R,
+            _producer: &P,
+            next: ::mageflow::__private::Flow<B, O>,
+        ) -> ::mageflow::__private::Flow<
+            <P as ::mageflow::__private::Produces>::Output,
+            O,
+        >
+        where
+            B: MageflowStep9<<P as ::mageflow::__private::Produces>::Output, R>,
+        {
+            ::mageflow::__private::retype(next)
+        }
+        let (__mageflow_node1, _) = ::mageflow::__private::node(charge);
+        let __mageflow_seq2 = ::mageflow::__private::seq(__mageflow_node1);
+        let (__mageflow_fields3, __mageflow_binder4) = ::mageflow::__private::bind_start(
+            send_email,
+        );
+        let __mageflow_binder4 = __mageflow_bind_5(
+            __mageflow_binder4,
+            __mageflow_fields3.template,
+            "receipt",
+        );
+        let __mageflow_binder4 = __mageflow_bind_6(
+            __mageflow_binder4,
+            __mageflow_fields3.cc,
+            None,
+        );
+        let __mageflow_route8 = (&::mageflow::__private::RouteProbe::of(
+            &__mageflow_binder4,
+        ))
+            .route();
+        ::mageflow::__private::check_ready(
+            &__mageflow_route8,
+            &__mageflow_binder4.binding(),
+        );
+        let __mageflow_node7 = ::mageflow::__private::bound(__mageflow_binder4);
+        let __mageflow_fed9 = __mageflow_step_9(
+            __mageflow_route8,
+            &__mageflow_seq2,
+            __mageflow_node7,
+        );
+        let __mageflow_seq2 = ::mageflow::__private::then(
+            __mageflow_seq2,
+            __mageflow_fed9,
+        );
+        let __mageflow_flow10 = ::mageflow::__private::end(__mageflow_seq2);
+        let __mageflow_flow11 = __mageflow_flow10;
+        __mageflow_flow11
+    };
+}

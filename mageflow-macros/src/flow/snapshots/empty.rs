@@ -1,0 +1,9 @@
+// flow!()
+fn flow() {
+    let _ = {
+        ::core::compile_error! {
+            "an empty flow: `flow!` needs at least one task, like `flow!(charge >> send_receipt)`"
+        };
+        ::mageflow::__private::placeholder()
+    };
+}

@@ -1,0 +1,9 @@
+//! An empty flow.
+mod tasks;
+
+use mageflow::{Flow, flow};
+use tasks::*;
+
+fn main() {
+    let _: Flow<Order, Receipt> = flow!();
+}

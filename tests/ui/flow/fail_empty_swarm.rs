@@ -1,0 +1,9 @@
+//! A swarm without members.
+mod tasks;
+
+use mageflow::flow;
+use tasks::*;
+
+fn main() {
+    let _ = flow!(charge >> [] >> audit);
+}

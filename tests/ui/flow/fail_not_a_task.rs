@@ -1,0 +1,9 @@
+//! A function that is not a task.
+mod tasks;
+
+use mageflow::flow;
+use tasks::*;
+
+fn main() {
+    let _ = flow!(charge >> helper);
+}

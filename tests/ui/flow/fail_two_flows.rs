@@ -1,0 +1,9 @@
+//! Two flows where one sequence is expected.
+mod tasks;
+
+use mageflow::flow;
+use tasks::*;
+
+fn main() {
+    let _ = flow!(charge, audit);
+}
