@@ -30,6 +30,7 @@ pub mod private;
 ///
 /// Nothing is stored until the flow runs. Its ids are fixed when it is built, so a flow runs once: build it again
 /// to run it again.
+#[must_use = "a flow does nothing until it is run"]
 pub struct Flow<I, O> {
     pub(crate) node: Node,
     pub(crate) problem: Option<Error>,
@@ -86,6 +87,36 @@ impl<I, O> Flow<I, O> {
     }
 }
 
+impl<I, O> Flow<I, Vec<O>> {
+    /// A swarm of flows that take the same input and produce the same type, known while running (one member per
+    /// file, say): its output is the list of their outputs, in member order. Like the swarms of `flow!`, it fails at
+    /// its first failed member; it runs at most 30 members at once unless told otherwise
+    /// ([`max_concurrency`](Self::max_concurrency)). Use it in `flow!` in braces:
+    /// `flow!(list >> { Flow::swarm(files.iter().map(|file| flow!(resize.bind(file = file)))) } >> merge)`.
+    pub fn swarm(members: impl IntoIterator<Item = Flow<I, O>>) -> Self {
+        let mut problem = None;
+        let items = members
+            .into_iter()
+            .map(|member| {
+                problem = problem.take().or(member.problem);
+                member.node
+            })
+            .collect();
+        let config =
+            crate::flow::SwarmConfig { stop_after_failures: Some(1), outputs_only: true, ..Default::default() };
+        Flow::with_problem(Node::new(Body::Swarm { name: None, items, config, closed: true }), problem)
+    }
+
+    /// At most `limit` members of the swarm run at once (0: no limit).
+    pub fn max_concurrency(mut self, limit: u32) -> Self {
+        match &mut self.node.body {
+            Body::Swarm { config, .. } => config.max_concurrency = limit,
+            _ => self.note(Some(Error::InvalidFlow("`max_concurrency` applies to a swarm".to_owned()))),
+        }
+        self
+    }
+}
+
 impl Flow<Value, Value> {
     /// A flow from its JSON description (see [`Mageflow::flow_from_json`] for the format). Only the shape is
     /// checked here; [`Mageflow::flow_from_json`] also checks the task names and bound arguments against the tasks'
@@ -98,8 +129,14 @@ impl Flow<Value, Value> {
 }
 
 impl<I, O> From<Flow<I, O>> for Node {
+    /// The flow's root node. A problem met while building the flow stays with the node: storing or running it
+    /// reports the problem.
     fn from(flow: Flow<I, O>) -> Node {
-        flow.node
+        let mut node = flow.node;
+        if let Some(problem) = flow.problem {
+            node.problem.get_or_insert_with(|| problem.to_string());
+        }
+        node
     }
 }
 
@@ -111,7 +148,12 @@ impl<I, O, K> From<Signature<I, O, K>> for Flow<I, O> {
 
 impl<I, O> fmt::Debug for Flow<I, O> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Flow").field("flow", &self.to_json()).field("problem", &self.problem).finish()
+        let mut debug = f.debug_struct("Flow");
+        debug.field("id", self.id()).field("flow", &format_args!("{}", self.to_json()));
+        if let Some(problem) = &self.problem {
+            debug.field("problem", &format_args!("{problem}"));
+        }
+        debug.finish()
     }
 }
 
@@ -234,7 +276,7 @@ impl Mageflow {
     /// swarm of `flow!`.
     ///
     /// ```
-    /// # async fn example(client: mageflow::Mageflow) -> mageflow::Result<()> {
+    /// # async fn example(client: mageflow_runtime::Mageflow) -> mageflow_runtime::Result<()> {
     /// use serde_json::json;
     /// let flow = client
     ///     .flow_from_json(&json!({"chain": [
@@ -251,5 +293,61 @@ impl Mageflow {
         self.resolve(&flow.node).await?;
         json::check_bound_values(self, &flow.node).await?;
         Ok(flow)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn task(name: &str) -> Flow<Value, Value> {
+        Flow::from_node(Node::new(Body::Task { name: name.to_owned() }))
+    }
+
+    #[test]
+    fn a_problem_met_while_building_stays_with_the_node() {
+        let flow = private::named(task("resize"), "images");
+        assert!(flow.problem.is_some());
+        let node = Node::from(flow);
+        let error = node.check_shape().unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "invalid flow: `resize` could not be built: invalid flow: `name = \"images\"` names a chain or a swarm, \
+             but this flow is the task `resize`, named by its task"
+        );
+    }
+
+    #[test]
+    fn a_swarm_of_flows_lists_their_outputs_and_stops_at_the_first_failure() {
+        let swarm = Flow::swarm(["a", "b", "c"].map(task)).max_concurrency(2);
+        assert_eq!(
+            swarm.to_json(),
+            json!({"swarm": ["a", "b", "c"], "max_concurrency": 2, "stop_after_failures": 1, "outputs_only": true})
+        );
+        assert!(swarm.problem.is_none());
+        let chain = private::end(private::then(private::seq(task("a")), task("b")));
+        assert!(chain.assume_types::<Value, Vec<Value>>().max_concurrency(2).problem.is_some());
+    }
+
+    #[test]
+    fn typed_swarms_and_sequences_build_their_nodes() {
+        let members = (task("a"), private::retype::<Value, _, _>(task("b")));
+        let strict = private::swarm(members, private::SwarmOptions { max_concurrency: Some(4), ..Default::default() });
+        assert_eq!(
+            strict.to_json(),
+            json!({"swarm": ["a", "b"], "max_concurrency": 4, "stop_after_failures": 1, "outputs_only": true})
+        );
+        let options = private::SwarmOptions { stop_after_failures: Some(2), max_items: Some(3), ..Default::default() };
+        let tolerant = private::swarm_outcomes((task("a"),), options);
+        assert_eq!(tolerant.to_json(), json!({"swarm": ["a"], "stop_after_failures": 2, "max_items": 3}));
+        let single = private::end(private::seq(task("a")));
+        assert_eq!(single.to_json(), json!("a"), "a sequence of one node is that node");
+        let with_callbacks = private::on_error(
+            private::on_success(single, task("ok")),
+            task("ko").assume_types::<crate::Failure, Value>(),
+        );
+        assert_eq!(with_callbacks.to_json(), json!({"task": "a", "on_success": "ok", "on_error": "ko"}));
     }
 }

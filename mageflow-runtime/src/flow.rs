@@ -44,6 +44,8 @@ pub struct Node {
     pub(crate) args: Map<String, Value>,
     pub(crate) on_success: Vec<Node>,
     pub(crate) on_error: Vec<Node>,
+    /// A problem met while building the node (kept when a typed flow becomes a node); checking the node reports it.
+    pub(crate) problem: Option<String>,
 }
 
 impl Node {
@@ -52,7 +54,7 @@ impl Node {
     }
 
     pub(crate) fn with_id(id: SignatureId, body: Body) -> Self {
-        Node { id, body, args: Map::new(), on_success: Vec::new(), on_error: Vec::new() }
+        Node { id, body, args: Map::new(), on_success: Vec::new(), on_error: Vec::new(), problem: None }
     }
 
     /// The id the node will have in the store.
@@ -110,6 +112,10 @@ impl Node {
         let mut problem = None;
         self.walk(&mut |node| {
             if problem.is_some() {
+                return;
+            }
+            if let Some(built) = &node.problem {
+                problem = Some(format!("`{}` could not be built: {built}", node.name()));
                 return;
             }
             match &node.body {

@@ -471,3 +471,26 @@ conformance!(run_time_flows_are_checked_before_anything_is_stored, |store: TestS
     assert_eq!(keys().await, before, "nothing was stored");
     assert!(calls(&t).is_empty());
 });
+
+conformance!(a_swarm_of_flows_known_while_running_lists_their_outputs, |store: TestStore| async move {
+    let t = format!("{}-dsl-many", store.prefix);
+    let client = store.client(register).await;
+    let members = (1..=3).map(|n| flow!(dsl_inc.bind(n = n * 10)));
+    let typed: Flow<Item, Vec<Item>> = flow!(dsl_double >> { Flow::swarm(members).max_concurrency(2) });
+    let description = json!({"chain": [
+        "dsl-double",
+        {
+            "swarm": [
+                {"task": "dsl-inc", "bind": {"n": 10}},
+                {"task": "dsl-inc", "bind": {"n": 20}},
+                {"task": "dsl-inc", "bind": {"n": 30}},
+            ],
+            "max_concurrency": 2,
+            "stop_after_failures": 1,
+            "outputs_only": true,
+        },
+    ]});
+    let (result, calls) = same_as_json(&client, typed, description, item(&t, 1)).await;
+    assert_eq!(result, Ok(json!([{"tag": t, "n": 11}, {"tag": t, "n": 21}, {"tag": t, "n": 31}])));
+    assert_eq!(calls.len(), 4);
+});
