@@ -419,7 +419,15 @@ fn unknown_option(key: &Ident, known: &[&str], owner: &str) -> syn::Error {
     } else {
         String::new()
     };
-    syn::Error::new_spanned(key, format!("unknown option `{key}` of {owner}; its options are {list}{hint}"))
+    let name = key.to_string();
+    let suggestion = known
+        .iter()
+        .map(|known| (crate::options::edit_distance(&name, known), *known))
+        .filter(|(distance, known)| *distance <= 2.max(known.len() / 2))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, known)| format!("did you mean `{known}`? "))
+        .unwrap_or_default();
+    syn::Error::new_spanned(key, format!("unknown option `{key}` of {owner}; {suggestion}its options are {list}{hint}"))
 }
 
 fn set_once<T>(slot: &mut Option<T>, key: &Ident, value: Option<T>, errors: &mut Vec<syn::Error>) {
@@ -595,7 +603,9 @@ mod tests {
         let (flow, errors) = parse(quote!(a >> b, nme = "x", on_success = c));
         assert_eq!(
             errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            ["unknown option `nme` of a flow; its options are `name`, `on_success` and `on_error`"]
+            [
+                "unknown option `nme` of a flow; did you mean `name`? its options are `name`, `on_success` and `on_error`"
+            ]
         );
         assert_eq!(shape(flow.options.on_success.as_ref().unwrap()), "c");
 
