@@ -3,8 +3,9 @@
 //!
 //! The checks are functions bounded by traits declared in the block, one per check, whose
 //! `#[diagnostic::on_unimplemented]` message names the user's nodes ("`send_email` takes `Receipt`, but `charge`
-//! produces `Charge`"); each call is located at the node it checks. Their impls repeat the runtime's rules (see
-//! `mageflow_runtime::__private`): the same type, or a `TaskInput` whose return-value field has that type.
+//! produces `Charge`"); each call is located at the node it checks. Each such trait is implemented for exactly the
+//! types that follow the runtime's rule (`Accepts`, `AcceptsFailure`, `SameInput`, `BindAs` in
+//! `mageflow_runtime::__private`): the rules live in the runtime, the macro only names the nodes.
 //!
 //! Every local the block declares is hygienic (`Span::mixed_site`), so the user's expressions neither see nor
 //! shadow them.
@@ -186,9 +187,7 @@ impl Emitter {
             self.items.push(quote! {
                 #[diagnostic::on_unimplemented(message = #message, label = "expected `{F}`")]
                 trait #check<F, K> {}
-                impl<F> #check<F, #p::SameType> for F {}
-                impl #check<::std::string::String, #p::StrForString> for &str {}
-                impl<F> #check<F, #p::Borrowed> for &F {}
+                impl<V: #p::BindAs<F, K>, F, K> #check<F, K> for V {}
                 fn #check_fn<I, O, S, M, F, V, K>(
                     binder: #p::Binder<I, O, S>,
                     slot: #p::Slot<M, F>,
@@ -242,8 +241,7 @@ impl Emitter {
                                 `#[mageflow(return_value)]` field of an input that derives `TaskInput`"
                     )]
                     trait #check<A, R> {}
-                    impl<T> #check<T, #p::Whole> for T {}
-                    impl<T: #p::FedBy<A>, A> #check<A, #p::Field> for T {}
+                    impl<T: #p::Accepts<A, R>, A, R> #check<A, R> for T {}
                     fn #check_fn<R, P: #p::Produces, B, O>(
                         _route: R,
                         _producer: &P,
@@ -275,8 +273,7 @@ impl Emitter {
                                 `serde_json::Value`) as its whole input, or in its `#[mageflow(return_value)]` field"
                     )]
                     trait #check<R, X> {}
-                    impl<X> #check<#p::Whole, X> for #p::Failure<X> {}
-                    impl<T: #p::FedBy<#p::Failure<X>>, X> #check<#p::Field, X> for T {}
+                    impl<T: #p::AcceptsFailure<R, X>, R, X> #check<R, X> for T {}
                     fn #check_fn<R, X, B, O>(
                         _route: R,
                         next: #p::Flow<B, O>,
@@ -313,7 +310,7 @@ impl Emitter {
                 self.items.push(quote! {
                     #[diagnostic::on_unimplemented(message = #message, label = "expected `{I}`")]
                     trait #check<I> {}
-                    impl<T> #check<T> for T {}
+                    impl<T: #p::SameInput<I>, I> #check<I> for T {}
                     fn #check_fn<I, O0, B, O>(_first: &#p::Flow<I, O0>, member: #p::Flow<B, O>) -> #p::Flow<I, O>
                     where
                         B: #check<I>,

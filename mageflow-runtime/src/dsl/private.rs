@@ -101,6 +101,49 @@ impl<I, O> Produces for Seq<I, O> {
 )]
 pub trait FedBy<A> {}
 
+/// The rule of `a >> b`: `b`'s input (`Self`) takes `a`'s output `A`, where `R` (found by [`RouteProbe`]) says it
+/// goes: the whole input, or the return-value field. `flow!` checks it through a trait of its own, implemented for
+/// the types that implement this one, whose message names the user's nodes.
+#[diagnostic::on_unimplemented(
+    message = "a step takes `{Self}`, but the step before it produces `{A}`",
+    note = "a step takes the previous step's output as its whole input, or in the `#[mageflow(return_value)]` field \
+            of an input that derives `TaskInput`"
+)]
+pub trait Accepts<A, R> {}
+
+impl<T> Accepts<T, Whole> for T {}
+
+impl<T: FedBy<A>, A> Accepts<A, Field> for T {}
+
+/// The rule of `on_error = node`: the node's input (`Self`) takes a failure report `Failure<X>`, whole or in its
+/// return-value field.
+#[diagnostic::on_unimplemented(
+    message = "an error callback takes a failure report (`mageflow::Failure`), not `{Self}`",
+    note = "an error callback takes `mageflow::Failure<I>` (`I` the failed task's input, or `serde_json::Value`) as \
+            its whole input, or in its `#[mageflow(return_value)]` field"
+)]
+pub trait AcceptsFailure<R, X> {}
+
+impl<X> AcceptsFailure<Whole, X> for crate::model::Failure<X> {}
+
+impl<T: FedBy<crate::model::Failure<X>>, X> AcceptsFailure<Field, X> for T {}
+
+/// The rule of the members of a swarm that starts a flow: they all take the flow's input `I` as is.
+#[diagnostic::on_unimplemented(message = "a member takes `{Self}`, but the flow's input is `{I}`")]
+pub trait SameInput<I> {}
+
+impl<T> SameInput<T> for T {}
+
+/// The rule of `field = value` in `.bind(..)`: the value (`Self`) has the field's type `F`; `K` says how.
+#[diagnostic::on_unimplemented(message = "the field takes `{F}`, but this value is `{Self}`")]
+pub trait BindAs<F, K> {}
+
+impl<F> BindAs<F, SameType> for F {}
+
+impl BindAs<String, StrForString> for &str {}
+
+impl<F> BindAs<F, Borrowed> for &F {}
+
 /// Gives a checked node the predecessor's output type as its input type (the checks are `flow!`'s).
 pub fn retype<I2, I, O>(flow: Flow<I, O>) -> Flow<I2, O> {
     Flow { node: flow.node, problem: flow.problem, types: PhantomData }

@@ -8,10 +8,7 @@ fn flow() {
             label = "expected `{F}`"
         )]
         trait MageflowBind5<F, K> {}
-        impl<F> MageflowBind5<F, ::mageflow::__private::SameType> for F {}
-        impl MageflowBind5<::std::string::String, ::mageflow::__private::StrForString>
-        for &str {}
-        impl<F> MageflowBind5<F, ::mageflow::__private::Borrowed> for &F {}
+        impl<V: ::mageflow::__private::BindAs<F, K>, F, K> MageflowBind5<F, K> for V {}
         fn __mageflow_bind_5<I, O, S, M, F, V, K>(
             binder: ::mageflow::__private::Binder<I, O, S>,
             slot: ::mageflow::__private::Slot<M, F>,
@@ -32,10 +29,7 @@ fn flow() {
             label = "expected `{F}`"
         )]
         trait MageflowBind6<F, K> {}
-        impl<F> MageflowBind6<F, ::mageflow::__private::SameType> for F {}
-        impl MageflowBind6<::std::string::String, ::mageflow::__private::StrForString>
-        for &str {}
-        impl<F> MageflowBind6<F, ::mageflow::__private::Borrowed> for &F {}
+        impl<V: ::mageflow::__private::BindAs<F, K>, F, K> MageflowBind6<F, K> for V {}
         fn __mageflow_bind_6<I, O, S, M, F, V, K>(
             binder: ::mageflow::__private::Binder<I, O, S>,
             slot: ::mageflow::__private::Slot<M, F>,
@@ -58,11 +52,7 @@ fn flow() {
                                 `#[mageflow(return_value)]` field of an input that derives `TaskInput`"
         )]
         trait MageflowStep9<A, R> {}
-        impl<T> MageflowStep9<T, ::mageflow::__private::Whole> for T {}
-        impl<
-            T: ::mageflow::__private::FedBy<A>,
-            A,
-        > MageflowStep9<A, ::mageflow::__private::Field> for T {}
+        impl<T: ::mageflow::__private::Accepts<A, R>, A, R> MageflowStep9<A, R> for T {}
         fn __mageflow_step_9<R, P: ::mageflow::__private::Produces, B, O>(
             _route: R,
             _producer: &P,

@@ -13,11 +13,7 @@ fn flow() {
                                 `#[mageflow(return_value)]` field of an input that derives `TaskInput`"
         )]
         trait MageflowStep6<A, R> {}
-        impl<T> MageflowStep6<T, ::mageflow::__private::Whole> for T {}
-        impl<
-            T: ::mageflow::__private::FedBy<A>,
-            A,
-        > MageflowStep6<A, ::mageflow::__private::Field> for T {}
+        impl<T: ::mageflow::__private::Accepts<A, R>, A, R> MageflowStep6<A, R> for T {}
         fn __mageflow_step_6<R, P: ::mageflow::__private::Produces, B, O>(
             _route: R,
             _producer: &P,

@@ -10,11 +10,7 @@ fn flow() {
                                 `#[mageflow(return_value)]` field of an input that derives `TaskInput`"
         )]
         trait MageflowStep6<A, R> {}
-        impl<T> MageflowStep6<T, ::mageflow::__private::Whole> for T {}
-        impl<
-            T: ::mageflow::__private::FedBy<A>,
-            A,
-        > MageflowStep6<A, ::mageflow::__private::Field> for T {}
+        impl<T: ::mageflow::__private::Accepts<A, R>, A, R> MageflowStep6<A, R> for T {}
         fn __mageflow_step_6<R, P: ::mageflow::__private::Produces, B, O>(
             _route: R,
             _producer: &P,
@@ -35,11 +31,7 @@ fn flow() {
                                 `#[mageflow(return_value)]` field of an input that derives `TaskInput`"
         )]
         trait MageflowStep11<A, R> {}
-        impl<T> MageflowStep11<T, ::mageflow::__private::Whole> for T {}
-        impl<
-            T: ::mageflow::__private::FedBy<A>,
-            A,
-        > MageflowStep11<A, ::mageflow::__private::Field> for T {}
+        impl<T: ::mageflow::__private::Accepts<A, R>, A, R> MageflowStep11<A, R> for T {}
         fn __mageflow_step_11<R, P: ::mageflow::__private::Produces, B, O>(
             _route: R,
             _producer: &P,
@@ -60,11 +52,7 @@ fn flow() {
                                 `#[mageflow(return_value)]` field of an input that derives `TaskInput`"
         )]
         trait MageflowStep16<A, R> {}
-        impl<T> MageflowStep16<T, ::mageflow::__private::Whole> for T {}
-        impl<
-            T: ::mageflow::__private::FedBy<A>,
-            A,
-        > MageflowStep16<A, ::mageflow::__private::Field> for T {}
+        impl<T: ::mageflow::__private::Accepts<A, R>, A, R> MageflowStep16<A, R> for T {}
         fn __mageflow_step_16<R, P: ::mageflow::__private::Produces, B, O>(
             _route: R,
             _producer: &P,

@@ -10,11 +10,7 @@ fn flow() {
                                 `#[mageflow(return_value)]` field of an input that derives `TaskInput`"
         )]
         trait MageflowStep6<A, R> {}
-        impl<T> MageflowStep6<T, ::mageflow::__private::Whole> for T {}
-        impl<
-            T: ::mageflow::__private::FedBy<A>,
-            A,
-        > MageflowStep6<A, ::mageflow::__private::Field> for T {}
+        impl<T: ::mageflow::__private::Accepts<A, R>, A, R> MageflowStep6<A, R> for T {}
         fn __mageflow_step_6<R, P: ::mageflow::__private::Produces, B, O>(
             _route: R,
             _producer: &P,
@@ -33,10 +29,7 @@ fn flow() {
             label = "expected `{F}`"
         )]
         trait MageflowBind11<F, K> {}
-        impl<F> MageflowBind11<F, ::mageflow::__private::SameType> for F {}
-        impl MageflowBind11<::std::string::String, ::mageflow::__private::StrForString>
-        for &str {}
-        impl<F> MageflowBind11<F, ::mageflow::__private::Borrowed> for &F {}
+        impl<V: ::mageflow::__private::BindAs<F, K>, F, K> MageflowBind11<F, K> for V {}
         fn __mageflow_bind_11<I, O, S, M, F, V, K>(
             binder: ::mageflow::__private::Binder<I, O, S>,
             slot: ::mageflow::__private::Slot<M, F>,
@@ -59,11 +52,7 @@ fn flow() {
                                 `#[mageflow(return_value)]` field of an input that derives `TaskInput`"
         )]
         trait MageflowStep14<A, R> {}
-        impl<T> MageflowStep14<T, ::mageflow::__private::Whole> for T {}
-        impl<
-            T: ::mageflow::__private::FedBy<A>,
-            A,
-        > MageflowStep14<A, ::mageflow::__private::Field> for T {}
+        impl<T: ::mageflow::__private::Accepts<A, R>, A, R> MageflowStep14<A, R> for T {}
         fn __mageflow_step_14<R, P: ::mageflow::__private::Produces, B, O>(
             _route: R,
             _producer: &P,
@@ -84,11 +73,7 @@ fn flow() {
                                 `#[mageflow(return_value)]` field of an input that derives `TaskInput`"
         )]
         trait MageflowStep19<A, R> {}
-        impl<T> MageflowStep19<T, ::mageflow::__private::Whole> for T {}
-        impl<
-            T: ::mageflow::__private::FedBy<A>,
-            A,
-        > MageflowStep19<A, ::mageflow::__private::Field> for T {}
+        impl<T: ::mageflow::__private::Accepts<A, R>, A, R> MageflowStep19<A, R> for T {}
         fn __mageflow_step_19<R, P: ::mageflow::__private::Produces, B, O>(
             _route: R,
             _producer: &P,
@@ -109,12 +94,11 @@ fn flow() {
                                 `serde_json::Value`) as its whole input, or in its `#[mageflow(return_value)]` field"
         )]
         trait MageflowOnError24<R, X> {}
-        impl<X> MageflowOnError24<::mageflow::__private::Whole, X>
-        for ::mageflow::__private::Failure<X> {}
         impl<
-            T: ::mageflow::__private::FedBy<::mageflow::__private::Failure<X>>,
+            T: ::mageflow::__private::AcceptsFailure<R, X>,
+            R,
             X,
-        > MageflowOnError24<::mageflow::__private::Field, X> for T {}
+        > MageflowOnError24<R, X> for T {}
         fn __mageflow_on_error_24<R, X, B, O>(
             _route: R,
             next: ::mageflow::__private::Flow<B, O>,

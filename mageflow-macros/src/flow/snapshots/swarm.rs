@@ -10,11 +10,7 @@ fn flow() {
                                 `#[mageflow(return_value)]` field of an input that derives `TaskInput`"
         )]
         trait MageflowStep6<A, R> {}
-        impl<T> MageflowStep6<T, ::mageflow::__private::Whole> for T {}
-        impl<
-            T: ::mageflow::__private::FedBy<A>,
-            A,
-        > MageflowStep6<A, ::mageflow::__private::Field> for T {}
+        impl<T: ::mageflow::__private::Accepts<A, R>, A, R> MageflowStep6<A, R> for T {}
         fn __mageflow_step_6<R, P: ::mageflow::__private::Produces, B, O>(
             _route: R,
             _producer: &P,
@@ -35,11 +31,7 @@ fn flow() {
                                 `#[mageflow(return_value)]` field of an input that derives `TaskInput`"
         )]
         trait MageflowStep10<A, R> {}
-        impl<T> MageflowStep10<T, ::mageflow::__private::Whole> for T {}
-        impl<
-            T: ::mageflow::__private::FedBy<A>,
-            A,
-        > MageflowStep10<A, ::mageflow::__private::Field> for T {}
+        impl<T: ::mageflow::__private::Accepts<A, R>, A, R> MageflowStep10<A, R> for T {}
         fn __mageflow_step_10<R, P: ::mageflow::__private::Produces, B, O>(
             _route: R,
             _producer: &P,
@@ -60,11 +52,7 @@ fn flow() {
                                 `#[mageflow(return_value)]` field of an input that derives `TaskInput`"
         )]
         trait MageflowStep15<A, R> {}
-        impl<T> MageflowStep15<T, ::mageflow::__private::Whole> for T {}
-        impl<
-            T: ::mageflow::__private::FedBy<A>,
-            A,
-        > MageflowStep15<A, ::mageflow::__private::Field> for T {}
+        impl<T: ::mageflow::__private::Accepts<A, R>, A, R> MageflowStep15<A, R> for T {}
         fn __mageflow_step_15<R, P: ::mageflow::__private::Produces, B, O>(
             _route: R,
             _producer: &P,
@@ -85,11 +73,7 @@ fn flow() {
                                 `#[mageflow(return_value)]` field of an input that derives `TaskInput`"
         )]
         trait MageflowStep21<A, R> {}
-        impl<T> MageflowStep21<T, ::mageflow::__private::Whole> for T {}
-        impl<
-            T: ::mageflow::__private::FedBy<A>,
-            A,
-        > MageflowStep21<A, ::mageflow::__private::Field> for T {}
+        impl<T: ::mageflow::__private::Accepts<A, R>, A, R> MageflowStep21<A, R> for T {}
         fn __mageflow_step_21<R, P: ::mageflow::__private::Produces, B, O>(
             _route: R,
             _producer: &P,

@@ -8,7 +8,7 @@ fn flow() {
             label = "expected `{I}`"
         )]
         trait MageflowSameInput3<I> {}
-        impl<T> MageflowSameInput3<T> for T {}
+        impl<T: ::mageflow::__private::SameInput<I>, I> MageflowSameInput3<I> for T {}
         fn __mageflow_same_input_3<I, O0, B, O>(
             _first: &::mageflow::__private::Flow<I, O0>,
             member: ::mageflow::__private::Flow<B, O>,
