@@ -342,6 +342,11 @@ conformance!(groups_braces_and_variables_are_nodes, |store: TestStore| async mov
     let (result, built_calls) = run_json(&client, built, item(&t, 1), &t).await;
     assert_eq!((result, built_calls), (Ok(json!({"tag": t, "n": 7})), calls));
 
+    // a flow in a variable, as a path; a task by a longer path
+    let head = flow!(dsl_inc >> self::dsl_inc);
+    let output: Item = client.run(flow!(head >> crate::dsl::dsl_double), item(&t, 1)).await.unwrap();
+    assert_eq!(output, item(&t, 6));
+
     // a signature and a task in braces
     let output: Item = client.run(flow!({ client.sign(dsl_inc) } >> { dsl_double }), item(&t, 1)).await.unwrap();
     assert_eq!(output, item(&t, 4));
@@ -493,4 +498,34 @@ conformance!(a_swarm_of_flows_known_while_running_lists_their_outputs, |store: T
     let (result, calls) = same_as_json(&client, typed, description, item(&t, 1)).await;
     assert_eq!(result, Ok(json!([{"tag": t, "n": 11}, {"tag": t, "n": 21}, {"tag": t, "n": 31}])));
     assert_eq!(calls.len(), 4);
+});
+
+conformance!(callbacks_are_sequences_too, |store: TestStore| async move {
+    let t = format!("{}-dsl-callback-chain", store.prefix);
+    let client = store.client(register).await;
+    let typed: Flow<Item, Item> = flow!(dsl_inc, on_success = dsl_double >> [dsl_note, dsl_inc]);
+    let description = json!({
+        "task": "dsl-inc",
+        "on_success": {"chain": [
+            "dsl-double",
+            {"swarm": ["dsl-note", "dsl-inc"], "stop_after_failures": 1, "outputs_only": true},
+        ]},
+    });
+    assert_eq!(typed.to_json(), description);
+    for flow in [typed, client.flow_from_json(&description).await.unwrap().assume_types()] {
+        let handle = client.run_no_wait(flow, item(&t, 1)).await.unwrap();
+        assert_eq!(handle.result_within(Some(WAIT)).await.unwrap(), item(&t, 2));
+        let callback = handle.status().await.unwrap().success_callbacks[0].clone();
+        let state = finished(&client, &callback).await;
+        assert_eq!(state.result, Some(json!([null, {"tag": t, "n": 5}])), "the callback chain's output");
+        assert_eq!(
+            take_calls(&t),
+            vec![
+                ("dsl-double", json!({"tag": t, "n": 2})),
+                ("dsl-inc", json!({"tag": t, "n": 1})),
+                ("dsl-inc", json!({"tag": t, "n": 4})),
+                ("dsl-note", json!({"item": {"tag": t, "n": 4}, "attempt": 1})),
+            ]
+        );
+    }
 });
