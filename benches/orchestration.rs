@@ -175,11 +175,7 @@ async fn run_once(scenario: Scenario, redis: Option<&RedisServer>, admin: Option
         Scenario::Swarm { items, failing_tenth } => {
             let nodes: Vec<Node> = (0..items)
                 .map(|n| {
-                    if failing_tenth && n % 10 == 9 {
-                        client.sign(noop_fail).into()
-                    } else {
-                        client.sign(noop).into()
-                    }
+                    if failing_tenth && n % 10 == 9 { client.sign(noop_fail).into() } else { client.sign(noop).into() }
                 })
                 .collect();
             let callback = client.sign(done);
@@ -264,8 +260,7 @@ async fn flow_memory(admin: &fred::clients::Client, prefix: &str, id: &mageflow:
     let mut total = 0;
     let keys: Vec<String> = admin.custom(fred::cmd!("KEYS"), vec![format!("{prefix}:sig:{id}*")]).await.expect("KEYS");
     for key in keys {
-        let usage: i64 =
-            admin.custom(fred::cmd!("MEMORY"), vec!["USAGE".to_owned(), key]).await.expect("MEMORY USAGE");
+        let usage: i64 = admin.custom(fred::cmd!("MEMORY"), vec!["USAGE".to_owned(), key]).await.expect("MEMORY USAGE");
         total += usage;
     }
     total
@@ -290,8 +285,12 @@ async fn memory_usage_examples(redis: &RedisServer) -> Vec<(String, i64)> {
 async fn script_ceiling(redis: &RedisServer, commands: usize) -> f64 {
     let admin = admin(redis).await;
     let body: String = (0..commands)
-        .map(|i| if i % 2 == 0 { format!("redis.call('HSET', KEYS[1], 'f{i}', ARGV[1]) ") } else {
-            format!("redis.call('HGET', KEYS[1], 'f{}') ", i - 1)
+        .map(|i| {
+            if i % 2 == 0 {
+                format!("redis.call('HSET', KEYS[1], 'f{i}', ARGV[1]) ")
+            } else {
+                format!("redis.call('HGET', KEYS[1], 'f{}') ", i - 1)
+            }
         })
         .collect();
     let script = format!("{body} return 1");
@@ -325,7 +324,9 @@ async fn admin(redis: &RedisServer) -> fred::clients::Client {
 fn print_table(title: &str, rows: &[Row], with_redis: bool) {
     println!("\n### {title}\n");
     if with_redis {
-        println!("| scenario | Redis commands / task | round trips / task | dispatches / task | wall | tasks / s | CPU s (mageflow) | CPU s (Redis) | Redis memory / signature |");
+        println!(
+            "| scenario | Redis commands / task | round trips / task | dispatches / task | wall | tasks / s | CPU s (mageflow) | CPU s (Redis) | Redis memory / signature |"
+        );
         println!("|---|---|---|---|---|---|---|---|---|");
     } else {
         println!("| scenario | store calls / task | dispatches / task | wall | tasks / s | CPU s |");

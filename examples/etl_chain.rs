@@ -102,26 +102,23 @@ async fn page_on_call(failure: Failure) -> Result<(), TaskError> {
 
 #[tokio::main]
 async fn main() -> Result<(), mageflow::Error> {
-    let client = Mageflow::builder()
-        .task(extract)
-        .task(clean)
-        .task(load)
-        .task(report)
-        .task(page_on_call)
-        .build()
-        .await?;
+    let client =
+        Mageflow::builder().task(extract).task(clean).task(load).task(report).task(page_on_call).build().await?;
 
     let report_step = client.sign(report).arg("channel", "#weather");
     let report_id = report_step.id().clone();
     let etl = client
-        .chain([client.sign_name("extract"), client.sign_name("clean").arg("max_celsius", 45.0), client.sign_name("load")])
+        .chain([
+            client.sign_name("extract"),
+            client.sign_name("clean").arg("max_celsius", 45.0),
+            client.sign_name("load"),
+        ])
         .name("daily-weather-etl")
         .on_success(report_step)
         .on_error(client.sign(page_on_call));
     let handle = etl.run_no_wait(serde_json::json!({"dataset": "weather-2026-11-26", "rows": 40})).await?;
-    let loaded: Loaded = serde_json::from_value(handle.result().await?).map_err(|source| {
-        mageflow::Error::Deserialize { id: handle.id().clone(), source }
-    })?;
+    let loaded: Loaded = serde_json::from_value(handle.result().await?)
+        .map_err(|source| mageflow::Error::Deserialize { id: handle.id().clone(), source })?;
     client.wait(&report_id, Some(Duration::from_secs(10))).await?;
     println!("=> loaded {} rows; the flow:", loaded.rows);
     print!("{}", handle.tree().await?.render());

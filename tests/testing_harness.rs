@@ -47,7 +47,15 @@ async fn refund(failure: mageflow::Failure<Order>) -> Result<u32, TaskError> {
 }
 
 async fn client(recorder: &Recorder) -> Mageflow {
-    Mageflow::builder().memory_store().backend(recorder.clone()).task(charge).task(mail).task(refund).build().await.unwrap()
+    Mageflow::builder()
+        .memory_store()
+        .backend(recorder.clone())
+        .task(charge)
+        .task(mail)
+        .task(refund)
+        .build()
+        .await
+        .unwrap()
 }
 
 /// The message an assertion panics with.
@@ -83,7 +91,10 @@ async fn failed_assertions_explain_themselves() {
     let message = failure_of(|| {
         recorder.assert_task_dispatched("charge", json!({"id": 9, "currency": "EUR"}));
     });
-    assert!(message.contains("task `charge` was dispatched 2 time(s), but no input contains the expected one"), "{message}");
+    assert!(
+        message.contains("task `charge` was dispatched 2 time(s), but no input contains the expected one"),
+        "{message}"
+    );
     assert!(message.contains(r#"expected (partial): {"currency":"EUR","id":9}"#), "{message}");
     assert!(message.contains(r#"actual #1: {"cents":250,"id":7}"#), "{message}");
     assert!(message.contains(r#"actual #2: {"cents":90,"id":8}"#), "{message}");
@@ -109,7 +120,8 @@ async fn failed_assertions_explain_themselves() {
 async fn chains_and_swarms_are_recorded_with_their_members() {
     let recorder = Recorder::new();
     let client = client(&recorder).await;
-    let chain = client.chain(vec![Node::from(client.sign(charge)), client.sign(mail).arg("template", "receipt").into()]);
+    let chain =
+        client.chain(vec![Node::from(client.sign(charge)), client.sign(mail).arg("template", "receipt").into()]);
     chain.name("checkout").run_no_wait(json!({"id": 1, "cents": 5})).await.unwrap();
     let swarm = client.swarm([client.sign(charge), client.sign(charge)]).name("batch-charge");
     swarm.run_no_wait(json!({"id": 2, "cents": 6})).await.unwrap();
@@ -122,7 +134,9 @@ async fn chains_and_swarms_are_recorded_with_their_members() {
     let message = failure_of(|| {
         recorder.assert_chain_dispatched("checkout", &["charge", "refund"]);
     });
-    assert!(message.contains(r#"expected: ["charge", "refund"]"#) && message.contains(r#"actual:   ["charge", "mail"]"#));
+    assert!(
+        message.contains(r#"expected: ["charge", "refund"]"#) && message.contains(r#"actual:   ["charge", "mail"]"#)
+    );
     let message = failure_of(|| {
         recorder.assert_swarm_dispatched("batch-charge", &["charge", "charge", "charge"]);
     });
@@ -152,7 +166,11 @@ async fn inline_runs_a_whole_flow_step_by_step() {
     assert_eq!(
         steps,
         vec![
-            ("charge".into(), json!({"id": 3, "cents": 120}), Some(RunOutcome::Output(json!({"order": 3, "cents": 120})))),
+            (
+                "charge".into(),
+                json!({"id": 3, "cents": 120}),
+                Some(RunOutcome::Output(json!({"order": 3, "cents": 120})))
+            ),
             (
                 "mail".into(),
                 json!({"receipt": {"order": 3, "cents": 120}, "template": "thanks"}),

@@ -31,8 +31,14 @@ pub(crate) struct Handler {
 
 /// Reads the signature. Errors are pushed to `errors`; the handler is returned for a placeholder either way.
 pub(crate) fn read(sig: &Signature, errors: &mut Vec<syn::Error>) -> Handler {
-    let mut handler =
-        Handler { input: None, context: ContextParam::Absent, output: None, continues: false, error: None, complete: true };
+    let mut handler = Handler {
+        input: None,
+        context: ContextParam::Absent,
+        output: None,
+        continues: false,
+        error: None,
+        complete: true,
+    };
     let name = &sig.ident;
 
     if sig.asyncness.is_none() {
@@ -218,10 +224,12 @@ fn next_output(ty: &Type) -> Option<&Type> {
     let Type::Path(path) = strip_groups(ty) else { return None };
     let last = path.path.segments.last()?;
     match &last.arguments {
-        PathArguments::AngleBracketed(args) if last.ident == "Next" && args.args.len() == 1 => match args.args.first() {
-            Some(GenericArgument::Type(output)) => Some(output),
-            _ => None,
-        },
+        PathArguments::AngleBracketed(args) if last.ident == "Next" && args.args.len() == 1 => {
+            match args.args.first() {
+                Some(GenericArgument::Type(output)) => Some(output),
+                _ => None,
+            }
+        }
         _ => None,
     }
 }

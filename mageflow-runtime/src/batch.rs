@@ -77,7 +77,9 @@ impl Batch {
     pub fn bind(&mut self, id: &SignatureId, args: Value) {
         match args {
             Value::Object(layer) => self.subs.push(Sub::Update(id.clone(), layer)),
-            other => self.note(Error::InvalidFlow(format!("bound arguments of {id} must be a JSON object, got {other}"))),
+            other => {
+                self.note(Error::InvalidFlow(format!("bound arguments of {id} must be a JSON object, got {other}")))
+            }
         }
     }
 
@@ -203,11 +205,9 @@ fn refusal(subs: &[Sub], transition: &Transition) -> Error {
     };
     match code {
         "missing" => Error::NotFound(id),
-        "wrong_kind" => Error::WrongKind {
-            id,
-            actual: Kind::parse(detail(0)).map_or("signature", Kind::as_str),
-            expected: "swarm",
-        },
+        "wrong_kind" => {
+            Error::WrongKind { id, actual: Kind::parse(detail(0)).map_or("signature", Kind::as_str), expected: "swarm" }
+        }
         "closed" => Error::SwarmClosed(id),
         "finished" => match subs.get(index.wrapping_sub(1)) {
             Some(Sub::Add { .. }) => {

@@ -91,4 +91,3 @@ fn collect_entry_inputs(
     outer.remove(0);
     result
 }
-

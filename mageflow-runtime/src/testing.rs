@@ -460,6 +460,9 @@ mod tests {
             differences(&actual, &json!({"order": {"id": 8}, "extra": true}), false, ""),
             vec!["extra: missing (expected true)", "order.id: expected 8, got 7"]
         );
-        assert_eq!(differences(&actual, &json!({"order": {"id": 7}}), true, ""), vec!["note: not expected (got \"x\")"]);
+        assert_eq!(
+            differences(&actual, &json!({"order": {"id": 7}}), true, ""),
+            vec!["note: not expected (got \"x\")"]
+        );
     }
 }

@@ -11,11 +11,11 @@ use serde_json::{Map, Value};
 use tracing::Instrument;
 
 use crate::backend::{Delivery, Run};
+use crate::client::Mageflow;
 use crate::engine::Engine;
 use crate::model::{ErrorKind, ErrorReport, Failure, SignatureId};
-use crate::scope::CreationScope;
-use crate::client::Mageflow;
 use crate::registry::Produced;
+use crate::scope::CreationScope;
 use crate::task::{Continuation, TaskContext, TaskError};
 
 /// Why a delivery did not run.

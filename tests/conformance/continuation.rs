@@ -28,8 +28,11 @@ conformance!(a_task_continues_with_a_flow_and_finishes_with_its_result, |store: 
 conformance!(a_continuation_is_spliced_into_its_parent, |store: TestStore| async move {
     let t = format!("{}-splice", store.prefix);
     let client = store.client(register).await;
-    let out: serde_json::Value =
-        client.chain(vec![Node::from(client.sign(route)), client.sign(add_one).into()]).run(json!(msg(&t, 1))).await.unwrap();
+    let out: serde_json::Value = client
+        .chain(vec![Node::from(client.sign(route)), client.sign(add_one).into()])
+        .run(json!(msg(&t, 1)))
+        .await
+        .unwrap();
     assert_eq!(out, json!({"tag": t, "n": 5}), "the next step got the continuation's result");
     let outcomes = client.swarm([client.sign(route), client.sign(route)]).run(json!(msg(&t, 2))).await.unwrap();
     assert_eq!(outcomes.into_iter().map(|o| o.ok().unwrap()["n"].clone()).collect::<Vec<_>>(), vec![6, 6]);
