@@ -12,7 +12,7 @@
 //! Every run checks its own correctness (each callback ran once, every result is there) and panics otherwise.
 
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 mod support;
 
 use std::collections::BTreeMap;
