@@ -321,13 +321,29 @@ impl Mageflow {
     /// Waits until a signature has finished (done, failed or canceled) and returns its final state; with a
     /// `timeout`, fails with [`Error::WaitTimeout`] when it takes longer.
     pub async fn wait(&self, id: &SignatureId, timeout: Option<Duration>) -> Result<SignatureState> {
+        self.wait_finished(id, timeout).await?;
+        self.status(id).await
+    }
+
+    /// Waits until a signature has finished and returns its stored fields (without its children, which a large
+    /// swarm has many of).
+    pub(crate) async fn wait_finished(
+        &self,
+        id: &SignatureId,
+        timeout: Option<Duration>,
+    ) -> Result<std::collections::HashMap<String, String>> {
+        let key = self.engine().signature_key(id);
         let wait = async {
             let channel = self.engine().finished_channel(id);
             loop {
                 let notified = self.store().notified(&channel).await?;
-                let state = self.status(id).await?;
-                if state.status.is_finished() {
-                    return Ok(state);
+                let fields = self.store().read_hash(&key).await?;
+                if fields.is_empty() {
+                    return Err(Error::NotFound(id.clone()));
+                }
+                let status = fields.get("status").and_then(|s| crate::Status::parse(s));
+                if status.is_some_and(crate::Status::is_finished) {
+                    return Ok(fields);
                 }
                 let _ = tokio::time::timeout(WAIT_SAFETY_INTERVAL, notified).await;
             }
