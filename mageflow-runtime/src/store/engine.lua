@@ -105,11 +105,13 @@ local function publish(id, status)
 end
 
 -- Hands a task to the backend: a new dispatch token (older deliveries become stale), an outbox entry (removed when
--- the run begins), and the bound arguments of the task and its ancestors.
-local function dispatch(id)
-  local k = key(id)
-  local token = redis.call('HINCRBY', k, 'token', 1)
-  local task, msg, route, rf, args, parent = unpack(redis.call('HMGET', k, 'task', 'msg', 'route', 'rf', 'args', 'parent'))
+-- the run begins), and the bound arguments of the task and its ancestors. `token`, `task`, `rf`, `args` and
+-- `parent` are the task's stored fields; `writes` are more fields to store with the new token.
+local function send(id, token, msg, route, task, rf, args, parent, writes)
+  token = tonumber(token or 0) + 1
+  writes[#writes + 1] = 'token'
+  writes[#writes + 1] = token
+  redis.call('HSET', key(id), unpack(writes))
   local entry = { id, tostring(token), task or '', msg or 'null', route or '0', rf or '' }
   if args then entry[#entry + 1] = args end
   local depth = 0
@@ -121,6 +123,13 @@ local function dispatch(id)
   end
   redis.call('ZADD', OUTBOX, now_ms(), id)
   dispatches[#dispatches + 1] = entry
+end
+
+-- Dispatches a stored task again with the message it keeps (resume, recovery).
+local function dispatch(id)
+  local token, task, msg, route, rf, args, parent =
+    unpack(redis.call('HMGET', key(id), 'token', 'task', 'msg', 'route', 'rf', 'args', 'parent'))
+  send(id, token, msg, route, task, rf, args, parent, {})
 end
 
 local start, complete, report, fill, terminate
@@ -148,27 +157,45 @@ end
 
 -- A signature receives the message it runs with. Tasks are dispatched, chains start their first step, swarms
 -- fill their running slots. A stopped (suspended or interrupted) signature keeps the message and is marked due
--- (prev = active), so that resume starts it. Returns the signature's kind, or false if it could not start.
-start = function(id, msg, route)
+-- (prev = active), so that resume starts it. `slot` marks a swarm item that takes a running slot. Returns the
+-- signature's kind, or false if it could not start.
+start = function(id, msg, route, slot)
   local k = key(id)
-  local kind, status = unpack(redis.call('HMGET', k, 'kind', 'status'))
+  local kind, status, token, task, rf, args, parent =
+    unpack(redis.call('HMGET', k, 'kind', 'status', 'token', 'task', 'rf', 'args', 'parent'))
   if not kind then return false end
   local is_stopped = stopped(status)
   if status ~= 'pending' and not is_stopped then return false end
-  redis.call('HSET', k, 'msg', msg, 'route', route)
+  local writes = { 'msg', msg, 'route', route }
+  if slot then
+    writes[#writes + 1] = 'slot'
+    writes[#writes + 1] = 1
+  end
   if is_stopped then
-    redis.call('HSET', k, 'prev', 'active')
-  elseif kind ~= 'task' then
-    redis.call('HSET', k, 'status', 'active', 'prev', 'pending')
+    writes[#writes + 1] = 'prev'
+    writes[#writes + 1] = 'active'
   end
   if kind == 'task' then
-    if not is_stopped then dispatch(id) end
-  elseif kind == 'chain' then
-    redis.call('HSET', k, 'step', 0)
+    if is_stopped then
+      redis.call('HSET', k, unpack(writes))
+    else
+      send(id, token, msg, route, task, rf, args, parent, writes)
+    end
+    return kind
+  end
+  if not is_stopped then
+    for _, v in ipairs({ 'status', 'active', 'prev', 'pending' }) do writes[#writes + 1] = v end
+  end
+  if kind == 'chain' then
+    writes[#writes + 1] = 'step'
+    writes[#writes + 1] = 0
+    redis.call('HSET', k, unpack(writes))
     local first = redis.call('LINDEX', k .. ':children', 0)
     if first then start(first, msg, route) end
   else
-    redis.call('HSET', k, 'started', 1)
+    writes[#writes + 1] = 'started'
+    writes[#writes + 1] = 1
+    redis.call('HSET', k, unpack(writes))
     fill(id)
   end
   return kind
@@ -207,8 +234,7 @@ fill = function(sid)
     local item = redis.call('LPOP', k .. ':queue')
     if not item then break end
     running = redis.call('HINCRBY', k, 'running', 1)
-    redis.call('HSET', key(item), 'slot', 1)
-    local kind = start(item, msg or 'null', route or '0')
+    local kind = start(item, msg or 'null', route or '0', true)
     if not kind then
       -- the item ended before it could start (canceled while queued): it holds no slot
       running = redis.call('HINCRBY', k, 'running', -1)
@@ -281,10 +307,13 @@ end
 
 -- A signature finished with an outcome: record it, give it (and whatever of it will never run) the done TTL,
 -- notify waiters, start the callbacks of the outcome and drop the others, and tell the parent.
-complete = function(id, ok, payload)
+local COMPLETE_FIELDS = { 'kind', 'status', 'parent', 'on_ok', 'on_err', 'next' }
+
+-- `fields`, when given, are the signature's COMPLETE_FIELDS, already read.
+complete = function(id, ok, payload, fields)
   local k = key(id)
   local kind, status, parent, on_ok, on_err, continued =
-    unpack(redis.call('HMGET', k, 'kind', 'status', 'parent', 'on_ok', 'on_err', 'next'))
+    unpack(fields or redis.call('HMGET', k, unpack(COMPLETE_FIELDS)))
   if not kind or finished(status) then return end
   local new_status = ok and 'done' or 'failed'
   redis.call('HSET', k, 'status', new_status, 'prev', status, ok and 'result' or 'error', payload, 'finished', now_s())
@@ -365,12 +394,20 @@ local function field_of(fields_at, nfields, name)
   return nil
 end
 
+-- What a batch knows of the signatures it touches (see "batches" below).
+local plan = {}
+
 -- Creates the records at index i. Existing records are left as they are, so a re-sent creation changes nothing.
 -- Swarm children are also queued. Returns the index after the records.
 local function create_records(i)
   return scan_records(i, function(id, kind, fields_at, nfields, children_at, nchildren)
     local k = key(id)
-    if redis.call('EXISTS', k) == 1 then return end
+    local planned_record = plan[id]
+    if planned_record and planned_record.fresh then
+      planned_record.fresh = false
+    elseif redis.call('EXISTS', k) == 1 then
+      return
+    end
     local fields = { 'kind', kind, 'status', 'pending', 'created', now_s() }
     for j = 0, 2 * nfields - 1 do fields[#fields + 1] = ARGV[fields_at + j] end
     redis.call('HSET', k, unpack(fields))
@@ -415,7 +452,6 @@ end
 --   close    swarm                            close a swarm
 --   journal  key, n, ids                      append ids to a task run's creation journal
 
-local plan = {}
 
 -- What the batch knows of a signature: its state in the store, updated by the sub-operations checked so far.
 local function planned(id)
@@ -444,7 +480,7 @@ local function plan_records(i)
       end
       planned(id)
     elseif plan[id] == nil or plan[id] == false then
-      plan[id] = { kind = kind, status = 'pending', closed = field_of(fields_at, nfields, 'closed') == '1',
+      plan[id] = { kind = kind, status = 'pending', fresh = true, closed = field_of(fields_at, nfields, 'closed') == '1',
                    n = kind == 'swarm' and nchildren or 0,
                    max = tonumber(field_of(fields_at, nfields, 'max_items') or 0) }
     end
@@ -597,9 +633,16 @@ if OP == 'begin' then
   if current ~= token then return result('stale', { status }) end
   redis.call('ZREM', OUTBOX, id)
   if runnable(status) then
-    redis.call('HSET', k, 'status', 'active', 'attempt', attempt)
-    if ref and ref ~= '' then redis.call('HSET', k, 'ref', ref) end
-    if status ~= 'active' then redis.call('HSET', k, 'prev', status) end
+    local writes = { 'status', 'active', 'attempt', attempt }
+    if ref and ref ~= '' then
+      writes[#writes + 1] = 'ref'
+      writes[#writes + 1] = ref
+    end
+    if status ~= 'active' then
+      writes[#writes + 1] = 'prev'
+      writes[#writes + 1] = status
+    end
+    redis.call('HSET', k, unpack(writes))
     if journal and journal ~= '' and tonumber(attempt) > 1 then
       return result('run', redis.call('LRANGE', journal, 0, -1))
     end
@@ -615,10 +658,11 @@ end
 if OP == 'succeed' or OP == 'fail' then
   -- id, payload (the result, or the failure report), the run's creation journal to drop (or '')
   local id, payload, journal = ARGV[A], ARGV[A + 1], ARGV[A + 2]
-  local kind, status = lookup(id)
+  local fields = redis.call('HMGET', key(id), unpack(COMPLETE_FIELDS))
+  local kind, status = fields[1], fields[2]
   if not kind then return result('missing') end
   if not (runnable(status) or status == 'suspended') then return result('ignored', { status }) end
-  complete(id, OP == 'succeed', payload)
+  complete(id, OP == 'succeed', payload, fields)
   if journal and journal ~= '' then redis.call('DEL', journal) end
   return result('ok')
 end
