@@ -55,13 +55,61 @@ local interrupts = {}
 local function key(id) return P .. ':sig:' .. id end
 
 -- A running task to abort: its id and the backend's reference of its run (empty when unknown).
-local function interrupt(id)
-  interrupts[#interrupts + 1] = { id, redis.call('HGET', key(id), 'ref') or '' }
-end
-
 local function runnable(s) return s == 'pending' or s == 'active' end
 local function stopped(s) return s == 'suspended' or s == 'interrupted' end
 local function finished(s) return s == 'done' or s == 'failed' or s == 'canceled' end
+
+local function result(code, extra)
+  if #dispatches > 0 then redis.call('PEXPIRE', OUTBOX, TTL.task[1] * 1000) end
+  return { code, dispatches, interrupts, extra or {} }
+end
+
+local function lookup(id)
+  return unpack(redis.call('HMGET', key(id), 'kind', 'status'))
+end
+
+-- The runs' own operations come first: they are the most frequent, and the functions defined after them are not
+-- built for them.
+
+-- ---- runs ----------------------------------------------------------------------------------------------------
+
+if OP == 'begin' then
+  -- id, token, attempt, the backend's reference of the run, the run's creation journal (or ''): may this
+  -- delivery run? A retry gets back the ids its earlier attempts created.
+  local id, token, attempt, ref, journal = ARGV[A], ARGV[A + 1], ARGV[A + 2], ARGV[A + 3], ARGV[A + 4]
+  local k = key(id)
+  local kind, status, current = unpack(redis.call('HMGET', k, 'kind', 'status', 'token'))
+  if not kind then return result('missing') end
+  if current ~= token then return result('stale', { status }) end
+  redis.call('ZREM', OUTBOX, id)
+  if runnable(status) then
+    local writes = { 'status', 'active', 'attempt', attempt }
+    if ref and ref ~= '' then
+      writes[#writes + 1] = 'ref'
+      writes[#writes + 1] = ref
+    end
+    if status ~= 'active' then
+      writes[#writes + 1] = 'prev'
+      writes[#writes + 1] = status
+    end
+    redis.call('HSET', k, unpack(writes))
+    if journal and journal ~= '' and tonumber(attempt) > 1 then
+      return result('run', redis.call('LRANGE', journal, 0, -1))
+    end
+    return result('run')
+  end
+  if stopped(status) then
+    redis.call('HSET', k, 'prev', 'active')
+    return result('stopped', { status })
+  end
+  return result('finished', { status })
+end
+
+-- ---- the engine ----------------------------------------------------------------------------------------------
+
+local function interrupt(id)
+  interrupts[#interrupts + 1] = { id, redis.call('HGET', key(id), 'ref') or '' }
+end
 
 local function split(text)
   local out = {}
@@ -329,6 +377,20 @@ complete = function(id, ok, payload, fields)
   if parent and parent ~= '' then report(parent, id, ok, payload) end
 end
 
+if OP == 'succeed' or OP == 'fail' then
+  -- id, payload (the result, or the failure report), the run's creation journal to drop (or '')
+  local id, payload, journal = ARGV[A], ARGV[A + 1], ARGV[A + 2]
+  local fields = redis.call('HMGET', key(id), unpack(COMPLETE_FIELDS))
+  local kind, status = fields[1], fields[2]
+  if not kind then return result('missing') end
+  if not (runnable(status) or status == 'suspended') then return result('ignored', { status }) end
+  complete(id, OP == 'succeed', payload, fields)
+  if journal and journal ~= '' then redis.call('DEL', journal) end
+  return result('ok')
+end
+
+-- ---- lifecycle -----------------------------------------------------------------------------------------------
+
 -- Stops a signature and everything under it that has not finished. A task that was dispatched but has not begun
 -- is marked due (prev = active) so that resume dispatches it again; interrupting lists running tasks to abort.
 local function stop(id, mode)
@@ -373,6 +435,28 @@ end
 -- Walks signature records in ARGV from index i: a count, then per record id, kind, field count, field/value
 -- pairs, child count, child ids. Calls visit(id, kind, first field index, field count, first child index, child
 -- count) for each, and returns the index after the records.
+if OP == 'suspend' or OP == 'interrupt' or OP == 'resume' or OP == 'cancel' then
+  local id = ARGV[A]
+  local kind, status = lookup(id)
+  if not kind then return result('missing') end
+  if finished(status) then return result('finished', { status }) end
+  if OP == 'suspend' then
+    stop(id, 'suspended')
+  elseif OP == 'interrupt' then
+    stop(id, 'interrupted')
+  elseif OP == 'resume' then
+    resume(id)
+  else
+    local parent = redis.call('HGET', key(id), 'parent')
+    local failure = failure_json(id, 'canceled', 'canceled by request')
+    terminate(id)
+    if parent and parent ~= '' then report(parent, id, false, failure) end
+  end
+  return result('ok')
+end
+
+-- ---- creation ------------------------------------------------------------------------------------------------
+
 local function scan_records(i, visit)
   local count = tonumber(ARGV[i])
   i = i + 1
@@ -432,13 +516,23 @@ local function create_records(i)
   end)
 end
 
-local function result(code, extra)
-  if #dispatches > 0 then redis.call('PEXPIRE', OUTBOX, TTL.task[1] * 1000) end
-  return { code, dispatches, interrupts, extra or {} }
-end
-
-local function lookup(id)
-  return unpack(redis.call('HMGET', key(id), 'kind', 'status'))
+if OP == 'continue' then
+  -- task id, the records of the flow it continues with (its root a child of the task), the root's id, its
+  -- message, the run's creation journal to drop (or '')
+  local id = ARGV[A]
+  local k = key(id)
+  local kind, status, continued = unpack(redis.call('HMGET', k, 'kind', 'status', 'next'))
+  if not kind then return result('missing') end
+  if continued or not (runnable(status) or status == 'suspended') then return result('ignored', { status }) end
+  local i = create_records(A + 1)
+  local next_id, msg, journal = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  redis.call('HSET', k, 'next', next_id)
+  redis.call('RPUSH', k .. ':children', next_id)
+  redis.call('EXPIRE', k .. ':children', TTL.task[1])
+  if status == 'suspended' then stop(next_id, 'suspended') end
+  start(next_id, msg, '0')
+  if journal and journal ~= '' then redis.call('DEL', journal) end
+  return result('ok')
 end
 
 -- ---- batches --------------------------------------------------------------------------------------------------
@@ -618,93 +712,6 @@ if OP == 'batch' then
     end
   end
   for _, sub in ipairs(subs) do apply_sub(sub) end
-  return result('ok')
-end
-
--- ---- runs ----------------------------------------------------------------------------------------------------
-
-if OP == 'begin' then
-  -- id, token, attempt, the backend's reference of the run, the run's creation journal (or ''): may this
-  -- delivery run? A retry gets back the ids its earlier attempts created.
-  local id, token, attempt, ref, journal = ARGV[A], ARGV[A + 1], ARGV[A + 2], ARGV[A + 3], ARGV[A + 4]
-  local k = key(id)
-  local kind, status, current = unpack(redis.call('HMGET', k, 'kind', 'status', 'token'))
-  if not kind then return result('missing') end
-  if current ~= token then return result('stale', { status }) end
-  redis.call('ZREM', OUTBOX, id)
-  if runnable(status) then
-    local writes = { 'status', 'active', 'attempt', attempt }
-    if ref and ref ~= '' then
-      writes[#writes + 1] = 'ref'
-      writes[#writes + 1] = ref
-    end
-    if status ~= 'active' then
-      writes[#writes + 1] = 'prev'
-      writes[#writes + 1] = status
-    end
-    redis.call('HSET', k, unpack(writes))
-    if journal and journal ~= '' and tonumber(attempt) > 1 then
-      return result('run', redis.call('LRANGE', journal, 0, -1))
-    end
-    return result('run')
-  end
-  if stopped(status) then
-    redis.call('HSET', k, 'prev', 'active')
-    return result('stopped', { status })
-  end
-  return result('finished', { status })
-end
-
-if OP == 'succeed' or OP == 'fail' then
-  -- id, payload (the result, or the failure report), the run's creation journal to drop (or '')
-  local id, payload, journal = ARGV[A], ARGV[A + 1], ARGV[A + 2]
-  local fields = redis.call('HMGET', key(id), unpack(COMPLETE_FIELDS))
-  local kind, status = fields[1], fields[2]
-  if not kind then return result('missing') end
-  if not (runnable(status) or status == 'suspended') then return result('ignored', { status }) end
-  complete(id, OP == 'succeed', payload, fields)
-  if journal and journal ~= '' then redis.call('DEL', journal) end
-  return result('ok')
-end
-
-if OP == 'continue' then
-  -- task id, the records of the flow it continues with (its root a child of the task), the root's id, its
-  -- message, the run's creation journal to drop (or '')
-  local id = ARGV[A]
-  local k = key(id)
-  local kind, status, continued = unpack(redis.call('HMGET', k, 'kind', 'status', 'next'))
-  if not kind then return result('missing') end
-  if continued or not (runnable(status) or status == 'suspended') then return result('ignored', { status }) end
-  local i = create_records(A + 1)
-  local next_id, msg, journal = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  redis.call('HSET', k, 'next', next_id)
-  redis.call('RPUSH', k .. ':children', next_id)
-  redis.call('EXPIRE', k .. ':children', TTL.task[1])
-  if status == 'suspended' then stop(next_id, 'suspended') end
-  start(next_id, msg, '0')
-  if journal and journal ~= '' then redis.call('DEL', journal) end
-  return result('ok')
-end
-
--- ---- lifecycle -----------------------------------------------------------------------------------------------
-
-if OP == 'suspend' or OP == 'interrupt' or OP == 'resume' or OP == 'cancel' then
-  local id = ARGV[A]
-  local kind, status = lookup(id)
-  if not kind then return result('missing') end
-  if finished(status) then return result('finished', { status }) end
-  if OP == 'suspend' then
-    stop(id, 'suspended')
-  elseif OP == 'interrupt' then
-    stop(id, 'interrupted')
-  elseif OP == 'resume' then
-    resume(id)
-  else
-    local parent = redis.call('HGET', key(id), 'parent')
-    local failure = failure_json(id, 'canceled', 'canceled by request')
-    terminate(id)
-    if parent and parent ~= '' then report(parent, id, false, failure) end
-  end
   return result('ok')
 end
 
