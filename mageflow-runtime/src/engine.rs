@@ -161,10 +161,12 @@ impl Engine {
 
     /// Calls the transition script once.
     pub async fn call(&self, op: &str, op_args: Vec<String>) -> Result<Transition> {
-        let mut args = Vec::with_capacity(8 + op_args.len());
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let mut args = Vec::with_capacity(9 + op_args.len());
         args.push(op.to_owned());
         args.push(self.prefix.clone());
         args.extend(self.ttl.iter().cloned());
+        args.push(now.as_millis().to_string());
         args.extend(op_args);
         let reply = self.store.eval(Script::engine(), args).await?;
         parse_transition(reply)

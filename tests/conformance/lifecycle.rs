@@ -146,3 +146,20 @@ conformance!(canceling_a_swarm_item_counts_it_as_failed, |store: TestStore| asyn
     assert_eq!(serde_json::to_value(&outcomes[0]).unwrap()["failed"]["error"]["kind"], json!("canceled"));
     assert!(outcomes[1].is_ok());
 });
+
+conformance!(canceling_a_running_item_gives_its_slot_back, |store: TestStore| async move {
+    let t = format!("{}-cancel-slot", store.prefix);
+    let client = store.client(register).await;
+    let first = client.sign(held);
+    let first_id = first.id().clone();
+    let items = vec![Node::from(first), client.sign(add_one).into(), client.sign(add_one).into()];
+    let handle = client.swarm(items).max_concurrency(1).run_no_wait(json!({"tag": t, "n": 1})).await.unwrap();
+    entered(&t, 1).await;
+    client.cancel(&first_id).await.unwrap();
+    // with its one slot back, the swarm runs the queued items and completes
+    let outcomes = handle.result_within(Some(WAIT)).await.unwrap();
+    assert!(!outcomes[0].is_ok());
+    assert!(outcomes[1].is_ok() && outcomes[2].is_ok());
+    assert_eq!(calls_of(&t, "add-one").len(), 2);
+    assert_eq!(handle.status().await.unwrap().swarm.unwrap().running, 0);
+});

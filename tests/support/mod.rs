@@ -223,13 +223,13 @@ macro_rules! conformance {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn memory() {
                 let store = $crate::support::TestStore::new($crate::support::StoreKind::Memory);
-                ($body)(store).await;
+                $crate::support::bounded(($body)(store)).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn redis() {
                 let store = $crate::support::TestStore::new($crate::support::StoreKind::Redis);
-                ($body)(store).await;
+                $crate::support::bounded(($body)(store)).await;
             }
         }
     };
@@ -240,22 +240,29 @@ macro_rules! conformance {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn memory() {
                 let store = $crate::support::TestStore::new($crate::support::StoreKind::Memory);
-                ($body)(store).await;
+                $crate::support::bounded(($body)(store)).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn redis() {
                 let store = $crate::support::TestStore::new($crate::support::StoreKind::Redis);
-                ($body)(store).await;
+                $crate::support::bounded(($body)(store)).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn hatchet() {
                 let store = $crate::support::TestStore::hatchet().await;
-                ($body)(store).await;
+                $crate::support::bounded(($body)(store)).await;
             }
         }
     };
+}
+
+/// Runs a scenario, failing it (instead of hanging the suite) if it takes longer than two minutes.
+pub async fn bounded(scenario: impl std::future::Future<Output = ()>) {
+    if tokio::time::timeout(Duration::from_secs(120), scenario).await.is_err() {
+        panic!("the scenario did not finish within two minutes");
+    }
 }
 
 /// Waits for a signature to finish, failing the test after [`WAIT`].
