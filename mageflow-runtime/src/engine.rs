@@ -195,12 +195,6 @@ impl Engine {
         records(root, place, &|task| registry.definition(task).and_then(|d| d.return_field.clone()))
     }
 
-    pub fn encode(&self, records: &[Record]) -> Vec<String> {
-        let mut args = Vec::new();
-        encode_records(records, &mut args);
-        args
-    }
-
     /// Hands a transition's due tasks to the backend and its interrupts to the backend; a due task whose input
     /// cannot be built fails (its error callbacks run), which may make further tasks due.
     pub async fn apply(&self, transition: Transition) -> Result<()> {
@@ -297,7 +291,7 @@ impl Engine {
         journal: Option<&str>,
     ) -> Result<Transition> {
         let mut args = vec![task.to_string()];
-        args.extend(self.encode(&self.records(flow, Some((task, 0)))));
+        encode_records(&self.records(flow, Some((task, 0))), &mut args);
         args.push(flow.id.to_string());
         args.push(message.to_string());
         args.push(journal.unwrap_or_default().to_owned());
