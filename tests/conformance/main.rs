@@ -1,4 +1,5 @@
-//! The conformance suite: every flow scenario runs on the memory store and on a real Redis.
+//! The conformance suite: every flow scenario runs on the memory store and on a real Redis with the local backend,
+//! and on Hatchet (a fake engine, two workers).
 
 #[path = "../support/mod.rs"]
 mod support;
