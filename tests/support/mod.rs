@@ -219,41 +219,24 @@ macro_rules! conformance {
     (local_backend: $name:ident, $body:expr) => {
         mod $name {
             use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn memory() {
-                let store = $crate::support::TestStore::new($crate::support::StoreKind::Memory);
-                $crate::support::bounded(($body)(store)).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn redis() {
-                let store = $crate::support::TestStore::new($crate::support::StoreKind::Redis);
-                $crate::support::bounded(($body)(store)).await;
-            }
+            $crate::conformance!(@on $body, memory: $crate::support::TestStore::new($crate::support::StoreKind::Memory));
+            $crate::conformance!(@on $body, redis: $crate::support::TestStore::new($crate::support::StoreKind::Redis));
         }
     };
     ($name:ident, $body:expr) => {
         mod $name {
             use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn memory() {
-                let store = $crate::support::TestStore::new($crate::support::StoreKind::Memory);
-                $crate::support::bounded(($body)(store)).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn redis() {
-                let store = $crate::support::TestStore::new($crate::support::StoreKind::Redis);
-                $crate::support::bounded(($body)(store)).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn hatchet() {
-                let store = $crate::support::TestStore::hatchet().await;
-                $crate::support::bounded(($body)(store)).await;
-            }
+            $crate::conformance!(@on $body, memory: $crate::support::TestStore::new($crate::support::StoreKind::Memory));
+            $crate::conformance!(@on $body, redis: $crate::support::TestStore::new($crate::support::StoreKind::Redis));
+            $crate::conformance!(@on $body, hatchet: $crate::support::TestStore::hatchet().await);
+        }
+    };
+    // one test: the scenario on the store `$store` makes
+    (@on $body:expr, $test:ident: $store:expr) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $test() {
+            let store = $store;
+            $crate::support::bounded(($body)(store)).await;
         }
     };
 }
