@@ -110,10 +110,13 @@ async fn worker(name: String) {
     let _ = RECORDER.set(Recorder { store, prefix: prefix.clone(), worker: name.clone() });
     let options = HatchetBackendOptions::new(name).slots(4).heartbeat_interval(Duration::from_millis(100));
     let backend = HatchetBackend::from_env(options).expect("the Hatchet environment is set");
+    // the lease of a run expires well before the fake engine moves the runs of a silent worker (1 s), so the moved
+    // runs may begin at once
     let _client = Mageflow::builder()
         .redis_url(url)
         .key_prefix(prefix)
         .recovery(None, Duration::ZERO)
+        .run_lease(Duration::from_millis(300))
         .task(kill_item)
         .task(kill_done)
         .backend(backend)

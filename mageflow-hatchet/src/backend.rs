@@ -526,7 +526,7 @@ fn step_outcome(outcome: AttemptOutcome) -> StepOutcome {
         AttemptOutcome::Failed { message, retry_in: None } => StepOutcome::non_retryable(message),
         // the handler handed over to a flow of its own: this run is done, the signature finishes with that flow
         AttemptOutcome::Continued => StepOutcome::completed(&json!({ "mageflow_continued": true })),
-        // nothing to do: the run is stale, stopped (it runs again on resume) or finished
+        // nothing to do: the run is stale, stopped (it runs again on resume), finished, or running elsewhere
         AttemptOutcome::Skipped(reason) => StepOutcome::completed(&json!({ "mageflow_skipped": skip_name(&reason) })),
         // the store could not record the outcome: let Hatchet deliver the run again
         AttemptOutcome::Unrecorded(error) => {
@@ -541,6 +541,8 @@ fn skip_name(reason: &SkipReason) -> &'static str {
         SkipReason::Stale => "stale",
         SkipReason::Stopped => "stopped",
         SkipReason::Finished => "finished",
+        SkipReason::Busy => "busy",
+        SkipReason::Continued => "continued",
     }
 }
 

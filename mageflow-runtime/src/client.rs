@@ -42,6 +42,7 @@ pub struct MageflowBuilder {
     recovery_interval: Option<Duration>,
     recovery_grace: Duration,
     idempotent_creation: bool,
+    lease: Duration,
 }
 
 impl MageflowBuilder {
@@ -56,6 +57,7 @@ impl MageflowBuilder {
             recovery_interval: Some(Duration::from_secs(30)),
             recovery_grace: Duration::from_secs(60),
             idempotent_creation: true,
+            lease: crate::engine::DEFAULT_LEASE,
         }
     }
 
@@ -110,11 +112,23 @@ impl MageflowBuilder {
     }
 
     /// How often the worker dispatches again the runs that were dispatched more than `grace` ago and never began
-    /// (after a crash between a transition and its dispatch). Every 30 s with a 60 s grace by default; `None`
-    /// turns the sweep off (call [`Mageflow::recover`] yourself).
+    /// (after a crash between a transition and its dispatch), and the runs whose lease expired (see
+    /// [`run_lease`](Self::run_lease)). Every 30 s with a 60 s grace by default; `None` turns the sweep off (call
+    /// [`Mageflow::recover`] yourself).
     pub fn recovery(mut self, interval: Option<Duration>, grace: Duration) -> Self {
         self.recovery_interval = interval;
         self.recovery_grace = grace;
+        self
+    }
+
+    /// How long a run that began holds its signature (30 s by default). The worker running it renews the lease
+    /// every third of this while the handler runs. While the lease holds, another delivery of the same run is
+    /// skipped ([`SkipReason::Busy`](crate::backend::SkipReason::Busy)); once it expired (the worker died or was
+    /// cut off), the recovery sweep dispatches the run again and a late report of the lost execution is ignored.
+    /// A lost run counts as an attempt; when none is left, the task fails with
+    /// [`ErrorKind::Lost`](crate::ErrorKind::Lost). Shorter leases recover lost runs sooner and cost more renewals.
+    pub fn run_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
         self
     }
 
@@ -135,6 +149,12 @@ impl MageflowBuilder {
             )));
         }
         self.ttl.validate()?;
+        if self.lease < Duration::from_millis(30) {
+            return Err(Error::Config(format!(
+                "the run lease of {:?} is too short to be renewed in time; give it at least 30 ms (30 s is the default)",
+                self.lease
+            )));
+        }
         let store: Arc<dyn Store> = match self.store {
             StoreChoice::Given(store) => store,
             StoreChoice::Memory => Arc::new(MemoryStore::new()),
@@ -148,6 +168,7 @@ impl MageflowBuilder {
         let registry = Arc::new(self.registry);
         let mut engine = Engine::new(store.clone(), self.prefix.clone(), &self.ttl, registry.clone(), backend.clone());
         engine.idempotent_creation = self.idempotent_creation;
+        engine.lease = self.lease;
         let engine = Arc::new(engine);
         for registered in registry.registered() {
             let key = engine.definition_key(&registered.definition.name);
@@ -384,7 +405,8 @@ impl Mageflow {
         self.lifecycle("cancel", id).await
     }
 
-    /// Dispatches again the runs dispatched more than `older_than` ago that never began; returns how many.
+    /// Dispatches again the runs dispatched more than `older_than` ago that never began, and the runs whose lease
+    /// expired (their worker died or was cut off); returns how many.
     pub async fn recover(&self, older_than: Duration) -> Result<usize> {
         self.engine().recover(older_than, 10_000).await
     }

@@ -15,6 +15,9 @@ use crate::model::{ErrorKind, ErrorReport, Failure, SignatureId};
 use crate::registry::Registry;
 use crate::store::{Reply, Script, Store, StoreError};
 
+/// How long a run holds its signature without renewing its lease, unless configured.
+pub(crate) const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+
 /// A task the transition script says is due, before its input is built.
 #[derive(Debug)]
 struct Due {
@@ -126,6 +129,8 @@ pub(crate) struct Engine {
     pub store_retry: Duration,
     /// Whether runs of tasks with retries journal what they create (see `scope`).
     pub idempotent_creation: bool,
+    /// How long a run that began holds its signature without renewing its lease.
+    pub lease: Duration,
 }
 
 impl Engine {
@@ -144,6 +149,7 @@ impl Engine {
             backend,
             store_retry: Duration::from_secs(60),
             idempotent_creation: true,
+            lease: DEFAULT_LEASE,
         }
     }
 
@@ -162,11 +168,12 @@ impl Engine {
     /// Calls the transition script once.
     pub async fn call(&self, op: &str, op_args: Vec<String>) -> Result<Transition> {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        let mut args = Vec::with_capacity(9 + op_args.len());
+        let mut args = Vec::with_capacity(10 + op_args.len());
         args.push(op.to_owned());
         args.push(self.prefix.clone());
         args.extend(self.ttl.iter().cloned());
         args.push(now.as_millis().to_string());
+        args.push(self.lease.as_millis().to_string());
         args.extend(op_args);
         let reply = self.store.eval(Script::engine(), args).await?;
         parse_transition(reply)
@@ -222,24 +229,39 @@ impl Engine {
                     input: serde_json::from_str(&due.message).unwrap_or(Value::Null),
                     error: ErrorReport { kind: ErrorKind::InvalidInput, message: problem, attempt: 0 },
                 };
-                pending.push(self.fail(&failure, None).await?);
+                pending.push(self.fail(&failure, due.token, None).await?);
             }
         }
         Ok(())
     }
 
-    /// Records a final failure, dropping the run's creation journal, if any.
-    pub async fn fail(&self, failure: &Failure, journal: Option<&str>) -> Result<Transition> {
+    /// Records the final failure of the run of dispatch `token`, dropping the run's creation journal, if any. A
+    /// run that a newer dispatch replaced records nothing (code `stale`).
+    pub async fn fail(&self, failure: &Failure, token: u64, journal: Option<&str>) -> Result<Transition> {
         let payload = serde_json::to_string(failure)
             .map_err(|source| Error::Serialize { what: "a failure report".into(), source })?;
         let journal = journal.unwrap_or_default().to_owned();
-        self.call_retrying("fail", vec![failure.signature_id.to_string(), payload, journal]).await
+        self.call_retrying("fail", vec![failure.signature_id.to_string(), token.to_string(), payload, journal]).await
     }
 
-    /// Records a success, dropping the run's creation journal, if any.
-    pub async fn succeed(&self, id: &SignatureId, output: &Value, journal: Option<&str>) -> Result<Transition> {
+    /// Records the success of the run of dispatch `token`, dropping the run's creation journal, if any. A run that
+    /// a newer dispatch replaced records nothing (code `stale`).
+    pub async fn succeed(
+        &self,
+        id: &SignatureId,
+        token: u64,
+        output: &Value,
+        journal: Option<&str>,
+    ) -> Result<Transition> {
         let journal = journal.unwrap_or_default().to_owned();
-        self.call_retrying("succeed", vec![id.to_string(), output.to_string(), journal]).await
+        self.call_retrying("succeed", vec![id.to_string(), token.to_string(), output.to_string(), journal]).await
+    }
+
+    /// Renews the lease of the run of dispatch `token` for `length`; `false` when the run no longer holds its
+    /// signature (a newer dispatch replaced it, or the signature finished or was interrupted).
+    pub async fn renew(&self, id: &SignatureId, token: u64, length: Duration) -> Result<bool> {
+        let args = vec![id.to_string(), token.to_string(), length.as_millis().to_string()];
+        Ok(self.call("renew", args).await?.code == "ok")
     }
 
     /// Applies sub-operations in one atomic call: all of them, or (code `refused`, with the failing
@@ -286,11 +308,12 @@ impl Engine {
     pub async fn continue_with(
         &self,
         task: &SignatureId,
+        token: u64,
         flow: &Node,
         message: &Value,
         journal: Option<&str>,
     ) -> Result<Transition> {
-        let mut args = vec![task.to_string()];
+        let mut args = vec![task.to_string(), token.to_string()];
         encode_records(&self.records(flow, Some((task, 0))), &mut args);
         args.push(flow.id.to_string());
         args.push(message.to_string());
@@ -312,10 +335,15 @@ impl Engine {
         Ok(transition)
     }
 
-    /// Dispatches again tasks that were dispatched more than `grace` ago and never began.
+    /// Dispatches again tasks that were dispatched more than `grace` ago and never began, and runs whose lease
+    /// expired. Returns how many runs it dispatched.
     pub async fn recover(&self, grace: Duration, limit: usize) -> Result<usize> {
         let transition = self.call("recover", vec![grace.as_millis().to_string(), limit.to_string()]).await?;
         let count = transition.dispatch_count();
+        let lost: usize = transition.extra.first().and_then(|n| n.parse().ok()).unwrap_or(0);
+        if lost > 0 {
+            tracing::warn!(lost, "runs lost their lease (their worker died or was cut off); dispatching them again");
+        }
         self.apply(transition).await?;
         Ok(count)
     }

@@ -187,6 +187,8 @@ pub enum ErrorKind {
     Canceled,
     /// A swarm reached its `stop_after_failures` threshold.
     SwarmFailed,
+    /// The run's worker stopped renewing its lease (it died or was cut off) and the task has no attempts left.
+    Lost,
 }
 
 impl ErrorKind {
@@ -201,6 +203,7 @@ impl ErrorKind {
             ErrorKind::UnknownTask => "unknown_task",
             ErrorKind::Canceled => "canceled",
             ErrorKind::SwarmFailed => "swarm_failed",
+            ErrorKind::Lost => "lost",
         }
     }
 }

@@ -12,7 +12,7 @@ use tracing::Instrument;
 
 use crate::backend::{Delivery, Run};
 use crate::client::Mageflow;
-use crate::engine::Engine;
+use crate::engine::{Engine, Transition};
 use crate::model::{ErrorKind, ErrorReport, Failure, SignatureId};
 use crate::registry::Produced;
 use crate::scope::CreationScope;
@@ -29,6 +29,10 @@ pub enum SkipReason {
     Stopped,
     /// The signature has already finished (done, failed or canceled).
     Finished,
+    /// Another delivery of the same dispatch is running and its lease holds: one execution at a time per run.
+    Busy,
+    /// The run already handed over to a flow that runs in its place.
+    Continued,
 }
 
 /// What became of one attempt.
@@ -103,7 +107,7 @@ impl Worker {
             input: run.input.clone(),
             error: ErrorReport { kind, message: message.to_owned(), attempt },
         };
-        let transition = self.engine.fail(&failure, None).await?;
+        let transition = self.engine.fail(&failure, run.token, None).await?;
         self.engine.apply(transition).await
     }
 
@@ -144,12 +148,17 @@ impl Worker {
                     "missing" => SkipReason::Missing,
                     "stale" => SkipReason::Stale,
                     "stopped" => SkipReason::Stopped,
+                    "busy" => SkipReason::Busy,
+                    "continued" => SkipReason::Continued,
                     _ => SkipReason::Finished,
                 };
                 tracing::debug!(?reason, "the run does not start");
                 return AttemptOutcome::Skipped(reason);
             }
         }
+        // the attempt as the store counts it: after the attempts of earlier dispatches that were lost
+        let delivered = attempt;
+        let attempt = begin.extra.first().and_then(|a| a.parse().ok()).unwrap_or(delivered);
         let Some(registered) = registered else {
             let error = TaskError::with_kind(
                 ErrorKind::UnknownTask,
@@ -158,10 +167,19 @@ impl Worker {
             );
             return self.record_failure(run, attempt, error, None).await;
         };
+        let allowed = registered.definition.options.retries.saturating_add(1);
+        if attempt > delivered && attempt > allowed {
+            let message = format!(
+                "the run was lost: its worker stopped renewing the run's lease (it died or was cut off) and the \
+                 task's {allowed} attempt(s) are used up"
+            );
+            let error = TaskError::with_kind(ErrorKind::Lost, message, false);
+            return self.record_failure(run, attempt - 1, error, journal.as_deref()).await;
+        }
         let options = registered.definition.options.clone();
         let client = match &journal {
             Some(key) => {
-                let replay = begin.extra.iter().filter_map(|id| SignatureId::parse(id)).collect();
+                let replay = begin.extra.iter().skip(1).filter_map(|id| SignatureId::parse(id)).collect();
                 self.client.scoped(Arc::new(CreationScope::new(key.clone(), replay)))
             }
             None => self.client.clone(),
@@ -169,16 +187,25 @@ impl Worker {
         let mut ctx = TaskContext::new(run.signature_id.clone(), run.task.clone(), attempt).with_client(client.clone());
         ctx.metadata = metadata;
         let call = AssertUnwindSafe(registered.handler.call(run.input.clone(), ctx)).catch_unwind();
-        let result = match options.timeout {
-            Some(limit) => match tokio::time::timeout(limit, call).await {
-                Ok(result) => result,
-                Err(_) => Ok(Err(TaskError::with_kind(
-                    ErrorKind::Timeout,
-                    format!("the attempt ran longer than the task's timeout of {limit:?}"),
-                    true,
-                ))),
-            },
-            None => call.await,
+        let handler = async {
+            match options.timeout {
+                Some(limit) => match tokio::time::timeout(limit, call).await {
+                    Ok(result) => result,
+                    Err(_) => Ok(Err(TaskError::with_kind(
+                        ErrorKind::Timeout,
+                        format!("the attempt ran longer than the task's timeout of {limit:?}"),
+                        true,
+                    ))),
+                },
+                None => call.await,
+            }
+        };
+        let result = tokio::select! {
+            result = handler => result,
+            () = self.hold_lease(run) => {
+                tracing::warn!("the run lost its lease (it was recovered elsewhere, interrupted or finished); aborting it");
+                return AttemptOutcome::Skipped(SkipReason::Stale);
+            }
         };
         let result = result.unwrap_or_else(|panic| {
             let message = panic
@@ -191,18 +218,22 @@ impl Worker {
         match result {
             Ok(Produced::Continue(continuation)) => self.continue_with(run, attempt, &client, continuation).await,
             Ok(Produced::Output(output)) => {
-                let recorded = match self.engine.succeed(&run.signature_id, &output, journal.as_deref()).await {
-                    Ok(transition) => self.engine.apply(transition).await,
-                    Err(error) => Err(error),
-                };
-                match recorded {
-                    Ok(()) => AttemptOutcome::Succeeded(output),
+                match self.record(self.engine.succeed(&run.signature_id, run.token, &output, journal.as_deref())).await {
+                    Ok(true) => AttemptOutcome::Succeeded(output),
+                    Ok(false) => AttemptOutcome::Skipped(SkipReason::Stale),
                     Err(error) => AttemptOutcome::Unrecorded(error.to_string()),
                 }
             }
             Err(error) if error.is_retryable() && attempt <= options.retries => {
                 let retry_in = options.backoff.delay(attempt);
                 tracing::info!(error = %error, "attempt failed; retrying in {retry_in:?}");
+                // the lease, renewed at most a third of its length ago, must outlast the wait for the retry
+                let lease = self.engine.lease;
+                if retry_in > lease / 2
+                    && let Err(error) = self.engine.renew(&run.signature_id, run.token, retry_in + lease).await
+                {
+                    tracing::warn!(%error, "cannot extend the run's lease over the wait for its retry");
+                }
                 AttemptOutcome::Failed { message: error.message().to_owned(), retry_in: Some(retry_in) }
             }
             Err(error) => self.record_failure(run, attempt, error, journal.as_deref()).await,
@@ -235,12 +266,10 @@ impl Worker {
         if let Some(scope) = client.scope() {
             scope.adopt(&mut node);
         }
-        let recorded = match self.engine.continue_with(&run.signature_id, &node, &input, journal.as_deref()).await {
-            Ok(transition) => self.engine.apply(transition).await,
-            Err(error) => Err(error),
-        };
-        match recorded {
-            Ok(()) => AttemptOutcome::Continued,
+        let continued = self.engine.continue_with(&run.signature_id, run.token, &node, &input, journal.as_deref());
+        match self.record(continued).await {
+            Ok(true) => AttemptOutcome::Continued,
+            Ok(false) => AttemptOutcome::Skipped(SkipReason::Stale),
             Err(error) => AttemptOutcome::Unrecorded(error.to_string()),
         }
     }
@@ -253,13 +282,36 @@ impl Worker {
             input: run.input.clone(),
             error: ErrorReport { kind: error.kind(), message: error.message().to_owned(), attempt },
         };
-        let recorded = match self.engine.fail(&failure, journal).await {
-            Ok(transition) => self.engine.apply(transition).await,
-            Err(error) => Err(error),
-        };
-        match recorded {
-            Ok(()) => AttemptOutcome::Failed { message: error.message().to_owned(), retry_in: None },
+        match self.record(self.engine.fail(&failure, run.token, journal)).await {
+            Ok(true) => AttemptOutcome::Failed { message: error.message().to_owned(), retry_in: None },
+            Ok(false) => AttemptOutcome::Skipped(SkipReason::Stale),
             Err(store_error) => AttemptOutcome::Unrecorded(store_error.to_string()),
+        }
+    }
+
+    /// Applies the transition that records an outcome; `false` when the run was stale (a newer dispatch replaced it
+    /// after its lease was lost), so that nothing was recorded.
+    async fn record(&self, transition: impl Future<Output = crate::Result<Transition>>) -> crate::Result<bool> {
+        let transition = transition.await?;
+        if transition.code == "stale" {
+            tracing::warn!("the run's outcome is stale: its lease was lost and a newer dispatch replaced it");
+            return Ok(false);
+        }
+        self.engine.apply(transition).await?;
+        Ok(true)
+    }
+
+    /// Renews the run's lease every third of its length while the handler runs; returns only when the run no longer
+    /// holds its signature. A store that cannot be reached is tried again at the next renewal.
+    async fn hold_lease(&self, run: &Run) {
+        let length = self.engine.lease;
+        loop {
+            tokio::time::sleep(length / 3).await;
+            match self.engine.renew(&run.signature_id, run.token, length).await {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(error) => tracing::warn!(%error, "cannot renew the run's lease"),
+            }
         }
     }
 }

@@ -3,8 +3,8 @@
 -- an in-memory keyspace), so both stores share one implementation of the semantics.
 --
 -- ARGV[1] operation, ARGV[2] key prefix, ARGV[3..8] TTLs in seconds (task active, task done, chain active, chain
--- done, swarm active, swarm done), ARGV[9] the caller's clock (ms since the epoch), ARGV[10..] the operation's
--- arguments. The caller's clock spares a TIME call: every redis.call costs, and timestamps only order the outbox
+-- done, swarm active, swarm done), ARGV[9] the caller's clock (ms since the epoch), ARGV[10] the length of a run's
+-- lease (ms), ARGV[11..] the operation's arguments. The caller's clock spares a TIME call: every redis.call costs, and timestamps only order the outbox
 -- (against a grace of seconds) and date signatures.
 --
 -- Keys (P = prefix):
@@ -13,17 +13,26 @@
 --   P:sig:<id>:queue      list: a swarm's items not started yet (FIFO)
 --   P:sig:<id>:results    hash: a swarm's item outcomes by position (and `swarm`: the swarm's id)
 --   P:outbox              sorted set: tasks dispatched but not begun, scored by dispatch time (ms)
+--   P:leases              sorted set: task runs under way, scored by the expiry of their lease (ms)
 --   P:journal:<id>        list: the ids a task run created, in order, replayed to its retries
 -- Signature fields: kind, task (name), status, prev (status before the last change), parent, pos, on_ok / on_err
 -- (space-separated callback ids), args (bound arguments: JSON objects, one per line, later lines winning), rf
 -- (return field), msg / route (the message it was started with, and whether that message goes to its return
--- field), token (dispatch counter), attempt, ref (the backend's reference of the run), result / error (JSON),
+-- field), token (dispatch counter), attempt (the last attempt that began, counting lost ones), base (the attempts
+-- that earlier, lost dispatches used), lease (when the lease of the run under way expires, ms), ref (the backend's
+-- reference of the run), result / error (JSON),
 -- created / finished (s), next (the flow a task continued with, also its only child). Chains add step; swarms add
 -- maxc, stop_after, max_items, closed, started, n (items), running, ok_n, fail_n, and raw=1 when their result
 -- lists the items' outputs themselves instead of outcomes. Items of a swarm that hold a running slot have slot=1.
 --
--- Operations: batch (create, run, add items, update arguments, close: see "batches" below), begin, succeed,
+-- Operations: batch (create, run, add items, update arguments, close: see "batches" below), begin, renew, succeed,
 -- fail, continue, suspend, interrupt, resume, cancel, recover.
+--
+-- Runs and leases: a run that begins holds a lease, which its worker renews while the handler runs. While the lease
+-- holds, another delivery of the same dispatch is busy and does not run: one execution at a time per run. When the
+-- lease expires (its process died or was cut off), recover dispatches the run again with a new token, so that a late
+-- report of the lost execution is stale; the lost attempt counts (base), and the worker fails a run whose attempts
+-- are used up with the kind `lost`.
 --
 -- Every operation returns {code, dispatches, interrupts, extra}: dispatches are tasks to hand to the backend, each
 -- {id, token, task, msg, route, rf, args...} with the bound arguments of the task and of each of its ancestors,
@@ -40,8 +49,10 @@ local TTL = {
 local NOW_MS = tonumber(ARGV[9])
 -- signatures keep seconds: a 32-bit integer is smaller in a Redis hash than milliseconds
 local NOW_S = math.floor(NOW_MS / 1000)
-local A = 10
+local LEASE_MS = tonumber(ARGV[10])
+local A = 11
 local OUTBOX = P .. ':outbox'
+local LEASES = P .. ':leases'
 
 local dispatches = {}
 local interrupts = {}
@@ -68,35 +79,66 @@ end
 -- ---- runs ----------------------------------------------------------------------------------------------------
 
 if OP == 'begin' then
-  -- id, token, attempt, the backend's reference of the run, the run's creation journal (or ''): may this
-  -- delivery run? A retry gets back the ids its earlier attempts created.
+  -- id, token, attempt (as the backend counts it), the backend's reference of the run, the run's creation journal
+  -- (or ''): may this delivery run? Replies {attempt} with the attempt counting lost ones, then, for a retry, the
+  -- ids its earlier attempts created.
   local id, token, attempt, ref, journal = ARGV[A], ARGV[A + 1], ARGV[A + 2], ARGV[A + 3], ARGV[A + 4]
   local k = key(id)
-  local kind, status, current = unpack(redis.call('HMGET', k, 'kind', 'status', 'token'))
+  local kind, status, current, begun, base, lease, continued =
+    unpack(redis.call('HMGET', k, 'kind', 'status', 'token', 'attempt', 'base', 'lease', 'next'))
   if not kind then return result('missing') end
   if current ~= token then return result('stale', { status }) end
   redis.call('ZREM', OUTBOX, id)
-  if runnable(status) then
-    local writes = { 'status', 'active', 'attempt', attempt }
-    if ref and ref ~= '' then
-      writes[#writes + 1] = 'ref'
-      writes[#writes + 1] = ref
-    end
-    if status ~= 'active' then
-      writes[#writes + 1] = 'prev'
-      writes[#writes + 1] = status
-    end
-    redis.call('HSET', k, unpack(writes))
-    if journal and journal ~= '' and tonumber(attempt) > 1 then
-      return result('run', redis.call('LRANGE', journal, 0, -1))
-    end
-    return result('run')
+  if finished(status) then return result('finished', { status }) end
+  if continued then return result('continued', { status }) end
+  attempt = tonumber(attempt) + tonumber(base or 0)
+  if (status == 'active' or status == 'suspended') and tonumber(lease or 0) > NOW_MS
+    and attempt <= tonumber(begun or 0) then
+    -- this attempt (or a later one) is under way elsewhere, and its lease holds
+    return result('busy', { status })
   end
   if stopped(status) then
+    -- an earlier attempt's lease, if any, ended with that attempt
     redis.call('HSET', k, 'prev', 'active')
+    if lease then
+      redis.call('HDEL', k, 'lease')
+      redis.call('ZREM', LEASES, id)
+    end
     return result('stopped', { status })
   end
-  return result('finished', { status })
+  local expiry = NOW_MS + LEASE_MS
+  local writes = { 'status', 'active', 'attempt', attempt, 'lease', expiry }
+  if ref and ref ~= '' then
+    writes[#writes + 1] = 'ref'
+    writes[#writes + 1] = ref
+  end
+  if status ~= 'active' then
+    writes[#writes + 1] = 'prev'
+    writes[#writes + 1] = status
+  end
+  redis.call('HSET', k, unpack(writes))
+  redis.call('ZADD', LEASES, expiry, id)
+  if journal and journal ~= '' and attempt > 1 then
+    local replay = redis.call('LRANGE', journal, 0, -1)
+    table.insert(replay, 1, tostring(attempt))
+    return result('run', replay)
+  end
+  return result('run', { tostring(attempt) })
+end
+
+if OP == 'renew' then
+  -- id, token, lease length (ms): the run of this dispatch is still under way; replies `lost` when it no longer
+  -- holds the signature (a newer dispatch replaced it, or the signature finished or was interrupted)
+  local id, token, length = ARGV[A], ARGV[A + 1], tonumber(ARGV[A + 2])
+  local k = key(id)
+  local status, current, continued = unpack(redis.call('HMGET', k, 'status', 'token', 'next'))
+  if current ~= token or continued or not (status == 'active' or status == 'suspended') then
+    return result('lost', { status or 'missing' })
+  end
+  local expiry = NOW_MS + length
+  redis.call('HSET', k, 'lease', expiry)
+  redis.call('ZADD', LEASES, expiry, id)
+  return result('ok')
 end
 
 -- ---- the engine ----------------------------------------------------------------------------------------------
@@ -193,6 +235,7 @@ terminate = function(id)
   redis.call('HSET', k, 'status', 'canceled', 'prev', status, 'finished', NOW_S)
   redis.call('HDEL', k, 'slot')
   redis.call('ZREM', OUTBOX, id)
+  if kind == 'task' then redis.call('ZREM', LEASES, id) end
   set_ttl(id, kind, TTL[kind][2], continued)
   publish(id, 'canceled')
   if kind ~= 'task' or continued then
@@ -357,7 +400,7 @@ end
 
 -- A signature finished with an outcome: record it, give it (and whatever of it will never run) the done TTL,
 -- notify waiters, start the callbacks of the outcome and drop the others, and tell the parent.
-local COMPLETE_FIELDS = { 'kind', 'status', 'parent', 'on_ok', 'on_err', 'next', 'pos', 'slot' }
+local COMPLETE_FIELDS = { 'kind', 'status', 'parent', 'on_ok', 'on_err', 'next', 'pos', 'slot', 'token' }
 
 -- `fields`, when given, are the signature's COMPLETE_FIELDS, already read.
 complete = function(id, ok, payload, fields)
@@ -373,6 +416,7 @@ complete = function(id, ok, payload, fields)
     writes[#writes + 1] = 0
   end
   redis.call('HSET', k, unpack(writes))
+  if kind == 'task' and not continued then redis.call('ZREM', LEASES, id) end
   if kind == 'chain' or (kind == 'swarm' and not ok) then
     for _, child in ipairs(redis.call('LRANGE', k .. ':children', 0, -1)) do terminate(child) end
   end
@@ -386,11 +430,13 @@ complete = function(id, ok, payload, fields)
 end
 
 if OP == 'succeed' or OP == 'fail' then
-  -- id, payload (the result, or the failure report), the run's creation journal to drop (or '')
-  local id, payload, journal = ARGV[A], ARGV[A + 1], ARGV[A + 2]
+  -- id, token, payload (the result, or the failure report), the run's creation journal to drop (or '')
+  local id, token, payload, journal = ARGV[A], ARGV[A + 1], ARGV[A + 2], ARGV[A + 3]
   local fields = redis.call('HMGET', key(id), unpack(COMPLETE_FIELDS))
   local kind, status = fields[1], fields[2]
   if not kind then return result('missing') end
+  -- a run that a newer dispatch replaced (its lease was lost) reports nothing
+  if fields[9] ~= token then return result('stale', { status }) end
   if not (runnable(status) or status == 'suspended') then return result('ignored', { status }) end
   complete(id, OP == 'succeed', payload, fields)
   if journal and journal ~= '' then redis.call('DEL', journal) end
@@ -415,6 +461,11 @@ local function stop(id, mode)
     redis.call('HSET', k, 'status', mode)
     if running_task then interrupt(id) end
   end
+  if running_task and mode == 'interrupted' then
+    -- the run is aborted: it holds no lease, and resume dispatches it again
+    redis.call('HDEL', k, 'lease')
+    redis.call('ZREM', LEASES, id)
+  end
   if not running_task then
     for _, child in ipairs(redis.call('LRANGE', k .. ':children', 0, -1)) do stop(child, mode) end
   end
@@ -427,7 +478,10 @@ local function resume(id)
   local kind, status, prev, continued = unpack(redis.call('HMGET', k, 'kind', 'status', 'prev', 'next'))
   if not kind or not stopped(status) then return end
   if kind == 'task' and not continued then
-    if prev == 'active' then
+    if prev == 'active' and status == 'suspended' and tonumber(redis.call('HGET', k, 'lease') or 0) > NOW_MS then
+      -- suspended while it ran, and its run is still under way (its lease holds): it goes on and reports
+      redis.call('HSET', k, 'status', 'active', 'prev', status)
+    elseif prev == 'active' then
       redis.call('HSET', k, 'status', 'pending', 'prev', status)
       dispatch(id)
     else
@@ -525,15 +579,19 @@ local function create_records(i)
 end
 
 if OP == 'continue' then
-  -- task id, the records of the flow it continues with (its root a child of the task), the root's id, its
+  -- task id, token, the records of the flow it continues with (its root a child of the task), the root's id, its
   -- message, the run's creation journal to drop (or '')
-  local id = ARGV[A]
+  local id, token = ARGV[A], ARGV[A + 1]
   local k = key(id)
-  local kind, status, continued = unpack(redis.call('HMGET', k, 'kind', 'status', 'next'))
+  local kind, status, continued, current = unpack(redis.call('HMGET', k, 'kind', 'status', 'next', 'token'))
   if not kind then return result('missing') end
+  if current ~= token then return result('stale', { status }) end
   if continued or not (runnable(status) or status == 'suspended') then return result('ignored', { status }) end
-  local i = create_records(A + 1)
+  local i = create_records(A + 2)
   local next_id, msg, journal = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  -- the run ended: its lease with it
+  redis.call('ZREM', LEASES, id)
+  redis.call('HDEL', k, 'lease')
   redis.call('HSET', k, 'next', next_id)
   redis.call('RPUSH', k .. ':children', next_id)
   redis.call('EXPIRE', k .. ':children', TTL.task[1])
@@ -724,7 +782,8 @@ if OP == 'batch' then
 end
 
 if OP == 'recover' then
-  -- grace in ms, limit: dispatch again the tasks dispatched longer ago than the grace that never began
+  -- grace in ms, limit: dispatch again the tasks dispatched longer ago than the grace that never began, and the runs
+  -- whose lease expired (their process died or was cut off). Replies {runs whose lease was lost}.
   local grace, limit = tonumber(ARGV[A]), tonumber(ARGV[A + 1])
   for _, id in ipairs(redis.call('ZRANGEBYSCORE', OUTBOX, '-inf', NOW_MS - grace, 'LIMIT', 0, limit)) do
     local kind, status = lookup(id)
@@ -734,7 +793,29 @@ if OP == 'recover' then
       redis.call('ZREM', OUTBOX, id)
     end
   end
-  return result('ok')
+  local lost = 0
+  for _, id in ipairs(redis.call('ZRANGEBYSCORE', LEASES, '-inf', NOW_MS, 'LIMIT', 0, limit)) do
+    local k = key(id)
+    local kind, status, lease, begun, continued =
+      unpack(redis.call('HMGET', k, 'kind', 'status', 'lease', 'attempt', 'next'))
+    redis.call('ZREM', LEASES, id)
+    if kind == 'task' and not continued and lease and tonumber(lease) <= NOW_MS then
+      if status == 'active' then
+        -- the lost attempt counts: the next delivery's attempts follow it
+        redis.call('HSET', k, 'status', 'pending', 'prev', 'active', 'base', begun or 0)
+        redis.call('HDEL', k, 'lease')
+        dispatch(id)
+        lost = lost + 1
+      elseif stopped(status) then
+        -- prev is active: resume dispatches it again
+        redis.call('HDEL', k, 'lease')
+      end
+    elseif kind == 'task' and lease and (status == 'active' or status == 'suspended') then
+      -- renewed since it was indexed: keep it indexed at its expiry
+      redis.call('ZADD', LEASES, lease, id)
+    end
+  end
+  return result('ok', { tostring(lost) })
 end
 
 return redis.error_reply('mageflow: unknown operation ' .. tostring(OP))
