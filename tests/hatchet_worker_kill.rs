@@ -10,13 +10,9 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::Duration;
 
-use mageflow::store::Script;
-use mageflow::{Mageflow, Outcome, RedisStore, Status, Store, TaskContext, TaskError, TaskInput, task};
+use mageflow::{Mageflow, Outcome, RedisStore, Status, TaskContext, TaskError, TaskInput, task};
 use mageflow_hatchet::fake::{FakeConfig, FakeHatchet};
 use mageflow_hatchet::{Connection, HatchetBackend, HatchetBackendOptions};
 use schemars::JsonSchema;
@@ -25,6 +21,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use support::RedisServer;
+use support::processes::{Recorder, Said, next, say, spawn_child, until_stdin_closes};
 
 const ROLE: &str = "MAGEFLOW_KILL_TEST_WORKER";
 const PREFIX_VAR: &str = "MAGEFLOW_KILL_TEST_PREFIX";
@@ -43,51 +40,28 @@ struct Collected {
     outcomes: Vec<Outcome<Item>>,
 }
 
-/// What a worker process records with: its Redis, key prefix and name.
-struct Recorder {
-    store: RedisStore,
-    prefix: String,
-    worker: String,
-}
-
-static RECORDER: OnceLock<Recorder> = OnceLock::new();
-
-fn say(line: String) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "KILLTEST {line}");
-    let _ = out.flush();
-}
-
-async fn record(script: &'static str, args: Vec<String>) -> Result<(), TaskError> {
-    let recorder = RECORDER.get().ok_or_else(|| TaskError::non_retryable("no recorder in this process"))?;
-    recorder.store.eval(&Script::new(script), args).await.map_err(|error| TaskError::new(error.to_string()))?;
-    Ok(())
-}
-
-fn recorder() -> &'static Recorder {
-    RECORDER.get().expect("the worker sets the recorder before it starts")
-}
+const TAG: &str = "KILLTEST";
 
 /// A swarm item: works 150 ms, recording each run (item, worker, attempt) in Redis.
 #[task]
 async fn kill_item(input: Item, ctx: TaskContext) -> Result<Item, TaskError> {
-    let r = recorder();
-    let entry = format!("{}:{}:{}", input.n, r.worker, ctx.attempt);
-    record("return redis.call('RPUSH', ARGV[1], ARGV[2])", vec![format!("{}:kill:runs", r.prefix), entry]).await?;
-    say(format!("STARTED {}", input.n));
+    let r = Recorder::get();
+    let entry = format!("{}:{}:{}", input.n, r.name, ctx.attempt);
+    r.record("return redis.call('RPUSH', ARGV[1], ARGV[2])", vec![format!("{}:kill:runs", r.prefix), entry]).await?;
+    say(TAG, format!("STARTED {}", input.n));
     tokio::time::sleep(Duration::from_millis(150)).await;
-    say(format!("FINISHED {}", input.n));
+    say(TAG, format!("FINISHED {}", input.n));
     Ok(Item { n: input.n * 10, ..input })
 }
 
 /// The swarm's success callback: counts its runs and the outcomes it got.
 #[task]
 async fn kill_done(input: Collected) -> Result<usize, TaskError> {
-    let r = recorder();
+    let r = Recorder::get();
     let counts = format!("{}:kill:counts", r.prefix);
     let script =
         "redis.call('HINCRBY', ARGV[1], 'callback', 1) return redis.call('HINCRBY', ARGV[1], 'outcomes', ARGV[2])";
-    record(script, vec![counts, input.outcomes.len().to_string()]).await?;
+    r.record(script, vec![counts, input.outcomes.len().to_string()]).await?;
     Ok(input.outcomes.len())
 }
 
@@ -107,7 +81,7 @@ async fn worker(name: String) {
     let url = std::env::var("REDIS_URL").expect("REDIS_URL is set");
     let prefix = std::env::var(PREFIX_VAR).expect("the key prefix is set");
     let store = RedisStore::connect(&url).await.expect("Redis is up");
-    let _ = RECORDER.set(Recorder { store, prefix: prefix.clone(), worker: name.clone() });
+    Recorder::install(Recorder { store, prefix: prefix.clone(), name: name.clone() });
     let options = HatchetBackendOptions::new(name).slots(4).heartbeat_interval(Duration::from_millis(100));
     let backend = HatchetBackend::from_env(options).expect("the Hatchet environment is set");
     // the lease of a run expires well before the fake engine moves the runs of a silent worker (1 s), so the moved
@@ -123,52 +97,8 @@ async fn worker(name: String) {
         .build()
         .await
         .expect("the worker starts");
-    say("READY".into());
-    tokio::task::spawn_blocking(|| std::io::stdin().read_to_end(&mut Vec::new())).await.ok();
-}
-
-/// A line a worker printed, or the end of its output.
-#[derive(Debug)]
-enum Said {
-    Line(usize, String),
-    Closed(usize),
-}
-
-struct WorkerProcess {
-    child: Child,
-}
-
-impl Drop for WorkerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn_worker(index: usize, env: &[(&str, String)], said: mpsc::UnboundedSender<Said>) -> WorkerProcess {
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    command.env(ROLE, format!("worker-{index}")).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    let mut child = command.spawn().expect("the worker process starts");
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(line) = line.strip_prefix("KILLTEST ") {
-                let _ = said.send(Said::Line(index, line.to_owned()));
-            }
-        }
-        let _ = said.send(Said::Closed(index));
-    });
-    WorkerProcess { child }
-}
-
-async fn next(said: &mut mpsc::UnboundedReceiver<Said>) -> Said {
-    tokio::time::timeout(TIMEOUT, said.recv())
-        .await
-        .expect("the workers kept printing")
-        .expect("the workers' output is read")
+    say(TAG, "READY");
+    until_stdin_closes().await;
 }
 
 async fn a_killed_worker_leaves_the_swarm_complete_exactly_once() {
@@ -185,10 +115,11 @@ async fn a_killed_worker_leaves_the_swarm_complete_exactly_once() {
         (PREFIX_VAR, prefix.clone()),
     ];
     let (tx, mut said) = mpsc::unbounded_channel();
-    let mut workers = vec![spawn_worker(0, &env, tx.clone()), spawn_worker(1, &env, tx)];
+    let spawn_worker = |index: usize, said| spawn_child(index, (ROLE, &format!("worker-{index}")), TAG, &env, said);
+    let mut workers = vec![spawn_worker(0, tx.clone()), spawn_worker(1, tx)];
     let mut ready = 0;
     while ready < 2 {
-        match next(&mut said).await {
+        match next(&mut said, TIMEOUT).await {
             Said::Line(_, line) if line == "READY" => ready += 1,
             other => panic!("a worker said {other:?} before it was ready"),
         }
@@ -219,7 +150,7 @@ async fn a_killed_worker_leaves_the_swarm_complete_exactly_once() {
     let mut killed = false;
     let mut victim_closed = false;
     while !victim_closed {
-        match next(&mut said).await {
+        match next(&mut said, TIMEOUT).await {
             Said::Line(index, line) => {
                 if let Some(n) = item(&line, "STARTED ") {
                     started[index].insert(n);

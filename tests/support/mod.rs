@@ -3,6 +3,8 @@
 //! engine per test, two workers), and awaiting helpers.
 #![allow(dead_code)]
 
+pub mod processes;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
