@@ -39,12 +39,17 @@ mkdir -p "$logs"
 failed=0
 started=$(date +%s)
 for run in $(seq 1 "$runs"); do
-  if ! "$binary" "$@" >"$logs/run-$run.log" 2>&1; then
-    failed=$((failed + 1))
-    failures=$(grep -E '^test .* FAILED$|panicked at' "$logs/run-$run.log" | head -n 5 | tr '\n' ' ')
-    echo "run $run FAILED: ${failures:-see $logs/run-$run.log}"
+  log="$logs/run-$run.log"
+  if "$binary" "$@" >"$log" 2>&1; then
+    if grep -q '^running 0 tests$' "$log"; then
+      echo "no test of \`$target\` matches \`$*\`" >&2
+      exit 2
+    fi
+    rm -f "$log"
   else
-    rm -f "$logs/run-$run.log"
+    failed=$((failed + 1))
+    failures=$(grep -E '^test .* FAILED$|panicked at' "$log" | head -n 5 | tr '\n' ' ')
+    echo "run $run FAILED: ${failures:-see $log}"
   fi
 done
 where=""

@@ -302,7 +302,11 @@ async fn a_swarm_with_every_hatchet_run_doubled_completes_once() {
     assert_eq!((progress.succeeded, progress.failed, progress.running), (200, 0, 0));
     assert_eq!(finished(&client, &success_id).await.result, Some(json!(200)));
     assert_eq!(counted(&t), 1, "the success callback runs once");
-    assert_eq!(seen(&t, "plus-one").len(), 200, "each item's handler runs once: its second run is busy or finds it finished");
+    assert_eq!(
+        seen(&t, "plus-one").len(),
+        200,
+        "each item's handler runs once: its second run is busy or finds it finished"
+    );
 }
 
 static COUNTED: LazyLock<Mutex<HashMap<String, u32>>> = LazyLock::new(Default::default);

@@ -15,8 +15,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use mageflow::{
-    ErrorKind, Failure, Mageflow, Outcome, RedisStore, SignatureId, Status, TaskContext, TaskError, TaskInput,
-    task,
+    ErrorKind, Failure, Mageflow, Outcome, RedisStore, SignatureId, Status, TaskContext, TaskError, TaskInput, task,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -132,7 +131,8 @@ async fn worker(role: String) {
     let store = RedisStore::connect(&url).await.expect("Redis is up");
     Recorder::install(Recorder { store, prefix: prefix.clone(), name: role.clone() });
     let sweep = (role == "survivor").then_some(Duration::from_millis(100));
-    let client = builder(&url, &prefix).recovery(sweep, Duration::from_secs(5)).build().await.expect("the worker starts");
+    let client =
+        builder(&url, &prefix).recovery(sweep, Duration::from_secs(5)).build().await.expect("the worker starts");
     say(TAG, "READY");
     if role == "victim" {
         let chain = client.chain([client.sign(step), client.sign(step), client.sign(step)]);

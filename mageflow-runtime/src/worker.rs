@@ -218,7 +218,8 @@ impl Worker {
         match result {
             Ok(Produced::Continue(continuation)) => self.continue_with(run, attempt, &client, continuation).await,
             Ok(Produced::Output(output)) => {
-                match self.record(self.engine.succeed(&run.signature_id, run.token, &output, journal.as_deref())).await {
+                match self.record(self.engine.succeed(&run.signature_id, run.token, &output, journal.as_deref())).await
+                {
                     Ok(true) => AttemptOutcome::Succeeded(output),
                     Ok(false) => AttemptOutcome::Skipped(SkipReason::Stale),
                     Err(error) => AttemptOutcome::Unrecorded(error.to_string()),
@@ -302,15 +303,23 @@ impl Worker {
     }
 
     /// Renews the run's lease every third of its length while the handler runs; returns only when the run no longer
-    /// holds its signature. A store that cannot be reached is tried again at the next renewal.
+    /// holds its signature, or when the store stayed unreachable until the lease must have expired (another worker
+    /// may then run it: this one stops, so that the run never runs twice at once).
     async fn hold_lease(&self, run: &Run) {
         let length = self.engine.lease;
+        // the lease was taken just before the handler started; count from a little earlier to be safe
+        let mut held_until = tokio::time::Instant::now() + length.mul_f64(0.9);
         loop {
             tokio::time::sleep(length / 3).await;
+            let asked = tokio::time::Instant::now();
             match self.engine.renew(&run.signature_id, run.token, length).await {
-                Ok(true) => {}
+                Ok(true) => held_until = asked + length,
                 Ok(false) => return,
-                Err(error) => tracing::warn!(%error, "cannot renew the run's lease"),
+                Err(error) if tokio::time::Instant::now() >= held_until => {
+                    tracing::warn!(%error, "the store stayed unreachable until the run's lease expired");
+                    return;
+                }
+                Err(error) => tracing::warn!(%error, "cannot renew the run's lease; trying again"),
             }
         }
     }

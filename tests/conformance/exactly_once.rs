@@ -87,3 +87,28 @@ conformance!(local_backend: one_dispatch_per_task_and_no_helper_runs, |store: Te
     assert_eq!(dispatched.iter().filter(|t| *t == "collect").count(), 1, "one for the callback");
     assert_eq!(dispatched.len(), 41, "no helper tasks");
 });
+
+conformance!(local_backend: a_run_that_stops_renewing_its_lease_runs_again_and_its_late_report_is_stale, |store: TestStore| async move {
+    let t = format!("{}-stall", store.prefix);
+    let client = store
+        .client(|b| register(b).run_lease(Duration::from_millis(100)).recovery(Some(Duration::from_millis(20)), Duration::from_secs(60)))
+        .await;
+    let callback = client.sign(note).arg("note", "finished");
+    let callback_id = callback.id().clone();
+    let handle = client.sign(stall).on_success(callback).run_no_wait(msg(&t, 1)).await.unwrap();
+    // the first attempt holds its thread: its lease expires, and the sweep dispatches the run again
+    entered(&t, 1).await;
+    let out: Msg = handle.result().await.unwrap();
+    assert_eq!(out, msg(&t, 21), "the second execution's outcome, as attempt 2");
+    assert_eq!(handle.status().await.unwrap().attempt, 2, "the lost attempt counts");
+    assert_eq!(finished(&client, &callback_id).await.result, Some(json!("finished: 21")));
+
+    // the first execution reports late (the shutdown waits for it): stale, so nothing changes
+    lift_stall(&t);
+    client.shutdown(WAIT).await.unwrap();
+    let state = handle.status().await.unwrap();
+    assert_eq!((state.status, state.result), (Status::Done, Some(json!({"tag": t, "n": 21}))));
+    let attempts: Vec<u32> = calls_of(&t, "stall").iter().map(|call| call.attempt).collect();
+    assert_eq!(attempts, [1, 2]);
+    assert_eq!(calls_of(&t, "note").len(), 1, "the callback ran once");
+});

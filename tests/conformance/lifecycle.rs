@@ -41,6 +41,21 @@ conformance!(a_suspended_chain_keeps_the_next_step_until_resumed, |store: TestSt
     assert_eq!(calls_of(&t, "note").len(), 1);
 });
 
+conformance!(a_task_suspended_and_resumed_while_it_runs_runs_once_and_reports, |store: TestStore| async move {
+    let t = format!("{}-suspend-running", store.prefix);
+    let client = store.client(register).await;
+    let handle = client.sign(held).run_no_wait(msg(&t, 2)).await.unwrap();
+    entered(&t, 1).await;
+    handle.suspend().await.unwrap();
+    assert_eq!(handle.status().await.unwrap().status, Status::Suspended);
+    // the run is still under way (its lease holds): resume lets it go on instead of dispatching it again
+    handle.resume().await.unwrap();
+    assert_eq!(handle.status().await.unwrap().status, Status::Active);
+    gate(&t).release.add_permits(1);
+    assert_eq!(handle.result().await.unwrap(), msg(&t, 2));
+    assert_eq!(calls_of(&t, "held").len(), 1, "one execution");
+});
+
 conformance!(a_run_that_starts_while_suspended_is_canceled_and_resumed_once, |store: TestStore| async move {
     let t = format!("{}-late", store.prefix);
     // one worker slot: the held task occupies it, so the second run is dispatched but cannot begin yet

@@ -156,6 +156,43 @@ pub async fn held(input: Msg, ctx: TaskContext) -> Result<Msg, TaskError> {
     Ok(input)
 }
 
+/// A worker thread that stops answering: the first attempt blocks its thread (so that its lease is not renewed)
+/// until the tag's stall is lifted; every attempt returns its input plus ten times the attempt.
+#[task(retries = 1)]
+pub async fn stall(input: Msg, ctx: TaskContext) -> Result<Msg, TaskError> {
+    record(&input.tag, "stall", &input, ctx.attempt);
+    if ctx.attempt == 1 {
+        let gate = gate(&input.tag);
+        let blocker = stall_of(&input.tag);
+        // the runtime hands this thread's other work to another thread before it blocks
+        tokio::task::block_in_place(|| {
+            *gate.inside.lock().unwrap() += 1;
+            gate.entered.notify_waiters();
+            let (lifted, signal) = &*blocker;
+            let mut guard = lifted.lock().unwrap();
+            while !*guard {
+                guard = signal.wait(guard).unwrap();
+            }
+        });
+    }
+    Ok(Msg { n: input.n + 10 * i64::from(ctx.attempt), ..input })
+}
+
+type Stall = Arc<(Mutex<bool>, std::sync::Condvar)>;
+
+static STALLS: LazyLock<Mutex<HashMap<String, Stall>>> = LazyLock::new(Default::default);
+
+fn stall_of(tag: &str) -> Stall {
+    STALLS.lock().unwrap().entry(tag.to_owned()).or_default().clone()
+}
+
+/// Lets the stalled first attempt of the tag's `stall` run go on.
+pub fn lift_stall(tag: &str) {
+    let blocker = stall_of(tag);
+    *blocker.0.lock().unwrap() = true;
+    blocker.1.notify_all();
+}
+
 /// Records how many of its runs overlap, working a few milliseconds.
 #[task]
 pub async fn overlap(input: Msg, ctx: TaskContext) -> Result<Msg, TaskError> {
@@ -275,6 +312,7 @@ pub fn register(builder: mageflow::MageflowBuilder) -> mageflow::MageflowBuilder
         .task(too_slow)
         .task(explode)
         .task(held)
+        .task(stall)
         .task(overlap)
         .task(note)
         .task(on_failure)
