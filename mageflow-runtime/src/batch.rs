@@ -222,6 +222,7 @@ fn refusal(subs: &[Sub], transition: &Transition) -> Error {
             adding,
         },
         "not_pending" => Error::AlreadyStarted(id),
+        "damaged" => Error::CorruptState { id, detail: format!("its stored record is {}", detail(0)) },
         "mismatch" => Error::InvalidFlow(format!(
             "{id} is stored as {}, but was now made as {}: a task that is retried must create its flows in the same \
              order on every attempt",

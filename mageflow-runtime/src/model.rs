@@ -189,6 +189,9 @@ pub enum ErrorKind {
     SwarmFailed,
     /// The run's worker stopped renewing its lease (it died or was cut off) and the task has no attempts left.
     Lost,
+    /// The stored record of a part of the flow (a step, an item, a callback) is missing or damaged, so the flow
+    /// cannot go on; the failure's `signature_id` names that part.
+    Damaged,
 }
 
 impl ErrorKind {
@@ -204,6 +207,7 @@ impl ErrorKind {
             ErrorKind::Canceled => "canceled",
             ErrorKind::SwarmFailed => "swarm_failed",
             ErrorKind::Lost => "lost",
+            ErrorKind::Damaged => "damaged",
         }
     }
 }

@@ -8,6 +8,7 @@ mod batch;
 mod chains;
 mod continuation;
 mod cost;
+mod damaged;
 mod dsl;
 mod exactly_once;
 mod idempotency;

@@ -172,6 +172,28 @@ local function failure_json(id, kind, message)
     ',"attempt":' .. (attempt or '0') .. '}}'
 end
 
+local KINDS = { task = true, chain = true, swarm = true }
+local STATUSES = { pending = true, active = true, done = true, failed = true, suspended = true, interrupted = true,
+                   canceled = true }
+
+-- What makes a stored record unusable, or nil: it is missing (expired or deleted), or a field the engine relies on
+-- holds something it never writes.
+local function damage(kind, status, token)
+  if not kind then return 'missing (it expired or was deleted)' end
+  if not KINDS[kind] then return 'damaged (kind = ' .. kind .. ')' end
+  if not STATUSES[status or ''] then return 'damaged (status = ' .. tostring(status) .. ')' end
+  if token and not tonumber(token) then return 'damaged (token = ' .. token .. ')' end
+  return nil
+end
+
+-- The failure a flow ends with when the record of one of its parts (`role`, e.g. "step 2 of chain X") is unusable.
+local function damaged_json(id, role, problem, msg)
+  return '{"task":"","signature_id":' .. json_string(id) .. ',"input":' .. (msg or 'null') ..
+    ',"error":{"kind":"damaged","message":' ..
+    json_string('the stored record of ' .. role .. ', signature ' .. id .. ', is ' .. problem ..
+      ', so the flow cannot go on') .. ',"attempt":0}}'
+end
+
 local function set_ttl(id, kind, ttl, continued)
   local k = key(id)
   redis.call('EXPIRE', k, ttl)
@@ -249,13 +271,15 @@ end
 -- A signature receives the message it runs with. Tasks are dispatched, chains start their first step, swarms
 -- fill their running slots. A stopped (suspended or interrupted) signature keeps the message and is marked due
 -- (prev = active), so that resume starts it. `slot` marks a swarm item that takes a running slot; `parent_fields`
--- are its parent's args and parent, when the caller has read them. Returns the signature's kind, or false if it could
--- not start.
+-- are its parent's args and parent, when the caller has read them. Returns the signature's kind; or false if it could
+-- not start, with what is wrong with its record when it is missing or damaged. A chain whose first step is missing
+-- or damaged fails.
 start = function(id, msg, route, slot, parent_fields)
   local k = key(id)
   local kind, status, token, task, rf, args, parent =
     unpack(redis.call('HMGET', k, 'kind', 'status', 'token', 'task', 'rf', 'args', 'parent'))
-  if not kind then return false end
+  local problem = damage(kind, status, token)
+  if problem then return false, problem end
   local is_stopped = stopped(status)
   if status ~= 'pending' and not is_stopped then return false end
   local writes = { 'msg', msg, 'route', route }
@@ -283,7 +307,10 @@ start = function(id, msg, route, slot, parent_fields)
     writes[#writes + 1] = 0
     redis.call('HSET', k, unpack(writes))
     local first = redis.call('LINDEX', k .. ':children', 0)
-    if first then start(first, msg, route) end
+    if first then
+      local _, problem = start(first, msg, route)
+      if problem then complete(id, false, damaged_json(first, 'step 1 of chain ' .. id, problem, msg)) end
+    end
   else
     writes[#writes + 1] = 'started'
     writes[#writes + 1] = 1
@@ -329,8 +356,13 @@ fill = function(sid)
     local item = redis.call('LPOP', k .. ':queue')
     if not item then break end
     running = redis.call('HINCRBY', k, 'running', 1)
-    local kind = start(item, msg or 'null', route or '0', true, { args, parent })
-    if not kind then
+    local kind, problem = start(item, msg or 'null', route or '0', true, { args, parent })
+    if problem then
+      -- the item fails in its position (items leave the queue in position order); report fills on
+      local pos = tonumber(n or 0) - redis.call('LLEN', k .. ':queue') - 1
+      report(sid, item, false, damaged_json(item, 'item ' .. (pos + 1) .. ' of swarm ' .. sid, problem, msg), pos, '1')
+      return
+    elseif not kind then
       -- the item ended before it could start (canceled while queued): it holds no slot
       running = redis.call('HINCRBY', k, 'running', -1)
       redis.call('HDEL', key(item), 'slot')
@@ -367,7 +399,10 @@ report = function(pid, cid, ok, payload, pos, slot)
     local next_step = redis.call('LINDEX', pk .. ':children', next_pos)
     if next_step then
       redis.call('HSET', pk, 'step', next_pos)
-      start(next_step, payload, '1')
+      local _, problem = start(next_step, payload, '1')
+      if problem then
+        complete(pid, false, damaged_json(next_step, 'step ' .. (next_pos + 1) .. ' of chain ' .. pid, problem, payload))
+      end
     else
       complete(pid, true, payload)
     end
@@ -408,6 +443,18 @@ complete = function(id, ok, payload, fields)
   local kind, status, parent, on_ok, on_err, continued, pos, slot =
     unpack(fields or redis.call('HMGET', k, unpack(COMPLETE_FIELDS)))
   if not kind or finished(status) then return end
+  local fire, drop = split(on_ok), split(on_err)
+  if ok then
+    -- a success callback that cannot run fails the signature instead, loudly
+    for _, callback in ipairs(fire) do
+      local problem = damage(unpack(redis.call('HMGET', key(callback), 'kind', 'status', 'token')))
+      if problem then
+        ok, payload = false, damaged_json(callback, 'the success callback of ' .. id, problem, payload)
+        break
+      end
+    end
+  end
+  if not ok then fire, drop = drop, fire end
   local new_status = ok and 'done' or 'failed'
   local writes = { 'status', new_status, 'prev', status, ok and 'result' or 'error', payload, 'finished', NOW_S }
   if slot == '1' then
@@ -422,8 +469,6 @@ complete = function(id, ok, payload, fields)
   end
   set_ttl(id, kind, TTL[kind][2], continued)
   publish(id, new_status)
-  local fire, drop = split(on_ok), split(on_err)
-  if not ok then fire, drop = drop, fire end
   for _, callback in ipairs(drop) do terminate(callback) end
   for _, callback in ipairs(fire) do start(callback, payload, '1') end
   if parent and parent ~= '' then report(parent, id, ok, payload, pos, slot) end
@@ -616,11 +661,11 @@ end
 -- What the batch knows of a signature: its state in the store, updated by the sub-operations checked so far.
 local function planned(id)
   if plan[id] == nil then
-    local kind, status, closed, n, max_items =
-      unpack(redis.call('HMGET', key(id), 'kind', 'status', 'closed', 'n', 'max_items'))
+    local kind, status, closed, n, max_items, token =
+      unpack(redis.call('HMGET', key(id), 'kind', 'status', 'closed', 'n', 'max_items', 'token'))
     if kind then
       plan[id] = { kind = kind, status = status, closed = closed == '1', n = tonumber(n or 0),
-                   max = tonumber(max_items or 0) }
+                   max = tonumber(max_items or 0), problem = damage(kind, status, token) }
     else
       plan[id] = false
     end
@@ -683,6 +728,7 @@ local function check_sub(sub)
     if problem then return problem end
     local target = planned(sub.id)
     if not target then return { 'missing', sub.id } end
+    if target.problem then return { 'damaged', sub.id, target.problem } end
     if target.status ~= 'pending' and not stopped(target.status) then return { 'not_pending', sub.id, target.status } end
     target.status = 'active'
   elseif sub.op == 'add' then

@@ -1,0 +1,132 @@
+//! Damaged state fails loudly: a step, a queued swarm item or a callback whose stored record is deleted or corrupted
+//! mid-flow fails its flow with the kind `damaged` and the part's id, and nothing hangs.
+
+use mageflow::store::Script;
+use mageflow::{Error, ErrorKind, Mageflow, Node, Outcome, SignatureId, Status};
+use serde_json::json;
+
+use crate::conformance;
+use crate::probe::*;
+use crate::support::*;
+
+/// Deletes a signature's record, as an expiry or a stray `DEL` would.
+async fn delete_record(client: &Mageflow, prefix: &str, id: &SignatureId) {
+    let script = Script::new("return redis.call('DEL', ARGV[1])");
+    client.store().eval(&script, vec![format!("{prefix}:sig:{id}")]).await.unwrap();
+}
+
+/// Overwrites one field of a signature's record.
+async fn corrupt_field(client: &Mageflow, prefix: &str, id: &SignatureId, field: &str, value: &str) {
+    let script = Script::new("return redis.call('HSET', ARGV[1], ARGV[2], ARGV[3])");
+    client.store().eval(&script, vec![format!("{prefix}:sig:{id}"), field.into(), value.into()]).await.unwrap();
+}
+
+conformance!(local_backend: a_chain_whose_next_step_was_deleted_fails_naming_it, |store: TestStore| async move {
+    let t = format!("{}-damaged-step", store.prefix);
+    let client = store.client(register).await;
+    let second = client.sign(add_one);
+    let second_id = second.id().clone();
+    let alert = client.sign(on_failure);
+    let alert_id = alert.id().clone();
+    let chain = client.chain(vec![Node::from(client.sign(held)), second.into()]).on_error(alert);
+    let handle = chain.run_no_wait(json!({"tag": t, "n": 1})).await.unwrap();
+    entered(&t, 1).await;
+    delete_record(&client, &store.prefix, &second_id).await;
+    gate(&t).release.add_permits(1);
+
+    let done = finished(&client, handle.id()).await;
+    assert_eq!(done.status, Status::Failed);
+    let report = done.error.unwrap();
+    assert_eq!((report.error.kind, &report.signature_id), (ErrorKind::Damaged, &second_id));
+    assert!(report.error.message.contains("step 2 of chain") && report.error.message.contains("missing"), "{}", report.error.message);
+    assert_eq!(report.input, json!({"tag": t, "n": 1}), "the message the step would have got");
+    // status, wait and result all report that failure
+    assert_eq!(client.status(handle.id()).await.unwrap().status, Status::Failed);
+    let error = handle.result().await.unwrap_err();
+    assert!(matches!(&error, Error::Failed(failure) if failure.error.kind == ErrorKind::Damaged), "{error:?}");
+    finished(&client, &alert_id).await;
+    assert_eq!(calls_of(&t, "on-failure").len(), 1, "the error callback runs once");
+    assert!(calls_of(&t, "add-one").is_empty());
+});
+
+conformance!(local_backend: a_queued_swarm_item_that_was_deleted_fails_in_its_position, |store: TestStore| async move {
+    let t = format!("{}-damaged-item", store.prefix);
+    let client = store.client(register).await;
+    let items: Vec<Node> = vec![
+        client.sign(held).into(),
+        client.sign(add_one).arg("n", 10).into(),
+        client.sign(add_one).arg("n", 20).into(),
+        client.sign(add_one).arg("n", 30).into(),
+    ];
+    let lost_id = items[2].id().clone();
+    let handle = client.swarm(items).max_concurrency(1).run_no_wait(json!({"tag": t, "n": 0})).await.unwrap();
+    entered(&t, 1).await;
+    delete_record(&client, &store.prefix, &lost_id).await;
+    gate(&t).release.add_permits(1);
+
+    let done = finished(&client, handle.id()).await;
+    assert_eq!(done.status, Status::Done, "without a failure threshold the swarm completes, reporting the item");
+    let outcomes: Vec<Outcome> = serde_json::from_value(done.result.unwrap()).unwrap();
+    assert_eq!(outcomes.len(), 4);
+    assert_eq!(outcomes[0].clone().ok(), Some(json!({"tag": t, "n": 0})));
+    assert_eq!(outcomes[1].clone().ok(), Some(json!({"tag": t, "n": 11})));
+    let Outcome::Failed(report) = &outcomes[2] else { panic!("item 3 failed: {:?}", outcomes[2]) };
+    assert_eq!((report.error.kind, &report.signature_id), (ErrorKind::Damaged, &lost_id));
+    assert!(report.error.message.contains("item 3 of swarm"), "{}", report.error.message);
+    assert_eq!(outcomes[3].clone().ok(), Some(json!({"tag": t, "n": 31})));
+    let progress = done.swarm.unwrap();
+    assert_eq!((progress.succeeded, progress.failed, progress.running), (3, 1, 0));
+});
+
+conformance!(local_backend: a_task_whose_success_callback_was_deleted_fails_and_its_error_callback_runs, |store: TestStore| async move {
+    let t = format!("{}-damaged-callback", store.prefix);
+    let client = store.client(register).await;
+    let callback = client.sign(double);
+    let callback_id = callback.id().clone();
+    let alert = client.sign(on_failure);
+    let alert_id = alert.id().clone();
+    let handle = client.sign(held).on_success(callback).on_error(alert).run_no_wait(msg(&t, 4)).await.unwrap();
+    entered(&t, 1).await;
+    delete_record(&client, &store.prefix, &callback_id).await;
+    gate(&t).release.add_permits(1);
+
+    let done = finished(&client, handle.id()).await;
+    assert_eq!(done.status, Status::Failed, "a success callback that cannot run fails its signature");
+    let report = done.error.unwrap();
+    assert_eq!((report.error.kind, &report.signature_id), (ErrorKind::Damaged, &callback_id));
+    assert!(report.error.message.contains("success callback"), "{}", report.error.message);
+    finished(&client, &alert_id).await;
+    assert_eq!(calls_of(&t, "on-failure").len(), 1);
+    assert!(calls_of(&t, "double").is_empty());
+});
+
+conformance!(local_backend: a_step_with_a_corrupt_field_fails_its_chain, |store: TestStore| async move {
+    let t = format!("{}-corrupt-step", store.prefix);
+    let client = store.client(register).await;
+    let second = client.sign(add_one);
+    let second_id = second.id().clone();
+    let chain = client.chain(vec![Node::from(client.sign(held)), second.into()]);
+    let handle = chain.run_no_wait(json!({"tag": t, "n": 1})).await.unwrap();
+    entered(&t, 1).await;
+    corrupt_field(&client, &store.prefix, &second_id, "kind", "bogus").await;
+    gate(&t).release.add_permits(1);
+
+    let report = finished(&client, handle.id()).await.error.unwrap();
+    assert_eq!((report.error.kind, &report.signature_id), (ErrorKind::Damaged, &second_id));
+    assert!(report.error.message.contains("damaged (kind = bogus)"), "{}", report.error.message);
+});
+
+conformance!(local_backend: starting_a_stored_signature_with_corrupt_fields_is_an_error_at_once, |store: TestStore| async move {
+    let t = format!("{}-corrupt-start", store.prefix);
+    let client = store.client(register).await;
+    for (field, value) in [("status", "sideways"), ("token", "many"), ("kind", "blob")] {
+        let stored = client.sign(add_one).create().await.unwrap();
+        corrupt_field(&client, &store.prefix, stored.id(), field, value).await;
+        let error = stored.start(msg(&t, 1)).await.unwrap_err();
+        let Error::CorruptState { id, detail } = &error else { panic!("{field}: {error:?}") };
+        assert_eq!(id, stored.id());
+        assert!(detail.contains(&format!("{field} = {value}")), "{detail}");
+        assert!(error.to_string().contains("corrupt"), "{error}");
+    }
+    assert!(calls(&t).is_empty(), "nothing ran");
+});
