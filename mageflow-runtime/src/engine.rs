@@ -175,7 +175,7 @@ impl Engine {
         args.push(now.as_millis().to_string());
         args.push(self.lease.as_millis().to_string());
         args.extend(op_args);
-        let reply = self.store.eval(Script::engine(), args).await?;
+        let reply = self.store.eval(Script::engine(), Vec::new(), args).await?;
         parse_transition(reply)
     }
 

@@ -12,13 +12,15 @@ use crate::support::*;
 /// Deletes a signature's record, as an expiry or a stray `DEL` would.
 async fn delete_record(client: &Mageflow, prefix: &str, id: &SignatureId) {
     let script = Script::new("return redis.call('DEL', ARGV[1])");
-    client.store().eval(&script, vec![format!("{prefix}:sig:{id}")]).await.unwrap();
+    let key = format!("{prefix}:sig:{id}");
+    client.store().eval(&script, vec![key.clone()], vec![key]).await.unwrap();
 }
 
 /// Overwrites one field of a signature's record.
 async fn corrupt_field(client: &Mageflow, prefix: &str, id: &SignatureId, field: &str, value: &str) {
     let script = Script::new("return redis.call('HSET', ARGV[1], ARGV[2], ARGV[3])");
-    client.store().eval(&script, vec![format!("{prefix}:sig:{id}"), field.into(), value.into()]).await.unwrap();
+    let key = format!("{prefix}:sig:{id}");
+    client.store().eval(&script, vec![key.clone()], vec![key, field.into(), value.into()]).await.unwrap();
 }
 
 conformance!(local_backend: a_chain_whose_next_step_was_deleted_fails_naming_it, |store: TestStore| async move {

@@ -364,9 +364,9 @@ impl<S: Store> CountingStore<S> {
 
 #[async_trait::async_trait]
 impl<S: Store + Clone> Store for CountingStore<S> {
-    async fn eval(&self, script: &Script, args: Vec<String>) -> Result<Reply, StoreError> {
+    async fn eval(&self, script: &Script, keys: Vec<String>, args: Vec<String>) -> Result<Reply, StoreError> {
         self.count(&format!("eval:{}", args[0]));
-        self.inner.eval(script, args).await
+        self.inner.eval(script, keys, args).await
     }
     async fn read_hash(&self, key: &str) -> Result<std::collections::HashMap<String, String>, StoreError> {
         self.count("read_hash");

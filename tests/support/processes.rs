@@ -101,7 +101,8 @@ impl Recorder {
 
     /// Runs a Lua script on the recorder's Redis.
     pub async fn record(&self, script: &'static str, args: Vec<String>) -> Result<(), TaskError> {
-        self.store.eval(&Script::new(script), args).await.map_err(|error| TaskError::new(error.to_string()))?;
+        let key = args.first().cloned().into_iter().collect();
+        self.store.eval(&Script::new(script), key, args).await.map_err(|error| TaskError::new(error.to_string()))?;
         Ok(())
     }
 }

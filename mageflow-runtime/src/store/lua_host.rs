@@ -146,9 +146,14 @@ impl LuaHost {
         Ok(LuaHost { lua, scripts: HashMap::new() })
     }
 
-    /// Runs a script with these `ARGV`, atomically (the host is used by one caller at a time). Returns the reply
-    /// and the channels published to.
-    pub(crate) fn eval(&mut self, script: &Script, args: Vec<String>) -> Result<(Reply, Vec<String>), StoreError> {
+    /// Runs a script with these `KEYS` and `ARGV`, atomically (the host is used by one caller at a time). Returns the
+    /// reply and the channels published to.
+    pub(crate) fn eval(
+        &mut self,
+        script: &Script,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> Result<(Reply, Vec<String>), StoreError> {
         let function = match self.scripts.get(script.sha1()) {
             Some(function) => function.clone(),
             None => {
@@ -165,7 +170,7 @@ impl LuaHost {
         let globals = self.lua.globals();
         let argv = self.lua.create_sequence_from(args).map_err(lua_error)?;
         globals.set("ARGV", argv).map_err(lua_error)?;
-        globals.set("KEYS", self.lua.create_table().map_err(lua_error)?).map_err(lua_error)?;
+        globals.set("KEYS", self.lua.create_sequence_from(keys).map_err(lua_error)?).map_err(lua_error)?;
         let outcome = function.call::<Value>(()).map_err(lua_error).and_then(lua_to_reply);
         let published = self.with_keyspace(|keyspace| keyspace.take_published());
         outcome.map(|reply| (reply, published))
@@ -185,7 +190,8 @@ mod tests {
     use super::*;
 
     fn eval(host: &mut LuaHost, source: &'static str, args: &[&str]) -> Result<Reply, StoreError> {
-        host.eval(&Script::new(source), args.iter().map(|a| a.to_string()).collect()).map(|(reply, _)| reply)
+        host.eval(&Script::new(source), Vec::new(), args.iter().map(|a| a.to_string()).collect())
+            .map(|(reply, _)| reply)
     }
 
     #[test]
@@ -214,7 +220,7 @@ mod tests {
     fn publishes_are_reported() {
         let mut host = LuaHost::new().unwrap();
         let (_, published) =
-            host.eval(&Script::new("redis.call('PUBLISH', 'chan', 'x') return 1"), Vec::new()).unwrap();
+            host.eval(&Script::new("redis.call('PUBLISH', 'chan', 'x') return 1"), Vec::new(), Vec::new()).unwrap();
         assert_eq!(published, vec!["chan".to_owned()]);
     }
 }

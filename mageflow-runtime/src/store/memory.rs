@@ -74,10 +74,10 @@ fn bulk_strings(reply: Resp) -> Vec<String> {
 
 #[async_trait]
 impl Store for MemoryStore {
-    async fn eval(&self, script: &Script, args: Vec<String>) -> Result<Reply, StoreError> {
+    async fn eval(&self, script: &Script, keys: Vec<String>, args: Vec<String>) -> Result<Reply, StoreError> {
         let (reply, published) = {
             let mut host = self.host.lock().map_err(poisoned)?;
-            host.eval(script, args)?
+            host.eval(script, keys, args)?
         };
         self.wake(published);
         Ok(reply)

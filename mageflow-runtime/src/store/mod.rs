@@ -95,8 +95,9 @@ pub type Notified = futures::future::BoxFuture<'static, ()>;
 /// Where signatures live. Implemented by [`RedisStore`] and [`MemoryStore`]; both pass the same conformance suite.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// Runs `script` atomically (nothing else changes the store while it runs) with these arguments.
-    async fn eval(&self, script: &Script, args: Vec<String>) -> Result<Reply, StoreError>;
+    /// Runs `script` atomically (nothing else changes the store while it runs) with these keys (`KEYS`, which
+    /// also route the call on a cluster) and arguments (`ARGV`).
+    async fn eval(&self, script: &Script, keys: Vec<String>, args: Vec<String>) -> Result<Reply, StoreError>;
 
     /// All fields of a hash; empty when the key does not exist.
     async fn read_hash(&self, key: &str) -> Result<HashMap<String, String>, StoreError>;

@@ -147,12 +147,12 @@ impl RedisStore {
 
 #[async_trait]
 impl Store for RedisStore {
-    async fn eval(&self, script: &Script, args: Vec<String>) -> Result<Reply, StoreError> {
-        let result: Result<Value, _> = self.client.evalsha(script.sha1(), Vec::<String>::new(), args.clone()).await;
+    async fn eval(&self, script: &Script, keys: Vec<String>, args: Vec<String>) -> Result<Reply, StoreError> {
+        let result: Result<Value, _> = self.client.evalsha(script.sha1(), keys.clone(), args.clone()).await;
         let value = match result {
             Err(error) if error.details().starts_with("NOSCRIPT") => {
                 let _: String = self.client.script_load(script.source()).await.map_err(command_error)?;
-                self.client.evalsha(script.sha1(), Vec::<String>::new(), args).await.map_err(command_error)?
+                self.client.evalsha(script.sha1(), keys, args).await.map_err(command_error)?
             }
             other => other.map_err(command_error)?,
         };
