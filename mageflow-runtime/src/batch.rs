@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::client::Mageflow;
+use crate::engine::protocol::{Code, Refusal};
 use crate::engine::{Sub, Transition};
 use crate::error::{Error, Result};
 use crate::flow::Node;
@@ -135,7 +136,7 @@ impl Mageflow {
         }
         loop {
             let transition = self.engine().batch(&subs).await?;
-            if transition.code == "ok" {
+            if transition.code == Code::Ok {
                 return self.engine().apply(transition).await;
             }
             let error = refusal(&subs, &transition);
@@ -195,6 +196,9 @@ fn refusal(subs: &[Sub], transition: &Transition) -> Error {
     let extra = &transition.extra;
     let index: usize = extra.first().and_then(|i| i.parse().ok()).unwrap_or(0);
     let code = extra.get(1).map(String::as_str).unwrap_or_default();
+    let Some(refusal) = Refusal::parse(code) else {
+        return Error::Store(crate::store::StoreError::Protocol(format!("a batch was refused with `{code}`")));
+    };
     let Some(id) = extra.get(2).and_then(|id| SignatureId::parse(id)) else {
         return Error::Store(crate::store::StoreError::Protocol(format!("a batch was refused with {extra:?}")));
     };
@@ -203,32 +207,31 @@ fn refusal(subs: &[Sub], transition: &Transition) -> Error {
         Some(Sub::Add { items, .. }) => items.len() as u64,
         _ => 0,
     };
-    match code {
-        "missing" => Error::NotFound(id),
-        "wrong_kind" => {
+    match refusal {
+        Refusal::Missing => Error::NotFound(id),
+        Refusal::WrongKind => {
             Error::WrongKind { id, actual: Kind::parse(detail(0)).map_or("signature", Kind::as_str), expected: "swarm" }
         }
-        "closed" => Error::SwarmClosed(id),
-        "finished" => match subs.get(index.wrapping_sub(1)) {
+        Refusal::Closed => Error::SwarmClosed(id),
+        Refusal::Finished => match subs.get(index.wrapping_sub(1)) {
             Some(Sub::Add { .. }) => {
                 Error::SwarmFinished { id, status: Status::parse(detail(0)).unwrap_or(Status::Canceled) }
             }
             _ => Error::InvalidFlow(format!("{id} has finished ({}); it can no longer change", detail(0))),
         },
-        "too_many" => Error::TooManyItems {
+        Refusal::TooMany => Error::TooManyItems {
             id,
             current: detail(0).parse().unwrap_or(0),
             max_items: detail(1).parse().unwrap_or(0),
             adding,
         },
-        "not_pending" => Error::AlreadyStarted(id),
-        "damaged" => Error::CorruptState { id, detail: format!("its stored record is {}", detail(0)) },
-        "mismatch" => Error::InvalidFlow(format!(
+        Refusal::NotPending => Error::AlreadyStarted(id),
+        Refusal::Damaged => Error::CorruptState { id, detail: format!("its stored record is {}", detail(0)) },
+        Refusal::Mismatch => Error::InvalidFlow(format!(
             "{id} is stored as {}, but was now made as {}: a task that is retried must create its flows in the same \
              order on every attempt",
             detail(0),
             detail(1)
         )),
-        other => Error::Store(crate::store::StoreError::Protocol(format!("a batch was refused with `{other}`"))),
     }
 }

@@ -41,7 +41,7 @@ impl Mageflow {
         if let Some(definition) = engine.registry.definition(name) {
             return Ok(definition);
         }
-        let fields = engine.store.read_hash(&engine.definition_key(name)).await?;
+        let fields = engine.store.read_hash(&engine.keys.definition(name)).await?;
         match Definition::from_fields(&fields) {
             Some(definition) => Ok(engine.registry.learn(definition)),
             None => Err(Error::UnknownTask { name: name.to_owned(), known: engine.registry.known_names() }),

@@ -8,7 +8,8 @@ use serde_json::Value;
 
 use crate::backend::{Backend, LocalBackend, Worker};
 use crate::config::TtlConfig;
-use crate::engine::Engine;
+use crate::engine::protocol::field;
+use crate::engine::{Engine, Lifecycle};
 use crate::error::{Error, Result};
 use crate::flow::SwarmConfig;
 use crate::flow::{Body, Node};
@@ -171,7 +172,7 @@ impl MageflowBuilder {
         engine.lease = self.lease;
         let engine = Arc::new(engine);
         for registered in registry.registered() {
-            let key = engine.definition_key(&registered.definition.name);
+            let key = engine.keys.definition(&registered.definition.name);
             store.write_hash(&key, registered.definition.to_fields()).await?;
         }
         let worker_client =
@@ -258,7 +259,7 @@ impl Mageflow {
 
     /// The prefix of every key this client writes.
     pub fn key_prefix(&self) -> &str {
-        &self.inner.engine.prefix
+        self.inner.engine.keys.prefix()
     }
 
     /// A signature of a task, typed by the task's input and output.
@@ -296,18 +297,17 @@ impl Mageflow {
     /// The state of one signature.
     pub async fn status(&self, id: &SignatureId) -> Result<SignatureState> {
         let engine = self.engine();
-        let key = engine.signature_key(id);
-        let fields = engine.store.read_hash(&key).await?;
+        let fields = engine.store.read_hash(&engine.keys.signature(id)).await?;
         if fields.is_empty() {
             return Err(Error::NotFound(id.clone()));
         }
-        let kind = fields.get("kind").and_then(|k| Kind::parse(k));
+        let kind = fields.get(field::KIND).and_then(|k| Kind::parse(k));
         // containers list their children; a task that continued with a flow lists that flow
-        let has_children = matches!(kind, Some(Kind::Chain | Kind::Swarm)) || fields.contains_key("next");
+        let has_children = matches!(kind, Some(Kind::Chain | Kind::Swarm)) || fields.contains_key(field::NEXT);
         let children = match has_children {
             true => engine
                 .store
-                .read_list(&format!("{key}:children"))
+                .read_list(&engine.keys.children(id))
                 .await?
                 .iter()
                 .filter_map(|id| SignatureId::parse(id))
@@ -353,16 +353,16 @@ impl Mageflow {
         id: &SignatureId,
         timeout: Option<Duration>,
     ) -> Result<std::collections::HashMap<String, String>> {
-        let key = self.engine().signature_key(id);
+        let key = self.engine().keys.signature(id);
         let wait = async {
-            let channel = self.engine().finished_channel(id);
+            let channel = self.engine().keys.finished_channel(id);
             loop {
                 let notified = self.store().notified(&channel).await?;
                 let fields = self.store().read_hash(&key).await?;
                 if fields.is_empty() {
                     return Err(Error::NotFound(id.clone()));
                 }
-                let status = fields.get("status").and_then(|s| crate::Status::parse(s));
+                let status = fields.get(field::STATUS).and_then(|s| crate::Status::parse(s));
                 if status.is_some_and(crate::Status::is_finished) {
                     return Ok(fields);
                 }
@@ -377,7 +377,7 @@ impl Mageflow {
         }
     }
 
-    async fn lifecycle(&self, op: &str, id: &SignatureId) -> Result<()> {
+    async fn lifecycle(&self, op: Lifecycle, id: &SignatureId) -> Result<()> {
         let transition = self.engine().lifecycle(op, id).await?;
         self.engine().apply(transition).await
     }
@@ -385,24 +385,24 @@ impl Mageflow {
     /// Suspends a signature and everything in it: nothing new starts (a run that starts anyway is canceled and
     /// keeps its input); running tasks finish. Harmless to call twice.
     pub async fn suspend(&self, id: &SignatureId) -> Result<()> {
-        self.lifecycle("suspend", id).await
+        self.lifecycle(Lifecycle::Suspend, id).await
     }
 
     /// Like [`suspend`](Self::suspend), and also aborts running tasks through the backend; they run again on
     /// resume.
     pub async fn interrupt(&self, id: &SignatureId) -> Result<()> {
-        self.lifecycle("interrupt", id).await
+        self.lifecycle(Lifecycle::Interrupt, id).await
     }
 
     /// Resumes what was suspended or interrupted: runs that were stopped are dispatched again, exactly once.
     pub async fn resume(&self, id: &SignatureId) -> Result<()> {
-        self.lifecycle("resume", id).await
+        self.lifecycle(Lifecycle::Resume, id).await
     }
 
     /// Ends a signature and everything in it for good: running tasks are aborted, no callback of it runs, and its
     /// parent (if any) sees it as failed.
     pub async fn cancel(&self, id: &SignatureId) -> Result<()> {
-        self.lifecycle("cancel", id).await
+        self.lifecycle(Lifecycle::Cancel, id).await
     }
 
     /// Dispatches again the runs dispatched more than `older_than` ago that never began, and the runs whose lease

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::engine::protocol::field;
 use crate::error::{Error, Result};
 use crate::model::{Failure, Kind, SignatureId, Status};
 
@@ -142,9 +143,9 @@ impl SignatureState {
         children: Vec<SignatureId>,
     ) -> Result<SignatureState> {
         let corrupt = |detail: String| Error::CorruptState { id: id.clone(), detail };
-        let kind = fields.get("kind").map(String::as_str).unwrap_or_default();
+        let kind = fields.get(field::KIND).map(String::as_str).unwrap_or_default();
         let kind = Kind::parse(kind).ok_or_else(|| corrupt(format!("unknown kind `{kind}`")))?;
-        let status = fields.get("status").map(String::as_str).unwrap_or_default();
+        let status = fields.get(field::STATUS).map(String::as_str).unwrap_or_default();
         let status = Status::parse(status).ok_or_else(|| corrupt(format!("unknown status `{status}`")))?;
         let json = |field: &str| -> Result<Option<Value>> {
             fields
@@ -153,41 +154,41 @@ impl SignatureState {
                 .transpose()
         };
         let number = |field: &str| fields.get(field).and_then(|v| v.parse::<u64>().ok());
-        let args = match fields.get("args") {
+        let args = match fields.get(field::ARGS) {
             None => Map::new(),
             Some(stored) => crate::input::merged_layers(stored).map_err(corrupt)?,
         };
-        let error = json("error")?
+        let error = json(field::ERROR)?
             .map(serde_json::from_value::<Failure>)
             .transpose()
             .map_err(|e| corrupt(format!("`error` is not a failure report: {e}")))?;
         let swarm = (kind == Kind::Swarm).then(|| SwarmProgress {
-            items: number("n").unwrap_or(0),
-            running: number("running").unwrap_or(0),
-            succeeded: number("ok_n").unwrap_or(0),
-            failed: number("fail_n").unwrap_or(0),
-            closed: fields.get("closed").is_some_and(|v| v == "1"),
-            max_concurrency: number("maxc").unwrap_or(0) as u32,
+            items: number(field::ITEMS).unwrap_or(0),
+            running: number(field::RUNNING).unwrap_or(0),
+            succeeded: number(field::SUCCEEDED).unwrap_or(0),
+            failed: number(field::FAILED).unwrap_or(0),
+            closed: fields.get(field::CLOSED).is_some_and(|v| v == "1"),
+            max_concurrency: number(field::MAX_CONCURRENCY).unwrap_or(0) as u32,
         });
         Ok(SignatureState {
             id: id.clone(),
             kind,
-            name: fields.get("task").cloned().unwrap_or_default(),
+            name: fields.get(field::TASK).cloned().unwrap_or_default(),
             status,
-            previous_status: fields.get("prev").and_then(|p| Status::parse(p)),
-            parent: fields.get("parent").and_then(|p| SignatureId::parse(p)),
-            position: number("pos"),
-            attempt: number("attempt").unwrap_or(0) as u32,
+            previous_status: fields.get(field::PREV).and_then(|p| Status::parse(p)),
+            parent: fields.get(field::PARENT).and_then(|p| SignatureId::parse(p)),
+            position: number(field::POS),
+            attempt: number(field::ATTEMPT).unwrap_or(0) as u32,
             args,
-            message: json("msg")?,
-            result: json("result")?,
+            message: json(field::MESSAGE)?,
+            result: json(field::RESULT)?,
             error,
-            success_callbacks: ids(fields.get("on_ok")),
-            error_callbacks: ids(fields.get("on_err")),
+            success_callbacks: ids(fields.get(field::ON_OK)),
+            error_callbacks: ids(fields.get(field::ON_ERR)),
             children,
             swarm,
-            created_at: UNIX_EPOCH + Duration::from_secs(number("created").unwrap_or(0)),
-            finished_at: number("finished").map(|secs| UNIX_EPOCH + Duration::from_secs(secs)),
+            created_at: UNIX_EPOCH + Duration::from_secs(number(field::CREATED).unwrap_or(0)),
+            finished_at: number(field::FINISHED).map(|secs| UNIX_EPOCH + Duration::from_secs(secs)),
         })
     }
 }

@@ -12,8 +12,9 @@ use tracing::Instrument;
 
 use crate::backend::{Delivery, Run};
 use crate::client::Mageflow;
-use crate::engine::{Engine, Transition};
-use crate::model::{ErrorKind, ErrorReport, Failure, SignatureId};
+use crate::engine::protocol::field;
+use crate::engine::{Code, Engine, Transition};
+use crate::model::{ErrorKind, ErrorReport, Failure, SignatureId, Status};
 use crate::registry::Produced;
 use crate::scope::CreationScope;
 use crate::task::{Continuation, TaskContext, TaskError};
@@ -119,10 +120,11 @@ impl Worker {
     /// [`abandon`](Self::abandon), so that a late report about an old run (one that was interrupted, then
     /// resumed as a new run) does not fail the signature's newer run.
     pub async fn current_attempt(&self, run: &Run) -> crate::Result<Option<u32>> {
-        let fields = self.engine.store.read_hash(&self.engine.signature_key(&run.signature_id)).await?;
-        let current = fields.get("token").is_some_and(|token| token.parse() == Ok(run.token));
-        let runnable = matches!(fields.get("status").map(String::as_str), Some("pending" | "active"));
-        Ok((current && runnable).then(|| fields.get("attempt").and_then(|a| a.parse().ok()).unwrap_or(0)))
+        let fields = self.engine.store.read_hash(&self.engine.keys.signature(&run.signature_id)).await?;
+        let current = fields.get(field::TOKEN).is_some_and(|token| token.parse() == Ok(run.token));
+        let status = fields.get(field::STATUS).and_then(|status| Status::parse(status));
+        let runnable = matches!(status, Some(Status::Pending | Status::Active));
+        Ok((current && runnable).then(|| fields.get(field::ATTEMPT).and_then(|a| a.parse().ok()).unwrap_or(0)))
     }
 
     async fn execute_inner(
@@ -136,20 +138,20 @@ impl Worker {
         // a task that may be retried journals what it creates, so that its retries create nothing twice
         let journal = registered
             .filter(|registered| self.engine.idempotent_creation && registered.definition.options.retries > 0)
-            .map(|_| self.engine.journal_key(&run.signature_id));
+            .map(|_| self.engine.keys.journal(&run.signature_id));
         let begin = match self.engine.begin(run, attempt, run_ref.as_deref(), journal.as_deref()).await {
             Ok(transition) => transition,
             Err(error) => return AttemptOutcome::Unrecorded(error.to_string()),
         };
-        match begin.code.as_str() {
-            "run" => {}
+        match begin.code {
+            Code::Run => {}
             code => {
                 let reason = match code {
-                    "missing" => SkipReason::Missing,
-                    "stale" => SkipReason::Stale,
-                    "stopped" => SkipReason::Stopped,
-                    "busy" => SkipReason::Busy,
-                    "continued" => SkipReason::Continued,
+                    Code::Missing => SkipReason::Missing,
+                    Code::Stale => SkipReason::Stale,
+                    Code::Stopped => SkipReason::Stopped,
+                    Code::Busy => SkipReason::Busy,
+                    Code::Continued => SkipReason::Continued,
                     _ => SkipReason::Finished,
                 };
                 tracing::debug!(?reason, "the run does not start");
@@ -294,7 +296,7 @@ impl Worker {
     /// after its lease was lost), so that nothing was recorded.
     async fn record(&self, transition: impl Future<Output = crate::Result<Transition>>) -> crate::Result<bool> {
         let transition = transition.await?;
-        if transition.code == "stale" {
+        if transition.code == Code::Stale {
             tracing::warn!("the run's outcome is stale: its lease was lost and a newer dispatch replaced it");
             return Ok(false);
         }

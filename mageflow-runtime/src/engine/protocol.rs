@@ -1,0 +1,514 @@
+//! The transition script's protocol, typed: its operations and their arguments, the keys and signature fields it
+//! works on, the records it creates, and its replies. This is the only Rust code that knows them; the other side
+//! is `store/engine.lua`.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::backend::Interrupt;
+use crate::error::{Error, Result};
+use crate::flow::{Body, Node};
+use crate::model::{Kind, SignatureId};
+use crate::store::{Reply, StoreError};
+
+/// An operation of the transition script (its `ARGV[1]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Op {
+    /// Sub-operations applied all or none: creations, starts, item additions, argument updates, closes.
+    Batch,
+    /// May a delivery run? Takes the run's lease.
+    Begin,
+    /// The run is still under way: extend its lease.
+    Renew,
+    /// Record a run's success and start what follows.
+    Succeed,
+    /// Record a run's final failure and start what follows.
+    Fail,
+    /// Splice the flow a run handed over to into the task's place.
+    Continue,
+    /// Stop what has not started.
+    Suspend,
+    /// Stop what has not started and abort what runs.
+    Interrupt,
+    /// Start again what was stopped.
+    Resume,
+    /// End a flow for good.
+    Cancel,
+    /// Dispatch again what was dispatched but never began, and runs whose lease expired.
+    Recover,
+}
+
+impl Op {
+    /// The operation's name in the script.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::Batch => "batch",
+            Op::Begin => "begin",
+            Op::Renew => "renew",
+            Op::Succeed => "succeed",
+            Op::Fail => "fail",
+            Op::Continue => "continue",
+            Op::Suspend => "suspend",
+            Op::Interrupt => "interrupt",
+            Op::Resume => "resume",
+            Op::Cancel => "cancel",
+            Op::Recover => "recover",
+        }
+    }
+}
+
+/// A lifecycle operation on a signature and what it contains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Lifecycle {
+    Suspend,
+    Interrupt,
+    Resume,
+    Cancel,
+}
+
+impl From<Lifecycle> for Op {
+    fn from(lifecycle: Lifecycle) -> Op {
+        match lifecycle {
+            Lifecycle::Suspend => Op::Suspend,
+            Lifecycle::Interrupt => Op::Interrupt,
+            Lifecycle::Resume => Op::Resume,
+            Lifecycle::Cancel => Op::Cancel,
+        }
+    }
+}
+
+/// What an operation answered (the first element of its reply).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Code {
+    /// Done as asked.
+    Ok,
+    /// `begin`: the delivery may run; it holds the run's lease.
+    Run,
+    /// The signature does not exist.
+    Missing,
+    /// A newer dispatch replaced this run: it may neither begin nor report.
+    Stale,
+    /// The signature has finished.
+    Finished,
+    /// `begin`: the run already handed over to a flow.
+    Continued,
+    /// `begin`: another delivery of the run is under way and its lease holds.
+    Busy,
+    /// `begin`: the signature is suspended or interrupted; the run is due again on resume.
+    Stopped,
+    /// `succeed` / `fail` / `continue`: nothing to record (the signature is not running).
+    Ignored,
+    /// `batch`: a sub-operation could not apply, so none did (see [`Refusal`]).
+    Refused,
+    /// `renew`: the run no longer holds its signature.
+    Lost,
+}
+
+impl Code {
+    fn parse(text: &str) -> Option<Code> {
+        Some(match text {
+            "ok" => Code::Ok,
+            "run" => Code::Run,
+            "missing" => Code::Missing,
+            "stale" => Code::Stale,
+            "finished" => Code::Finished,
+            "continued" => Code::Continued,
+            "busy" => Code::Busy,
+            "stopped" => Code::Stopped,
+            "ignored" => Code::Ignored,
+            "refused" => Code::Refused,
+            "lost" => Code::Lost,
+            _ => return None,
+        })
+    }
+}
+
+/// Why a batch was refused: the `extra` of a [`Code::Refused`] reply is the 1-based index of the sub-operation,
+/// the refusal, the signature id, then details.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// The signature does not exist.
+    Missing,
+    /// Items were added to something that is not a swarm (details: its kind).
+    WrongKind,
+    /// The swarm is closed.
+    Closed,
+    /// The signature finished (details: its status).
+    Finished,
+    /// The swarm would exceed its `max_items` (details: its item count, its limit).
+    TooMany,
+    /// A start of a signature that already started.
+    NotPending,
+    /// A replayed creation met a different stored signature (details: stored and new kind and name).
+    Mismatch,
+    /// The stored record is unusable (details: what is wrong).
+    Damaged,
+}
+
+impl Refusal {
+    pub fn parse(text: &str) -> Option<Refusal> {
+        Some(match text {
+            "missing" => Refusal::Missing,
+            "wrong_kind" => Refusal::WrongKind,
+            "closed" => Refusal::Closed,
+            "finished" => Refusal::Finished,
+            "too_many" => Refusal::TooMany,
+            "not_pending" => Refusal::NotPending,
+            "mismatch" => Refusal::Mismatch,
+            "damaged" => Refusal::Damaged,
+            _ => return None,
+        })
+    }
+}
+
+/// The fields of a stored signature (a Redis hash), as the script writes them.
+pub(crate) mod field {
+    pub const KIND: &str = "kind";
+    pub const TASK: &str = "task";
+    pub const STATUS: &str = "status";
+    pub const PREV: &str = "prev";
+    pub const PARENT: &str = "parent";
+    pub const POS: &str = "pos";
+    pub const ON_OK: &str = "on_ok";
+    pub const ON_ERR: &str = "on_err";
+    pub const ARGS: &str = "args";
+    pub const RETURN_FIELD: &str = "rf";
+    pub const MESSAGE: &str = "msg";
+    pub const TOKEN: &str = "token";
+    pub const ATTEMPT: &str = "attempt";
+    pub const RESULT: &str = "result";
+    pub const ERROR: &str = "error";
+    pub const CREATED: &str = "created";
+    pub const FINISHED: &str = "finished";
+    pub const NEXT: &str = "next";
+    pub const MAX_CONCURRENCY: &str = "maxc";
+    pub const STOP_AFTER: &str = "stop_after";
+    pub const MAX_ITEMS: &str = "max_items";
+    pub const RAW: &str = "raw";
+    pub const CLOSED: &str = "closed";
+    pub const ITEMS: &str = "n";
+    pub const RUNNING: &str = "running";
+    pub const SUCCEEDED: &str = "ok_n";
+    pub const FAILED: &str = "fail_n";
+}
+
+/// The names of the keys under a prefix.
+#[derive(Clone, Debug)]
+pub(crate) struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    pub fn new(prefix: String) -> Self {
+        Keys { prefix }
+    }
+
+    /// The key prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// A signature's hash.
+    pub fn signature(&self, id: &SignatureId) -> String {
+        format!("{}:sig:{id}", self.prefix)
+    }
+
+    /// A container's child list (a chain's steps, a swarm's items, the flow a task continued with).
+    pub fn children(&self, id: &SignatureId) -> String {
+        format!("{}:sig:{id}:children", self.prefix)
+    }
+
+    /// A task definition's hash (input schema, return field, retries): the only keys without a TTL.
+    pub fn definition(&self, task: &str) -> String {
+        format!("{}:task:{task}", self.prefix)
+    }
+
+    /// A task run's creation journal.
+    pub fn journal(&self, id: &SignatureId) -> String {
+        format!("{}:journal:{id}", self.prefix)
+    }
+
+    /// The channel the script publishes a signature's new status on when it finishes.
+    pub fn finished_channel(&self, id: &SignatureId) -> String {
+        format!("{}:finished:{id}", self.prefix)
+    }
+}
+
+/// The arguments every call starts with: the operation, the key prefix, the six TTLs in seconds, the caller's
+/// clock (ms since the epoch) and the length of a run's lease (ms).
+pub(crate) fn header(op: Op, keys: &Keys, ttls: &[String; 6], lease: Duration) -> Vec<String> {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let mut args = Vec::with_capacity(16);
+    args.push(op.as_str().to_owned());
+    args.push(keys.prefix.clone());
+    args.extend(ttls.iter().cloned());
+    args.push(now.as_millis().to_string());
+    args.push(lease.as_millis().to_string());
+    args
+}
+
+/// One signature as the transition script creates it.
+pub(crate) struct Record {
+    pub id: SignatureId,
+    pub kind: Kind,
+    pub fields: Vec<(&'static str, String)>,
+    pub children: Vec<SignatureId>,
+}
+
+fn ids(nodes: &[Node]) -> String {
+    nodes.iter().map(|node| node.id.as_str()).collect::<Vec<_>>().join(" ")
+}
+
+/// Turns a tree into records. `return_field` gives each task's return field. The root gets `parent` / `pos` only
+/// when `place` says so; children always point at their container.
+pub(crate) fn records(
+    root: &Node,
+    place: Option<(&SignatureId, u64)>,
+    return_field: &dyn Fn(&str) -> Option<String>,
+) -> Vec<Record> {
+    let mut out = Vec::new();
+    push_records(root, place, return_field, &mut out);
+    out
+}
+
+fn push_records(
+    node: &Node,
+    place: Option<(&SignatureId, u64)>,
+    return_field: &dyn Fn(&str) -> Option<String>,
+    out: &mut Vec<Record>,
+) {
+    let mut fields: Vec<(&'static str, String)> = vec![(field::TASK, node.name())];
+    if let Some((parent, pos)) = place {
+        fields.push((field::PARENT, parent.to_string()));
+        fields.push((field::POS, pos.to_string()));
+    }
+    if !node.on_success.is_empty() {
+        fields.push((field::ON_OK, ids(&node.on_success)));
+    }
+    if !node.on_error.is_empty() {
+        fields.push((field::ON_ERR, ids(&node.on_error)));
+    }
+    if !node.args.is_empty() {
+        fields.push((field::ARGS, Value::Object(node.args.clone()).to_string()));
+    }
+    let children: &[Node] = match &node.body {
+        Body::Task { name } => {
+            if let Some(name) = return_field(name) {
+                fields.push((field::RETURN_FIELD, name));
+            }
+            &[]
+        }
+        Body::Chain { steps, .. } => steps,
+        Body::Swarm { items, config, closed, .. } => {
+            fields.push((field::MAX_CONCURRENCY, config.max_concurrency.to_string()));
+            if let Some(limit) = config.stop_after_failures {
+                fields.push((field::STOP_AFTER, limit.to_string()));
+            }
+            if let Some(max) = config.max_items {
+                fields.push((field::MAX_ITEMS, max.to_string()));
+            }
+            if config.outputs_only {
+                fields.push((field::RAW, "1".to_owned()));
+            }
+            let full = config.max_items.is_some_and(|max| items.len() as u64 >= max);
+            if *closed || full {
+                fields.push((field::CLOSED, "1".to_owned()));
+            }
+            items
+        }
+    };
+    out.push(Record {
+        id: node.id.clone(),
+        kind: node.kind(),
+        fields,
+        children: children.iter().map(|child| child.id.clone()).collect(),
+    });
+    for (pos, child) in children.iter().enumerate() {
+        push_records(child, Some((&node.id, pos as u64)), return_field, out);
+    }
+    for callback in node.on_success.iter().chain(&node.on_error) {
+        push_records(callback, None, return_field, out);
+    }
+}
+
+/// Appends records to the script's arguments: a count, then per record its id, kind, fields and children.
+pub(crate) fn encode_records(records: &[Record], args: &mut Vec<String>) {
+    args.push(records.len().to_string());
+    for record in records {
+        args.push(record.id.to_string());
+        args.push(record.kind.as_str().to_owned());
+        args.push(record.fields.len().to_string());
+        for (name, value) in &record.fields {
+            args.push((*name).to_owned());
+            args.push(value.clone());
+        }
+        args.push(record.children.len().to_string());
+        args.extend(record.children.iter().map(ToString::to_string));
+    }
+}
+
+/// One part of an atomic batch (see the script's "batches").
+pub(crate) enum Sub {
+    /// Store a tree.
+    Create(Node),
+    /// Store a tree and start its root with a message.
+    Run(Node, Value),
+    /// Start a stored signature with a message.
+    Start(SignatureId, Value),
+    /// Add items to a swarm, closing it if asked.
+    Add { swarm: SignatureId, close: bool, items: Vec<Node> },
+    /// Add a layer of bound arguments to a signature.
+    Update(SignatureId, serde_json::Map<String, Value>),
+    /// Close a swarm.
+    Close(SignatureId),
+    /// Append ids to a task run's creation journal.
+    Journal(String, Vec<SignatureId>),
+}
+
+/// The arguments of a `batch`: a count, then each sub-operation's name and arguments. `records` turns a tree into
+/// its records.
+pub(crate) fn encode_batch(subs: &[Sub], records: &dyn Fn(&Node) -> Vec<Record>) -> Vec<String> {
+    let mut args = vec![subs.len().to_string()];
+    for sub in subs {
+        match sub {
+            Sub::Create(root) => {
+                args.push("create".into());
+                encode_records(&records(root), &mut args);
+            }
+            Sub::Run(root, message) => {
+                args.push("run".into());
+                encode_records(&records(root), &mut args);
+                args.push(root.id.to_string());
+                args.push(message.to_string());
+            }
+            Sub::Start(id, message) => {
+                args.extend(["run".into(), "0".into(), id.to_string(), message.to_string()]);
+            }
+            Sub::Add { swarm, close, items } => {
+                args.extend(["add".into(), swarm.to_string(), if *close { "1" } else { "0" }.into()]);
+                args.push(items.len().to_string());
+                args.extend(items.iter().map(|item| item.id.to_string()));
+                let all: Vec<Record> = items.iter().flat_map(records).collect();
+                encode_records(&all, &mut args);
+            }
+            Sub::Update(id, layer) => {
+                args.extend(["update".into(), id.to_string(), Value::Object(layer.clone()).to_string()]);
+            }
+            Sub::Close(swarm) => args.extend(["close".into(), swarm.to_string()]),
+            Sub::Journal(key, ids) => {
+                args.extend(["journal".into(), key.clone(), ids.len().to_string()]);
+                args.extend(ids.iter().map(ToString::to_string));
+            }
+        }
+    }
+    args
+}
+
+/// A task the script says is due, before its input is built: `{id, token, task, message, route, return field,
+/// bound arguments of the task and its ancestors, nearest first}`.
+#[derive(Debug)]
+pub(crate) struct Due {
+    pub id: SignatureId,
+    pub token: u64,
+    pub task: String,
+    pub message: String,
+    pub route: bool,
+    pub return_field: Option<String>,
+    pub args: Vec<String>,
+}
+
+/// What one call of the script decided: `{code, dispatches, interrupts, extra}`.
+#[derive(Debug)]
+pub(crate) struct Transition {
+    pub code: Code,
+    pub due: Vec<Due>,
+    pub interrupts: Vec<Interrupt>,
+    pub extra: Vec<String>,
+}
+
+fn protocol(detail: impl Into<String>) -> Error {
+    Error::Store(StoreError::Protocol(detail.into()))
+}
+
+fn texts(reply: Option<&Reply>) -> Vec<String> {
+    reply
+        .and_then(Reply::as_array)
+        .map(|items| items.iter().filter_map(|item| item.as_text().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
+impl Transition {
+    /// Decodes a reply of the script.
+    pub fn parse(reply: Reply) -> Result<Transition> {
+        let parts = reply.as_array().ok_or_else(|| protocol(format!("the transition script returned {reply:?}")))?;
+        let code = parts.first().and_then(Reply::as_text).ok_or_else(|| protocol("a transition without a code"))?;
+        let code = Code::parse(code).ok_or_else(|| protocol(format!("the transition script answered `{code}`")))?;
+        let mut due = Vec::new();
+        for entry in parts.get(1).and_then(Reply::as_array).unwrap_or_default() {
+            let words = texts(Some(entry));
+            if words.len() < 6 {
+                return Err(protocol(format!("a dispatch entry with {} fields", words.len())));
+            }
+            let id = SignatureId::parse(&words[0]).ok_or_else(|| protocol(format!("bad id `{}`", words[0])))?;
+            due.push(Due {
+                id,
+                token: words[1].parse().map_err(|_| protocol(format!("bad token `{}`", words[1])))?,
+                task: words[2].clone(),
+                message: words[3].clone(),
+                route: words[4] == "1",
+                return_field: (!words[5].is_empty()).then(|| words[5].clone()),
+                args: words[6..].to_vec(),
+            });
+        }
+        let mut interrupts = Vec::new();
+        for entry in parts.get(2).and_then(Reply::as_array).unwrap_or_default() {
+            let words = texts(Some(entry));
+            let Some(signature_id) = words.first().and_then(|id| SignatureId::parse(id)) else {
+                return Err(protocol(format!("bad interrupt entry {entry:?}")));
+            };
+            let run_ref = words.get(1).filter(|r| !r.is_empty()).cloned();
+            interrupts.push(Interrupt { signature_id, run_ref });
+        }
+        Ok(Transition { code, due, interrupts, extra: texts(parts.get(3)) })
+    }
+
+    /// How many tasks the transition made due.
+    pub fn dispatch_count(&self) -> usize {
+        self.due.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_decode_into_typed_transitions() {
+        let text = |t: &str| Reply::Text(t.to_owned());
+        let reply = Reply::Array(vec![
+            text("run"),
+            Reply::Array(vec![Reply::Array(
+                ["abc", "3", "send-email", "{\"n\":1}", "1", "order", "{\"template\":\"x\"}"].map(text).to_vec(),
+            )]),
+            Reply::Array(vec![Reply::Array(vec![text("def"), text("run-7")])]),
+            Reply::Array(vec![text("2")]),
+        ]);
+        let transition = Transition::parse(reply).unwrap();
+        assert_eq!(transition.code, Code::Run);
+        let due = &transition.due[0];
+        assert_eq!((due.id.as_str(), due.token, due.task.as_str(), due.route), ("abc", 3, "send-email", true));
+        assert_eq!((due.return_field.as_deref(), due.args.len()), (Some("order"), 1));
+        assert_eq!(transition.interrupts[0].run_ref.as_deref(), Some("run-7"));
+        assert_eq!(transition.extra, ["2"]);
+    }
+
+    #[test]
+    fn unknown_codes_and_short_entries_are_protocol_errors() {
+        let text = |t: &str| Reply::Text(t.to_owned());
+        let unknown = Transition::parse(Reply::Array(vec![text("maybe")])).unwrap_err();
+        assert!(unknown.to_string().contains("`maybe`"), "{unknown}");
+        let short = Reply::Array(vec![text("ok"), Reply::Array(vec![Reply::Array(vec![text("abc")])])]);
+        assert!(Transition::parse(short).unwrap_err().to_string().contains("1 fields"));
+    }
+}
