@@ -175,9 +175,7 @@ impl MageflowBuilder {
             let key = engine.keys.definition(&registered.definition.name);
             store.write_hash(&key, registered.definition.to_fields()).await?;
         }
-        let worker_client =
-            Mageflow { inner: Arc::new(Inner { engine: engine.clone(), sweeper: Mutex::new(None), scope: None }) };
-        backend.start(Worker::new(worker_client, self.concurrency)).await?;
+        backend.start(Worker::new(&engine, self.concurrency)).await?;
         let sweeper = self.recovery_interval.map(|interval| {
             let engine = Arc::downgrade(&engine);
             let grace = self.recovery_grace;
@@ -228,6 +226,11 @@ impl Mageflow {
     /// A builder: memory store (or Redis when `REDIS_URL` is set), local backend, no tasks.
     pub fn builder() -> MageflowBuilder {
         MageflowBuilder::new()
+    }
+
+    /// A client on an engine that lives already (a worker's, for one run).
+    pub(crate) fn from_engine(engine: Arc<Engine>) -> Mageflow {
+        Mageflow { inner: Arc::new(Inner { engine, sweeper: Mutex::new(None), scope: None }) }
     }
 
     pub(crate) fn engine(&self) -> &Arc<Engine> {

@@ -276,7 +276,7 @@ impl Recorder {
     /// Builds the record of a run: its bound arguments and parent from the store, its input checked against the
     /// task's schema; records the chains and swarms it starts.
     async fn describe(&self, run: &Run) -> Result<Dispatch, BackendError> {
-        let client = &self.worker()?.client;
+        let client = &self.worker()?.client().map_err(|e| BackendError::Other(e.to_string()))?;
         let refused = |problem: String| BackendError::Dispatch(format!("task `{}`: {problem}", run.task));
         let definition = client.definition(&run.task).await.map_err(|e| refused(e.to_string()))?;
         definition.validate(&run.input).map_err(|e| refused(format!("input validation failed: {e}")))?;

@@ -3,7 +3,7 @@
 //! next.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use futures::FutureExt;
@@ -57,17 +57,40 @@ pub enum AttemptOutcome {
     Unrecorded(String),
 }
 
-/// Runs deliveries for a backend. Cheap to clone.
+/// Runs deliveries for a backend. Cheap to clone. It refers to its client's engine without owning it, so that
+/// dropping every [`Mageflow`] handle frees the engine, its backend and this worker's loops (a delivery that arrives
+/// after that is [`AttemptOutcome::Unrecorded`]).
 #[derive(Clone)]
 pub struct Worker {
-    engine: Arc<Engine>,
-    pub(crate) client: Mageflow,
+    engine: Weak<Engine>,
     concurrency: usize,
 }
 
+/// A worker whose client is alive, for the length of one call.
+struct Live {
+    engine: Arc<Engine>,
+    client: Mageflow,
+}
+
+const DROPPED: &str = "the mageflow client this worker belongs to was dropped";
+
 impl Worker {
-    pub(crate) fn new(client: Mageflow, concurrency: usize) -> Self {
-        Worker { engine: client.engine().clone(), client, concurrency }
+    pub(crate) fn new(engine: &Arc<Engine>, concurrency: usize) -> Self {
+        Worker { engine: Arc::downgrade(engine), concurrency }
+    }
+
+    fn live(&self) -> Option<Live> {
+        let engine = self.engine.upgrade()?;
+        Some(Live { client: Mageflow::from_engine(engine.clone()), engine })
+    }
+
+    /// A client on this worker's engine, while its owner lives.
+    pub(crate) fn client(&self) -> crate::Result<Mageflow> {
+        self.engine().map(Mageflow::from_engine)
+    }
+
+    fn engine(&self) -> crate::Result<Arc<Engine>> {
+        self.engine.upgrade().ok_or_else(|| crate::Error::Config(DROPPED.to_owned()))
     }
 
     /// How many tasks the client asked to run at once (16 by default, set with
@@ -79,24 +102,28 @@ impl Worker {
 
     /// The names of the tasks this worker can run.
     pub fn task_names(&self) -> Vec<String> {
-        self.engine.registry.registered().map(|r| r.definition.name.clone()).collect()
+        let Some(engine) = self.engine.upgrade() else { return Vec::new() };
+        engine.registry.registered().map(|r| r.definition.name.clone()).collect()
     }
 
     /// The retries, timeout and backoff of a task this worker can run.
     pub fn task_options(&self, task: &str) -> Option<crate::TaskOptions> {
-        self.engine.registry.handler(task).map(|r| r.definition.options.clone())
+        self.engine.upgrade()?.registry.handler(task).map(|r| r.definition.options.clone())
     }
 
     /// The input JSON schema of a task this worker can run.
     pub fn task_schema(&self, task: &str) -> Option<Value> {
-        self.engine.registry.handler(task).map(|r| r.definition.schema.clone())
+        self.engine.upgrade()?.registry.handler(task).map(|r| r.definition.schema.clone())
     }
 
     /// Runs one attempt of a run and records its outcome.
     pub async fn execute(&self, run: &Run, delivery: Delivery) -> AttemptOutcome {
         let attempt = delivery.attempt.max(1);
+        let Some(live) = self.live() else {
+            return AttemptOutcome::Unrecorded(DROPPED.to_owned());
+        };
         let span = tracing::info_span!("mageflow.run", task = %run.task, signature = %run.signature_id, attempt);
-        self.execute_inner(run, attempt, delivery.metadata, delivery.run_ref).instrument(span).await
+        live.execute(run, attempt, delivery.metadata, delivery.run_ref).instrument(span).await
     }
 
     /// Records a run as failed for good when the task manager reports that it ended without an outcome reaching
@@ -108,8 +135,9 @@ impl Worker {
             input: run.input.clone(),
             error: ErrorReport { kind, message: message.to_owned(), attempt },
         };
-        let transition = self.engine.fail(&failure, run.token, None).await?;
-        self.engine.apply(transition).await
+        let engine = self.engine()?;
+        let transition = engine.fail(&failure, run.token, None).await?;
+        engine.apply(transition).await
     }
 
     /// The last attempt of `run` that began (0 if none did) while `run` is still its signature's current dispatch
@@ -120,14 +148,17 @@ impl Worker {
     /// [`abandon`](Self::abandon), so that a late report about an old run (one that was interrupted, then
     /// resumed as a new run) does not fail the signature's newer run.
     pub async fn current_attempt(&self, run: &Run) -> crate::Result<Option<u32>> {
-        let fields = self.engine.store.read_hash(&self.engine.keys.signature(&run.signature_id)).await?;
+        let engine = self.engine()?;
+        let fields = engine.store.read_hash(&engine.keys.signature(&run.signature_id)).await?;
         let current = fields.get(field::TOKEN).is_some_and(|token| token.parse() == Ok(run.token));
         let status = fields.get(field::STATUS).and_then(|status| Status::parse(status));
         let runnable = matches!(status, Some(Status::Pending | Status::Active));
         Ok((current && runnable).then(|| fields.get(field::ATTEMPT).and_then(|a| a.parse().ok()).unwrap_or(0)))
     }
+}
 
-    async fn execute_inner(
+impl Live {
+    async fn execute(
         &self,
         run: &Run,
         attempt: u32,

@@ -22,9 +22,26 @@ struct Inner {
     concurrency: usize,
     sender: Mutex<Option<mpsc::UnboundedSender<Run>>>,
     receiver: Mutex<Option<mpsc::UnboundedReceiver<Run>>>,
+    runs: Arc<Runs>,
+    dispatcher: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// The runs in progress, shared with the dispatcher (which must not own the sender, or it would wait for itself).
+#[derive(Default)]
+struct Runs {
     running: Mutex<HashMap<SignatureId, AbortHandle>>,
     tasks: tokio::sync::Mutex<JoinSet<()>>,
-    dispatcher: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    /// The last handle on the backend is gone (its client was dropped): stop taking runs.
+    fn drop(&mut self) {
+        if let Ok(mut dispatcher) = self.dispatcher.lock()
+            && let Some(dispatcher) = dispatcher.take()
+        {
+            dispatcher.abort();
+        }
+    }
 }
 
 impl LocalBackend {
@@ -36,8 +53,7 @@ impl LocalBackend {
                 concurrency: concurrency.max(1),
                 sender: Mutex::new(Some(sender)),
                 receiver: Mutex::new(Some(receiver)),
-                running: Mutex::default(),
-                tasks: tokio::sync::Mutex::new(JoinSet::new()),
+                runs: Arc::default(),
                 dispatcher: Mutex::default(),
             }),
         }
@@ -89,7 +105,7 @@ impl Backend for LocalBackend {
     }
 
     async fn interrupt(&self, runs: &[Interrupt]) -> Result<(), BackendError> {
-        let running = self.inner.running.lock().map_err(|_| BackendError::Other("lock poisoned".into()))?;
+        let running = self.inner.runs.running.lock().map_err(|_| BackendError::Other("lock poisoned".into()))?;
         for run in runs {
             if let Some(handle) = running.get(&run.signature_id) {
                 tracing::info!(signature = %run.signature_id, "interrupting the running task");
@@ -104,8 +120,8 @@ impl Backend for LocalBackend {
         let Some(mut receiver) = receiver else {
             return Err(BackendError::Other("the local backend was already started".into()));
         };
-        let inner = self.inner.clone();
-        let slots = Arc::new(Semaphore::new(inner.concurrency));
+        let runs = self.inner.runs.clone();
+        let slots = Arc::new(Semaphore::new(self.inner.concurrency));
         let dispatcher = tokio::spawn(async move {
             while let Some(run) = receiver.recv().await {
                 let Ok(permit) = slots.clone().acquire_owned().await else {
@@ -113,14 +129,13 @@ impl Backend for LocalBackend {
                 };
                 let id = run.signature_id.clone();
                 let worker = worker.clone();
-                let registry = inner.clone();
-                let mut tasks = inner.tasks.lock().await;
+                let mut tasks = runs.tasks.lock().await;
                 while tasks.try_join_next().is_some() {}
                 let handle = tasks.spawn(async move {
                     run_attempts(worker, run).await;
                     drop(permit);
                 });
-                if let Ok(mut running) = registry.running.lock() {
+                if let Ok(mut running) = runs.running.lock() {
                     running.retain(|_, handle| !handle.is_finished());
                     running.insert(id, handle);
                 }
@@ -138,7 +153,7 @@ impl Backend for LocalBackend {
             dispatcher.abort();
             let _ = dispatcher.await;
         }
-        let mut tasks = self.inner.tasks.lock().await;
+        let mut tasks = self.inner.runs.tasks.lock().await;
         let drained = tokio::time::timeout(deadline, async { while tasks.join_next().await.is_some() {} }).await;
         if drained.is_err() {
             tracing::warn!(running = tasks.len(), "shutdown deadline passed; aborting the tasks still running");
