@@ -8,6 +8,10 @@ pub use mageflow_runtime::*;
 #[cfg(feature = "hatchet")]
 pub use mageflow_hatchet as hatchet;
 
+/// The apalis backend (feature `apalis`): `Mageflow::builder().backend(apalis::ApalisBackend::connect(..).await?)`.
+#[cfg(feature = "apalis")]
+pub use mageflow_apalis as apalis;
+
 /// Guides, with examples that are compiled and run as tests.
 pub mod guide {
     /// Testing your flows without Redis or a task manager.
