@@ -54,8 +54,12 @@ pub struct ApalisBackend {
 struct Inner {
     options: ApalisBackendOptions,
     client: redis::Client,
-    /// Pushes jobs and publishes interrupts; reconnects by itself.
-    conn: ConnectionManager,
+    /// Pushes jobs and publishes interrupts; reconnects by itself. Made on first use by a lazy backend.
+    conn: tokio::sync::OnceCell<ConnectionManager>,
+    /// The URL without its password, for messages.
+    url: String,
+    /// The concurrency of the started worker.
+    concurrency: OnceLock<usize>,
     config: apalis_redis::Config,
     shared: Arc<Shared>,
     started: OnceLock<()>,
@@ -112,21 +116,26 @@ impl ApalisBackend {
     /// Connects to the Redis at `url` (the one holding mageflow's state or another; `?protocol=resp3` is added if
     /// the URL names no protocol) and makes a backend on [`ApalisBackendOptions::queue`].
     pub async fn connect(url: &str, options: ApalisBackendOptions) -> Result<Self> {
+        let backend = ApalisBackend::connect_lazy(url, options)?;
+        backend.connection().await.map_err(|source| ApalisError::Connect { url: backend.inner.url.clone(), source })?;
+        Ok(backend)
+    }
+
+    /// Like [`connect`](Self::connect), but connects on first use: only the URL and the options are checked now.
+    pub fn connect_lazy(url: &str, options: ApalisBackendOptions) -> Result<Self> {
         options.validate()?;
         let full = with_resp3(url);
         let client =
             redis::Client::open(full.as_str()).map_err(|source| ApalisError::Url { url: redacted(url), source })?;
-        let conn = client
-            .get_connection_manager()
-            .await
-            .map_err(|source| ApalisError::Connect { url: redacted(url), source })?;
         let (stop, _) = watch::channel(false);
         Ok(ApalisBackend {
             inner: Arc::new(Inner {
                 config: options.apalis_config(),
                 options,
                 client,
-                conn,
+                conn: tokio::sync::OnceCell::new(),
+                url: redacted(url),
+                concurrency: OnceLock::new(),
                 shared: Arc::default(),
                 started: OnceLock::new(),
                 stop,
@@ -146,9 +155,23 @@ impl ApalisBackend {
         &self.inner.config
     }
 
+    /// The connection that pushes jobs and publishes interrupts, made on first use.
+    async fn connection(&self) -> std::result::Result<ConnectionManager, redis::RedisError> {
+        let client = &self.inner.client;
+        self.inner.conn.get_or_try_init(|| client.get_connection_manager()).await.cloned()
+    }
+
     /// An apalis-redis storage on the queue, to inspect it or push jobs with apalis' own API.
-    pub fn storage(&self) -> RedisStorage<Run> {
-        RedisStorage::new(self.inner.conn.clone()).with_config(self.inner.config.clone())
+    pub async fn storage(&self) -> Result<RedisStorage<Run>> {
+        let conn =
+            self.connection().await.map_err(|source| ApalisError::Connect { url: self.inner.url.clone(), source })?;
+        Ok(RedisStorage::new(conn).with_config(self.inner.config.clone()))
+    }
+
+    /// How many runs the worker started by [`Backend::start`] executes at once; `None` before it started, or when
+    /// no worker runs in this process.
+    pub fn worker_concurrency(&self) -> Option<usize> {
+        self.inner.concurrency.get().copied()
     }
 
     /// How many runs execute in this process now.
@@ -158,8 +181,9 @@ impl ApalisBackend {
 
     /// Deletes the records apalis keeps of jobs that finished more than `age` ago (apalis-redis keeps every job's
     /// data and result until then). Returns how many were deleted.
-    pub async fn vacuum(&self, age: Duration) -> std::result::Result<usize, apalis_redis::Error> {
-        self.storage().vacuum_before(age).await
+    pub async fn vacuum(&self, age: Duration) -> std::result::Result<usize, BackendError> {
+        let mut storage = self.storage().await.map_err(|error| BackendError::Other(error.to_string()))?;
+        storage.vacuum_before(age).await.map_err(|error| BackendError::Other(format!("apalis-redis vacuum: {error}")))
     }
 
     /// The channel on which interrupts of this queue's runs are published.
@@ -191,7 +215,9 @@ impl Backend for ApalisBackend {
             return Ok(());
         }
         let jobs = runs.iter().map(job_of).collect::<std::result::Result<Vec<_>, _>>()?;
-        let mut conn = self.inner.conn.clone();
+        let mut conn = self.connection().await.map_err(|error| {
+            BackendError::Dispatch(format!("cannot reach the apalis queue's Redis at {}: {error}", self.inner.url))
+        })?;
         apalis_redis::queries::push_tasks(&mut conn, &self.inner.config, &jobs)
             .await
             .map_err(|error| BackendError::Dispatch(format!("apalis-redis push: {error}")))?;
@@ -201,7 +227,12 @@ impl Backend for ApalisBackend {
 
     async fn interrupt(&self, runs: &[Interrupt]) -> std::result::Result<(), BackendError> {
         let channel = self.interrupt_channel();
-        let mut conn = self.inner.conn.clone();
+        if runs.iter().all(|run| run.run_ref.is_none()) {
+            return Ok(());
+        }
+        let mut conn = self.connection().await.map_err(|error| {
+            BackendError::Other(format!("cannot reach the apalis queue's Redis at {}: {error}", self.inner.url))
+        })?;
         for run in runs {
             let Some(run_ref) = &run.run_ref else {
                 tracing::debug!(signature = %run.signature_id, "no apalis job to abort (the run has not begun)");
@@ -265,6 +296,7 @@ impl Backend for ApalisBackend {
             stop: self.inner.stop.subscribe(),
         };
         *lock(&self.inner.supervisor) = Some(tokio::spawn(supervisor.run()));
+        let _ = self.inner.concurrency.set(concurrency);
         tracing::info!(queue = %options.queue, concurrency, "started the apalis worker");
         Ok(())
     }

@@ -108,6 +108,8 @@ pub enum BackendKind {
     Local,
     /// Hatchet: a fake engine of the test's own, with two worker clients.
     Hatchet,
+    /// apalis: a queue on the test's Redis, with two worker clients.
+    Apalis,
 }
 
 /// The store a test runs on, kept alive for the test's duration.
@@ -153,9 +155,32 @@ impl TestStore {
         store
     }
 
+    /// A test on apalis: a Redis store, and an apalis queue on the same Redis, outside the test's key prefix (apalis
+    /// keeps its job records without a TTL until they are vacuumed).
+    pub fn apalis() -> TestStore {
+        let mut store = TestStore::new(StoreKind::Redis);
+        store.backend = BackendKind::Apalis;
+        store
+    }
+
+    /// A new backend on the test's apalis queue (`None` unless this is an apalis test), with 1 s heartbeats.
+    pub fn apalis_backend(&self) -> Option<mageflow_apalis::ApalisBackend> {
+        if self.backend != BackendKind::Apalis {
+            return None;
+        }
+        let url = &self.redis.as_ref()?.url;
+        let options = mageflow_apalis::ApalisBackendOptions::new(format!("{}-worker", self.prefix))
+            .queue(format!("apalis-{}", self.prefix))
+            .heartbeat(Duration::from_secs(1), 3);
+        Some(mageflow_apalis::ApalisBackend::connect_lazy(url, options).unwrap_or_else(|error| panic!("{error}")))
+    }
+
     /// A builder on this store with the test's key prefix and no recovery sweep (tests call `recover` themselves);
-    /// on Hatchet, with a Hatchet backend of its own.
+    /// on Hatchet or apalis, with a backend of its own.
     pub fn builder(&self) -> MageflowBuilder {
+        if let Some(backend) = self.apalis_backend() {
+            return self.store_builder().backend(backend);
+        }
         match self.hatchet_backend() {
             Some(backend) => self.store_builder().backend(backend),
             None => self.store_builder(),
@@ -185,7 +210,7 @@ impl TestStore {
 
     /// A client on this store, configured by `configure` (register tasks, set TTLs, ...).
     ///
-    /// On Hatchet, a second worker client with the same configuration starts next to it (kept until the test ends),
+    /// On Hatchet and apalis, a second worker client with the same configuration starts next to it (kept until the test ends),
     /// so that runs are shared between two workers, unless the client runs on a backend the scenario chose (its
     /// Hatchet backend was replaced and never started) or on one slot (`concurrency(1)`: the scenario needs a
     /// single slot in all).
@@ -193,6 +218,15 @@ impl TestStore {
         let build = |builder: MageflowBuilder| async move {
             builder.build().await.unwrap_or_else(|error| panic!("cannot build a client: {error}"))
         };
+        if let Some(backend) = self.apalis_backend() {
+            let client = build(configure(self.store_builder().backend(backend.clone()))).await;
+            if backend.worker_concurrency().is_some_and(|slots| slots > 1) {
+                let second = self.apalis_backend().unwrap_or_else(|| unreachable!("an apalis test has a queue"));
+                let worker = build(configure(self.store_builder()).backend(second)).await;
+                self.workers.lock().unwrap().push(worker);
+            }
+            return client;
+        }
         let Some(backend) = self.hatchet_backend() else {
             return build(configure(self.store_builder())).await;
         };
@@ -211,8 +245,9 @@ impl TestStore {
     }
 }
 
-/// Runs a scenario on both stores and on Hatchet: `conformance!(name, |store| async move { ... })` makes
-/// `name::memory`, `name::redis` (local backend) and `name::hatchet` (Redis, two workers on a fake Hatchet).
+/// Runs a scenario on both stores, on Hatchet and on apalis: `conformance!(name, |store| async move { ... })` makes
+/// `name::memory`, `name::redis` (local backend), `name::hatchet` (Redis, two workers on a fake Hatchet) and
+/// `name::apalis` (Redis, two workers on an apalis-redis queue).
 /// `conformance!(local_backend: name, ..)` makes only the first two, for scenarios about the local backend itself
 /// or that bring their own backend.
 #[macro_export]
@@ -231,6 +266,7 @@ macro_rules! conformance {
             $crate::conformance!(@on $body, memory: $crate::support::TestStore::new($crate::support::StoreKind::Memory));
             $crate::conformance!(@on $body, redis: $crate::support::TestStore::new($crate::support::StoreKind::Redis));
             $crate::conformance!(@on $body, hatchet: $crate::support::TestStore::hatchet().await);
+            $crate::conformance!(@on $body, apalis: $crate::support::TestStore::apalis());
         }
     };
     // one test: the scenario on the store `$store` makes
