@@ -6,7 +6,7 @@
 //! What brings the dead worker's runs back is mageflow's run leases: the survivor's recovery sweep finds their
 //! leases expired (600 ms after the last renewal) and dispatches them again as new apalis jobs with a new dispatch
 //! token. apalis' orphan recovery (the dead worker misses two 1 s heartbeats) later puts the dead worker's own jobs
-//! back in the queue too; they are stale by then and skipped.
+//! back in the queue too; they are stale by then and skipped, which the test reads in the results apalis keeps.
 //!
 //! The test binary is its own worker: started with `MAGEFLOW_APALIS_KILL_WORKER=<name>` it runs an apalis worker
 //! until its stdin closes. Workers record what they run in Redis and print `APALISKILL ...` lines.
@@ -22,6 +22,8 @@ use mageflow_apalis::{ApalisBackend, ApalisBackendOptions};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use futures::StreamExt as _;
+use mageflow_apalis::apalis::prelude::{TaskId, WaitForCompletion};
 use tokio::sync::mpsc;
 
 use support::RedisServer;
@@ -157,6 +159,7 @@ async fn a_killed_apalis_worker_leaves_every_flow_complete_exactly_once() {
     let chain = chain.on_success(client.sign(kill_chain_done)).run_no_wait(json!({"tag": "chain", "n": 0})).await;
     let chain = chain.unwrap();
 
+    let victim = format!("worker-0-{}-0", workers[0].child.id());
     // worker 0 is killed once it has started twelve runs (it runs four at once, so some are in flight)
     let mut started: [BTreeSet<String>; 2] = Default::default();
     let mut finished: [BTreeSet<String>; 2] = Default::default();
@@ -179,6 +182,12 @@ async fn a_killed_apalis_worker_leaves_every_flow_complete_exactly_once() {
             Said::Closed(index) => panic!("worker {index} stopped on its own"),
         }
     }
+
+    // the apalis jobs the dead worker held, read at once (apalis' orphan recovery empties this set 2 to 3 s later)
+    let redis_client = redis::Client::open(redis.url.as_str()).unwrap();
+    let mut conn = redis_client.get_multiplexed_async_connection().await.unwrap();
+    let inflight = format!("apalis-{prefix}:inflight:{victim}");
+    let held: Vec<String> = redis::cmd("SMEMBERS").arg(&inflight).query_async(&mut conn).await.unwrap();
 
     let done = swarm.wait(Some(TIMEOUT)).await.unwrap();
     assert_eq!(done.status, Status::Done);
@@ -227,5 +236,24 @@ async fn a_killed_apalis_worker_leaves_every_flow_complete_exactly_once() {
         on_victim.len(),
         in_flight.len()
     );
+
+    // apalis' orphan recovery puts the jobs the dead worker held back in the queue; the survivor runs them, and they
+    // are stale (their runs were dispatched again with a new token) or, for a job fetched and not yet begun, run
+    // for the first time
+    assert!(held.len() >= in_flight.len(), "the dead worker held its running jobs: {held:?}");
+    let ids: Vec<TaskId> = held.iter().map(|id| id.parse().unwrap()).collect();
+    let mut storage = backend.storage().await.unwrap();
+    let results: Vec<_> = tokio::time::timeout(TIMEOUT, storage.wait_for(ids).take(held.len()).collect::<Vec<_>>())
+        .await
+        .expect("apalis re-enqueued the dead worker's jobs and they ran");
+    let mut reasons = BTreeMap::new();
+    for result in results {
+        let result: mageflow_apalis::apalis::prelude::TaskResult<serde_json::Value> = result.unwrap();
+        let value = result.result.unwrap();
+        let reason = value.get("reason").or(value.get("mageflow")).cloned().unwrap_or_default();
+        *reasons.entry(reason.as_str().unwrap_or_default().to_owned()).or_insert(0) += 1;
+    }
+    assert_eq!(reasons.get("stale").copied().unwrap_or(0), in_flight.len(), "{reasons:?}");
+    println!("apalis re-enqueued the {} jobs the dead worker held: {reasons:?}", held.len());
     drop(workers);
 }
