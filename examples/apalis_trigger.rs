@@ -28,8 +28,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let order = Order { id: 1, items: 3 };
     let chain = client.chain([Node::from(client.sign(check_order)), client.sign(price_order).into()]);
-    let priced: Priced =
-        serde_json::from_value(chain.run_no_wait(serde_json::to_value(&order)?).await?.result_within(Some(WAIT)).await?)?;
+    let priced: Priced = serde_json::from_value(
+        chain.run_no_wait(serde_json::to_value(&order)?).await?.result_within(Some(WAIT)).await?,
+    )?;
     println!("chain: order {} costs {} cents", priced.id, priced.cents);
 
     let chains: Vec<Node> = [4, 0, 2, 7, 1, 5]

@@ -6,8 +6,8 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -191,8 +191,8 @@ async fn shutdown_aborts_a_run_past_its_deadline_and_apalis_delivers_it_again() 
 async fn bad_options_and_unreachable_redis_are_clear_errors() {
     let error = ApalisBackend::connect("redis://127.0.0.1:1", ApalisBackendOptions::default()).await.unwrap_err();
     assert!(error.to_string().contains("is redis-server running there?"), "{error}");
-    let error = ApalisBackend::connect_lazy("redis://127.0.0.1:1", ApalisBackendOptions::default().queue("a:b"))
-        .unwrap_err();
+    let error =
+        ApalisBackend::connect_lazy("redis://127.0.0.1:1", ApalisBackendOptions::default().queue("a:b")).unwrap_err();
     assert!(error.to_string().contains("no `:`"), "{error}");
     let lazy = ApalisBackend::connect_lazy("redis://127.0.0.1:1", ApalisBackendOptions::default()).unwrap();
     assert!(lazy.dispatch(Vec::new()).await.is_ok(), "nothing to push needs no connection");

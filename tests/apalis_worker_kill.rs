@@ -17,13 +17,13 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use futures::StreamExt as _;
 use mageflow::{Mageflow, Outcome, RedisStore, Status, TaskContext, TaskError, TaskInput, task};
+use mageflow_apalis::apalis::prelude::{TaskId, WaitForCompletion};
 use mageflow_apalis::{ApalisBackend, ApalisBackendOptions};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use futures::StreamExt as _;
-use mageflow_apalis::apalis::prelude::{TaskId, WaitForCompletion};
 use tokio::sync::mpsc;
 
 use support::RedisServer;

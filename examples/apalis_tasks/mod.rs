@@ -66,5 +66,8 @@ pub fn register(builder: MageflowBuilder) -> MageflowBuilder {
 
 /// `REDIS_URL`, which the worker and the trigger share (mageflow's state and the apalis queue both live there).
 pub fn redis_url() -> String {
-    std::env::var("REDIS_URL").ok().filter(|url| !url.trim().is_empty()).unwrap_or_else(|| "redis://127.0.0.1:6379".into())
+    std::env::var("REDIS_URL")
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+        .unwrap_or_else(|| "redis://127.0.0.1:6379".into())
 }

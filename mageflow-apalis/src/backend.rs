@@ -5,9 +5,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
+use apalis::prelude::WorkerBuilderExt as _;
 use apalis::prelude::{BackendFactory, BoxDynError, Data, TaskBuilder, TaskId, WorkerBuilder, WorkerContext};
 use apalis_core::backend::Vacuum as _;
-use apalis::prelude::WorkerBuilderExt as _;
 use apalis_redis::{ConnectionManager, RedisStorage, RedisTask};
 use async_trait::async_trait;
 use futures::StreamExt as _;
@@ -360,9 +360,10 @@ impl Supervisor {
     }
 
     async fn run_worker(&mut self, name: &str) -> std::result::Result<(), String> {
-        let mut factory = apalis_redis::factory::RedisStorageFactory::new(self.client.clone())
-            .await
-            .map_err(|error| format!("cannot subscribe to the queue's wake-ups (does the URL ask for RESP3?): {error}"))?;
+        let mut factory =
+            apalis_redis::factory::RedisStorageFactory::new(self.client.clone()).await.map_err(|error| {
+                format!("cannot subscribe to the queue's wake-ups (does the URL ask for RESP3?): {error}")
+            })?;
         let storage = BackendFactory::<Run>::create_with_config(&mut factory, self.config.clone())
             .map_err(|error| format!("cannot make the apalis storage: {error}"))?;
         let context = WorkerContext::new(name);
@@ -410,10 +411,11 @@ async fn run_job(run: Run, id: TaskId, runner: Data<Runner>) -> std::result::Res
     lock(&runner.shared.running).remove(&run_ref);
     match ended {
         Ok(result) => result,
-        Err(error) if error.is_cancelled() && runner.shared.aborting.load(Ordering::SeqCst) => {
-            Err(format!("the run of {} was aborted by the worker's shutdown; apalis delivers it again", run.signature_id)
-                .into())
-        }
+        Err(error) if error.is_cancelled() && runner.shared.aborting.load(Ordering::SeqCst) => Err(format!(
+            "the run of {} was aborted by the worker's shutdown; apalis delivers it again",
+            run.signature_id
+        )
+        .into()),
         Err(error) if error.is_cancelled() => {
             tracing::info!(signature = %run.signature_id, job = %run_ref, "the run was interrupted");
             Ok(json!({ "mageflow": "interrupted" }))
