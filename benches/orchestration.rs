@@ -1,7 +1,8 @@
 //! What an orchestrated task costs: the ancestor's scenarios (S1 chain of 100, S2 closed swarm of 1,000 at
 //! concurrency 50, S3 as S2 with 10% failing items, S4 10,000 signatures created only) and S2 at 100 to 100,000
 //! items, on a real Redis (its own `redis-server` on a free port) and on the memory store, with no-op tasks and the
-//! local backend. Prints medians of 3 runs, the Redis commands per task by command, and the machine's ceiling: the
+//! local backend, then S1 and S2 on the apalis backend (an apalis worker in this process on a queue of the same
+//! Redis). Prints medians of 3 runs, the Redis commands per task by command, and the machine's ceiling: the
 //! rate Redis runs a script the size of a transition at.
 //!
 //! ```text
@@ -22,6 +23,7 @@ use std::time::{Duration, Instant};
 use fred::prelude::{ClientLike, Config, LuaInterface};
 use fred::types::InfoKind;
 use mageflow::{LocalBackend, Mageflow, MemoryStore, Node, Outcome, RedisStore, TaskError, TaskInput, task};
+use mageflow_apalis::{ApalisBackend, ApalisBackendOptions};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -131,10 +133,30 @@ async fn used_memory(admin: &fred::clients::Client) -> i64 {
     info(admin, InfoKind::Memory).await.get("used_memory").and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
-/// Runs one scenario once on a fresh client and checks what it did.
-async fn run_once(scenario: Scenario, redis: Option<&RedisServer>, admin: Option<&fred::clients::Client>) -> Measure {
+/// The apalis queue of the benchmark's apalis rows.
+const APALIS_QUEUE: &str = "bench";
+
+/// Runs one scenario once on a fresh client and checks what it did; on the apalis backend (the queue on `redis`)
+/// when `apalis` is set.
+async fn run_once(
+    scenario: Scenario,
+    redis: Option<&RedisServer>,
+    admin: Option<&fred::clients::Client>,
+    apalis: bool,
+) -> Measure {
     let backend = CountingBackend { inner: LocalBackend::new(64), ..Default::default() };
-    let builder = Mageflow::builder().task(noop).task(noop_fail).task(done).backend(backend.clone());
+    let apalis = match (apalis, redis) {
+        (true, Some(redis)) => {
+            let options = ApalisBackendOptions::new("bench").queue(APALIS_QUEUE).concurrency(64);
+            Some(ApalisBackend::connect(&redis.url, options).await.expect("the apalis queue's Redis"))
+        }
+        _ => None,
+    };
+    let builder = Mageflow::builder().task(noop).task(noop_fail).task(done);
+    let builder = match &apalis {
+        Some(apalis) => builder.backend(apalis.clone()),
+        None => builder.backend(backend.clone()),
+    };
     let (client, counter): (Mageflow, Box<dyn Fn() -> usize>) = match redis {
         Some(redis) => {
             let store = CountingStore::new(RedisStore::connect(&redis.url).await.expect("connect"));
@@ -202,15 +224,26 @@ async fn run_once(scenario: Scenario, redis: Option<&RedisServer>, admin: Option
         assert_eq!(callbacks, 1, "the success callback ran exactly once");
     }
     let round_trips = counter();
-    let dispatches = backend.dispatched_tasks().len();
-    let mut measure = Measure { wall, cpu, round_trips, dispatches, ..Default::default() };
+    let mut dispatches = backend.dispatched_tasks().len();
+    let mut measure = Measure { wall, cpu, round_trips, ..Default::default() };
     if let Some(admin) = admin {
         measure.redis_commands = command_counts(admin).await;
         measure.redis_cpu = redis_cpu(admin).await.saturating_sub(redis_cpu_before);
         measure.memory_delta = Some(used_memory(admin).await - memory_before.unwrap_or(0));
+        if apalis.is_some() {
+            // apalis keeps every job it was given: one per dispatched run
+            let jobs: u64 = admin
+                .custom(fred::cmd!("HLEN"), vec![format!("{APALIS_QUEUE}:data")])
+                .await
+                .expect("HLEN of the apalis jobs");
+            dispatches = jobs as usize;
+        }
+    }
+    measure.dispatches = dispatches;
+    client.shutdown(Duration::from_secs(5)).await.expect("shutdown");
+    if let Some(admin) = admin {
         let _: () = admin.flushall(false).await.expect("FLUSHALL");
     }
-    client.shutdown(Duration::from_secs(5)).await.expect("shutdown");
     measure
 }
 
@@ -390,8 +423,8 @@ async fn main() {
         let mut on_redis = Vec::new();
         let mut on_memory = Vec::new();
         for _ in 0..runs {
-            on_redis.push(run_once(*scenario, Some(&redis), Some(&admin)).await);
-            on_memory.push(run_once(*scenario, None, None).await);
+            on_redis.push(run_once(*scenario, Some(&redis), Some(&admin), false).await);
+            on_memory.push(run_once(*scenario, None, None, false).await);
         }
         let row = summarize(*scenario, &on_redis);
         eprintln!("{}: {:.0} tasks/s on Redis", row.label, row.tasks_per_second);
@@ -400,6 +433,26 @@ async fn main() {
     }
     print_table("Redis", &redis_rows, true);
     print_table("Memory store", &memory_rows, false);
+
+    // S1 and S2 on the apalis backend, beside the local backend's rows above
+    let mut apalis_rows = Vec::new();
+    for scenario in [Scenario::Chain(100), Scenario::Swarm { items: 1000, failing_tenth: false }] {
+        let label = format!("{} on apalis", scenario.label());
+        if only.as_ref().is_some_and(|only| !label.contains(only.as_str())) {
+            continue;
+        }
+        let mut measures = Vec::new();
+        for _ in 0..runs {
+            measures.push(run_once(scenario, Some(&redis), Some(&admin), true).await);
+        }
+        let mut row = summarize(scenario, &measures);
+        row.label = label;
+        eprintln!("{}: {:.0} tasks/s", row.label, row.tasks_per_second);
+        apalis_rows.push(row);
+    }
+    if !apalis_rows.is_empty() {
+        print_table("Redis, apalis backend (one apalis worker in this process, concurrency 64)", &apalis_rows, true);
+    }
 
     println!("\n### Redis commands per task, by command\n");
     for row in &redis_rows {
