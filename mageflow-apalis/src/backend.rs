@@ -43,9 +43,9 @@ use crate::options::ApalisBackendOptions;
 ///   to the queue), lets running jobs finish until the deadline, then aborts them and fails their apalis jobs so
 ///   that apalis delivers them again.
 /// - **A dead process**: mageflow's run leases and recovery sweep dispatch its runs again as new jobs (the next
-///   attempt, with a new dispatch token); apalis' orphan recovery later puts the dead worker's own jobs back in the
-///   queue, where they are stale and skipped. Without any recovery sweep, apalis' orphan recovery alone brings them
-///   back once their leases expired.
+///   attempt, with a new dispatch token), so keep the sweep on in at least one process. apalis' orphan recovery
+///   also puts the dead worker's own jobs back in the queue: each is skipped as busy while its run's lease holds,
+///   runs again if the lease expired and no sweep replaced the run yet, and is stale and skipped once one has.
 #[derive(Clone)]
 pub struct ApalisBackend {
     inner: Arc<Inner>,
