@@ -1,19 +1,23 @@
 //! [`ApalisBackend`]: mageflow's [`Backend`] on apalis with `apalis-redis`.
 
 use std::collections::HashMap;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use apalis::prelude::WorkerBuilderExt as _;
-use apalis::prelude::{BackendFactory, BoxDynError, Data, TaskBuilder, TaskId, WorkerBuilder, WorkerContext};
+use apalis::prelude::{BoxDynError, Data, TaskBuilder, TaskId, WorkerBuilder, WorkerContext};
 use apalis_core::backend::Vacuum as _;
+use apalis_core::backend::ext::poll_strategy::{PollSnapshot, PollStrategy, PollWith};
 use apalis_redis::{ConnectionManager, RedisStorage, RedisTask};
 use async_trait::async_trait;
 use futures::StreamExt as _;
 use mageflow_runtime::backend::{
     AttemptOutcome, Backend, BackendError, Delivery, Interrupt, Run, SkipReason, Worker as MageflowWorker,
 };
+use redis::aio::MultiplexedConnection;
 use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 use tokio::task::{AbortHandle, JoinHandle};
@@ -71,7 +75,7 @@ struct Inner {
 /// What the backend shares with its apalis worker, which must not keep the backend alive.
 #[derive(Default)]
 struct Shared {
-    /// Runs executing in this process, by apalis job id: their signature and their handler's abort handle.
+    /// Runs executing in this process: their handler's abort handle by apalis job id.
     running: Mutex<HashMap<String, AbortHandle>>,
     /// Set when shutdown aborts the runs still going: their jobs are failed, so that apalis delivers them again.
     aborting: AtomicBool,
@@ -263,25 +267,14 @@ impl Backend for ApalisBackend {
             return Ok(());
         }
         // interrupts first, so that no run starts before they can reach it
-        let mut pubsub = self.inner.client.get_async_pubsub().await.map_err(|error| {
-            BackendError::Other(format!("cannot subscribe to the apalis queue's interrupts: {error}"))
-        })?;
-        pubsub
-            .subscribe(self.interrupt_channel())
-            .await
-            .map_err(|error| BackendError::Other(format!("cannot subscribe to the interrupt channel: {error}")))?;
-        let shared = self.inner.shared.clone();
-        let subscriber = tokio::spawn(async move {
-            let mut messages = pubsub.into_on_message();
-            while let Some(message) = messages.next().await {
-                let Ok(run_ref) = message.get_payload::<String>() else { continue };
-                if let Some(handle) = lock(&shared.running).get(&run_ref) {
-                    tracing::info!(job = %run_ref, "interrupting the running job");
-                    handle.abort();
-                }
-            }
-            tracing::warn!("the interrupt subscription ended; interrupts now reach runs at their lease renewal");
-        });
+        let pubsub = subscribe(&self.inner.client, &self.interrupt_channel()).await.map_err(BackendError::Other)?;
+        let subscriber = tokio::spawn(listen_for_interrupts(
+            pubsub,
+            self.inner.client.clone(),
+            self.interrupt_channel(),
+            self.inner.shared.clone(),
+            options.restart_delay,
+        ));
         *lock(&self.inner.subscriber) = Some(subscriber);
 
         let runner = Runner { worker: worker.clone(), shared: self.inner.shared.clone() };
@@ -292,6 +285,7 @@ impl Backend for ApalisBackend {
             name: options.worker_name.clone(),
             concurrency,
             restart_delay: options.restart_delay,
+            wake_echo: options.wake_echo,
             runner,
             stop: self.inner.stop.subscribe(),
         };
@@ -328,6 +322,47 @@ impl Backend for ApalisBackend {
     }
 }
 
+/// A subscription to the queue's interrupt channel.
+async fn subscribe(client: &redis::Client, channel: &str) -> std::result::Result<redis::aio::PubSub, String> {
+    let mut pubsub = client
+        .get_async_pubsub()
+        .await
+        .map_err(|error| format!("cannot subscribe to the apalis queue's interrupts: {error}"))?;
+    pubsub.subscribe(channel).await.map_err(|error| format!("cannot subscribe to `{channel}`: {error}"))?;
+    Ok(pubsub)
+}
+
+/// Aborts the running jobs whose ids are published on the interrupt channel, subscribing again whenever the
+/// subscription drops (meanwhile interrupts reach runs at their next lease renewal).
+async fn listen_for_interrupts(
+    mut pubsub: redis::aio::PubSub,
+    client: redis::Client,
+    channel: String,
+    shared: Arc<Shared>,
+    retry: Duration,
+) {
+    loop {
+        {
+            let mut messages = pubsub.on_message();
+            while let Some(message) = messages.next().await {
+                let Ok(run_ref) = message.get_payload::<String>() else { continue };
+                if let Some(handle) = lock(&shared.running).get(&run_ref) {
+                    tracing::info!(job = %run_ref, "interrupting the running job");
+                    handle.abort();
+                }
+            }
+        }
+        tracing::warn!("the interrupt subscription dropped; subscribing again");
+        pubsub = loop {
+            tokio::time::sleep(retry).await;
+            match subscribe(&client, &channel).await {
+                Ok(pubsub) => break pubsub,
+                Err(error) => tracing::warn!(%error, "cannot subscribe to interrupts yet"),
+            }
+        };
+    }
+}
+
 /// Keeps an apalis worker running until the backend stops: a worker whose stream ended on an error (Redis went
 /// away) starts again, under a new name (apalis refuses a name whose worker looks alive).
 struct Supervisor {
@@ -336,6 +371,7 @@ struct Supervisor {
     name: String,
     concurrency: usize,
     restart_delay: Duration,
+    wake_echo: Duration,
     runner: Runner,
     stop: watch::Receiver<bool>,
 }
@@ -360,12 +396,7 @@ impl Supervisor {
     }
 
     async fn run_worker(&mut self, name: &str) -> std::result::Result<(), String> {
-        let mut factory =
-            apalis_redis::factory::RedisStorageFactory::new(self.client.clone()).await.map_err(|error| {
-                format!("cannot subscribe to the queue's wake-ups (does the URL ask for RESP3?): {error}")
-            })?;
-        let storage = BackendFactory::<Run>::create_with_config(&mut factory, self.config.clone())
-            .map_err(|error| format!("cannot make the apalis storage: {error}"))?;
+        let storage = wake_on_push(&self.client, &self.config, self.wake_echo).await?;
         let context = WorkerContext::new(name);
         let worker = WorkerBuilder::new(context.clone())
             .backend(storage)
@@ -389,6 +420,71 @@ impl Supervisor {
             }
         }
         run.await.map_err(|error| error.to_string())
+    }
+}
+
+/// The queue's storage, woken when jobs are pushed: like apalis-redis' `RedisStorageFactory`, a RESP3 connection
+/// subscribed to the queue's `available` channel, but one that does not lose a wake-up. apalis consumes a wake-up
+/// even while a fetch is in flight; a job pushed just after that fetch read the queue would then wait for the next
+/// heartbeat. So each wake-up is echoed once, `echo` later, which fetches again.
+async fn wake_on_push(
+    client: &redis::Client,
+    config: &apalis_redis::Config,
+    echo: Duration,
+) -> std::result::Result<PollWith<RedisStorage<Run, MultiplexedConnection>, WakeOnPush>, String> {
+    let signal = Arc::new(Signal::default());
+    let pushed = signal.clone();
+    let connection_config = redis::AsyncConnectionConfig::new().set_push_sender(move |_: redis::PushInfo| {
+        pushed.raise();
+        Ok::<(), redis::aio::SendError>(())
+    });
+    let mut conn = client
+        .get_multiplexed_async_connection_with_config(&connection_config)
+        .await
+        .map_err(|error| format!("cannot connect to the apalis queue's Redis: {error}"))?;
+    let channel = format!("tasks:{}:available", config.active_jobs_list());
+    conn.subscribe(&channel).await.map_err(|error| {
+        format!("cannot subscribe to `{channel}` (apalis-redis' wake-ups need RESP3: `?protocol=resp3`): {error}")
+    })?;
+    let storage = RedisStorage::new(conn).with_config(config.clone());
+    Ok(PollWith::new(storage, WakeOnPush { signal, echo, pending_echo: None }))
+}
+
+/// A pushed-job notification, shared between the connection's push handler and the worker's poll strategy.
+#[derive(Default)]
+struct Signal {
+    raised: AtomicBool,
+    waker: futures::task::AtomicWaker,
+}
+
+impl Signal {
+    fn raise(&self) {
+        self.raised.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+}
+
+/// An apalis poll strategy: wakes the worker when a job is pushed, and once more `echo` later.
+struct WakeOnPush {
+    signal: Arc<Signal>,
+    echo: Duration,
+    pending_echo: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl PollStrategy for WakeOnPush {
+    fn poll_drive(&mut self, cx: &mut Context<'_>, _: &PollSnapshot) -> Poll<Option<()>> {
+        self.signal.waker.register(cx.waker());
+        let raised = self.signal.raised.swap(false, Ordering::AcqRel);
+        if raised {
+            self.pending_echo = Some(Box::pin(tokio::time::sleep(self.echo)));
+        }
+        if let Some(echo) = &mut self.pending_echo
+            && echo.as_mut().poll(cx).is_ready()
+        {
+            self.pending_echo = None;
+            return Poll::Ready(Some(()));
+        }
+        if raised { Poll::Ready(Some(())) } else { Poll::Pending }
     }
 }
 

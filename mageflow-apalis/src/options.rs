@@ -28,11 +28,14 @@ pub struct ApalisBackendOptions {
     pub run_worker: bool,
     /// How long a worker whose apalis stream stopped on an error (Redis went away) waits before it starts again.
     pub restart_delay: Duration,
+    /// How long after a pushed-job wake-up the worker fetches once more, in case the wake-up arrived while a fetch
+    /// was in flight (apalis would otherwise leave the job until the next heartbeat).
+    pub wake_echo: Duration,
 }
 
 impl ApalisBackendOptions {
     /// Defaults on the queue `mageflow`: the client's concurrency, a heartbeat every 5 s, dead after 3 missed
-    /// heartbeats, one job per fetch, a worker that restarts 1 s after an error.
+    /// heartbeats, one job per fetch, a worker that restarts 1 s after an error, wake-ups echoed after 20 ms.
     pub fn new(worker_name: impl Into<String>) -> Self {
         ApalisBackendOptions {
             queue: "mageflow".to_owned(),
@@ -43,6 +46,7 @@ impl ApalisBackendOptions {
             fetch_batch: 1,
             run_worker: true,
             restart_delay: Duration::from_secs(1),
+            wake_echo: Duration::from_millis(20),
         }
     }
 
