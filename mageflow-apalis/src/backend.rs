@@ -30,7 +30,8 @@ use crate::options::ApalisBackendOptions;
 ///
 /// Who owns what:
 /// - **Dispatch**: [`Backend::dispatch`] pushes all the runs it is given (a swarm's fill, say) in one call of
-///   apalis-redis' batch push script; apalis wakes the workers through Redis pub/sub.
+///   apalis-redis' batch push script, then wakes the workers through apalis-redis' pub/sub channel (apalis-redis
+///   1.0's push script schedules every job for now and publishes nothing itself).
 /// - **Concurrency**: apalis' concurrency limit (a tower layer on the apalis worker), sized by
 ///   [`ApalisBackendOptions::concurrency`] or the client's `MageflowBuilder::concurrency`; a worker only fetches a
 ///   job when a slot is free.
@@ -225,6 +226,16 @@ impl Backend for ApalisBackend {
         apalis_redis::queries::push_tasks(&mut conn, &self.inner.config, &jobs)
             .await
             .map_err(|error| BackendError::Dispatch(format!("apalis-redis push: {error}")))?;
+        // apalis-redis 1.0 pushes every job as scheduled for now (to be promoted by the next fetch) and so never
+        // publishes its `available` wake-up: publish it here, or idle workers would wait for their next heartbeat
+        let woken = redis::cmd("PUBLISH")
+            .arg(wake_channel(&self.inner.config))
+            .arg(jobs.len())
+            .query_async::<u64>(&mut conn)
+            .await;
+        if let Err(error) = woken {
+            tracing::warn!(%error, "cannot wake the apalis workers; they find the jobs at their next heartbeat");
+        }
         tracing::debug!(runs = jobs.len(), queue = %self.inner.options.queue, "pushed apalis jobs");
         Ok(())
     }
@@ -442,12 +453,17 @@ async fn wake_on_push(
         .get_multiplexed_async_connection_with_config(&connection_config)
         .await
         .map_err(|error| format!("cannot connect to the apalis queue's Redis: {error}"))?;
-    let channel = format!("tasks:{}:available", config.active_jobs_list());
+    let channel = wake_channel(config);
     conn.subscribe(&channel).await.map_err(|error| {
         format!("cannot subscribe to `{channel}` (apalis-redis' wake-ups need RESP3: `?protocol=resp3`): {error}")
     })?;
     let storage = RedisStorage::new(conn).with_config(config.clone());
     Ok(PollWith::new(storage, WakeOnPush { signal, echo, pending_echo: None }))
+}
+
+/// The channel on which apalis-redis wakes the workers of a queue.
+fn wake_channel(config: &apalis_redis::Config) -> String {
+    format!("tasks:{}:available", config.active_jobs_list())
 }
 
 /// A pushed-job notification, shared between the connection's push handler and the worker's poll strategy.
