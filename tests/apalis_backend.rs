@@ -201,3 +201,30 @@ async fn bad_options_and_unreachable_redis_are_clear_errors() {
     assert!(matches!(error, BackendError::Dispatch(_)), "{error}");
     assert!(error.to_string().contains("cannot reach the apalis queue's Redis at redis://127.0.0.1:1"), "{error}");
 }
+
+#[task]
+async fn increment(input: Num) -> Result<Num, TaskError> {
+    Ok(Num { n: input.n + 1 })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_worker_is_woken_by_each_dispatch_not_by_its_heartbeat() {
+    let redis = RedisServer::start();
+    // heartbeats every 30 s: a step that waited for one would blow the 5 s limit below
+    let slow_heartbeat = |name: &str| options(name, "wakeups").heartbeat(Duration::from_secs(30), 2);
+    let worker_backend = ApalisBackend::connect(&redis.url, slow_heartbeat("worker")).await.unwrap();
+    let _worker = builder(&redis, "wakeups").task(increment).backend(worker_backend).build().await.unwrap();
+    let producer_backend =
+        ApalisBackend::connect(&redis.url, slow_heartbeat("producer").dispatch_only()).await.unwrap();
+    let producer = builder(&redis, "wakeups").task(increment).backend(producer_backend).build().await.unwrap();
+    // one task at a time from the other client: the worker is idle when each arrives (a chain would not show it:
+    // the worker pushes each next step itself and fetches again as the step ends)
+    let rounds = async {
+        for n in 0..10 {
+            let handle = producer.sign(increment).run_no_wait(Num { n }).await.unwrap();
+            let state = handle.wait(Some(Duration::from_secs(5))).await.unwrap();
+            assert_eq!((state.status, state.result), (Status::Done, Some(json!({"n": n + 1}))));
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), rounds).await.expect("ten dispatches, ten wake-ups, well within 5 s");
+}
