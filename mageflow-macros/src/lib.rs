@@ -4,15 +4,10 @@
 //! to `::mageflow::__private` only.
 #![warn(missing_docs)]
 
-mod duration;
 mod flow;
-mod input_fields;
-mod kebab;
-mod options;
-mod serde_names;
-mod signature;
+mod input;
+mod suggest;
 mod task;
-mod task_input;
 
 use proc_macro::TokenStream;
 
@@ -77,7 +72,7 @@ pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_derive(TaskInput, attributes(mageflow))]
 pub fn derive_task_input(input: TokenStream) -> TokenStream {
     match syn::parse::<syn::DeriveInput>(input) {
-        Ok(input) => task_input::expand(input).into(),
+        Ok(input) => input::task_input::expand(input).into(),
         Err(error) => error.to_compile_error().into(),
     }
 }
@@ -97,7 +92,7 @@ pub fn derive_task_input(input: TokenStream) -> TokenStream {
 #[proc_macro_derive(InputFields)]
 pub fn derive_input_fields(input: TokenStream) -> TokenStream {
     match syn::parse::<syn::DeriveInput>(input) {
-        Ok(input) => input_fields::expand(&input).into(),
+        Ok(input) => input::fields::expand(&input).into(),
         Err(error) => error.to_compile_error().into(),
     }
 }

@@ -420,13 +420,8 @@ fn unknown_option(key: &Ident, known: &[&str], owner: &str) -> syn::Error {
         String::new()
     };
     let name = key.to_string();
-    let suggestion = known
-        .iter()
-        .map(|known| (crate::options::edit_distance(&name, known), *known))
-        .filter(|(distance, known)| *distance <= 2.max(known.len() / 2))
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, known)| format!("did you mean `{known}`? "))
-        .unwrap_or_default();
+    let suggestion =
+        crate::suggest::closest(&name, known).map(|known| format!("did you mean `{known}`? ")).unwrap_or_default();
     syn::Error::new_spanned(key, format!("unknown option `{key}` of {owner}; {suggestion}its options are {list}{hint}"))
 }
 

@@ -6,8 +6,8 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Field, Fields};
 
-use crate::input_fields;
-use crate::serde_names;
+use super::fields as input_fields;
+use super::serde_names;
 
 /// Expands the derive, or returns the compile errors (the struct itself stays as written, so nothing follows).
 pub(crate) fn expand(input: DeriveInput) -> TokenStream {

@@ -6,9 +6,13 @@ use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Attribute, Item, ItemFn};
 
-use crate::kebab;
-use crate::options::{self, TaskOptions};
-use crate::signature::{self, ContextParam, Handler};
+mod duration;
+mod kebab;
+mod options;
+mod signature;
+
+use options::TaskOptions;
+use signature::{ContextParam, Handler};
 
 /// Expands `#[task(args)] item`.
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {

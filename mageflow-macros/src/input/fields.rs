@@ -16,7 +16,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
 use syn::{Data, DeriveInput, Field, Fields, Ident, Type};
 
-use crate::serde_names;
+use super::serde_names;
 
 /// Expands `#[derive(InputFields)]`.
 pub(crate) fn expand(input: &DeriveInput) -> TokenStream {
