@@ -1,6 +1,7 @@
 //! The options of `#[task(...)]`: `name`, `retries`, `timeout`, `backoff`, `backoff_factor` and `max_backoff`,
 //! parsed and checked at compile time.
 
+use crate::errors::Errors;
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::parse::Parser;
@@ -45,9 +46,9 @@ pub(crate) struct TaskOptions {
 
 /// Parses the attribute's arguments. Returns the options that were understood (defaults elsewhere) and one error
 /// per mistake, so the task can still be emitted and no error follows from the first.
-pub(crate) fn parse(args: TokenStream) -> (TaskOptions, Vec<syn::Error>) {
+pub(crate) fn parse(args: TokenStream) -> (TaskOptions, Errors) {
     let mut options = TaskOptions::default();
-    let mut errors = Vec::new();
+    let mut errors = Errors::new();
     let args = match Punctuated::<OptionArg, Token![,]>::parse_terminated.parse2(args) {
         Ok(args) => args,
         Err(error) => {
@@ -365,16 +366,12 @@ mod tests {
 
     fn ok(args: TokenStream) -> TaskOptions {
         let (options, errors) = parse(args);
-        assert!(
-            errors.is_empty(),
-            "unexpected errors: {:?}",
-            errors.iter().map(ToString::to_string).collect::<Vec<_>>()
-        );
+        assert!(errors.messages().is_empty(), "unexpected errors: {:?}", errors.messages());
         options
     }
 
     fn errors(args: TokenStream) -> Vec<String> {
-        parse(args).1.iter().map(ToString::to_string).collect()
+        parse(args).1.messages()
     }
 
     #[test]
