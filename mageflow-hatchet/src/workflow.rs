@@ -151,7 +151,8 @@ pub struct ChildOf {
     pub parent_id: String,
     /// The parent task run id.
     pub parent_task_run_external_id: String,
-    /// Position of the child among its siblings.
+    /// Position of the child among its siblings; sent as 0 when unset (Hatchet requires an
+    /// index with every child trigger, and the key, when set, takes precedence).
     pub index: Option<i32>,
     /// Key of the child among its siblings.
     pub key: Option<String>,
@@ -220,7 +221,7 @@ impl TriggerRequest {
             input,
             parent_id: child.map(|c| c.parent_id.clone()),
             parent_task_run_external_id: child.map(|c| c.parent_task_run_external_id.clone()),
-            child_index: child.and_then(|c| c.index),
+            child_index: child.map(|c| c.index.unwrap_or(0)),
             child_key: child.and_then(|c| c.key.clone()),
             additional_metadata: Some(metadata),
             priority: self.priority,
