@@ -277,6 +277,7 @@ pub(crate) struct Engine {
     settings: EngineSettings,
     workflows: HashMap<String, WorkflowSpec>,
     runs: HashMap<String, Run>,
+    run_order: Vec<String>,
     tasks: HashMap<String, TaskRun>,
     queue: VecDeque<String>,
     workers: Vec<WorkerEntry>,
@@ -357,6 +358,7 @@ impl Engine {
             settings,
             workflows: HashMap::new(),
             runs: HashMap::new(),
+            run_order: Vec::new(),
             tasks: HashMap::new(),
             queue: VecDeque::new(),
             workers: Vec::new(),
@@ -589,6 +591,7 @@ impl Engine {
             self.children.insert(key, id.clone());
         }
         self.runs.insert(id.clone(), run);
+        self.run_order.push(id.clone());
         self.queue.extend(ready);
         id
     }
@@ -915,9 +918,12 @@ impl Engine {
             applied = true;
             match kind {
                 StepActionEventType::StepEventTypeStarted => {
+                    // SDKs may send STARTED twice for one attempt; only the first one starts it.
+                    applied = false;
                     if let Some(task) = self.tasks.get_mut(&task_id)
                         && task.state == RunState::Assigned
                     {
+                        applied = true;
                         task.state = RunState::Running;
                         task.deadline = task.timeout.map(|t| Instant::now() + t);
                         let event = self.task_event(&task_id, proto::ResourceEventType::Started, String::new());
@@ -1429,6 +1435,11 @@ impl Engine {
             parent_task_run_external_id: r.parent_task.clone(),
             tasks,
         })
+    }
+
+    /// Every run, in creation order.
+    pub fn all_runs(&self) -> Vec<RunSnapshot> {
+        self.run_order.iter().filter_map(|id| self.snapshot(id)).collect()
     }
 
     pub fn events(&self) -> Vec<RecordedStepEvent> {

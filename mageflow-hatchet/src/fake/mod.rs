@@ -195,6 +195,11 @@ impl FakeHandle {
         self.shared.engine().snapshot(run_id)
     }
 
+    /// Every run, in creation order (tests).
+    pub fn runs(&self) -> Vec<RunSnapshot> {
+        self.shared.engine().all_runs()
+    }
+
     /// Every step event received so far, in arrival order (tests).
     pub fn step_events(&self) -> Vec<RecordedStepEvent> {
         self.shared.engine().events()
@@ -237,6 +242,11 @@ impl FakeHandle {
                 return;
             }
         }
+    }
+
+    /// Whether `worker_id` has an open action stream now.
+    pub fn is_listening(&self, worker_id: &str) -> bool {
+        self.shared.engine().is_listening(worker_id)
     }
 
     /// Waits until `worker_id` has an open action stream (tests: avoids racing the worker start).
