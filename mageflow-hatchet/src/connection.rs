@@ -124,6 +124,16 @@ impl Connection {
             .accept_compressed(CompressionEncoding::Gzip)
     }
 
+    /// A raw `EventsService` client on this connection (events, task logs, stream chunks).
+    pub fn events(&self) -> proto::events_service_client::EventsServiceClient<AuthChannel> {
+        proto::events_service_client::EventsServiceClient::with_interceptor(
+            self.inner.channel.clone(),
+            self.inner.auth.clone(),
+        )
+        .send_compressed(CompressionEncoding::Gzip)
+        .accept_compressed(CompressionEncoding::Gzip)
+    }
+
     /// A raw `v1.AdminService` client on this connection.
     pub fn admin(&self) -> v1::admin_service_client::AdminServiceClient<AuthChannel> {
         v1::admin_service_client::AdminServiceClient::with_interceptor(

@@ -7,6 +7,7 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -129,12 +130,16 @@ fn runs_of(fake: &FakeHandle, workflow: &str) -> Vec<RunSnapshot> {
     fake.runs().into_iter().filter(|r| r.workflow == workflow).collect()
 }
 
+/// The distinct (attempt, event type) pairs the SDK reported for a task run, sorted. The SDK sends
+/// step events as independent calls, so STARTED may arrive twice or after the attempt's outcome.
 fn step_events_of(fake: &FakeHandle, task_run: &str) -> Vec<(i32, StepActionEventType)> {
-    fake.step_events()
+    let distinct: BTreeSet<(i32, i32)> = fake
+        .step_events()
         .into_iter()
-        .filter(|e| e.task_run_external_id == task_run && e.applied)
-        .map(|e| (e.retry_count, e.event_type))
-        .collect()
+        .filter(|e| e.task_run_external_id == task_run)
+        .map(|e| (e.retry_count, e.event_type as i32))
+        .collect();
+    distinct.into_iter().map(|(retry, kind)| (retry, StepActionEventType::try_from(kind).unwrap())).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
