@@ -127,7 +127,7 @@ async fn children_are_deduplicated_by_parent_task_and_parent_ids_must_be_uuids()
     assert_eq!(not_uuid.code(), Code::InvalidArgument, "{not_uuid}");
     assert!(not_uuid.message().contains("UUID"), "{not_uuid}");
     let unknown = workflows.trigger_workflow(code("8b1c6c4e-2f4e-4f1a-9d0e-0c6a1f0e9b11")).await.unwrap_err();
-    assert_eq!(unknown.code(), Code::NotFound, "{unknown}");
+    assert_eq!(unknown.code(), Code::Unknown, "{unknown}");
     assert_eq!(fake.runs().len(), 4, "two parents, two distinct children");
 }
 
@@ -483,4 +483,53 @@ async fn subscribe_to_workflow_events_streams_task_events_then_hangs_up() {
     // A finished run answers its last event at once.
     let mut late = conn.dispatcher().subscribe_to_workflow_events(request).await.unwrap().into_inner();
     assert!(within(late.message()).await.unwrap().unwrap().hangup);
+}
+
+/// One HTTP/1.1 GET on the fake's REST port: (status code, body).
+async fn http_get(fake: &FakeHandle, path: &str, token: Option<&str>) -> (u16, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(fake.rest_addr()).await.unwrap();
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: fake\r\n{auth}Connection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    within(stream.read_to_string(&mut response)).await.unwrap();
+    let status: u16 = response.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = response.split_once("\r\n\r\n").unwrap().1;
+    (status, serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}")))
+}
+
+#[tokio::test]
+async fn the_rest_api_reads_runs_for_sdks_that_poll() {
+    let (fake, conn) = fake().await;
+    let claims = mageflow_hatchet::config::decode_token_claims(&fake.token()).unwrap();
+    assert_eq!(claims.server_url, fake.server_url(), "the token's server_url is the REST port");
+    conn.put_workflow(&WorkflowDefinition::new("polled")).await.unwrap();
+    let mut worker = RawWorker::start(&fake, &conn, &["polled:polled"], 1).await;
+    let run_id = conn.trigger_workflow(&TriggerRequest::new("polled", json!({"x": 1}))).await.unwrap();
+    let path = format!("/api/v1/stable/workflow-runs/{run_id}");
+    let token = fake.token();
+
+    let (status, queued) = http_get(&fake, &path, Some(&token)).await;
+    assert_eq!((status, queued["run"]["status"].clone()), (200, json!("QUEUED")));
+    let action = worker.next().await;
+    worker.complete(&conn, &action, r#"{"y": 2}"#).await;
+    let (status, done) = http_get(&fake, &path, Some(&token)).await;
+    assert_eq!(status, 200);
+    assert_eq!(done["run"]["status"], json!("COMPLETED"));
+    assert_eq!(done["run"]["output"], json!({"polled": {"y": 2}}));
+    assert_eq!(done["run"]["input"], json!({"x": 1}));
+    let task = &done["tasks"][0];
+    assert_eq!((task["output"].clone(), task["actionId"].clone()), (json!({"y": 2}), json!("polled:polled")));
+    assert_eq!(task["taskExternalId"], json!(action.task_run_external_id));
+    let (status, text) = http_get(&fake, &format!("{path}/status"), Some(&token)).await;
+    assert_eq!((status, text), (200, json!("COMPLETED")));
+
+    assert_eq!(http_get(&fake, &path, None).await.0, 401);
+    assert_eq!(http_get(&fake, "/api/v1/stable/workflow-runs/run-1", Some(&token)).await.0, 400);
+    let unknown = "/api/v1/stable/workflow-runs/0b5f4b0e-0000-4000-8000-000000000000";
+    let (status, body) = http_get(&fake, unknown, Some(&token)).await;
+    assert_eq!(status, 404);
+    assert!(body["errors"][0]["description"].as_str().unwrap().contains("not found"), "{body}");
+    assert_eq!(http_get(&fake, "/api/v1/tenants/x/workflows", Some(&token)).await.0, 501);
 }

@@ -211,6 +211,8 @@ pub struct RecordedRequests {
 #[derive(Debug)]
 struct TaskRun {
     id: String,
+    /// Hatchet's numeric task id (REST `taskId`).
+    number: i64,
     run_id: String,
     readable_id: String,
     action: String,
@@ -248,6 +250,8 @@ struct Run {
     tasks: Vec<String>,
     watchers: Vec<u64>,
     finished: bool,
+    created_at: SystemTime,
+    updated_at: SystemTime,
 }
 
 #[derive(Debug)]
@@ -485,7 +489,10 @@ impl Engine {
             Some(parent) => {
                 let parent = parse_uuid("parent_task_run_external_id", parent)?;
                 if !self.tasks.contains_key(&parent) {
-                    return Err(Status::not_found(format!("parent task run {parent:?} does not exist")));
+                    // Hatchet wraps the failed lookup in a plain error, which gRPC reports as UNKNOWN.
+                    return Err(Status::unknown(format!(
+                        "could not create trigger opt: could not find parent task {parent:?}"
+                    )));
                 }
                 let index = request.child_index.ok_or_else(|| {
                     invalid("child_index is required with parent_task_run_external_id (SDKs count children from 0)")
@@ -548,6 +555,7 @@ impl Engine {
                 task_id.clone(),
                 TaskRun {
                     id: task_id.clone(),
+                    number: i64::try_from(self.tasks.len()).unwrap_or(i64::MAX) + 1,
                     run_id: id.clone(),
                     readable_id: task.readable_id.clone(),
                     action: task.action.clone(),
@@ -586,6 +594,8 @@ impl Engine {
             tasks: task_ids,
             watchers: Vec::new(),
             finished: false,
+            created_at: SystemTime::now(),
+            updated_at: SystemTime::now(),
         };
         if let Some(key) = dedupe {
             self.children.insert(key, id.clone());
@@ -1069,6 +1079,7 @@ impl Engine {
         let state = self.run_state(run);
         let Some(run) = self.runs.get_mut(run_id) else { return };
         run.finished = true;
+        run.updated_at = SystemTime::now();
         let watchers = std::mem::take(&mut run.watchers);
         for id in watchers {
             if let Some(sender) = self.subscribers.get(&id)
@@ -1317,6 +1328,79 @@ impl Engine {
             additional_metadata: run.metadata.clone().into_bytes(),
             is_evicted: false,
         })
+    }
+
+    /// The REST view of a run (`GET /api/v1/stable/workflow-runs/{id}`): Hatchet's
+    /// `V1WorkflowRunDetails` with the fields SDKs read.
+    pub fn rest_run(&self, run_id: &str) -> Option<Value> {
+        let run = self.runs.get(run_id)?;
+        let status = |state: RunState| match state {
+            RunState::Pending | RunState::Queued | RunState::Assigned => "QUEUED",
+            RunState::Running => "RUNNING",
+            RunState::Completed => "COMPLETED",
+            RunState::Failed => "FAILED",
+            RunState::Cancelled => "CANCELLED",
+        };
+        let created = super::rest::rfc3339(run.created_at);
+        let updated = super::rest::rfc3339(run.updated_at);
+        let state = self.run_state(run);
+        let tasks: Vec<&TaskRun> = run.tasks.iter().filter_map(|id| self.tasks.get(id)).collect();
+        let error = tasks.iter().filter_map(|t| t.error.clone()).collect::<Vec<_>>().join("\n");
+        let metadata: Value = serde_json::from_str(&run.metadata).unwrap_or(Value::Null);
+        let output = |t: &TaskRun| t.output.as_deref().and_then(|o| serde_json::from_str::<Value>(o).ok());
+        let task_views: Vec<Value> = tasks
+            .iter()
+            .map(|t| {
+                let parents: Map<String, Value> = t
+                    .parents
+                    .iter()
+                    .filter_map(|p| tasks.iter().find(|s| &s.readable_id == p).map(|s| (p.clone(), s)))
+                    .filter_map(|(p, s)| output(s).map(|o| (p, o)))
+                    .collect();
+                json!({
+                    "metadata": {"id": t.id, "createdAt": created, "updatedAt": updated},
+                    "createdAt": created,
+                    "displayName": t.readable_id,
+                    "input": {"input": run.input, "parents": parents, "triggers": {"filter_payload": {}}},
+                    "numSpawnedChildren": 0,
+                    "output": output(t).unwrap_or(Value::Null),
+                    "status": status(t.state),
+                    "taskExternalId": t.id,
+                    "taskId": t.number,
+                    "taskInsertedAt": created,
+                    "tenantId": self.settings.tenant_id,
+                    "workflowId": run.workflow_id,
+                    "workflowRunExternalId": run.id,
+                    "workflowVersionId": run.version_id,
+                    "actionId": t.action,
+                    "retryCount": t.retry_count,
+                    "attempt": t.retry_count + 1,
+                    "errorMessage": t.error.clone().unwrap_or_default(),
+                    "additionalMetadata": metadata,
+                    "type": "TASK",
+                })
+            })
+            .collect();
+        let outputs: Map<String, Value> =
+            tasks.iter().filter_map(|t| output(t).map(|o| (t.readable_id.clone(), o))).collect();
+        Some(json!({
+            "run": {
+                "metadata": {"id": run.id, "createdAt": created, "updatedAt": updated},
+                "status": status(state),
+                "tenantId": self.settings.tenant_id,
+                "displayName": run.workflow,
+                "workflowId": run.workflow_id,
+                "workflowVersionId": run.version_id,
+                "output": outputs,
+                "input": run.input,
+                "errorMessage": error,
+                "additionalMetadata": metadata,
+                "parentTaskExternalId": run.parent_task,
+            },
+            "taskEvents": [],
+            "shape": [],
+            "tasks": task_views,
+        }))
     }
 
     // ---- subscriptions -----------------------------------------------------------------------

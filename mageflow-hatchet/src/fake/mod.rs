@@ -23,6 +23,7 @@
 
 mod auth;
 mod engine;
+mod rest;
 mod services;
 
 use std::net::SocketAddr;
@@ -53,8 +54,10 @@ use services::{AdminService, DispatcherService, EventsService, Shared, Workflows
 /// Settings of a fake engine.
 #[derive(Debug, Clone)]
 pub struct FakeConfig {
-    /// Port to bind on 127.0.0.1; 0 picks a free one.
+    /// gRPC port to bind on 127.0.0.1; 0 picks a free one.
     pub port: u16,
+    /// REST port to bind on 127.0.0.1 (the token's `server_url`); 0 picks a free one.
+    pub rest_port: u16,
     /// Tenant id put in minted tokens and responses.
     pub tenant_id: String,
     /// No new work is assigned to a worker whose last heartbeat (or stream start) is older than
@@ -84,6 +87,7 @@ impl Default for FakeConfig {
     fn default() -> Self {
         FakeConfig {
             port: 0,
+            rest_port: 0,
             tenant_id: "707d0855-80ab-4e1f-a156-f1c4546cbf52".to_string(),
             stop_assigning_after: STOP_ASSIGNING_AFTER,
             inactivity_timeout: INACTIVITY_TIMEOUT,
@@ -102,6 +106,8 @@ impl FakeHatchet {
     pub async fn start(config: FakeConfig) -> std::io::Result<FakeHandle> {
         let listener = TcpListener::bind(("127.0.0.1", config.port)).await?;
         let addr = listener.local_addr()?;
+        let rest_listener = TcpListener::bind(("127.0.0.1", config.rest_port)).await?;
+        let rest_addr = rest_listener.local_addr()?;
         let shared = Arc::new(Shared {
             engine: Mutex::new(Engine::new(EngineSettings {
                 tenant_id: config.tenant_id.clone(),
@@ -142,6 +148,12 @@ impl FakeHatchet {
             }
         });
         let shortest = config.inactivity_timeout.min(config.stop_assigning_after);
+        let rest_app = rest::router(Arc::clone(&shared));
+        let rest = tokio::spawn(async move {
+            if let Err(error) = axum::serve(rest_listener, rest_app).await {
+                tracing::error!(%error, "fake Hatchet REST server failed");
+            }
+        });
         let sweep_every = (shortest / 4).clamp(Duration::from_millis(10), Duration::from_millis(250));
         let sweeper_shared = Arc::clone(&shared);
         let sweeper = tokio::spawn(async move {
@@ -152,18 +164,29 @@ impl FakeHatchet {
                 sweeper_shared.touch();
             }
         });
-        tracing::info!(%addr, "fake Hatchet engine listening");
-        Ok(FakeHandle { addr, tenant_id: config.tenant_id, shared, stop: Some(stop_tx), server: Some(server), sweeper })
+        tracing::info!(%addr, %rest_addr, "fake Hatchet engine listening");
+        Ok(FakeHandle {
+            addr,
+            rest_addr,
+            tenant_id: config.tenant_id,
+            shared,
+            stop: Some(stop_tx),
+            server: Some(server),
+            rest,
+            sweeper,
+        })
     }
 }
 
 /// A running fake engine.
 pub struct FakeHandle {
     addr: SocketAddr,
+    rest_addr: SocketAddr,
     tenant_id: String,
     shared: Arc<Shared>,
     stop: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
+    rest: JoinHandle<()>,
     sweeper: JoinHandle<()>,
 }
 
@@ -179,10 +202,20 @@ impl FakeHandle {
         self.addr
     }
 
-    /// An unsigned token whose claims point at this engine.
+    /// The address of the REST API (the token's `server_url`).
+    pub fn rest_addr(&self) -> SocketAddr {
+        self.rest_addr
+    }
+
+    /// The REST base URL, `http://127.0.0.1:<rest port>`.
+    pub fn server_url(&self) -> String {
+        format!("http://{}", self.rest_addr)
+    }
+
+    /// An unsigned token whose claims point at this engine: `grpc_broadcast_address` at the gRPC
+    /// port, `server_url` at the REST port.
     pub fn token(&self) -> String {
-        let host_port = self.addr.to_string();
-        unsigned_token(&self.tenant_id, &format!("http://{host_port}"), &host_port)
+        unsigned_token(&self.tenant_id, &self.server_url(), &self.addr.to_string())
     }
 
     /// A plaintext client configuration for this engine.
@@ -312,6 +345,7 @@ impl FakeHandle {
 
     fn stop_now(&mut self) {
         self.sweeper.abort();
+        self.rest.abort();
         self.shared.engine().close_streams();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
