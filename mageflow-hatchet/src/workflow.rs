@@ -111,6 +111,8 @@ impl WorkflowDefinition {
             retries,
             backoff_factor: self.backoff.map(|b| b.factor),
             backoff_max_seconds: self.backoff.map(|b| i32::try_from(b.max_seconds).unwrap_or(i32::MAX)),
+            // What current SDKs send: one unit of the default slot type per run.
+            slot_requests: std::collections::HashMap::from([("default".to_string(), 1)]),
             ..Default::default()
         };
         Ok(v1::CreateWorkflowVersionRequest {

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use mageflow_hatchet::fake::{FakeConfig, FakeHandle, FakeHatchet, RunSnapshot, RunState};
 use mageflow_hatchet::proto::StepActionEventType;
+use mageflow_hatchet::{Connection, TriggerRequest, WorkflowDefinition};
 use serde_json::{Value, json};
 
 /// Python starts slowly on a busy machine: every wait gets this long before it fails the test.
@@ -258,4 +259,37 @@ async fn a_run_held_by_a_sigkilled_worker_moves_to_a_second_worker() {
     assert_eq!(run.state, RunState::Completed);
     assert_eq!(run.assigned_workers, vec![first.worker_id.clone(), second.worker_id.clone()]);
     assert_eq!(run.deliveries, 2);
+}
+
+/// mageflow's own client sends what the official SDK sends, as the fake records both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mageflow_registers_and_declares_like_the_official_sdk() {
+    let fake = start_fake(FakeConfig::default()).await;
+    let _worker = SdkWorker::start(&fake, "reference").await;
+    let conn = Connection::connect(fake.client_config().unwrap()).await.unwrap();
+    conn.put_workflow(&WorkflowDefinition::new("mageflow-echo")).await.unwrap();
+    conn.register("mageflow", vec!["mageflow-echo:mageflow-echo".into()], 25).await.unwrap();
+    conn.trigger_workflow(&TriggerRequest::new("mageflow-echo", json!({"message": "hi"}))).await.unwrap();
+
+    let recorded = fake.recorded_requests();
+    let [python, ours] = recorded.register.clone().try_into().expect("two registrations");
+    // Engines from v0.78.23 on read slot_config; the legacy `slots` field stays unset.
+    assert_eq!((python.slots, ours.slots), (None, None));
+    assert_eq!(python.slot_config, ours.slot_config, "{python:?}\n{ours:?}");
+    assert_eq!(python.services, ours.services);
+
+    let python_echo = recorded.put_workflow.iter().find(|w| w.name == "sdk-echo").expect("sdk-echo declared");
+    let ours_echo = recorded.put_workflow.iter().find(|w| w.name == "mageflow-echo").expect("declared");
+    let (python_task, our_task) = (&python_echo.tasks[0], &ours_echo.tasks[0]);
+    assert_eq!(python_task.action, format!("{0}:{0}", python_task.readable_id));
+    assert_eq!(our_task.action, format!("{0}:{0}", our_task.readable_id));
+    assert_eq!(python_task.slot_requests, our_task.slot_requests);
+    assert_eq!(python_task.parents, our_task.parents);
+    // The SDK always sends a timeout; mageflow may leave it empty for the engine's default (60 s).
+    assert!(mageflow_hatchet::workflow::parse_duration_text(&python_task.timeout).is_some());
+    assert_eq!(our_task.timeout, "");
+    let ours_spec = fake.workflow("mageflow-echo").unwrap();
+    assert_eq!(ours_spec.timeout, Some(mageflow_hatchet::fake::DEFAULT_TASK_TIMEOUT));
+    // Top-level triggers: neither names a parent task; the SDK's child_index = 0 is ignored.
+    assert!(recorded.trigger.iter().all(|t| t.parent_task_run_external_id.is_none() && t.parent_id.is_none()));
 }

@@ -73,7 +73,7 @@ pub struct TaskSpec {
     pub parents: Vec<String>,
     /// Retries allowed after the first attempt.
     pub retries: u32,
-    /// Attempt timeout, if any.
+    /// Attempt timeout (Hatchet's 60 s when the task declares none).
     pub timeout: Option<Duration>,
 }
 
@@ -295,6 +295,9 @@ pub(crate) struct Engine {
     recorded: RecordedRequests,
 }
 
+/// Hatchet's execution timeout for a task declared without one.
+pub const DEFAULT_TASK_TIMEOUT: Duration = Duration::from_secs(60);
+
 fn new_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
@@ -387,7 +390,7 @@ impl Engine {
             invalid(format!("workflow {name:?}: task {:?} has negative retries {}", task.readable_id, task.retries))
         })?;
         let timeout = if task.timeout.is_empty() {
-            None
+            Some(DEFAULT_TASK_TIMEOUT)
         } else {
             Some(parse_duration_text(&task.timeout).ok_or_else(|| {
                 invalid(format!(

@@ -39,7 +39,8 @@ use tonic::service::interceptor::InterceptedService;
 
 pub use auth::check_auth;
 pub use engine::{
-    LogLine, RecordedRequests, RecordedStepEvent, RunSnapshot, RunState, TaskSnapshot, TaskSpec, WorkflowSpec,
+    DEFAULT_TASK_TIMEOUT, LogLine, RecordedRequests, RecordedStepEvent, RunSnapshot, RunState, TaskSnapshot, TaskSpec,
+    WorkflowSpec,
 };
 
 use crate::config::{HatchetConfig, TlsStrategy, unsigned_token};
