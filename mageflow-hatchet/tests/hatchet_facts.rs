@@ -533,3 +533,29 @@ async fn the_rest_api_reads_runs_for_sdks_that_poll() {
     assert!(body["errors"][0]["description"].as_str().unwrap().contains("not found"), "{body}");
     assert_eq!(http_get(&fake, "/api/v1/tenants/x/workflows", Some(&token)).await.0, 501);
 }
+
+#[tokio::test]
+async fn release_slot_lets_a_worker_take_more_work_while_a_task_runs() {
+    let (fake, conn) = fake().await;
+    conn.put_workflow(&WorkflowDefinition::new("long")).await.unwrap();
+    let mut worker = RawWorker::start(&fake, &conn, &["long:long"], 1).await;
+    let first = conn.trigger_workflow(&TriggerRequest::new("long", json!({}))).await.unwrap();
+    let second = conn.trigger_workflow(&TriggerRequest::new("long", json!({}))).await.unwrap();
+    let action = worker.next().await;
+    assert_eq!(action.workflow_run_id, first);
+    worker.start_action(&conn, &action).await;
+    assert_eq!(fake.run(&second).unwrap().state, RunState::Queued, "one slot, taken");
+    let release = proto::ReleaseSlotRequest { task_run_external_id: action.task_run_external_id.clone() };
+    conn.dispatcher().release_slot(release).await.unwrap();
+    let next = worker.next().await;
+    assert_eq!(next.workflow_run_id, second);
+    assert_eq!(fake.run(&first).unwrap().state, RunState::Running, "the released task still runs");
+    let labels = proto::UpsertWorkerLabelsRequest {
+        worker_id: worker.id.clone(),
+        labels: [("zone".to_string(), proto::WorkerLabels { str_value: Some("eu".into()), int_value: None })].into(),
+    };
+    let answer = conn.dispatcher().upsert_worker_labels(labels.clone()).await.unwrap().into_inner();
+    assert_eq!(answer.worker_id, worker.id);
+    let ghost = proto::UpsertWorkerLabelsRequest { worker_id: "ghost".into(), ..labels };
+    assert_eq!(conn.dispatcher().upsert_worker_labels(ghost).await.unwrap_err().code(), Code::NotFound);
+}
