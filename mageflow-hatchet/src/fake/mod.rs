@@ -6,7 +6,10 @@
 //! cancellation, Hatchet's dead-worker timing (no new work after 5 s of silence, runs moved
 //! after 30 s), attempt timeouts and `RefreshTimeout`, run-result and run-event subscriptions,
 //! triggering with Hatchet's validation and child dedupe, events (`Push`), task logs (`PutLog`)
-//! and run details. Calls must carry a well-formed `Bearer` token; gzip requests are accepted.
+//! and run details; on a second port, the REST reads SDKs poll for results
+//! (`GET /api/v1/stable/workflow-runs/{id}`). Calls must carry a well-formed `Bearer` token;
+//! gzip requests are accepted. Hatchet's official Python SDK and the Rust `hatchet-sdk` crate are
+//! tested against it.
 //!
 //! Limits (see the README's table): concurrency settings, rate limits, worker labels and retry
 //! backoff are remembered but not enforced; durable tasks, cron and schedules are not served;
