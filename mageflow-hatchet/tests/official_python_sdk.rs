@@ -18,7 +18,7 @@ use mageflow_hatchet::{Connection, TriggerRequest, WorkflowDefinition};
 use serde_json::{Value, json};
 
 /// Python starts slowly on a busy machine: every wait gets this long before it fails the test.
-const PATIENCE: Duration = Duration::from_secs(90);
+const PATIENCE: Duration = Duration::from_secs(180);
 
 async fn patiently<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
     match tokio::time::timeout(PATIENCE, future).await {
