@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use fred::clients::{Client, SubscriberClient};
 use fred::prelude::{
-    ClientLike, Config, EventInterface, HashesInterface, KeysInterface, ListInterface, LuaInterface, PerformanceConfig,
+    ClientLike, EventInterface, HashesInterface, KeysInterface, ListInterface, LuaInterface, PerformanceConfig,
     PubsubInterface, ReconnectPolicy, Value,
 };
 use futures::StreamExt;
@@ -15,53 +15,99 @@ use tokio::sync::oneshot;
 
 use super::{KeyInfo, Notified, Reply, Script, Store, StoreError};
 
-/// How a [`RedisStore`] connects.
-#[derive(Clone, Debug)]
+mod connect;
+mod tls;
+mod url;
+
+pub use tls::{Pem, RedisTls};
+pub use url::redact as redact_url;
+use url::RedisUrl;
+
+/// How a [`RedisStore`] connects. Its `Debug` output shows the URL without its password.
+#[derive(Clone)]
 pub struct RedisStoreConfig {
-    /// `redis://[user:password@]host:port[/db]`.
+    /// Where Redis is; the scheme chooses TLS and the topology:
+    /// - `redis://[[user]:password@]host[:port][/db]`: one server (`rediss://` for TLS);
+    /// - `redis-cluster://[[user]:password@]host:port[,host:port...]`: Redis Cluster, discovered from any of these
+    ///   nodes (`rediss-cluster://` for TLS);
+    /// - `redis+sentinel://[[user]:password@]host:port[,host:port...]/service_name[/db]`: the primary that these
+    ///   sentinels name for the service, followed across failovers (`rediss+sentinel://` for TLS to both).
+    ///
+    /// Special characters of the user name and password are %-escaped.
     pub url: String,
     /// How long one command may take (including waiting for a reconnect) before it fails.
     pub command_timeout: Duration,
     /// The first and the longest wait between reconnection attempts; attempts go on until Redis answers.
     pub reconnect_delay: (Duration, Duration),
+    /// How `rediss://` connections verify the server and identify themselves (system roots by default).
+    pub tls: RedisTls,
 }
 
 impl RedisStoreConfig {
-    /// The defaults for this URL: commands time out after 10 s; reconnects back off from 100 ms to 5 s.
+    /// The defaults for this URL: commands time out after 10 s; reconnects back off from 100 ms to 5 s; TLS (for
+    /// `rediss://`) trusts the system's root certificates.
     pub fn new(url: impl Into<String>) -> Self {
         RedisStoreConfig {
             url: url.into(),
             command_timeout: Duration::from_secs(10),
             reconnect_delay: (Duration::from_millis(100), Duration::from_secs(5)),
+            tls: RedisTls::default(),
         }
+    }
+
+    /// The defaults for this URL with the TLS settings of the environment (see [`RedisTls::from_env`]).
+    pub fn with_env_tls(url: impl Into<String>) -> Result<Self, StoreError> {
+        Ok(RedisStoreConfig { tls: RedisTls::from_env()?, ..RedisStoreConfig::new(url) })
+    }
+
+    /// The configuration of the environment: `REDIS_URL` and the TLS settings of [`RedisTls::from_env`]; `None`
+    /// when `REDIS_URL` is unset or empty.
+    pub fn from_env() -> Result<Option<Self>, StoreError> {
+        match std::env::var("REDIS_URL") {
+            Ok(url) if !url.trim().is_empty() => Self::with_env_tls(url.trim()).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Sets the TLS settings.
+    pub fn tls(mut self, tls: RedisTls) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// The URL with its password replaced by `***`, for messages and logs.
+    pub fn redacted_url(&self) -> String {
+        match RedisUrl::parse(&self.url) {
+            Ok(url) => url.to_string(),
+            Err(_) => url::redact(&self.url),
+        }
+    }
+}
+
+impl std::fmt::Debug for RedisStoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStoreConfig")
+            .field("url", &self.redacted_url())
+            .field("command_timeout", &self.command_timeout)
+            .field("reconnect_delay", &self.reconnect_delay)
+            .field("tls", &self.tls)
+            .finish()
     }
 }
 
 type Waiters = Arc<Mutex<HashMap<String, Vec<oneshot::Sender<()>>>>>;
 
-/// Signatures in Redis. Every transition is one `EVALSHA` of mageflow's script (loaded on first use and again after
-/// a `SCRIPT FLUSH` or a restart); the connection reconnects with exponential backoff, and a command that is sent
-/// again after a reconnect cannot apply twice, because every script operation is idempotent.
+/// Signatures in Redis: one server, Redis Cluster or a primary behind Sentinel, over TCP or TLS. Every transition is
+/// one `EVALSHA` of mageflow's script (sent as `EVAL` to a node that lacks it: after a `SCRIPT FLUSH`, a restart or a
+/// failover); the connection reconnects with exponential backoff, and a command that is sent again after a
+/// reconnect cannot apply twice, because every script operation is idempotent.
 #[derive(Clone)]
 pub struct RedisStore {
     client: Client,
     subscriber: SubscriberClient,
     waiters: Waiters,
-}
-
-fn unavailable(error: fred::error::Error) -> StoreError {
-    StoreError::Unavailable(error.to_string())
-}
-
-fn command_error(error: fred::error::Error) -> StoreError {
-    use fred::error::ErrorKind;
-    match error.kind() {
-        ErrorKind::IO | ErrorKind::Timeout | ErrorKind::Canceled | ErrorKind::Backpressure => unavailable(error),
-        _ if error.details().contains("ERR Error running script") || error.details().starts_with("ERR user_script") => {
-            StoreError::Script(error.details().to_owned())
-        }
-        _ => StoreError::Protocol(error.to_string()),
-    }
+    clustered: bool,
+    user: Option<String>,
 }
 
 fn to_reply(value: Value) -> Result<Reply, StoreError> {
@@ -80,16 +126,16 @@ fn to_reply(value: Value) -> Result<Reply, StoreError> {
 }
 
 impl RedisStore {
-    /// Connects to Redis at `url` with the default settings.
+    /// Connects to Redis at `url` with the default settings (TLS trusting the system's roots).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         Self::connect_with(RedisStoreConfig::new(url)).await
     }
 
-    /// Connects with explicit settings. Fails when Redis does not answer at first; later outages are bridged by
-    /// reconnecting.
+    /// Connects with explicit settings. Fails when Redis does not answer at first, refuses the credentials or the
+    /// TLS handshake; later outages are bridged by reconnecting.
     pub async fn connect_with(config: RedisStoreConfig) -> Result<Self, StoreError> {
-        let redis_config = Config::from_url(&config.url)
-            .map_err(|error| StoreError::Config(format!("`{}` is not a Redis URL: {error}", config.url)))?;
+        let url = RedisUrl::parse(&config.url)?;
+        let redis_config = connect::fred_config(&config, &url)?;
         let performance = PerformanceConfig {
             default_command_timeout: config.command_timeout,
             broadcast_channel_capacity: 4096,
@@ -98,14 +144,20 @@ impl RedisStore {
         let (min_delay, max_delay) = config.reconnect_delay;
         let policy = ReconnectPolicy::new_exponential(0, min_delay.as_millis() as u32, max_delay.as_millis() as u32, 2);
         let mut builder = fred::types::Builder::from_config(redis_config);
-        builder.set_performance_config(performance).set_policy(policy);
-        let client = builder.build().map_err(unavailable)?;
-        let subscriber = builder.build_subscriber_client().map_err(unavailable)?;
-        client
-            .init()
-            .await
-            .map_err(|error| StoreError::Unavailable(format!("cannot connect to Redis at {}: {error}", config.url)))?;
-        subscriber.init().await.map_err(unavailable)?;
+        builder.set_performance_config(performance).set_connection_config(connect::connection_config()).set_policy(policy);
+        let failed = |error| connect::connect_error(&url, error);
+        let client = builder.build().map_err(failed)?;
+        let subscriber = builder.build_subscriber_client().map_err(failed)?;
+        if let Err(error) = client.init().await {
+            let _ = client.quit().await;
+            return Err(failed(error));
+        }
+        if let Err(error) = subscriber.init().await {
+            let _ = client.quit().await;
+            let _ = subscriber.quit().await;
+            return Err(failed(error));
+        }
+        tracing::debug!(url = %url, "connected to Redis");
         subscriber.manage_subscriptions();
         let waiters: Waiters = Arc::default();
         let mut messages = subscriber.message_rx();
@@ -136,7 +188,12 @@ impl RedisStore {
                 }
             }
         });
-        Ok(RedisStore { client, subscriber, waiters })
+        let clustered = matches!(url.topology, url::Topology::Cluster { .. });
+        Ok(RedisStore { client, subscriber, waiters, clustered, user: url.username.clone() })
+    }
+
+    fn error(&self, error: fred::error::Error) -> StoreError {
+        connect::command_error(error, self.user.as_deref())
     }
 
     /// The underlying `fred` client, for commands mageflow does not wrap.
@@ -150,46 +207,51 @@ impl Store for RedisStore {
     async fn eval(&self, script: &Script, keys: Vec<String>, args: Vec<String>) -> Result<Reply, StoreError> {
         let result: Result<Value, _> = self.client.evalsha(script.sha1(), keys.clone(), args.clone()).await;
         let value = match result {
+            // this node lacks the script (flushed, restarted, promoted, or never used): EVAL sends it along, to the
+            // node the keys route to, which keeps it for the next EVALSHA
             Err(error) if error.details().starts_with("NOSCRIPT") => {
-                let _: String = self.client.script_load(script.source()).await.map_err(command_error)?;
-                self.client.evalsha(script.sha1(), keys, args).await.map_err(command_error)?
+                self.client.eval(script.source(), keys, args).await.map_err(|error| self.error(error))?
             }
-            other => other.map_err(command_error)?,
+            other => other.map_err(|error| self.error(error))?,
         };
         to_reply(value)
     }
 
     async fn read_hash(&self, key: &str) -> Result<HashMap<String, String>, StoreError> {
-        self.client.hgetall(key).await.map_err(command_error)
+        self.client.hgetall(key).await.map_err(|error| self.error(error))
     }
 
     async fn read_list(&self, key: &str) -> Result<Vec<String>, StoreError> {
-        self.client.lrange(key, 0, -1).await.map_err(command_error)
+        self.client.lrange(key, 0, -1).await.map_err(|error| self.error(error))
     }
 
     async fn write_hash(&self, key: &str, fields: Vec<(String, String)>) -> Result<(), StoreError> {
         if fields.is_empty() {
             return Ok(());
         }
-        let _: i64 = self.client.hset(key, fields).await.map_err(command_error)?;
+        let _: i64 = self.client.hset(key, fields).await.map_err(|error| self.error(error))?;
         Ok(())
     }
 
     async fn scan(&self, prefix: &str) -> Result<Vec<KeyInfo>, StoreError> {
         let pattern = format!("{}*", prefix.replace('*', "\\*").replace('?', "\\?").replace('[', "\\["));
-        let keys: Vec<String> = self
-            .client
-            .scan_buffered(pattern, Some(1000), None)
+        let found = if self.clustered {
+            // every primary holds a part of the keys
+            self.client.scan_cluster_buffered(pattern, Some(1000), None).boxed()
+        } else {
+            self.client.scan_buffered(pattern, Some(1000), None).boxed()
+        };
+        let keys: Vec<String> = found
             .map(|key| key.map(|key| key.as_str_lossy().into_owned()))
             .collect::<Vec<_>>()
             .await
             .into_iter()
             .collect::<Result<_, _>>()
-            .map_err(command_error)?;
+            .map_err(|error| self.error(error))?;
         let ttls = futures::future::join_all(keys.iter().map(|key| self.client.pttl::<i64, _>(key))).await;
         let mut infos = Vec::with_capacity(keys.len());
         for (key, ttl) in keys.into_iter().zip(ttls) {
-            match ttl.map_err(command_error)? {
+            match ttl.map_err(|error| self.error(error))? {
                 -2 => {} // expired between the scan and the TTL read
                 -1 => infos.push(KeyInfo { key, ttl: None }),
                 millis => infos.push(KeyInfo { key, ttl: Some(Duration::from_millis(millis.max(0) as u64)) }),
@@ -207,7 +269,7 @@ impl Store for RedisStore {
             entry.len() == 1
         };
         if first {
-            self.subscriber.subscribe(channel).await.map_err(command_error)?;
+            self.subscriber.subscribe(channel).await.map_err(|error| self.error(error))?;
         }
         Ok(Box::pin(async move {
             let _ = receiver.await;

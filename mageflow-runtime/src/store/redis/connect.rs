@@ -1,0 +1,151 @@
+//! From a [`RedisStoreConfig`] to `fred`'s configuration, and from `fred`'s errors to [`StoreError`]s that say
+//! what went wrong and never show a password.
+
+use fred::error::{Error as FredError, ErrorKind};
+use fred::types::config::{
+    ClusterDiscoveryPolicy, Config, ConnectionConfig, ReconnectError, Server, ServerConfig, TlsConfig, TlsHostMapping,
+};
+
+use super::super::StoreError;
+use super::RedisStoreConfig;
+use super::url::{RedisUrl, Topology};
+
+/// The `fred` configuration of a parsed URL and its settings.
+pub(crate) fn fred_config(config: &RedisStoreConfig, url: &RedisUrl) -> Result<Config, StoreError> {
+    let server_name = if url.tls { config.tls.checked_server_name()? } else { None };
+    let server = |(host, port): &(String, u16)| {
+        let mut server = Server::new(host.as_str(), *port);
+        if let Some(name) = &server_name {
+            server.tls_server_name = Some(name.as_str().into());
+        }
+        server
+    };
+    let (server, database) = match &url.topology {
+        Topology::Single { host, port, db } => {
+            (ServerConfig::Centralized { server: server(&(host.clone(), *port)) }, *db)
+        }
+        Topology::Cluster { nodes } => (
+            ServerConfig::Clustered {
+                hosts: nodes.iter().map(server).collect(),
+                policy: ClusterDiscoveryPolicy::default(),
+            },
+            None,
+        ),
+        Topology::Sentinel { sentinels, service, db } => (
+            ServerConfig::Sentinel { hosts: sentinels.iter().map(server).collect(), service_name: service.clone() },
+            *db,
+        ),
+    };
+    let tls = if url.tls {
+        Some(TlsConfig { connector: config.tls.connector()?, hostnames: TlsHostMapping::None })
+    } else {
+        if config.tls.is_customized() {
+            tracing::warn!(
+                url = %url,
+                "TLS settings are ignored: the Redis URL is not rediss:// (nor rediss-cluster://, rediss+sentinel://)"
+            );
+        }
+        None
+    };
+    Ok(Config {
+        fail_fast: true,
+        username: url.username.clone(),
+        password: url.password.clone(),
+        server,
+        database,
+        tls,
+        ..Config::default()
+    })
+}
+
+/// How connections behave: a replica that was a primary (after a failover) or a primary still loading is left for
+/// the current primary, by reconnecting.
+pub(crate) fn connection_config() -> ConnectionConfig {
+    ConnectionConfig {
+        reconnect_errors: vec![
+            ReconnectError::ReadOnly,
+            ReconnectError::MasterDown,
+            ReconnectError::Loading,
+            ReconnectError::ClusterDown,
+        ],
+        ..ConnectionConfig::default()
+    }
+}
+
+/// What `fred` says, without its `Debug` decoration.
+fn details(error: &FredError) -> String {
+    let details = error.details().trim();
+    if details.is_empty() { format!("{:?}", error.kind()) } else { details.to_owned() }
+}
+
+/// A refused login or a missing permission, whenever it happens.
+fn access_error(error: &FredError, user: Option<&str>) -> Option<StoreError> {
+    let text = details(error);
+    let user = user.unwrap_or("default");
+    if text.contains("WRONGPASS") || text.contains("invalid password") || text.contains("invalid username-password") {
+        Some(StoreError::Authentication(format!(
+            "the user `{user}` or its password is wrong ({text}); check the user and password in the Redis URL"
+        )))
+    } else if text.starts_with("NOAUTH") || text.contains("Authentication required") {
+        Some(StoreError::Authentication(format!(
+            "Redis requires a password ({text}); put it in the URL: redis://user:password@host:port"
+        )))
+    } else if text.contains("NOPERM") {
+        Some(StoreError::PermissionDenied(format!("user `{user}`: {text}")))
+    } else {
+        None
+    }
+}
+
+/// The error of a first connection to `url`.
+pub(crate) fn connect_error(url: &RedisUrl, error: FredError) -> StoreError {
+    if let Some(access) = access_error(&error, url.username.as_deref()) {
+        return access;
+    }
+    let text = details(&error);
+    let lower = text.to_ascii_lowercase();
+    if url.tls {
+        if lower.contains("certificate") || lower.contains("unknownissuer") || lower.contains("notvalidforname") {
+            return StoreError::Tls(format!(
+                "the certificate of Redis at {url} is not trusted ({text}); set MAGEFLOW_REDIS_TLS_CA_FILE (or \
+                 RedisTls::ca_file) to the CA that signed it, and check that it names the host of the URL"
+            ));
+        }
+        if lower.contains("corrupt message")
+            || lower.contains("invalidcontenttype")
+            || lower.contains("handshake")
+            || lower.contains("tls")
+            || error.kind() == &ErrorKind::Tls
+        {
+            return StoreError::Tls(format!(
+                "no TLS handshake with Redis at {url} ({text}); is that port plaintext? Use the server's tls-port, \
+                 or redis:// for a server without TLS"
+            ));
+        }
+        if lower.contains("connection reset") || lower.contains("broken pipe") || lower.contains("unexpected eof") {
+            return StoreError::Tls(format!(
+                "Redis at {url} closed the connection during the TLS handshake ({text}); it may require a client \
+                 certificate (MAGEFLOW_REDIS_TLS_CERT_FILE and MAGEFLOW_REDIS_TLS_KEY_FILE) or not speak TLS on \
+                 that port"
+            ));
+        }
+    }
+    StoreError::Unavailable(format!("cannot connect to Redis at {url}: {text}"))
+}
+
+/// The error of a command.
+pub(crate) fn command_error(error: FredError, user: Option<&str>) -> StoreError {
+    if let Some(access) = access_error(&error, user) {
+        return access;
+    }
+    match error.kind() {
+        ErrorKind::IO | ErrorKind::Timeout | ErrorKind::Canceled | ErrorKind::Backpressure => {
+            StoreError::Unavailable(details(&error))
+        }
+        ErrorKind::Tls => StoreError::Tls(details(&error)),
+        _ if error.details().contains("ERR Error running script") || error.details().starts_with("ERR user_script") => {
+            StoreError::Script(error.details().to_owned())
+        }
+        _ => StoreError::Protocol(details(&error)),
+    }
+}
