@@ -133,6 +133,32 @@ pub(crate) fn connect_error(url: &RedisUrl, error: FredError) -> StoreError {
     StoreError::Unavailable(format!("cannot connect to Redis at {url}: {text}"))
 }
 
+/// After a failed TLS connection: whether the first address answers a plaintext `PING` as Redis does (`+PONG`, or
+/// an error such as `-NOAUTH`), which means the URL asks for TLS of a port without it.
+pub(crate) async fn answers_plaintext(url: &RedisUrl) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Some((host, port)) = url.addresses().into_iter().next() else {
+        return false;
+    };
+    let probe = async {
+        let mut stream = tokio::net::TcpStream::connect((host.as_str(), port)).await.ok()?;
+        stream.write_all(b"PING\r\n").await.ok()?;
+        let mut reply = [0u8; 1];
+        stream.read_exact(&mut reply).await.ok()?;
+        Some(reply[0] == b'+' || reply[0] == b'-')
+    };
+    matches!(tokio::time::timeout(std::time::Duration::from_secs(2), probe).await, Ok(Some(true)))
+}
+
+/// The error of a TLS connection to a port that answers in plaintext.
+pub(crate) fn plaintext_error(url: &RedisUrl, error: &FredError) -> StoreError {
+    StoreError::Tls(format!(
+        "no TLS handshake with Redis at {url} ({}): that port answers in plaintext; use the server's tls-port, or \
+         redis:// for a server without TLS (a rediss:// URL never falls back to plaintext)",
+        details(error)
+    ))
+}
+
 /// The error of a command.
 pub(crate) fn command_error(error: FredError, user: Option<&str>) -> StoreError {
     if let Some(access) = access_error(&error, user) {

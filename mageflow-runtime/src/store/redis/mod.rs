@@ -20,8 +20,8 @@ mod tls;
 mod url;
 
 pub use tls::{Pem, RedisTls};
-pub use url::redact as redact_url;
 use url::RedisUrl;
+pub use url::redact as redact_url;
 
 /// How a [`RedisStore`] connects. Its `Debug` output shows the URL without its password.
 #[derive(Clone)]
@@ -144,18 +144,27 @@ impl RedisStore {
         let (min_delay, max_delay) = config.reconnect_delay;
         let policy = ReconnectPolicy::new_exponential(0, min_delay.as_millis() as u32, max_delay.as_millis() as u32, 2);
         let mut builder = fred::types::Builder::from_config(redis_config);
-        builder.set_performance_config(performance).set_connection_config(connect::connection_config()).set_policy(policy);
+        builder
+            .set_performance_config(performance)
+            .set_connection_config(connect::connection_config())
+            .set_policy(policy);
         let failed = |error| connect::connect_error(&url, error);
         let client = builder.build().map_err(failed)?;
         let subscriber = builder.build_subscriber_client().map_err(failed)?;
-        if let Err(error) = client.init().await {
-            let _ = client.quit().await;
-            return Err(failed(error));
+        let mut started = client.init().await.map(|_| ());
+        if started.is_ok() {
+            started = subscriber.init().await.map(|_| ());
         }
-        if let Err(error) = subscriber.init().await {
+        if let Err(error) = started {
             let _ = client.quit().await;
             let _ = subscriber.quit().await;
-            return Err(failed(error));
+            let error = match connect::connect_error(&url, error.clone()) {
+                StoreError::Unavailable(_) if url.tls && connect::answers_plaintext(&url).await => {
+                    connect::plaintext_error(&url, &error)
+                }
+                other => other,
+            };
+            return Err(error);
         }
         tracing::debug!(url = %url, "connected to Redis");
         subscriber.manage_subscriptions();

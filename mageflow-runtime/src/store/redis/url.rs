@@ -50,7 +50,11 @@ fn invalid(url: &str, why: impl fmt::Display) -> StoreError {
 pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         // not a URL at all: it may be anything, including a bare password
-        return if url.contains('@') || url.contains(':') { "<an unparsable URL, hidden>".to_owned() } else { url.to_owned() };
+        return if url.contains('@') || url.contains(':') {
+            "<an unparsable URL, hidden>".to_owned()
+        } else {
+            url.to_owned()
+        };
     };
     match rest.rfind('@') {
         None => url.to_owned(),
@@ -90,7 +94,8 @@ fn parse_hosts(url: &str, list: &str, default_port: u16) -> Result<Vec<(String, 
             return Err(invalid(url, "a host is missing"));
         }
         let (host, port) = if let Some(bracketed) = item.strip_prefix('[') {
-            let (host, after) = bracketed.split_once(']').ok_or_else(|| invalid(url, "an IPv6 address lacks its `]`"))?;
+            let (host, after) =
+                bracketed.split_once(']').ok_or_else(|| invalid(url, "an IPv6 address lacks its `]`"))?;
             match after.strip_prefix(':') {
                 Some(port) => (host, Some(port)),
                 None if after.is_empty() => (host, None),

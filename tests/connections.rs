@@ -1,0 +1,212 @@
+//! Connections to Redis that keep their promises: TLS that is real (and refused when it cannot be), passwords that
+//! appear in no error and no log, a least-privilege ACL user, and errors that say whether credentials or permissions
+//! failed. Every test starts its own `redis-server` with certificates it generates.
+
+mod support;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use mageflow::store::{RedisStoreConfig, RedisTls, StoreError};
+use mageflow::{Error, Mageflow, Node, RedisStore, TaskError, task};
+use serde_json::{Value, json};
+
+use support::cluster::{RedisProcess, free_port, temp_dir};
+use support::tls::{Certs, tls_redis};
+use support::{RedisServer, WAIT};
+
+/// Appends its text to the input.
+#[task]
+async fn shout(text: String) -> Result<String, TaskError> {
+    Ok(format!("{text}!"))
+}
+
+/// A chain of two tasks on this client, checked end to end.
+async fn run_flow(client: &Mageflow) {
+    let chain = client.chain(vec![Node::from(client.sign(shout)), client.sign(shout).into()]);
+    let out: Value = tokio::time::timeout(WAIT, chain.run(json!("tls"))).await.expect("in time").unwrap();
+    assert_eq!(out, json!("tls!!"));
+}
+
+fn store_error(error: Error) -> StoreError {
+    match error {
+        Error::Store(error) => error,
+        other => panic!("expected a store error, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flow_runs_over_tls_with_a_custom_ca() {
+    let certs = Certs::generate("tls-ca");
+    let server = tls_redis(&certs, false);
+    let url = format!("rediss://127.0.0.1:{}", server.port);
+    let config = RedisStoreConfig::new(&url).tls(RedisTls::default().ca_file(certs.path("ca.pem")));
+    let client = Mageflow::builder().redis(config).key_prefix("tls").task(shout).build().await.unwrap();
+    let chain = client.chain(vec![Node::from(client.sign(shout)), client.sign(shout).into()]);
+    let chain_id = chain.id().to_string();
+    let out: Value = tokio::time::timeout(WAIT, chain.run(json!("tls"))).await.expect("in time").unwrap();
+    assert_eq!(out, json!("tls!!"));
+    // the state is in the TLS server: the keys are there
+    let store = RedisStore::connect_with(
+        RedisStoreConfig::new(&url).tls(RedisTls::default().ca_pem(std::fs::read(certs.path("ca.pem")).unwrap())),
+    )
+    .await
+    .unwrap();
+    let keys = mageflow::Store::scan(&store, "tls:sig:").await.unwrap();
+    assert!(keys.iter().any(|info| info.key.ends_with(&chain_id)), "the chain is in the TLS server: {keys:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_signed_by_another_ca_is_refused() {
+    let certs = Certs::generate("tls-server");
+    let other = Certs::generate("tls-other");
+    let server = tls_redis(&certs, false);
+    let url = format!("rediss://127.0.0.1:{}", server.port);
+    let error =
+        RedisStore::connect_with(RedisStoreConfig::new(&url).tls(RedisTls::default().ca_file(other.path("ca.pem"))))
+            .await
+            .unwrap_err();
+    let StoreError::Tls(message) = &error else { panic!("expected a TLS error, got {error:?}") };
+    assert!(message.contains("is not trusted") && message.contains("UnknownIssuer"), "{message}");
+    assert!(!error.to_string().contains('\n'), "one line: {error}");
+    // the system roots do not know the test's CA either
+    let error = RedisStore::connect(&url).await.unwrap_err();
+    assert!(matches!(&error, StoreError::Tls(message) if message.contains("is not trusted")), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_to_a_plaintext_server_is_refused() {
+    let server = RedisServer::start();
+    let plain = server.url.clone();
+    let url = plain.replacen("redis://", "rediss://", 1);
+    let certs = Certs::generate("tls-plain");
+    let error =
+        RedisStore::connect_with(RedisStoreConfig::new(&url).tls(RedisTls::default().ca_file(certs.path("ca.pem"))))
+            .await
+            .unwrap_err();
+    let StoreError::Tls(message) = &error else { panic!("expected a TLS error, got {error:?}") };
+    assert!(message.contains("no TLS handshake"), "{message}");
+    // and the same server over redis:// works: nothing else was wrong
+    RedisStore::connect(&plain).await.unwrap();
+}
+
+/// Every log line of this test binary, from `tracing` and from the `log` crate (which `fred` uses), at every level.
+fn captured_logs() -> Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let sink = logs.clone();
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || LogWriter(sink.clone()))
+            .try_init()
+            .expect("the only subscriber of this binary");
+        logs
+    })
+    .clone()
+}
+
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+const SECRET: &str = "Sekr1t-Pa55w0rd";
+
+/// Checks that `error` says `expected` on one line and never shows the secret (in `Display` nor `Debug`).
+fn assert_hidden(error: &StoreError, expected: &str) {
+    let (shown, debug) = (error.to_string(), format!("{error:?}"));
+    assert!(!shown.contains(SECRET) && !debug.contains(SECRET), "the secret leaked: {shown} / {debug}");
+    assert!(shown.contains(expected), "`{expected}` not in: {shown}");
+    assert!(!shown.contains('\n'), "one line: {shown}");
+}
+
+fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn passwords_appear_in_no_error_and_no_log() {
+    let logs = captured_logs();
+    let dir = temp_dir("secrets");
+    let port = free_port();
+    let conf = write_file(
+        &dir,
+        "redis.conf",
+        &format!(
+            "port {port}\nbind 127.0.0.1\nsave \"\"\nappendonly no\nuser default off\n\
+             user app on >{SECRET} ~* &* +@all\nuser limited on >{SECRET} ~other:* &* +@all\n"
+        ),
+    );
+    let _server = RedisProcess::start(port, &dir, &[conf.to_str().unwrap()]);
+
+    // nothing listens there
+    let closed = free_port();
+    let url = format!("redis://app:{SECRET}@127.0.0.1:{closed}");
+    let config = RedisStoreConfig::new(&url);
+    assert!(!format!("{config:?}").contains(SECRET), "{config:?}");
+    assert_eq!(config.redacted_url(), format!("redis://app:***@127.0.0.1:{closed}"));
+    let error = RedisStore::connect(&url).await.unwrap_err();
+    assert_hidden(&error, "cannot connect to Redis at redis://app:***@127.0.0.1");
+    // through the client builder, the same
+    let error = store_error(Mageflow::builder().redis(RedisStoreConfig::new(&url)).build().await.unwrap_err());
+    assert_hidden(&error, "redis://app:***@");
+
+    // a URL that does not parse
+    for bad in [format!("redis://app:{SECRET}@127.0.0.1:notaport"), format!("redis://app:{SECRET}@a,b:1")] {
+        let error = RedisStore::connect(&bad).await.unwrap_err();
+        assert_hidden(&error, "is not a Redis URL");
+    }
+    // a bare password (`redis://password@host`) is hidden too
+    let error = RedisStore::connect(&format!("redis://{SECRET}@127.0.0.1:{closed}")).await.unwrap_err();
+    assert_hidden(&error, "redis://:***@127.0.0.1");
+
+    // the right user with a wrong password, and a wrong user with the password
+    let error = RedisStore::connect(&format!("redis://app:{SECRET}x@127.0.0.1:{port}")).await.unwrap_err();
+    assert!(matches!(error, StoreError::Authentication(_)), "{error:?}");
+    assert_hidden(&error, "Redis refused the credentials: the user `app` or its password is wrong");
+    let error = RedisStore::connect(&format!("redis://nobody:{SECRET}@127.0.0.1:{port}")).await.unwrap_err();
+    assert_hidden(&error, "the user `nobody` or its password is wrong");
+    // no password where one is needed
+    let error = RedisStore::connect(&format!("redis://127.0.0.1:{port}")).await.unwrap_err();
+    assert!(matches!(error, StoreError::Authentication(_)), "{error:?}");
+    assert_hidden(&error, "Redis requires a password");
+
+    // a user that may not touch mageflow's keys: the first transition says so
+    let url = format!("redis://limited:{SECRET}@127.0.0.1:{port}");
+    let error = Mageflow::builder().redis(RedisStoreConfig::new(&url)).task(shout).build().await.unwrap_err();
+    let error = store_error(error);
+    assert!(matches!(error, StoreError::PermissionDenied(_)), "{error:?}");
+    assert_hidden(&error, "the Redis user lacks a permission mageflow needs (user `limited`: NOPERM");
+
+    // TLS errors with a password in the URL
+    let certs = Certs::generate("secrets-tls");
+    let tls_server = tls_redis(&certs, false);
+    let url = format!("rediss://app:{SECRET}@127.0.0.1:{}", tls_server.port);
+    let error = RedisStore::connect(&url).await.unwrap_err();
+    assert_hidden(&error, "is not trusted");
+    let error = RedisStore::connect(&format!("rediss://app:{SECRET}@127.0.0.1:{port}")).await.unwrap_err();
+    assert_hidden(&error, "no TLS handshake");
+
+    // and a working connection logs its URL without the password
+    let url = format!("redis://app:{SECRET}@127.0.0.1:{port}");
+    let client =
+        Mageflow::builder().redis(RedisStoreConfig::new(&url)).key_prefix("secrets").task(shout).build().await.unwrap();
+    run_flow(&client).await;
+
+    let logs = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert!(logs.contains(&format!("connected to Redis url=redis://app:***@127.0.0.1:{port}")), "{logs}");
+    assert!(!logs.contains(SECRET), "the secret is in the logs:\n{logs}");
+    let _ = std::fs::remove_dir_all(dir);
+}
