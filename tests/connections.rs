@@ -12,7 +12,7 @@ use mageflow::store::{RedisStoreConfig, RedisTls, StoreError};
 use mageflow::{Error, Mageflow, Node, RedisStore, TaskError, task};
 use serde_json::{Value, json};
 
-use support::cluster::{RedisProcess, free_port, temp_dir};
+use support::cluster::{RedisCluster, RedisProcess, free_port, temp_dir};
 use support::tls::{Certs, tls_redis};
 use support::{RedisServer, WAIT};
 
@@ -209,4 +209,66 @@ async fn passwords_appear_in_no_error_and_no_log() {
     assert!(logs.contains(&format!("connected to Redis url=redis://app:***@127.0.0.1:{port}")), "{logs}");
     assert!(!logs.contains(SECRET), "the secret is in the logs:\n{logs}");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// What the cluster test runs: records ARGV[1] in a hash and a list under one hash tag, and announces it.
+const RECORD: &str = "redis.call('HSET', KEYS[1], 'value', ARGV[1]) \
+                      redis.call('RPUSH', KEYS[2], ARGV[1]) \
+                      redis.call('PUBLISH', ARGV[2], ARGV[1]) \
+                      return redis.call('LLEN', KEYS[2])";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_on_a_three_primary_cluster() {
+    use mageflow::Store;
+    use mageflow::store::{Reply, Script};
+    let cluster = RedisCluster::start();
+    let store = RedisStore::connect(&cluster.url()).await.unwrap();
+    // one hash tag served by each primary
+    let mut tags: Vec<(String, u16)> = Vec::new();
+    for n in 0.. {
+        let tag = format!("cl:{{t{n}}}");
+        let node = cluster.node_of(&tag);
+        if !tags.iter().any(|(_, seen)| *seen == node) {
+            tags.push((tag, node));
+        }
+        if tags.len() == 3 {
+            break;
+        }
+    }
+    let script = Script::new(RECORD);
+    for round in 1..=2 {
+        for (tag, _) in &tags {
+            let channel = format!("{tag}:done");
+            let notified = store.notified(&channel).await.unwrap();
+            let keys = vec![format!("{tag}:hash"), format!("{tag}:list")];
+            let reply = store.eval(&script, keys, vec![format!("v{round}"), channel]).await.unwrap();
+            assert_eq!(reply, Reply::Int(round));
+            // the script's PUBLISH on the tag's node reaches the subscriber, wherever it subscribed
+            tokio::time::timeout(WAIT, notified).await.expect("notified from every primary");
+        }
+        if round == 1 {
+            // every node forgets the script (as after a restart or a failover): the next calls must not be lost
+            for node in &cluster.nodes {
+                support::cluster::redis_cli(&["-p", &node.port.to_string(), "script", "flush"]);
+            }
+        }
+    }
+    for (tag, node) in &tags {
+        let hash = store.read_hash(&format!("{tag}:hash")).await.unwrap();
+        assert_eq!(hash.get("value").map(String::as_str), Some("v2"));
+        assert_eq!(store.read_list(&format!("{tag}:list")).await.unwrap(), vec!["v1", "v2"]);
+        // the script was loaded again where it ran
+        let exists = support::cluster::redis_cli(&["-p", &node.to_string(), "script", "exists", script.sha1()]);
+        assert_eq!(exists.trim(), "1", "node {node} has the script again");
+    }
+    store.write_hash("cl:task:shout", vec![("name".into(), "shout".into())]).await.unwrap();
+    assert_eq!(store.read_hash("cl:task:shout").await.unwrap().get("name").map(String::as_str), Some("shout"));
+    // the scan sees the keys of every primary
+    let mut found: Vec<String> = store.scan("cl:").await.unwrap().into_iter().map(|info| info.key).collect();
+    found.sort();
+    let mut expected: Vec<String> =
+        tags.iter().flat_map(|(tag, _)| [format!("{tag}:hash"), format!("{tag}:list")]).collect();
+    expected.push("cl:task:shout".into());
+    expected.sort();
+    assert_eq!(found, expected);
 }
