@@ -272,3 +272,74 @@ async fn a_store_on_a_three_primary_cluster() {
     expected.sort();
     assert_eq!(found, expected);
 }
+
+/// The ACL rule of the README's "Least privilege" section, for a user with this password, split into the arguments
+/// of `ACL SETUSER`, without the commands in `drop`.
+fn readme_acl_rule(password: &str, drop: &[&str]) -> Vec<String> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let line = readme.lines().find(|line| line.starts_with("ACL SETUSER mageflow ")).expect("the README's ACL rule");
+    line.split_whitespace()
+        .filter(|word| !drop.contains(word))
+        .map(|word| if word == ">CHANGE-ME" { format!(">{password}") } else { word.to_owned() })
+        .collect()
+}
+
+/// A server whose `default` user is the administrator (password `admin-pw`) and whose user `mageflow` has exactly
+/// the README's rule (without `drop`).
+fn acl_server(drop: &[&str]) -> RedisProcess {
+    let dir = temp_dir("acl");
+    let port = free_port();
+    let port_text = port.to_string();
+    let server = RedisProcess::start(
+        port,
+        &dir,
+        &["--port", &port_text, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--requirepass", "admin-pw"],
+    );
+    let rule = readme_acl_rule("flow-pw", drop);
+    let mut args = vec!["-p", &port_text, "--no-auth-warning", "-a", "admin-pw"];
+    args.extend(rule.iter().map(String::as_str));
+    assert_eq!(support::cluster::redis_cli(&args).trim(), "OK", "{rule:?}");
+    server
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flows_run_as_a_user_with_only_the_readme_acl_rule() {
+    let server = acl_server(&[]);
+    let url = format!("redis://mageflow:flow-pw@127.0.0.1:{}", server.port);
+    let client = Mageflow::builder().redis_url(&url).task(shout).build().await.unwrap();
+    let chain = client.chain(vec![
+        Node::from(client.sign(shout)),
+        client.swarm(vec![Node::from(client.sign(shout)), client.sign(shout).into()]).into(),
+    ]);
+    let chain_id = chain.id().clone();
+    let out: Value = tokio::time::timeout(WAIT, chain.run(json!("acl"))).await.expect("in time").unwrap();
+    assert_eq!(out, json!([{"ok": "acl!!"}, {"ok": "acl!!"}]));
+    assert_eq!(client.status(&chain_id).await.unwrap().status, mageflow::Status::Done);
+    client.recover(std::time::Duration::ZERO).await.unwrap();
+    // Redis refused nothing along the way
+    let port = server.port.to_string();
+    let denied = support::cluster::redis_cli(&["-p", &port, "--no-auth-warning", "-a", "admin-pw", "acl", "log"]);
+    assert_eq!(denied.trim(), "", "refused commands: {denied}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_permission_or_a_wrong_password_says_which() {
+    let server = acl_server(&["+zadd"]);
+    let url = format!("redis://mageflow:flow-pw@127.0.0.1:{}", server.port);
+    let client = Mageflow::builder().redis_url(&url).task(shout).build().await.unwrap();
+    let error = tokio::time::timeout(WAIT, client.sign(shout).run("x".to_owned())).await.expect("in time").unwrap_err();
+    let error = store_error(error);
+    assert!(matches!(error, StoreError::PermissionDenied(_)), "{error:?}");
+    let message = error.to_string();
+    assert!(message.contains("user `mageflow`") && message.contains("redis.call('ZADD'"), "{message}");
+    assert!(!message.contains('\n'), "one line: {message}");
+
+    let url = format!("redis://mageflow:wrong-pw@127.0.0.1:{}", server.port);
+    let error = store_error(Mageflow::builder().redis_url(&url).task(shout).build().await.unwrap_err());
+    assert!(matches!(error, StoreError::Authentication(_)), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        "Redis refused the credentials: the user `mageflow` or its password is wrong (WRONGPASS invalid \
+         username-password pair or user is disabled.); check the user and password in the Redis URL"
+    );
+}

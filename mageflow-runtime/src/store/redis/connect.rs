@@ -90,7 +90,12 @@ fn access_error(error: &FredError, user: Option<&str>) -> Option<StoreError> {
         Some(StoreError::Authentication(format!(
             "Redis requires a password ({text}); put it in the URL: redis://user:password@host:port"
         )))
-    } else if text.contains("NOPERM") {
+    } else if text.contains("NOPERM")
+        || text.contains("can't run this command")
+        || text.contains("can't access")
+        || text.contains("can't publish")
+        || text.contains("No permissions to access")
+    {
         Some(StoreError::PermissionDenied(format!("user `{user}`: {text}")))
     } else {
         None
@@ -157,6 +162,26 @@ pub(crate) fn plaintext_error(url: &RedisUrl, error: &FredError) -> StoreError {
          redis:// for a server without TLS (a rediss:// URL never falls back to plaintext)",
         details(error)
     ))
+}
+
+/// The error of a script call: a refused permission also names the script's line that Redis refused.
+pub(crate) fn script_error(error: FredError, user: Option<&str>, source: &str) -> StoreError {
+    match command_error(error, user) {
+        StoreError::PermissionDenied(message) => {
+            let line = message
+                .split("@user_script:")
+                .nth(1)
+                .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|number| number.parse::<usize>().ok())
+                .and_then(|number| source.lines().nth(number.checked_sub(1)?))
+                .map(str::trim);
+            match line {
+                Some(line) => StoreError::PermissionDenied(format!("{message} The refused line: `{line}`")),
+                None => StoreError::PermissionDenied(message),
+            }
+        }
+        other => other,
+    }
 }
 
 /// The error of a command.

@@ -205,6 +205,10 @@ impl RedisStore {
         connect::command_error(error, self.user.as_deref())
     }
 
+    fn script_error(&self, script: &Script, error: fred::error::Error) -> StoreError {
+        connect::script_error(error, self.user.as_deref(), script.source())
+    }
+
     /// The underlying `fred` client, for commands mageflow does not wrap.
     pub fn client(&self) -> &Client {
         &self.client
@@ -219,9 +223,9 @@ impl Store for RedisStore {
             // this node lacks the script (flushed, restarted, promoted, or never used): EVAL sends it along, to the
             // node the keys route to, which keeps it for the next EVALSHA
             Err(error) if error.details().starts_with("NOSCRIPT") => {
-                self.client.eval(script.source(), keys, args).await.map_err(|error| self.error(error))?
+                self.client.eval(script.source(), keys, args).await.map_err(|error| self.script_error(script, error))?
             }
-            other => other.map_err(|error| self.error(error))?,
+            other => other.map_err(|error| self.script_error(script, error))?,
         };
         to_reply(value)
     }
