@@ -343,3 +343,120 @@ async fn a_missing_permission_or_a_wrong_password_says_which() {
          username-password pair or user is disabled.); check the user and password in the Redis URL"
     );
 }
+
+mod sentinel {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use mageflow::{Mageflow, Node, TaskError, task};
+    use tokio::sync::Notify;
+
+    use crate::support::cluster::{RedisProcess, free_port, redis_cli, temp_dir, wait_until};
+
+    /// Runs of `step` by input, runs of `done` by input, and all runs of `step` so far.
+    static STEPS: Mutex<Option<HashMap<u64, usize>>> = Mutex::new(None);
+    static DONE: Mutex<Option<HashMap<u64, usize>>> = Mutex::new(None);
+    static RUNS: AtomicUsize = AtomicUsize::new(0);
+    static MID_RUN: Notify = Notify::const_new();
+
+    const FLOWS: u64 = 20;
+    const STEPS_PER_FLOW: u64 = 8;
+
+    /// One step of work: adds one, after 100 ms.
+    #[task]
+    async fn step(n: u64) -> Result<u64, TaskError> {
+        *STEPS.lock().unwrap().get_or_insert_default().entry(n).or_default() += 1;
+        if RUNS.fetch_add(1, Ordering::SeqCst) + 1 == 10 {
+            MID_RUN.notify_one();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Ok(n + 1)
+    }
+
+    /// The success callback of a flow.
+    #[task]
+    async fn done(n: u64) -> Result<(), TaskError> {
+        *DONE.lock().unwrap().get_or_insert_default().entry(n).or_default() += 1;
+        Ok(())
+    }
+
+    fn primary_port(sentinel: u16) -> u16 {
+        let reply = redis_cli(&["-p", &sentinel.to_string(), "sentinel", "get-master-addr-by-name", "mymaster"]);
+        reply.lines().nth(1).and_then(|port| port.trim().parse().ok()).expect("the primary's port")
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_flow_completes_once_across_a_sentinel_failover() {
+        let dir = temp_dir("sentinel");
+        let (primary_port_number, replica_port, sentinel_port) = (free_port(), free_port(), free_port());
+        let server = |port: u16, extra: &[&str]| {
+            let port_text = port.to_string();
+            let mut args = vec!["--port", &port_text, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+            args.extend(extra);
+            RedisProcess::start(port, &dir, &args)
+        };
+        let _primary = server(primary_port_number, &[]);
+        let primary_text = primary_port_number.to_string();
+        let _replica = server(replica_port, &["--replicaof", "127.0.0.1", &primary_text]);
+        let conf = dir.join("sentinel.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "port {sentinel_port}\nbind 127.0.0.1\nsentinel monitor mymaster 127.0.0.1 {primary_port_number} 1\n\
+                 sentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 10000\n"
+            ),
+        )
+        .unwrap();
+        let _sentinel = RedisProcess::start(sentinel_port, &dir, &[conf.to_str().unwrap(), "--sentinel"]);
+        let replica_text = replica_port.to_string();
+        wait_until("the replica is in sync", Duration::from_secs(30), || {
+            redis_cli(&["-p", &replica_text, "info", "replication"]).contains("master_link_status:up")
+        });
+        wait_until("the sentinel knows the replica", Duration::from_secs(30), || {
+            redis_cli(&["-p", &sentinel_port.to_string(), "sentinel", "replicas", "mymaster"]).contains(&replica_text)
+        });
+        assert_eq!(primary_port(sentinel_port), primary_port_number);
+
+        let url = format!("redis+sentinel://127.0.0.1:{sentinel_port}/mymaster");
+        let client = Mageflow::builder().redis_url(&url).concurrency(4).task(step).task(done).build().await.unwrap();
+        let (mut handles, mut callbacks) = (Vec::new(), Vec::new());
+        for flow in 0..FLOWS {
+            let steps: Vec<Node> = (0..STEPS_PER_FLOW).map(|_| Node::from(client.sign(step))).collect();
+            let callback = client.sign(done);
+            callbacks.push(callback.id().clone());
+            let chain = client.chain(steps).on_success(callback);
+            handles.push(chain.run_no_wait(serde_json::json!(flow * 1000)).await.unwrap());
+        }
+        // fail over while the flows run
+        tokio::time::timeout(crate::WAIT, MID_RUN.notified()).await.expect("runs began");
+        let sentinel_text = sentinel_port.to_string();
+        let runs_at_failover = tokio::task::spawn_blocking(move || {
+            assert_eq!(redis_cli(&["-p", &sentinel_text, "sentinel", "failover", "mymaster"]).trim(), "OK");
+            wait_until("the replica is the primary", Duration::from_secs(30), || {
+                primary_port(sentinel_port) == replica_port
+            });
+            RUNS.load(Ordering::SeqCst)
+        })
+        .await
+        .unwrap();
+        assert!(runs_at_failover < (FLOWS * STEPS_PER_FLOW) as usize, "the failover ended before the flows");
+
+        for (flow, handle) in handles.iter().enumerate() {
+            let out = tokio::time::timeout(Duration::from_secs(60), handle.result()).await.expect("in time").unwrap();
+            assert_eq!(out, serde_json::json!(flow as u64 * 1000 + STEPS_PER_FLOW), "flow {flow}");
+        }
+        for callback in &callbacks {
+            client.wait(callback, Some(crate::WAIT)).await.unwrap();
+        }
+        let completions = DONE.lock().unwrap().clone().unwrap_or_default();
+        let expected: HashMap<u64, usize> = (0..FLOWS).map(|flow| (flow * 1000 + STEPS_PER_FLOW, 1)).collect();
+        assert_eq!(completions, expected, "each flow's callback ran once");
+        let steps = STEPS.lock().unwrap().clone().unwrap_or_default();
+        let twice: Vec<_> = steps.iter().filter(|(_, runs)| **runs != 1).collect();
+        assert_eq!(steps.len() as u64, FLOWS * STEPS_PER_FLOW);
+        assert!(twice.is_empty(), "steps that ran more than once: {twice:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
