@@ -147,6 +147,8 @@ async fn an_engine_certificate_from_an_unknown_ca_is_refused() {
     .unwrap();
     let error = Connection::connect(config).await.unwrap_err();
     assert!(matches!(error, HatchetError::Connect { .. }), "{error:?}");
+    let token = fake.token();
+    assert!(!error.to_string().contains(&token) && !format!("{error:?}").contains(&token), "no token in errors");
     assert_eq!(terminator.verified_clients.load(Ordering::SeqCst), 0);
     // a certificate file that is missing is named
     let config = HatchetConfig::from_lookup(variables(&[
