@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use mageflow::store::{RedisStoreConfig, RedisTls, StoreError};
+use mageflow::store::{RedisStoreConfig, RedisTls, SentinelAuth, StoreError};
 use mageflow::{Error, Mageflow, Node, RedisStore, TaskError, task};
 use serde_json::{Value, json};
 
@@ -162,6 +162,17 @@ async fn passwords_appear_in_no_error_and_no_log() {
     // through the client builder, the same
     let error = store_error(Mageflow::builder().redis(RedisStoreConfig::new(&url)).build().await.unwrap_err());
     assert_hidden(&error, "redis://app:***@");
+
+    // a cluster or sentinels that do not answer
+    let url = format!("redis-cluster://app:{SECRET}@127.0.0.1:{closed}");
+    let error = RedisStore::connect(&url).await.unwrap_err();
+    assert_hidden(&error, &format!("cannot connect to Redis at redis-cluster://app:***@127.0.0.1:{closed}"));
+    let url = format!("redis+sentinel://app:{SECRET}@127.0.0.1:{closed}/mymaster");
+    let config = RedisStoreConfig::new(&url)
+        .sentinel_auth(SentinelAuth::Password { username: None, password: SECRET.to_owned() });
+    assert!(!format!("{config:?}").contains(SECRET), "{config:?}");
+    let error = RedisStore::connect_with(config).await.unwrap_err();
+    assert_hidden(&error, &format!("redis+sentinel://app:***@127.0.0.1:{closed}/mymaster"));
 
     // a URL that does not parse
     for bad in [format!("redis://app:{SECRET}@127.0.0.1:notaport"), format!("redis://app:{SECRET}@a,b:1")] {
@@ -397,29 +408,35 @@ mod sentinel {
             args.extend(extra);
             RedisProcess::start(port, &dir, &args)
         };
-        let _primary = server(primary_port_number, &[]);
+        // the primary and its replica require a password; the sentinel does not (the default of a store)
+        let auth = ["--requirepass", "primary-pw", "--masterauth", "primary-pw"];
+        let _primary = server(primary_port_number, &auth);
         let primary_text = primary_port_number.to_string();
-        let _replica = server(replica_port, &["--replicaof", "127.0.0.1", &primary_text]);
+        let mut replica_args = vec!["--replicaof", "127.0.0.1", &primary_text];
+        replica_args.extend(auth);
+        let _replica = server(replica_port, &replica_args);
         let conf = dir.join("sentinel.conf");
         std::fs::write(
             &conf,
             format!(
                 "port {sentinel_port}\nbind 127.0.0.1\nsentinel monitor mymaster 127.0.0.1 {primary_port_number} 1\n\
-                 sentinel down-after-milliseconds mymaster 1000\nsentinel failover-timeout mymaster 10000\n"
+                 sentinel auth-pass mymaster primary-pw\nsentinel down-after-milliseconds mymaster 1000\n\
+                 sentinel failover-timeout mymaster 10000\n"
             ),
         )
         .unwrap();
         let _sentinel = RedisProcess::start(sentinel_port, &dir, &[conf.to_str().unwrap(), "--sentinel"]);
         let replica_text = replica_port.to_string();
         wait_until("the replica is in sync", Duration::from_secs(30), || {
-            redis_cli(&["-p", &replica_text, "info", "replication"]).contains("master_link_status:up")
+            redis_cli(&["-p", &replica_text, "--no-auth-warning", "-a", "primary-pw", "info", "replication"])
+                .contains("master_link_status:up")
         });
         wait_until("the sentinel knows the replica", Duration::from_secs(30), || {
             redis_cli(&["-p", &sentinel_port.to_string(), "sentinel", "replicas", "mymaster"]).contains(&replica_text)
         });
         assert_eq!(primary_port(sentinel_port), primary_port_number);
 
-        let url = format!("redis+sentinel://127.0.0.1:{sentinel_port}/mymaster");
+        let url = format!("redis+sentinel://:primary-pw@127.0.0.1:{sentinel_port}/mymaster");
         let client = Mageflow::builder().redis_url(&url).concurrency(4).task(step).task(done).build().await.unwrap();
         let (mut handles, mut callbacks) = (Vec::new(), Vec::new());
         for flow in 0..FLOWS {

@@ -34,7 +34,7 @@ async fn mutual_tls_from_the_environment() {
         std::env::set_var("MAGEFLOW_REDIS_TLS_CERT_FILE", certs.path("client.pem"));
         std::env::set_var("MAGEFLOW_REDIS_TLS_KEY_FILE", certs.path("client.key"));
     }
-    let config = RedisStoreConfig::with_env_tls(&url).unwrap();
+    let config = RedisStoreConfig::with_env_settings(&url).unwrap();
     assert!(config.tls.client_identity.is_some() && config.tls.ca.is_some(), "{config:?}");
     let client = Mageflow::builder().redis_url(&url).key_prefix("mtls").task(shout).build().await.unwrap();
     let chain = client.chain(vec![Node::from(client.sign(shout)), client.sign(shout).into()]);

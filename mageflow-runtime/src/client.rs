@@ -170,7 +170,7 @@ impl MageflowBuilder {
             StoreChoice::Given(store) => store,
             StoreChoice::Memory => Arc::new(MemoryStore::new()),
             StoreChoice::RedisUrl(url) => {
-                Arc::new(RedisStore::connect_with(RedisStoreConfig::with_env_tls(url)?).await?)
+                Arc::new(RedisStore::connect_with(RedisStoreConfig::with_env_settings(url)?).await?)
             }
             StoreChoice::Redis(config) => Arc::new(RedisStore::connect_with(*config).await?),
             StoreChoice::FromEnvironment => match RedisStoreConfig::from_env()? {

@@ -16,7 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use memory::MemoryStore;
-pub use redis::{Pem, RedisStore, RedisStoreConfig, RedisTls, redact_url};
+pub use redis::{Pem, RedisStore, RedisStoreConfig, RedisTls, SentinelAuth, redact_url};
 
 /// A Lua script and its SHA-1, as Redis identifies it.
 #[derive(Clone, Debug)]

@@ -7,8 +7,8 @@ use fred::types::config::{
 };
 
 use super::super::StoreError;
-use super::RedisStoreConfig;
 use super::url::{RedisUrl, Topology};
+use super::{RedisStoreConfig, SentinelAuth};
 
 /// The `fred` configuration of a parsed URL and its settings.
 pub(crate) fn fred_config(config: &RedisStoreConfig, url: &RedisUrl) -> Result<Config, StoreError> {
@@ -31,10 +31,15 @@ pub(crate) fn fred_config(config: &RedisStoreConfig, url: &RedisUrl) -> Result<C
             },
             None,
         ),
-        Topology::Sentinel { sentinels, service, db } => (
-            ServerConfig::Sentinel { hosts: sentinels.iter().map(server).collect(), service_name: service.clone() },
-            *db,
-        ),
+        Topology::Sentinel { sentinels, service, db } => {
+            let (username, password) = match &config.sentinel_auth {
+                SentinelAuth::None => (None, None),
+                SentinelAuth::SameAsServer => (url.username.clone(), url.password.clone()),
+                SentinelAuth::Password { username, password } => (username.clone(), Some(password.clone())),
+            };
+            let hosts = sentinels.iter().map(server).collect();
+            (ServerConfig::Sentinel { hosts, service_name: service.clone(), username, password }, *db)
+        }
     };
     let tls = if url.tls {
         Some(TlsConfig { connector: config.tls.connector()?, hostnames: TlsHostMapping::None })

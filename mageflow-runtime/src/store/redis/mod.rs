@@ -41,6 +41,54 @@ pub struct RedisStoreConfig {
     pub reconnect_delay: (Duration, Duration),
     /// How `rediss://` connections verify the server and identify themselves (system roots by default).
     pub tls: RedisTls,
+    /// How a `redis+sentinel://` store logs in to the sentinels (by default it does not: the URL's user and
+    /// password are the primary's).
+    pub sentinel_auth: SentinelAuth,
+}
+
+/// The environment variable giving the sentinels' password (see [`SentinelAuth`]).
+pub const ENV_SENTINEL_PASSWORD: &str = "MAGEFLOW_REDIS_SENTINEL_PASSWORD";
+/// The environment variable giving the sentinels' user name, with [`ENV_SENTINEL_PASSWORD`].
+pub const ENV_SENTINEL_USERNAME: &str = "MAGEFLOW_REDIS_SENTINEL_USERNAME";
+
+/// How a `redis+sentinel://` store logs in to the sentinels themselves. Its `Debug` output hides the password.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub enum SentinelAuth {
+    /// The sentinels need no login (the default; their `requirepass` is unset).
+    #[default]
+    None,
+    /// The sentinels take the same user and password as the primary (those of the URL).
+    SameAsServer,
+    /// The sentinels take this user (`None` for `default`) and password.
+    Password {
+        /// The user name, if not `default`.
+        username: Option<String>,
+        /// The password.
+        password: String,
+    },
+}
+
+impl std::fmt::Debug for SentinelAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SentinelAuth::None => f.write_str("None"),
+            SentinelAuth::SameAsServer => f.write_str("SameAsServer"),
+            SentinelAuth::Password { username, .. } => {
+                f.debug_struct("Password").field("username", username).field("password", &"***").finish()
+            }
+        }
+    }
+}
+
+impl SentinelAuth {
+    /// The setting of the environment: [`ENV_SENTINEL_PASSWORD`] (with [`ENV_SENTINEL_USERNAME`]), or none.
+    pub fn from_env() -> SentinelAuth {
+        let var = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+        match var(ENV_SENTINEL_PASSWORD) {
+            Some(password) => SentinelAuth::Password { username: var(ENV_SENTINEL_USERNAME), password },
+            None => SentinelAuth::None,
+        }
+    }
 }
 
 impl RedisStoreConfig {
@@ -52,19 +100,27 @@ impl RedisStoreConfig {
             command_timeout: Duration::from_secs(10),
             reconnect_delay: (Duration::from_millis(100), Duration::from_secs(5)),
             tls: RedisTls::default(),
+            sentinel_auth: SentinelAuth::None,
         }
     }
 
-    /// The defaults for this URL with the TLS settings of the environment (see [`RedisTls::from_env`]).
-    pub fn with_env_tls(url: impl Into<String>) -> Result<Self, StoreError> {
-        Ok(RedisStoreConfig { tls: RedisTls::from_env()?, ..RedisStoreConfig::new(url) })
+    /// The defaults for this URL with the settings of the environment: TLS (see [`RedisTls::from_env`]) and the
+    /// sentinels' login (see [`SentinelAuth::from_env`]).
+    pub fn with_env_settings(url: impl Into<String>) -> Result<Self, StoreError> {
+        Ok(RedisStoreConfig {
+            tls: RedisTls::from_env()?,
+            sentinel_auth: SentinelAuth::from_env(),
+            ..RedisStoreConfig::new(url)
+        })
     }
 
-    /// The configuration of the environment: `REDIS_URL` and the TLS settings of [`RedisTls::from_env`]; `None`
-    /// when `REDIS_URL` is unset or empty.
+    /// The configuration of the environment: `REDIS_URL` and the settings of [`with_env_settings`]; `None` when
+    /// `REDIS_URL` is unset or empty.
+    ///
+    /// [`with_env_settings`]: Self::with_env_settings
     pub fn from_env() -> Result<Option<Self>, StoreError> {
         match std::env::var("REDIS_URL") {
-            Ok(url) if !url.trim().is_empty() => Self::with_env_tls(url.trim()).map(Some),
+            Ok(url) if !url.trim().is_empty() => Self::with_env_settings(url.trim()).map(Some),
             _ => Ok(None),
         }
     }
@@ -72,6 +128,12 @@ impl RedisStoreConfig {
     /// Sets the TLS settings.
     pub fn tls(mut self, tls: RedisTls) -> Self {
         self.tls = tls;
+        self
+    }
+
+    /// Sets how the store logs in to the sentinels of a `redis+sentinel://` URL.
+    pub fn sentinel_auth(mut self, auth: SentinelAuth) -> Self {
+        self.sentinel_auth = auth;
         self
     }
 
@@ -91,6 +153,7 @@ impl std::fmt::Debug for RedisStoreConfig {
             .field("command_timeout", &self.command_timeout)
             .field("reconnect_delay", &self.reconnect_delay)
             .field("tls", &self.tls)
+            .field("sentinel_auth", &self.sentinel_auth)
             .finish()
     }
 }
