@@ -230,10 +230,28 @@ const RECORD: &str = "redis.call('HSET', KEYS[1], 'value', ARGV[1]) \
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_on_a_three_primary_cluster() {
-    use mageflow::Store;
-    use mageflow::store::{Reply, Script};
     let cluster = RedisCluster::start();
     let store = RedisStore::connect(&cluster.url()).await.unwrap();
+    cluster_scenario(&cluster, &store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_on_a_cluster_over_tls() {
+    let certs = Certs::generate("cluster-tls");
+    let cluster = RedisCluster::start_tls(&certs.path("server.pem"), &certs.path("server.key"), &certs.path("ca.pem"));
+    assert!(cluster.url().starts_with("rediss-cluster://"));
+    let config = RedisStoreConfig::new(cluster.url()).tls(RedisTls::default().ca_file(certs.path("ca.pem")));
+    let store = RedisStore::connect_with(config).await.unwrap();
+    cluster_scenario(&cluster, &store).await;
+    // the same nodes without the test's CA: refused, never plaintext
+    let error = RedisStore::connect(&cluster.url()).await.unwrap_err();
+    assert!(matches!(&error, StoreError::Tls(message) if message.contains("is not trusted")), "{error}");
+}
+
+/// Scripts routed by their keys to each primary, NOSCRIPT answered, reads, scans and notifications on a cluster.
+async fn cluster_scenario(cluster: &RedisCluster, store: &RedisStore) {
+    use mageflow::Store;
+    use mageflow::store::{Reply, Script};
     // one hash tag served by each primary
     let mut tags: Vec<(String, u16)> = Vec::new();
     for n in 0.. {
@@ -259,8 +277,8 @@ async fn a_store_on_a_three_primary_cluster() {
         }
         if round == 1 {
             // every node forgets the script (as after a restart or a failover): the next calls must not be lost
-            for node in &cluster.nodes {
-                support::cluster::redis_cli(&["-p", &node.port.to_string(), "script", "flush"]);
+            for index in 0..cluster.nodes.len() {
+                cluster.cli(index, &["script", "flush"]);
             }
         }
     }
@@ -269,8 +287,17 @@ async fn a_store_on_a_three_primary_cluster() {
         assert_eq!(hash.get("value").map(String::as_str), Some("v2"));
         assert_eq!(store.read_list(&format!("{tag}:list")).await.unwrap(), vec!["v1", "v2"]);
         // the script was loaded again where it ran
-        let exists = support::cluster::redis_cli(&["-p", &node.to_string(), "script", "exists", script.sha1()]);
+        let exists = cluster.cli(cluster.index_of(*node), &["script", "exists", script.sha1()]);
         assert_eq!(exists.trim(), "1", "node {node} has the script again");
+    }
+    // preloading puts the script on every primary
+    for index in 0..cluster.nodes.len() {
+        cluster.cli(index, &["script", "flush"]);
+    }
+    store.preload(&script).await.unwrap();
+    for index in 0..cluster.nodes.len() {
+        let exists = cluster.cli(index, &["script", "exists", script.sha1()]);
+        assert_eq!(exists.trim(), "1", "node {} has the script", cluster.nodes[index].port);
     }
     store.write_hash("cl:task:shout", vec![("name".into(), "shout".into())]).await.unwrap();
     assert_eq!(store.read_hash("cl:task:shout").await.unwrap().get("name").map(String::as_str), Some("shout"));

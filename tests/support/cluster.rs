@@ -93,6 +93,10 @@ pub fn wait_until(what: &str, limit: Duration, mut check: impl FnMut() -> bool) 
 /// is killed when dropped.
 pub struct RedisCluster {
     pub nodes: Vec<RedisProcess>,
+    /// What `redis-cli` needs before its own arguments to talk to the nodes (`--tls --cacert ..` over TLS).
+    pub cli_prefix: Vec<String>,
+    /// Whether the nodes serve TLS only.
+    pub tls: bool,
     dir: PathBuf,
 }
 
@@ -100,19 +104,48 @@ impl RedisCluster {
     /// Starts three `redis-server --cluster-enabled yes` nodes, joins them with `redis-cli --cluster create` and
     /// waits until every node reports `cluster_state:ok`.
     pub fn start() -> RedisCluster {
+        RedisCluster::start_with(|port| vec!["--port".into(), port.to_string()], Vec::new(), false)
+    }
+
+    /// The same, serving TLS only (clients and the cluster bus) with these PEM files; clients need no certificate.
+    pub fn start_tls(cert: &Path, key: &Path, ca: &Path) -> RedisCluster {
+        let text = |path: &Path| path.to_str().expect("a UTF-8 path").to_owned();
+        let (cert, key, ca) = (text(cert), text(key), text(ca));
+        let node_args = |port: u16| {
+            [
+                "--port",
+                "0",
+                "--tls-port",
+                &port.to_string(),
+                "--tls-cluster",
+                "yes",
+                "--tls-replication",
+                "yes",
+                "--tls-cert-file",
+                &cert,
+                "--tls-key-file",
+                &key,
+                "--tls-ca-cert-file",
+                &ca,
+                "--tls-auth-clients",
+                "no",
+            ]
+            .map(String::from)
+            .to_vec()
+        };
+        RedisCluster::start_with(node_args, vec!["--tls".into(), "--cacert".into(), ca.clone()], true)
+    }
+
+    fn start_with(node_args: impl Fn(u16) -> Vec<String>, cli_prefix: Vec<String>, tls: bool) -> RedisCluster {
         let dir = temp_dir("cluster");
         let mut nodes = Vec::new();
         for _ in 0..3 {
             let port = free_port();
             let node_dir = dir.join(port.to_string());
             std::fs::create_dir_all(&node_dir).expect("a node dir");
-            let port_text = port.to_string();
-            nodes.push(RedisProcess::start(
-                port,
-                &node_dir,
-                &[
-                    "--port",
-                    &port_text,
+            let mut args = node_args(port);
+            args.extend(
+                [
                     "--bind",
                     "127.0.0.1",
                     "--cluster-enabled",
@@ -123,34 +156,47 @@ impl RedisCluster {
                     "",
                     "--appendonly",
                     "no",
-                ],
-            ));
+                ]
+                .map(String::from),
+            );
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            nodes.push(RedisProcess::start(port, &node_dir, &args));
         }
-        let addresses: Vec<String> = nodes.iter().map(|node| format!("127.0.0.1:{}", node.port)).collect();
+        let cluster = RedisCluster { nodes, cli_prefix, tls, dir };
+        let addresses: Vec<String> = cluster.nodes.iter().map(|node| format!("127.0.0.1:{}", node.port)).collect();
         let mut args = vec!["--cluster", "create"];
         args.extend(addresses.iter().map(String::as_str));
         args.extend(["--cluster-replicas", "0", "--cluster-yes"]);
-        redis_cli(&args);
-        for node in &nodes {
-            let port = node.port.to_string();
+        cluster.cli(0, &args);
+        for index in 0..cluster.nodes.len() {
             wait_until("cluster_state:ok on every node", Duration::from_secs(30), || {
-                redis_cli(&["-p", &port, "cluster", "info"]).contains("cluster_state:ok")
+                cluster.cli(index, &["cluster", "info"]).contains("cluster_state:ok")
             });
         }
-        RedisCluster { nodes, dir }
+        cluster
     }
 
-    /// `redis-cluster://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3`.
+    /// Runs `redis-cli` against node `index` (or, for `--cluster` commands, wherever its arguments say).
+    pub fn cli(&self, index: usize, args: &[&str]) -> String {
+        let port = self.nodes[index].port.to_string();
+        let mut all: Vec<&str> = self.cli_prefix.iter().map(String::as_str).collect();
+        if args.first() != Some(&"--cluster") {
+            all.extend(["-p", &port]);
+        }
+        all.extend(args);
+        redis_cli(&all)
+    }
+
+    /// `redis-cluster://127.0.0.1:P1,127.0.0.1:P2,127.0.0.1:P3` (`rediss-cluster://` over TLS).
     pub fn url(&self) -> String {
         let nodes: Vec<String> = self.nodes.iter().map(|node| format!("127.0.0.1:{}", node.port)).collect();
-        format!("redis-cluster://{}", nodes.join(","))
+        format!("redis{}-cluster://{}", if self.tls { "s" } else { "" }, nodes.join(","))
     }
 
-    /// The port of the node that serves `key`'s slot.
+    /// The port of the primary that serves `key`'s slot.
     pub fn node_of(&self, key: &str) -> u16 {
-        let slot = redis_cli(&["-p", &self.nodes[0].port.to_string(), "cluster", "keyslot", key]);
-        let slot: u16 = slot.trim().parse().expect("a slot number");
-        let nodes = redis_cli(&["-p", &self.nodes[0].port.to_string(), "cluster", "nodes"]);
+        let slot: u16 = self.cli(0, &["cluster", "keyslot", key]).trim().parse().expect("a slot number");
+        let nodes = self.cli(0, &["cluster", "nodes"]);
         for line in nodes.lines() {
             let fields: Vec<&str> = line.split_whitespace().collect();
             if fields.len() < 9 || !fields[2].contains("master") {
@@ -170,6 +216,11 @@ impl RedisCluster {
             }
         }
         panic!("no node serves slot {slot}")
+    }
+
+    /// The index in [`nodes`](Self::nodes) of the node on `port`.
+    pub fn index_of(&self, port: u16) -> usize {
+        self.nodes.iter().position(|node| node.port == port).expect("a node of this cluster")
     }
 }
 

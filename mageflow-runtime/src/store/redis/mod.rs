@@ -272,6 +272,18 @@ impl RedisStore {
         connect::script_error(error, self.user.as_deref(), script.source())
     }
 
+    /// Loads `script` into the script cache of the server, or of every primary of a cluster, so that its first
+    /// `EVALSHA` anywhere finds it. Optional: a node that lacks the script gets it with an `EVAL` on first use (the
+    /// Redis user then also needs `+script|load`).
+    pub async fn preload(&self, script: &Script) -> Result<(), StoreError> {
+        if self.clustered {
+            let _: Value = self.client.script_load_cluster(script.source()).await.map_err(|error| self.error(error))?;
+        } else {
+            let _: String = self.client.script_load(script.source()).await.map_err(|error| self.error(error))?;
+        }
+        Ok(())
+    }
+
     /// The underlying `fred` client, for commands mageflow does not wrap.
     pub fn client(&self) -> &Client {
         &self.client
