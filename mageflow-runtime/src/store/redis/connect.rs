@@ -77,10 +77,19 @@ pub(crate) fn connection_config() -> ConnectionConfig {
     }
 }
 
-/// What `fred` says, without its `Debug` decoration.
+/// What `fred` says, without its `Debug` decoration (an I/O error reads `Os { .., message: "Connection refused" }`).
 fn details(error: &FredError) -> String {
     let details = error.details().trim();
-    if details.is_empty() { format!("{:?}", error.kind()) } else { details.to_owned() }
+    if details.is_empty() {
+        return format!("{:?}", error.kind());
+    }
+    if details.starts_with("Os {")
+        && let Some((_, rest)) = details.split_once("message: \"")
+        && let Some((message, _)) = rest.rsplit_once('"')
+    {
+        return message.to_owned();
+    }
+    details.to_owned()
 }
 
 /// A refused login or a missing permission, whenever it happens.
