@@ -219,7 +219,6 @@ async fn passwords_appear_in_no_error_and_no_log() {
     let logs = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
     assert!(logs.contains(&format!("connected to Redis url=redis://app:***@127.0.0.1:{port}")), "{logs}");
     assert!(!logs.contains(SECRET), "the secret is in the logs:\n{logs}");
-    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// What the cluster test runs: records ARGV[1] in a hash and a list under one hash tag, and announces it.
@@ -324,7 +323,7 @@ fn readme_acl_rule(password: &str, drop: &[&str]) -> Vec<String> {
 
 /// A server whose `default` user is the administrator (password `admin-pw`) and whose user `mageflow` has exactly
 /// the README's rule (without `drop`).
-fn acl_server(drop: &[&str]) -> RedisProcess {
+fn acl_server(drop: &[&str]) -> (RedisProcess, support::cluster::TempDir) {
     let dir = temp_dir("acl");
     let port = free_port();
     let port_text = port.to_string();
@@ -337,12 +336,12 @@ fn acl_server(drop: &[&str]) -> RedisProcess {
     let mut args = vec!["-p", &port_text, "--no-auth-warning", "-a", "admin-pw"];
     args.extend(rule.iter().map(String::as_str));
     assert_eq!(support::cluster::redis_cli(&args).trim(), "OK", "{rule:?}");
-    server
+    (server, dir)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flows_run_as_a_user_with_only_the_readme_acl_rule() {
-    let server = acl_server(&[]);
+    let (server, _dir) = acl_server(&[]);
     let url = format!("redis://mageflow:flow-pw@127.0.0.1:{}", server.port);
     let client = Mageflow::builder().redis_url(&url).task(shout).build().await.unwrap();
     let chain = client.chain(vec![
@@ -362,7 +361,7 @@ async fn flows_run_as_a_user_with_only_the_readme_acl_rule() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_permission_or_a_wrong_password_says_which() {
-    let server = acl_server(&["+zadd"]);
+    let (server, _dir) = acl_server(&["+zadd"]);
     let url = format!("redis://mageflow:flow-pw@127.0.0.1:{}", server.port);
     let client = Mageflow::builder().redis_url(&url).task(shout).build().await.unwrap();
     let error = tokio::time::timeout(WAIT, client.sign(shout).run("x".to_owned())).await.expect("in time").unwrap_err();
@@ -501,6 +500,55 @@ mod sentinel {
         let twice: Vec<_> = steps.iter().filter(|(_, runs)| **runs != 1).collect();
         assert_eq!(steps.len() as u64, FLOWS * STEPS_PER_FLOW);
         assert!(twice.is_empty(), "steps that ran more than once: {twice:?}");
-        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_flow_runs_on_a_primary_found_through_sentinels_over_tls() {
+        let certs = crate::Certs::generate("sentinel-tls");
+        let dir = temp_dir("sentinel-tls");
+        let text = |name: &str| certs.path(name).to_str().unwrap().to_owned();
+        let tls = [
+            "tls-cert-file".to_owned(),
+            text("server.pem"),
+            "tls-key-file".to_owned(),
+            text("server.key"),
+            "tls-ca-cert-file".to_owned(),
+            text("ca.pem"),
+            "tls-auth-clients".to_owned(),
+            "no".to_owned(),
+            "tls-replication".to_owned(),
+            "yes".to_owned(),
+        ];
+        let (primary, sentinel) = (free_port(), free_port());
+        let mut args: Vec<String> =
+            ["--port", "0", "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"].map(String::from).to_vec();
+        args.extend(["--tls-port".to_owned(), primary.to_string()]);
+        args.extend(tls.chunks(2).flat_map(|pair| [format!("--{}", pair[0]), pair[1].clone()]));
+        let _primary = RedisProcess::start(primary, &dir, &args.iter().map(String::as_str).collect::<Vec<_>>());
+        let conf = dir.join("sentinel.conf");
+        let tls_lines: String = tls.chunks(2).map(|pair| format!("{} {}\n", pair[0], pair[1])).collect();
+        std::fs::write(
+            &conf,
+            format!(
+                "port 0\ntls-port {sentinel}\nbind 127.0.0.1\n{tls_lines}\
+                 sentinel monitor mymaster 127.0.0.1 {primary} 1\n"
+            ),
+        )
+        .unwrap();
+        let _sentinel = RedisProcess::start(sentinel, &dir, &[conf.to_str().unwrap(), "--sentinel"]);
+        let url = format!("rediss+sentinel://127.0.0.1:{sentinel}/mymaster");
+        let config = mageflow::store::RedisStoreConfig::new(&url)
+            .tls(mageflow::store::RedisTls::default().ca_file(certs.path("ca.pem")));
+        let client = Mageflow::builder().redis(config).key_prefix("stls").task(crate::shout).build().await.unwrap();
+        let chain = client.chain(vec![Node::from(client.sign(crate::shout)), client.sign(crate::shout).into()]);
+        let out: serde_json::Value =
+            tokio::time::timeout(crate::WAIT, chain.run(serde_json::json!("s"))).await.expect("in time").unwrap();
+        assert_eq!(out, serde_json::json!("s!!"));
+        // without the test's CA the sentinels themselves are refused
+        let error = mageflow::RedisStore::connect(&url).await.unwrap_err();
+        assert!(
+            matches!(&error, mageflow::store::StoreError::Tls(message) if message.contains("is not trusted")),
+            "{error}"
+        );
     }
 }

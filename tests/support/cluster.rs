@@ -15,8 +15,8 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
-/// A new empty directory under the system's temp dir, for one test's files.
-pub fn temp_dir(what: &str) -> PathBuf {
+/// A new empty directory under the system's temp dir, for one test's files; removed when dropped.
+pub fn temp_dir(what: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!(
         "mageflow-{what}-{}-{}",
         std::process::id(),
@@ -24,7 +24,23 @@ pub fn temp_dir(what: &str) -> PathBuf {
     ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("a temp dir");
-    dir
+    TempDir(dir)
+}
+
+/// A directory removed (with its contents) when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// One `redis-server` process (a server or a sentinel) started by the test, killed when dropped.
@@ -97,7 +113,7 @@ pub struct RedisCluster {
     pub cli_prefix: Vec<String>,
     /// Whether the nodes serve TLS only.
     pub tls: bool,
-    dir: PathBuf,
+    _dir: TempDir,
 }
 
 impl RedisCluster {
@@ -162,7 +178,7 @@ impl RedisCluster {
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
             nodes.push(RedisProcess::start(port, &node_dir, &args));
         }
-        let cluster = RedisCluster { nodes, cli_prefix, tls, dir };
+        let cluster = RedisCluster { nodes, cli_prefix, tls, _dir: dir };
         let addresses: Vec<String> = cluster.nodes.iter().map(|node| format!("127.0.0.1:{}", node.port)).collect();
         let mut args = vec!["--cluster", "create"];
         args.extend(addresses.iter().map(String::as_str));
@@ -226,7 +242,7 @@ impl RedisCluster {
 
 impl Drop for RedisCluster {
     fn drop(&mut self) {
+        // the nodes go before their directory
         self.nodes.clear();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

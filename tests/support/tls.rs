@@ -4,11 +4,11 @@ use std::path::PathBuf;
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose};
 
-use super::cluster::{RedisProcess, free_port, temp_dir};
+use super::cluster::{RedisProcess, TempDir, free_port, temp_dir};
 
 /// A CA, a server certificate it signed for 127.0.0.1 and localhost, and a client certificate, as PEM files.
 pub struct Certs {
-    pub dir: PathBuf,
+    pub dir: TempDir,
 }
 
 impl Certs {
@@ -34,12 +34,6 @@ impl Certs {
 
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
-    }
-}
-
-impl Drop for Certs {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -122,34 +122,63 @@ pub(crate) fn connect_error(url: &RedisUrl, error: FredError) -> StoreError {
         return access;
     }
     let text = details(&error);
-    let lower = text.to_ascii_lowercase();
-    if url.tls {
-        if lower.contains("certificate") || lower.contains("unknownissuer") || lower.contains("notvalidforname") {
-            return StoreError::Tls(format!(
-                "the certificate of Redis at {url} is not trusted ({text}); set MAGEFLOW_REDIS_TLS_CA_FILE (or \
-                 RedisTls::ca_file) to the CA that signed it, and check that it names the host of the URL"
-            ));
-        }
-        if lower.contains("corrupt message")
-            || lower.contains("invalidcontenttype")
-            || lower.contains("handshake")
-            || lower.contains("tls")
-            || error.kind() == &ErrorKind::Tls
-        {
-            return StoreError::Tls(format!(
-                "no TLS handshake with Redis at {url} ({text}); is that port plaintext? Use the server's tls-port, \
-                 or redis:// for a server without TLS"
-            ));
-        }
-        if lower.contains("connection reset") || lower.contains("broken pipe") || lower.contains("unexpected eof") {
-            return StoreError::Tls(format!(
-                "Redis at {url} closed the connection during the TLS handshake ({text}); it may require a client \
-                 certificate (MAGEFLOW_REDIS_TLS_CERT_FILE and MAGEFLOW_REDIS_TLS_KEY_FILE) or not speak TLS on \
-                 that port"
-            ));
-        }
+    if url.tls
+        && let Some(tls) = tls_error(url, &text, error.kind() == &ErrorKind::Tls)
+    {
+        return tls;
     }
     StoreError::Unavailable(format!("cannot connect to Redis at {url}: {text}"))
+}
+
+/// The TLS error that `text` (a failed connection's reason) describes, if it is one.
+pub(crate) fn tls_error(url: &RedisUrl, text: &str, tls_kind: bool) -> Option<StoreError> {
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("certificate") || lower.contains("unknownissuer") || lower.contains("notvalidforname") {
+        return Some(StoreError::Tls(format!(
+            "the certificate of Redis at {url} is not trusted ({text}); set MAGEFLOW_REDIS_TLS_CA_FILE (or \
+             RedisTls::ca_file) to the CA that signed it, and check that it names the host of the URL"
+        )));
+    }
+    if lower.contains("corrupt message")
+        || lower.contains("invalidcontenttype")
+        || lower.contains("handshake")
+        || lower.contains("tls")
+        || tls_kind
+    {
+        return Some(StoreError::Tls(format!(
+            "no TLS handshake with Redis at {url} ({text}); is that port plaintext? Use the server's tls-port, or \
+             redis:// for a server without TLS"
+        )));
+    }
+    if lower.contains("connection reset") || lower.contains("broken pipe") || lower.contains("unexpected eof") {
+        return Some(StoreError::Tls(format!(
+            "Redis at {url} closed the connection during the TLS handshake ({text}); it may require a client \
+             certificate (MAGEFLOW_REDIS_TLS_CERT_FILE and MAGEFLOW_REDIS_TLS_KEY_FILE) or not speak TLS on that \
+             port"
+        )));
+    }
+    None
+}
+
+/// After a failed TLS connection whose error hides the reason (a sentinel or cluster client only says that no node
+/// answered): the reason a TLS handshake with the first address fails, if it does.
+pub(crate) async fn tls_handshake_failure(url: &RedisUrl, config: &RedisStoreConfig) -> Option<String> {
+    use fred::rustls::pki_types::ServerName;
+    use fred::types::config::TlsConnector;
+    let connector = config.tls.connector().ok()?;
+    #[allow(irrefutable_let_patterns)]
+    let TlsConnector::Rustls(connector) = connector else {
+        return None;
+    };
+    let (host, port) = url.addresses().into_iter().next()?;
+    let name = config.tls.checked_server_name().ok().flatten().unwrap_or_else(|| host.clone());
+    let server_name = ServerName::try_from(name).ok()?;
+    let limit = std::time::Duration::from_secs(5);
+    let stream = tokio::time::timeout(limit, tokio::net::TcpStream::connect((host.as_str(), port))).await.ok()?.ok()?;
+    match tokio::time::timeout(limit, connector.connect(server_name, stream)).await {
+        Ok(Err(error)) => Some(error.to_string()),
+        _ => None,
+    }
 }
 
 /// After a failed TLS connection: whether the first address answers a plaintext `PING` as Redis does (`+PONG`, or

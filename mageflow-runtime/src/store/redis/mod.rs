@@ -221,13 +221,18 @@ impl RedisStore {
         if let Err(error) = started {
             let _ = client.quit().await;
             let _ = subscriber.quit().await;
-            let error = match connect::connect_error(&url, error.clone()) {
-                StoreError::Unavailable(_) if url.tls && connect::answers_plaintext(&url).await => {
-                    connect::plaintext_error(&url, &error)
+            let mut failure = connect::connect_error(&url, error.clone());
+            if url.tls && matches!(failure, StoreError::Unavailable(_)) {
+                // the client's error may hide why: look at the first address ourselves
+                if connect::answers_plaintext(&url).await {
+                    failure = connect::plaintext_error(&url, &error);
+                } else if let Some(reason) = connect::tls_handshake_failure(&url, &config).await
+                    && let Some(tls) = connect::tls_error(&url, &reason, true)
+                {
+                    failure = tls;
                 }
-                other => other,
-            };
-            return Err(error);
+            }
+            return Err(failure);
         }
         tracing::debug!(url = %url, "connected to Redis");
         subscriber.manage_subscriptions();
