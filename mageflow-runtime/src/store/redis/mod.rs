@@ -104,6 +104,32 @@ impl RedisStoreConfig {
         }
     }
 
+    /// Redis Cluster, discovered from any of these nodes (`host:port`): the same as
+    /// `redis-cluster://host:port,host:port...`.
+    pub fn cluster<S: AsRef<str>>(nodes: impl IntoIterator<Item = S>) -> Self {
+        let nodes: Vec<String> = nodes.into_iter().map(|node| node.as_ref().trim().to_owned()).collect();
+        RedisStoreConfig::new(format!("redis-cluster://{}", nodes.join(",")))
+    }
+
+    /// The primary that these sentinels (`host:port`) name for `service`: the same as
+    /// `redis+sentinel://host:port,host:port.../service`.
+    pub fn sentinel<S: AsRef<str>>(sentinels: impl IntoIterator<Item = S>, service: &str) -> Self {
+        let sentinels: Vec<String> = sentinels.into_iter().map(|node| node.as_ref().trim().to_owned()).collect();
+        RedisStoreConfig::new(format!("redis+sentinel://{}/{}", sentinels.join(","), url::escape(service)))
+    }
+
+    /// Logs in with this user (`None` for `default`) and password instead of those of the URL.
+    pub fn credentials(mut self, username: Option<&str>, password: &str) -> Self {
+        self.url = url::with_credentials(&self.url, username, password);
+        self
+    }
+
+    /// Uses TLS (`rediss://`, `rediss-cluster://`, `rediss+sentinel://`) whatever the URL's scheme said.
+    pub fn require_tls(mut self) -> Self {
+        self.url = url::with_tls(&self.url);
+        self
+    }
+
     /// The defaults for this URL with the settings of the environment: TLS (see [`RedisTls::from_env`]) and the
     /// sentinels' login (see [`SentinelAuth::from_env`]).
     pub fn with_env_settings(url: impl Into<String>) -> Result<Self, StoreError> {

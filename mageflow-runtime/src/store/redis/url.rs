@@ -69,6 +69,42 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// `text` with every byte but the unreserved ones (`A-Z a-z 0-9 - . _ ~`) %-escaped, for a URL's user information
+/// or path.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// `url` with its user information replaced by this user and password.
+pub fn with_credentials(url: &str, username: Option<&str>, password: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let rest = rest.rfind('@').map_or(rest, |at| &rest[at + 1..]);
+    format!("{scheme}://{}:{}@{rest}", escape(username.unwrap_or("")), escape(password))
+}
+
+/// `url` with the TLS form of its scheme.
+pub fn with_tls(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) if !scheme.to_ascii_lowercase().starts_with("rediss") => {
+            match scheme.to_ascii_lowercase().strip_prefix("redis") {
+                Some(suffix) => format!("rediss{suffix}://{rest}"),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
 fn percent_decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -308,6 +344,17 @@ mod tests {
             }
         );
         assert_eq!(url.to_string(), "rediss+sentinel://s1:26380,s2:26379/mymaster/3");
+    }
+
+    #[test]
+    fn built_urls() {
+        let url = with_credentials("redis-cluster://old:pw@a:1,b:2", Some("app"), "p@ss:/word");
+        assert_eq!(url, "redis-cluster://app:p%40ss%3A%2Fword@a:1,b:2");
+        let parsed = RedisUrl::parse(&url).unwrap();
+        assert_eq!((parsed.username.as_deref(), parsed.password.as_deref()), (Some("app"), Some("p@ss:/word")));
+        assert_eq!(with_tls("redis+sentinel://s:1/m"), "rediss+sentinel://s:1/m");
+        assert_eq!(with_tls("rediss://h:1"), "rediss://h:1");
+        assert_eq!(with_tls("redis-cluster://h:1"), "rediss-cluster://h:1");
     }
 
     #[test]
