@@ -7,12 +7,13 @@ mod support;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use mageflow::store::{RedisStoreConfig, RedisTls, SentinelAuth, StoreError};
 use mageflow::{Error, Mageflow, Node, RedisStore, TaskError, task};
 use serde_json::{Value, json};
 
-use support::cluster::{RedisCluster, RedisProcess, free_port, temp_dir};
+use support::cluster::{RedisCluster, RedisProcess, free_port, temp_dir, wait_until};
 use support::tls::{Certs, tls_redis};
 use support::{RedisServer, WAIT};
 
@@ -229,28 +230,29 @@ const RECORD: &str = "redis.call('HSET', KEYS[1], 'value', ARGV[1]) \
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_on_a_three_primary_cluster() {
-    let cluster = RedisCluster::start();
+    let mut cluster = RedisCluster::start();
     // the nodes as a list, as the builder takes them (the URL form is the TLS test's)
     let nodes: Vec<String> = cluster.nodes.iter().map(|node| format!("127.0.0.1:{}", node.port)).collect();
     let store = RedisStore::connect_with(RedisStoreConfig::cluster(&nodes)).await.unwrap();
-    cluster_scenario(&cluster, &store).await;
+    cluster_scenario(&mut cluster, &store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_on_a_cluster_over_tls() {
     let certs = Certs::generate("cluster-tls");
-    let cluster = RedisCluster::start_tls(&certs.path("server.pem"), &certs.path("server.key"), &certs.path("ca.pem"));
+    let mut cluster =
+        RedisCluster::start_tls(&certs.path("server.pem"), &certs.path("server.key"), &certs.path("ca.pem"));
     assert!(cluster.url().starts_with("rediss-cluster://"));
     let config = RedisStoreConfig::new(cluster.url()).tls(RedisTls::default().ca_file(certs.path("ca.pem")));
     let store = RedisStore::connect_with(config).await.unwrap();
-    cluster_scenario(&cluster, &store).await;
+    cluster_scenario(&mut cluster, &store).await;
     // the same nodes without the test's CA: refused, never plaintext
     let error = RedisStore::connect(&cluster.url()).await.unwrap_err();
     assert!(matches!(&error, StoreError::Tls(message) if message.contains("is not trusted")), "{error}");
 }
 
 /// Scripts routed by their keys to each primary, NOSCRIPT answered, reads, scans and notifications on a cluster.
-async fn cluster_scenario(cluster: &RedisCluster, store: &RedisStore) {
+async fn cluster_scenario(cluster: &mut RedisCluster, store: &RedisStore) {
     use mageflow::Store;
     use mageflow::store::{Reply, Script};
     // one hash tag served by each primary
@@ -291,6 +293,21 @@ async fn cluster_scenario(cluster: &RedisCluster, store: &RedisStore) {
         let exists = cluster.cli(cluster.index_of(*node), &["script", "exists", script.sha1()]);
         assert_eq!(exists.trim(), "1", "node {node} has the script again");
     }
+    // a primary restarts (its memory and script cache are gone, its slots stay): the next call on its keys reaches
+    // it again, with the script
+    let (tag, node) = tags[0].clone();
+    let index = cluster.index_of(node);
+    cluster.nodes[index].restart();
+    wait_until("the restarted node serves its slots", Duration::from_secs(30), || {
+        cluster.cli(index, &["cluster", "info"]).contains("cluster_state:ok")
+    });
+    let channel = format!("{tag}:done");
+    let keys = vec![format!("{tag}:hash"), format!("{tag}:list")];
+    let reply =
+        tokio::time::timeout(WAIT, store.eval(&script, keys, vec!["v3".into(), channel])).await.expect("in time");
+    assert_eq!(reply.unwrap(), Reply::Int(1), "the restarted node lost its list; the call was not lost");
+    assert_eq!(store.read_list(&format!("{tag}:list")).await.unwrap(), vec!["v3"]);
+
     // preloading puts the script on every primary
     for index in 0..cluster.nodes.len() {
         cluster.cli(index, &["script", "flush"]);

@@ -47,6 +47,7 @@ impl Drop for TempDir {
 pub struct RedisProcess {
     pub port: u16,
     pub dir: PathBuf,
+    args: Vec<String>,
     child: Child,
 }
 
@@ -73,13 +74,22 @@ impl RedisProcess {
             }
         }
         std::thread::spawn(move || for _ in lines {});
-        RedisProcess { port, dir: dir.to_owned(), child }
+        RedisProcess { port, dir: dir.to_owned(), args: args.iter().map(|arg| arg.to_string()).collect(), child }
     }
 
     /// Kills the process (a server that dies).
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Kills the process and starts it again with the same arguments in the same directory (a restart: its
+    /// memory, script cache included, is gone; a cluster node keeps its `nodes.conf`).
+    pub fn restart(&mut self) {
+        self.kill();
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        let fresh = RedisProcess::start(self.port, &self.dir, &args);
+        *self = fresh;
     }
 }
 
