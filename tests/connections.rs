@@ -7,13 +7,12 @@ mod support;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
 use mageflow::store::{RedisStoreConfig, RedisTls, SentinelAuth, StoreError};
 use mageflow::{Error, Mageflow, Node, RedisStore, TaskError, task};
 use serde_json::{Value, json};
 
-use support::cluster::{RedisCluster, RedisProcess, free_port, temp_dir, wait_until};
+use support::cluster::{RedisCluster, RedisProcess, free_port, temp_dir};
 use support::tls::{Certs, tls_redis};
 use support::{RedisServer, WAIT};
 
@@ -298,9 +297,7 @@ async fn cluster_scenario(cluster: &mut RedisCluster, store: &RedisStore) {
     let (tag, node) = tags[0].clone();
     let index = cluster.index_of(node);
     cluster.nodes[index].restart();
-    wait_until("the restarted node serves its slots", Duration::from_secs(30), || {
-        cluster.cli(index, &["cluster", "info"]).contains("cluster_state:ok")
-    });
+    cluster.wait_until_settled();
     let channel = format!("{tag}:done");
     let keys = vec![format!("{tag}:hash"), format!("{tag}:list")];
     let reply =

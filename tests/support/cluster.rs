@@ -194,12 +194,21 @@ impl RedisCluster {
         args.extend(addresses.iter().map(String::as_str));
         args.extend(["--cluster-replicas", "0", "--cluster-yes"]);
         cluster.cli(0, &args);
-        for index in 0..cluster.nodes.len() {
-            wait_until("cluster_state:ok on every node", Duration::from_secs(30), || {
-                cluster.cli(index, &["cluster", "info"]).contains("cluster_state:ok")
+        cluster.wait_until_settled();
+        cluster
+    }
+
+    /// Waits until every node reports `cluster_state:ok` and has a live bus link to every other node (a PUBLISH is
+    /// relayed only over live links).
+    pub fn wait_until_settled(&self) {
+        let count = self.nodes.len();
+        for index in 0..count {
+            wait_until("cluster_state:ok and every bus link up", Duration::from_secs(30), || {
+                let nodes = self.cli(index, &["cluster", "nodes"]);
+                self.cli(index, &["cluster", "info"]).contains("cluster_state:ok")
+                    && nodes.lines().filter(|line| line.trim_end().contains(" connected")).count() == count
             });
         }
-        cluster
     }
 
     /// Runs `redis-cli` against node `index` (or, for `--cluster` commands, wherever its arguments say).

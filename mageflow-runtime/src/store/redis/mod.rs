@@ -195,6 +195,9 @@ pub struct RedisStore {
     client: Client,
     subscriber: SubscriberClient,
     waiters: Waiters,
+    /// Held while subscribing or unsubscribing, so that an unsubscription after a notification can never undo the
+    /// subscription of a newer waiter of the same channel.
+    subscriptions: Arc<tokio::sync::Mutex<()>>,
     clustered: bool,
     user: Option<String>,
 }
@@ -266,6 +269,8 @@ impl RedisStore {
         let mut messages = subscriber.message_rx();
         let subscriber_for_task = subscriber.clone();
         let waiters_for_task = waiters.clone();
+        let subscriptions: Arc<tokio::sync::Mutex<()>> = Arc::default();
+        let subscriptions_for_task = subscriptions.clone();
         tokio::spawn(async move {
             loop {
                 let channel = match messages.recv().await {
@@ -287,12 +292,17 @@ impl RedisStore {
                     senders.into_iter().for_each(|sender| {
                         let _ = sender.send(());
                     });
-                    let _ = subscriber_for_task.unsubscribe(channel).await;
+                    let _guard = subscriptions_for_task.lock().await;
+                    // a waiter that came since keeps the subscription it relies on
+                    let waited = waiters_for_task.lock().map(|w| w.contains_key(&channel)).unwrap_or(true);
+                    if !waited {
+                        let _ = subscriber_for_task.unsubscribe(channel).await;
+                    }
                 }
             }
         });
         let clustered = matches!(url.topology, url::Topology::Cluster { .. });
-        Ok(RedisStore { client, subscriber, waiters, clustered, user: url.username.clone() })
+        Ok(RedisStore { client, subscriber, waiters, subscriptions, clustered, user: url.username.clone() })
     }
 
     fn error(&self, error: fred::error::Error) -> StoreError {
@@ -381,14 +391,20 @@ impl Store for RedisStore {
 
     async fn notified(&self, channel: &str) -> Result<Notified, StoreError> {
         let (sender, receiver) = oneshot::channel();
+        // a second waiter of a channel returns only once the first one's subscription is in place
+        let _guard = self.subscriptions.lock().await;
         let first = {
             let mut waiters = self.waiters.lock().map_err(|_| StoreError::Protocol("waiter map poisoned".into()))?;
             let entry = waiters.entry(channel.to_owned()).or_default();
             entry.push(sender);
             entry.len() == 1
         };
-        if first {
-            self.subscriber.subscribe(channel).await.map_err(|error| self.error(error))?;
+        if first && let Err(error) = self.subscriber.subscribe(channel).await {
+            // nobody is subscribed for these waiters: release them all (they read the state again)
+            if let Ok(mut waiters) = self.waiters.lock() {
+                waiters.remove(channel);
+            }
+            return Err(self.error(error));
         }
         Ok(Box::pin(async move {
             let _ = receiver.await;
