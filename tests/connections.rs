@@ -570,3 +570,25 @@ mod sentinel {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_waiter_of_a_channel_reused_at_once_is_notified() {
+    use mageflow::Store;
+    use mageflow::store::Script;
+    let server = RedisServer::start();
+    let store = RedisStore::connect(&server.url).await.unwrap();
+    let publish = Script::new("return redis.call('PUBLISH', KEYS[1], 'x')");
+    // the same channel awaited again right after each notification: the unsubscription that follows one
+    // notification must not undo the next subscription
+    for round in 0..300 {
+        let (first, second) = (store.notified("reuse:ch").await.unwrap(), store.notified("reuse:ch").await.unwrap());
+        store.eval(&publish, vec!["reuse:ch".into()], vec![]).await.unwrap();
+        let both = async {
+            first.await;
+            second.await;
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(2), both)
+            .await
+            .unwrap_or_else(|_| panic!("round {round}: a waiter was not notified"));
+    }
+}

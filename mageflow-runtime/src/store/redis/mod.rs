@@ -309,6 +309,17 @@ impl RedisStore {
         connect::command_error(error, self.user.as_deref())
     }
 
+    /// Subscribes to `channel` and returns once Redis has done so. `fred` answers `SUBSCRIBE` as soon as it is
+    /// written, so a `PING` follows on the same connection (the node `fred` sends pub/sub commands to, on a
+    /// cluster): its reply comes after the subscription's.
+    async fn subscribe(&self, channel: &str) -> Result<(), fred::error::Error> {
+        self.subscriber.subscribe(channel).await?;
+        let slot = fred::util::redis_keyslot(self.subscriber.id().as_bytes());
+        let ping = fred::types::CustomCommand::new_static("PING", fred::types::ClusterHash::Custom(slot), false);
+        let _: Value = self.subscriber.custom(ping, Vec::<String>::new()).await?;
+        Ok(())
+    }
+
     fn script_error(&self, script: &Script, error: fred::error::Error) -> StoreError {
         connect::script_error(error, self.user.as_deref(), script.source())
     }
@@ -399,7 +410,7 @@ impl Store for RedisStore {
             entry.push(sender);
             entry.len() == 1
         };
-        if first && let Err(error) = self.subscriber.subscribe(channel).await {
+        if first && let Err(error) = self.subscribe(channel).await {
             // nobody is subscribed for these waiters: release them all (they read the state again)
             if let Ok(mut waiters) = self.waiters.lock() {
                 waiters.remove(channel);
