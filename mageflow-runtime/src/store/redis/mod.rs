@@ -273,31 +273,38 @@ impl RedisStore {
         let subscriptions_for_task = subscriptions.clone();
         tokio::spawn(async move {
             loop {
-                let channel = match messages.recv().await {
-                    Ok(message) => message.channel.to_string(),
+                let woken: Vec<(String, Vec<oneshot::Sender<()>>)> = match messages.recv().await {
+                    Ok(message) => {
+                        let channel = message.channel.to_string();
+                        let senders = waiters_for_task.lock().ok().and_then(|mut w| w.remove(&channel));
+                        senders.map(|senders| vec![(channel, senders)]).unwrap_or_default()
+                    }
+                    // messages were lost: wake every waiter so that each reads its state again
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
-                        // messages were lost: wake every waiter so that each reads its state again
-                        let all: Vec<_> = waiters_for_task.lock().map(|mut w| w.drain().collect()).unwrap_or_default();
-                        for (_, senders) in all {
-                            senders.into_iter().for_each(|sender| {
-                                let _ = sender.send(());
-                            });
-                        }
-                        continue;
+                        waiters_for_task.lock().map(|mut w| w.drain().collect()).unwrap_or_default()
                     }
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
                 };
-                let senders = waiters_for_task.lock().ok().and_then(|mut w| w.remove(&channel));
-                if let Some(senders) = senders {
-                    senders.into_iter().for_each(|sender| {
-                        let _ = sender.send(());
-                    });
-                    let _guard = subscriptions_for_task.lock().await;
-                    // a waiter that came since keeps the subscription it relies on
-                    let waited = waiters_for_task.lock().map(|w| w.contains_key(&channel)).unwrap_or(true);
-                    if !waited {
-                        let _ = subscriber_for_task.unsubscribe(channel).await;
-                    }
+                if woken.is_empty() {
+                    continue;
+                }
+                let channels: Vec<String> = woken
+                    .into_iter()
+                    .map(|(channel, senders)| {
+                        senders.into_iter().for_each(|sender| {
+                            let _ = sender.send(());
+                        });
+                        channel
+                    })
+                    .collect();
+                let _guard = subscriptions_for_task.lock().await;
+                // a waiter that came since keeps the subscription it relies on
+                let idle: Vec<String> = match waiters_for_task.lock() {
+                    Ok(waiters) => channels.into_iter().filter(|channel| !waiters.contains_key(channel)).collect(),
+                    Err(_) => Vec::new(),
+                };
+                if !idle.is_empty() {
+                    let _ = subscriber_for_task.unsubscribe(idle).await;
                 }
             }
         });
@@ -325,8 +332,8 @@ impl RedisStore {
     }
 
     /// Loads `script` into the script cache of the server, or of every primary of a cluster, so that its first
-    /// `EVALSHA` anywhere finds it. Optional: a node that lacks the script gets it with an `EVAL` on first use (the
-    /// Redis user then also needs `+script|load`).
+    /// `EVALSHA` anywhere finds it (the Redis user needs `+script|load`). Optional: a node that lacks the script
+    /// gets it with an `EVAL` on first use.
     pub async fn preload(&self, script: &Script) -> Result<(), StoreError> {
         if self.clustered {
             let _: Value = self.client.script_load_cluster(script.source()).await.map_err(|error| self.error(error))?;
