@@ -48,7 +48,7 @@ pub struct RedisStoreConfig {
 
 /// The environment variable giving the sentinels' password (see [`SentinelAuth`]).
 pub const ENV_SENTINEL_PASSWORD: &str = "MAGEFLOW_REDIS_SENTINEL_PASSWORD";
-/// The environment variable giving the sentinels' user name, with [`ENV_SENTINEL_PASSWORD`].
+/// The environment variable giving the sentinels' user name, with `MAGEFLOW_REDIS_SENTINEL_PASSWORD`.
 pub const ENV_SENTINEL_USERNAME: &str = "MAGEFLOW_REDIS_SENTINEL_USERNAME";
 
 /// How a `redis+sentinel://` store logs in to the sentinels themselves. Its `Debug` output hides the password.
@@ -81,7 +81,8 @@ impl std::fmt::Debug for SentinelAuth {
 }
 
 impl SentinelAuth {
-    /// The setting of the environment: [`ENV_SENTINEL_PASSWORD`] (with [`ENV_SENTINEL_USERNAME`]), or none.
+    /// The setting of the environment: `MAGEFLOW_REDIS_SENTINEL_PASSWORD` (with `MAGEFLOW_REDIS_SENTINEL_USERNAME`),
+    /// or none.
     pub fn from_env() -> SentinelAuth {
         let var = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
         match var(ENV_SENTINEL_PASSWORD) {
