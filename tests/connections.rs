@@ -250,6 +250,33 @@ async fn a_store_on_a_cluster_over_tls() {
     assert!(matches!(&error, StoreError::Tls(message) if message.contains("is not trusted")), "{error}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_after_a_cluster_failover_reaches_the_new_primary() {
+    use mageflow::Store;
+    use mageflow::store::{Reply, Script};
+    let cluster = RedisCluster::start_with_replicas(1);
+    let store = RedisStore::connect(&cluster.url()).await.unwrap();
+    let script = Script::new(RECORD);
+    let tag = "fo:{t0}";
+    let keys = || vec![format!("{tag}:hash"), format!("{tag}:list")];
+    let channel = format!("{tag}:done");
+    assert_eq!(store.eval(&script, keys(), vec!["v1".into(), channel.clone()]).await.unwrap(), Reply::Int(1));
+    let primary = cluster.node_of(tag);
+    let replica = cluster.replica_of(primary);
+    cluster.fail_over_to(replica);
+    assert_eq!(cluster.node_of(tag), replica, "the replica serves the tag's slot now");
+    // the promoted replica never ran EVALSHA for this script: the call goes there (MOVED), gets NOSCRIPT, is sent
+    // as EVAL, and applies once on the data the replica kept
+    let notified = store.notified(&channel).await.unwrap();
+    let reply =
+        tokio::time::timeout(WAIT, store.eval(&script, keys(), vec!["v2".into(), channel])).await.expect("in time");
+    assert_eq!(reply.unwrap(), Reply::Int(2));
+    tokio::time::timeout(WAIT, notified).await.expect("notified after the failover");
+    assert_eq!(store.read_list(&format!("{tag}:list")).await.unwrap(), vec!["v1", "v2"]);
+    let exists = cluster.cli(cluster.index_of(replica), &["script", "exists", script.sha1()]);
+    assert_eq!(exists.trim(), "1", "the new primary has the script");
+}
+
 /// Scripts routed by their keys to each primary, NOSCRIPT answered, reads, scans and notifications on a cluster.
 async fn cluster_scenario(cluster: &mut RedisCluster, store: &RedisStore) {
     use mageflow::Store;

@@ -130,7 +130,13 @@ impl RedisCluster {
     /// Starts three `redis-server --cluster-enabled yes` nodes, joins them with `redis-cli --cluster create` and
     /// waits until every node reports `cluster_state:ok`.
     pub fn start() -> RedisCluster {
-        RedisCluster::start_with(|port| vec!["--port".into(), port.to_string()], Vec::new(), false)
+        RedisCluster::start_with(|port| vec!["--port".into(), port.to_string()], Vec::new(), false, 0)
+    }
+
+    /// Three primaries, each with `replicas` replicas (`redis-cli --cluster create --cluster-replicas N`); the
+    /// replicas follow the primaries in [`nodes`](Self::nodes).
+    pub fn start_with_replicas(replicas: usize) -> RedisCluster {
+        RedisCluster::start_with(|port| vec!["--port".into(), port.to_string()], Vec::new(), false, replicas)
     }
 
     /// The same, serving TLS only (clients and the cluster bus) with these PEM files; clients need no certificate.
@@ -159,13 +165,18 @@ impl RedisCluster {
             .map(String::from)
             .to_vec()
         };
-        RedisCluster::start_with(node_args, vec!["--tls".into(), "--cacert".into(), ca.clone()], true)
+        RedisCluster::start_with(node_args, vec!["--tls".into(), "--cacert".into(), ca.clone()], true, 0)
     }
 
-    fn start_with(node_args: impl Fn(u16) -> Vec<String>, cli_prefix: Vec<String>, tls: bool) -> RedisCluster {
+    fn start_with(
+        node_args: impl Fn(u16) -> Vec<String>,
+        cli_prefix: Vec<String>,
+        tls: bool,
+        replicas: usize,
+    ) -> RedisCluster {
         let dir = temp_dir("cluster");
         let mut nodes = Vec::new();
-        for _ in 0..3 {
+        for _ in 0..3 * (1 + replicas) {
             let port = free_port();
             let node_dir = dir.join(port.to_string());
             std::fs::create_dir_all(&node_dir).expect("a node dir");
@@ -192,7 +203,8 @@ impl RedisCluster {
         let addresses: Vec<String> = cluster.nodes.iter().map(|node| format!("127.0.0.1:{}", node.port)).collect();
         let mut args = vec!["--cluster", "create"];
         args.extend(addresses.iter().map(String::as_str));
-        args.extend(["--cluster-replicas", "0", "--cluster-yes"]);
+        let replicas_text = replicas.to_string();
+        args.extend(["--cluster-replicas", &replicas_text, "--cluster-yes"]);
         cluster.cli(0, &args);
         cluster.wait_until_settled();
         cluster
@@ -251,6 +263,47 @@ impl RedisCluster {
             }
         }
         panic!("no node serves slot {slot}")
+    }
+
+    /// The port of a replica of the primary on `primary` (waiting until the cluster knows one).
+    pub fn replica_of(&self, primary: u16) -> u16 {
+        let mut found = None;
+        wait_until("the primary has a replica", Duration::from_secs(30), || {
+            found = self.known_replica_of(primary);
+            found.is_some()
+        });
+        found.expect("a replica")
+    }
+
+    fn known_replica_of(&self, primary: u16) -> Option<u16> {
+        let nodes = self.cli(0, &["cluster", "nodes"]);
+        let lines: Vec<Vec<&str>> = nodes.lines().map(|line| line.split_whitespace().collect()).collect();
+        let address = format!("127.0.0.1:{primary}@");
+        let primary_id = lines.iter().find(|fields| fields.len() > 1 && fields[1].starts_with(&address))?[0];
+        let replica =
+            lines.iter().find(|fields| fields.len() > 3 && fields[2].contains("slave") && fields[3] == primary_id)?;
+        replica[1].split(['@', ':']).nth(1)?.parse().ok()
+    }
+
+    /// Promotes the replica on `replica` with `CLUSTER FAILOVER` (its primary hands over once the replica caught
+    /// up) and waits until every node sees it as a primary.
+    pub fn fail_over_to(&self, replica: u16) {
+        let index = self.index_of(replica);
+        wait_until("the replica is in sync", Duration::from_secs(30), || {
+            self.cli(index, &["info", "replication"]).contains("master_link_status:up")
+        });
+        assert_eq!(self.cli(index, &["cluster", "failover"]).trim(), "OK");
+        for index in 0..self.nodes.len() {
+            wait_until("the replica is a primary everywhere", Duration::from_secs(30), || {
+                self.cli(index, &["cluster", "nodes"]).lines().any(|line| {
+                    let fields: Vec<&str> = line.split_whitespace().collect();
+                    fields.len() > 2
+                        && fields[1].starts_with(&format!("127.0.0.1:{replica}@"))
+                        && fields[2].contains("master")
+                })
+            });
+        }
+        self.wait_until_settled();
     }
 
     /// The index in [`nodes`](Self::nodes) of the node on `port`.
