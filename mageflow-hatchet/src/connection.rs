@@ -7,7 +7,7 @@ use tonic::codec::CompressionEncoding;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use crate::config::{HatchetConfig, TlsStrategy};
 use crate::error::{HatchetError, Result};
@@ -328,10 +328,27 @@ fn endpoint(config: &HatchetConfig) -> Result<Endpoint> {
         .keep_alive_timeout(Duration::from_secs(10))
         .keep_alive_while_idle(true);
     if config.tls() == TlsStrategy::Tls {
-        let tls = ClientTlsConfig::new().with_webpki_roots().domain_name(config.host().to_string());
+        let mut tls = ClientTlsConfig::new().domain_name(config.tls_server_name().to_string());
+        tls = match config.tls_root_ca_file() {
+            Some(path) => {
+                tls.ca_certificate(Certificate::from_pem(read_pem(path, crate::config::ENV_TLS_ROOT_CA_FILE)?))
+            }
+            None => tls.with_webpki_roots(),
+        };
+        if let Some((cert, key)) = config.tls_client_identity() {
+            let cert = read_pem(cert, crate::config::ENV_TLS_CERT_FILE)?;
+            let key = read_pem(key, crate::config::ENV_TLS_KEY_FILE)?;
+            tls = tls.identity(Identity::from_pem(cert, key));
+        }
         endpoint = endpoint.tls_config(tls).map_err(bad)?;
     }
     Ok(endpoint)
+}
+
+/// Reads a PEM file named by a TLS setting.
+fn read_pem(path: &std::path::Path, setting: &str) -> Result<Vec<u8>> {
+    std::fs::read(path)
+        .map_err(|error| HatchetError::InvalidConfig(format!("cannot read {setting} ({}): {error}", path.display())))
 }
 
 /// The current time as a protobuf timestamp.
