@@ -6,6 +6,7 @@ use std::path::PathBuf;
 const PROTOS: &[&str] = &[
     "proto/dispatcher.proto",
     "proto/workflows.proto",
+    "proto/events.proto",
     "proto/v1/trigger.proto",
     "proto/v1/condition.proto",
     "proto/v1/admin.proto",

@@ -19,9 +19,11 @@ pub mod guide {
     pub mod testing {}
 }
 
-/// Items used by the code the mageflow macros generate. Not a public API: it changes without notice.
+/// Items used by the code the mageflow macros generate. Not a public API: it changes without notice. Its name
+/// carries the version of `mageflow-macros`, which this crate pins exactly (`=`), so that generated code never
+/// meets another version's items.
 #[doc(hidden)]
-pub mod __private {
+pub mod __private_v0_1_0 {
     pub use mageflow_runtime::__private::*;
     pub use mageflow_runtime::{Backoff, BoxFuture, Next, Task, TaskContext, TaskError, TaskInput, TaskOptions};
     pub use std::time::Duration;

@@ -53,7 +53,8 @@ pub struct HatchetBackendOptions {
     /// How many steps this worker runs at once (its Hatchet slots); `None` takes the client's
     /// `MageflowBuilder::concurrency` (16 by default).
     pub slots: Option<u32>,
-    /// Interval between heartbeats (Hatchet expects one every 4 s and drops a worker after 15 s of silence).
+    /// Interval between heartbeats (Hatchet expects one every 4 s, assigns nothing more to a worker silent for 5 s
+    /// and moves its runs after 30 s).
     pub heartbeat_interval: Duration,
     /// First delay before reconnecting the action stream.
     pub reconnect_initial: Duration,

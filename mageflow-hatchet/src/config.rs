@@ -14,6 +14,14 @@ pub const ENV_TLS_STRATEGY: &str = "HATCHET_CLIENT_TLS_STRATEGY";
 pub const ENV_HOST_PORT: &str = "HATCHET_CLIENT_HOST_PORT";
 /// Environment variable naming a namespace prefixed to workflow names.
 pub const ENV_NAMESPACE: &str = "HATCHET_CLIENT_NAMESPACE";
+/// Environment variable naming a PEM file of the CA certificates to trust instead of the webpki roots.
+pub const ENV_TLS_ROOT_CA_FILE: &str = "HATCHET_CLIENT_TLS_ROOT_CA_FILE";
+/// Environment variable naming the PEM file of the client certificate, for mutual TLS.
+pub const ENV_TLS_CERT_FILE: &str = "HATCHET_CLIENT_TLS_CERT_FILE";
+/// Environment variable naming the PEM file of the client certificate's private key, for mutual TLS.
+pub const ENV_TLS_KEY_FILE: &str = "HATCHET_CLIENT_TLS_KEY_FILE";
+/// Environment variable giving the name the engine's certificate must carry (instead of the gRPC host).
+pub const ENV_TLS_SERVER_NAME: &str = "HATCHET_CLIENT_TLS_SERVER_NAME";
 
 /// How the gRPC connection is secured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -47,6 +55,9 @@ pub struct HatchetConfig {
     host_port: String,
     tls: TlsStrategy,
     namespace: String,
+    tls_root_ca_file: Option<std::path::PathBuf>,
+    tls_identity_files: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    tls_server_name: Option<String>,
 }
 
 impl std::fmt::Debug for HatchetConfig {
@@ -58,6 +69,9 @@ impl std::fmt::Debug for HatchetConfig {
             .field("host_port", &self.host_port)
             .field("tls", &self.tls)
             .field("namespace", &self.namespace)
+            .field("tls_root_ca_file", &self.tls_root_ca_file)
+            .field("tls_identity_files", &self.tls_identity_files)
+            .field("tls_server_name", &self.tls_server_name)
             .finish()
     }
 }
@@ -137,6 +151,9 @@ impl HatchetConfig {
             host_port: claims.grpc_broadcast_address,
             tls: TlsStrategy::Tls,
             namespace: String::new(),
+            tls_root_ca_file: None,
+            tls_identity_files: None,
+            tls_server_name: None,
         })
     }
 
@@ -158,6 +175,22 @@ impl HatchetConfig {
         if let Some(ns) = lookup(ENV_NAMESPACE) {
             config = config.with_namespace(&ns);
         }
+        let set = |key: &str| lookup(key).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        if let Some(ca) = set(ENV_TLS_ROOT_CA_FILE) {
+            config = config.with_tls_root_ca_file(ca);
+        }
+        match (set(ENV_TLS_CERT_FILE), set(ENV_TLS_KEY_FILE)) {
+            (Some(cert), Some(key)) => config = config.with_tls_client_identity(cert, key),
+            (None, None) => {}
+            _ => {
+                return Err(HatchetError::InvalidConfig(format!(
+                    "{ENV_TLS_CERT_FILE} and {ENV_TLS_KEY_FILE} go together: set both for mutual TLS, or neither"
+                )));
+            }
+        }
+        if let Some(name) = set(ENV_TLS_SERVER_NAME) {
+            config = config.with_tls_server_name(name);
+        }
         Ok(config)
     }
 
@@ -173,6 +206,43 @@ impl HatchetConfig {
     pub fn with_tls(mut self, tls: TlsStrategy) -> Self {
         self.tls = tls;
         self
+    }
+
+    /// Trusts the CA certificates in this PEM file instead of the webpki roots (TLS strategy `tls`).
+    pub fn with_tls_root_ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.tls_root_ca_file = Some(path.into());
+        self
+    }
+
+    /// Shows this client certificate (PEM files of the certificate and of its private key): mutual TLS.
+    pub fn with_tls_client_identity(
+        mut self,
+        cert: impl Into<std::path::PathBuf>,
+        key: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        self.tls_identity_files = Some((cert.into(), key.into()));
+        self
+    }
+
+    /// Verifies the engine's certificate against this name instead of the gRPC host.
+    pub fn with_tls_server_name(mut self, name: impl Into<String>) -> Self {
+        self.tls_server_name = Some(name.into());
+        self
+    }
+
+    /// The PEM file of the CA certificates trusted instead of the webpki roots, if any.
+    pub fn tls_root_ca_file(&self) -> Option<&std::path::Path> {
+        self.tls_root_ca_file.as_deref()
+    }
+
+    /// The PEM files of the client certificate and its key, for mutual TLS, if any.
+    pub fn tls_client_identity(&self) -> Option<(&std::path::Path, &std::path::Path)> {
+        self.tls_identity_files.as_ref().map(|(cert, key)| (cert.as_path(), key.as_path()))
+    }
+
+    /// The name the engine's certificate must carry: the override, or the gRPC host.
+    pub fn tls_server_name(&self) -> &str {
+        self.tls_server_name.as_deref().unwrap_or_else(|| self.host())
     }
 
     /// Sets the namespace (lower-cased, `_` appended).

@@ -7,7 +7,7 @@ use tonic::codec::CompressionEncoding;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, ClientTlsConfig, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 use crate::config::{HatchetConfig, TlsStrategy};
 use crate::error::{HatchetError, Result};
@@ -124,6 +124,16 @@ impl Connection {
             .accept_compressed(CompressionEncoding::Gzip)
     }
 
+    /// A raw `EventsService` client on this connection (events, task logs, stream chunks).
+    pub fn events(&self) -> proto::events_service_client::EventsServiceClient<AuthChannel> {
+        proto::events_service_client::EventsServiceClient::with_interceptor(
+            self.inner.channel.clone(),
+            self.inner.auth.clone(),
+        )
+        .send_compressed(CompressionEncoding::Gzip)
+        .accept_compressed(CompressionEncoding::Gzip)
+    }
+
     /// A raw `v1.AdminService` client on this connection.
     pub fn admin(&self) -> v1::admin_service_client::AdminServiceClient<AuthChannel> {
         v1::admin_service_client::AdminServiceClient::with_interceptor(
@@ -157,13 +167,21 @@ impl Connection {
     }
 
     /// `Dispatcher.Register`: registers a worker for `actions` with `slots` concurrent steps.
+    ///
+    /// Asks the engine's version first, as Hatchet's SDKs do: from v0.78.23 the slots are sent as
+    /// `slot_config {"default": slots}` (with `services = ["default"]`); older engines, and
+    /// engines without `GetVersion`, get the legacy `slots` field.
     pub async fn register(&self, worker_name: &str, actions: Vec<String>, slots: u32) -> Result<Registration> {
         let slots = i32::try_from(slots)
             .map_err(|_| HatchetError::InvalidInput { what: "slots", reason: format!("{slots} is too large") })?;
-        let request = proto::WorkerRegisterRequest {
+        let slot_config = match self.get_version().await {
+            Ok(version) => version_at_least(&version, SLOT_CONFIG_VERSION),
+            Err(error) if error.code() == Some(tonic::Code::Unimplemented) => false,
+            Err(error) => return Err(error),
+        };
+        let mut request = proto::WorkerRegisterRequest {
             worker_name: worker_name.to_string(),
             actions,
-            slots: Some(slots),
             runtime_info: Some(proto::RuntimeInfo {
                 sdk_version: Some(format!("mageflow-hatchet {}", env!("CARGO_PKG_VERSION"))),
                 language: None,
@@ -173,6 +191,12 @@ impl Connection {
             }),
             ..Default::default()
         };
+        if slot_config {
+            request.services = vec!["default".to_string()];
+            request.slot_config = std::collections::HashMap::from([("default".to_string(), slots)]);
+        } else {
+            request.slots = Some(slots);
+        }
         let response = self
             .dispatcher()
             .register(request)
@@ -304,13 +328,65 @@ fn endpoint(config: &HatchetConfig) -> Result<Endpoint> {
         .keep_alive_timeout(Duration::from_secs(10))
         .keep_alive_while_idle(true);
     if config.tls() == TlsStrategy::Tls {
-        let tls = ClientTlsConfig::new().with_webpki_roots().domain_name(config.host().to_string());
+        let mut tls = ClientTlsConfig::new().domain_name(config.tls_server_name().to_string());
+        tls = match config.tls_root_ca_file() {
+            Some(path) => {
+                tls.ca_certificate(Certificate::from_pem(read_pem(path, crate::config::ENV_TLS_ROOT_CA_FILE)?))
+            }
+            None => tls.with_webpki_roots(),
+        };
+        if let Some((cert, key)) = config.tls_client_identity() {
+            let cert = read_pem(cert, crate::config::ENV_TLS_CERT_FILE)?;
+            let key = read_pem(key, crate::config::ENV_TLS_KEY_FILE)?;
+            tls = tls.identity(Identity::from_pem(cert, key));
+        }
         endpoint = endpoint.tls_config(tls).map_err(bad)?;
     }
     Ok(endpoint)
 }
 
+/// Reads a PEM file named by a TLS setting.
+fn read_pem(path: &std::path::Path, setting: &str) -> Result<Vec<u8>> {
+    std::fs::read(path)
+        .map_err(|error| HatchetError::InvalidConfig(format!("cannot read {setting} ({}): {error}", path.display())))
+}
+
 /// The current time as a protobuf timestamp.
 pub fn now_timestamp() -> prost_types::Timestamp {
     prost_types::Timestamp::from(std::time::SystemTime::now())
+}
+
+/// The first engine version that reads `slot_config` at registration (Hatchet's SDKs switch there).
+pub const SLOT_CONFIG_VERSION: &str = "v0.78.23";
+
+/// Whether `version` (`v1.2.3`; the `v` optional, anything after the patch number ignored) is at
+/// least `minimum`; an unreadable version counts as older.
+pub fn version_at_least(version: &str, minimum: &str) -> bool {
+    fn parse(text: &str) -> Option<(u64, u64, u64)> {
+        let mut parts = text.trim().trim_start_matches('v').splitn(3, '.');
+        let major = parts.next()?.parse().ok()?;
+        let minor = parts.next()?.parse().ok()?;
+        let patch: String = parts.next()?.chars().take_while(char::is_ascii_digit).collect();
+        Some((major, minor, patch.parse().ok()?))
+    }
+    match (parse(version), parse(minimum)) {
+        (Some(version), Some(minimum)) => version >= minimum,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare_numerically() {
+        assert!(version_at_least("v0.111.0", SLOT_CONFIG_VERSION));
+        assert!(version_at_least("v0.78.23", SLOT_CONFIG_VERSION));
+        assert!(version_at_least("0.80.0-rc.1", SLOT_CONFIG_VERSION));
+        assert!(!version_at_least("v0.78.9", SLOT_CONFIG_VERSION));
+        assert!(!version_at_least("v0.9.100", SLOT_CONFIG_VERSION));
+        assert!(!version_at_least("", SLOT_CONFIG_VERSION));
+        assert!(!version_at_least("unknown", SLOT_CONFIG_VERSION));
+    }
 }

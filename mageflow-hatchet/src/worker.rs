@@ -394,6 +394,7 @@ fn event_for(
         event_payload: payload,
         retry_count: Some(action.retry_count),
         should_not_retry: should_not_retry.then_some(true),
+        retry_after_ms: None,
     }
 }
 

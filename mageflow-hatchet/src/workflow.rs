@@ -111,6 +111,8 @@ impl WorkflowDefinition {
             retries,
             backoff_factor: self.backoff.map(|b| b.factor),
             backoff_max_seconds: self.backoff.map(|b| i32::try_from(b.max_seconds).unwrap_or(i32::MAX)),
+            // What current SDKs send: one unit of the default slot type per run.
+            slot_requests: std::collections::HashMap::from([("default".to_string(), 1)]),
             ..Default::default()
         };
         Ok(v1::CreateWorkflowVersionRequest {
@@ -151,7 +153,8 @@ pub struct ChildOf {
     pub parent_id: String,
     /// The parent task run id.
     pub parent_task_run_external_id: String,
-    /// Position of the child among its siblings.
+    /// Position of the child among its siblings; sent as 0 when unset (Hatchet requires an
+    /// index with every child trigger, and the key, when set, takes precedence).
     pub index: Option<i32>,
     /// Key of the child among its siblings.
     pub key: Option<String>,
@@ -220,7 +223,7 @@ impl TriggerRequest {
             input,
             parent_id: child.map(|c| c.parent_id.clone()),
             parent_task_run_external_id: child.map(|c| c.parent_task_run_external_id.clone()),
-            child_index: child.and_then(|c| c.index),
+            child_index: child.map(|c| c.index.unwrap_or(0)),
             child_key: child.and_then(|c| c.key.clone()),
             additional_metadata: Some(metadata),
             priority: self.priority,

@@ -3,6 +3,7 @@
 mod common;
 
 use common::{fake, handler, options, start_worker, within};
+use mageflow_hatchet::fake::DEFAULT_VERSION;
 use mageflow_hatchet::proto::{
     self, StepActionEvent, dispatcher_client::DispatcherClient, v1, workflow_service_client::WorkflowServiceClient,
 };
@@ -78,11 +79,14 @@ async fn many_triggers_and_waits_in_flight_at_once() {
 #[tokio::test]
 async fn child_runs_are_deduplicated_by_parent_and_index_or_key() {
     let (_fake, conn) = fake().await;
+    conn.put_workflow(&WorkflowDefinition::new("parent")).await.unwrap();
     conn.put_workflow(&WorkflowDefinition::new("child")).await.unwrap();
+    let parent_run = conn.trigger_workflow(&TriggerRequest::new("parent", json!({}))).await.unwrap();
+    let parent_task = conn.get_run_details(&parent_run).await.unwrap().task_runs["parent"].external_id.clone();
     let child = |index: Option<i32>, key: Option<&str>| {
         TriggerRequest::new("child", json!({})).child_of(ChildOf {
-            parent_id: "parent-run".into(),
-            parent_task_run_external_id: "parent-task".into(),
+            parent_id: parent_run.clone(),
+            parent_task_run_external_id: parent_task.clone(),
             index,
             key: key.map(String::from),
         })
@@ -116,7 +120,7 @@ async fn calls_without_a_well_formed_bearer_token_are_rejected() {
     }
     let mut request = tonic::Request::new(proto::GetVersionRequest {});
     request.metadata_mut().insert("authorization", format!("bearer {}", fake.token()).parse().unwrap());
-    assert_eq!(client.get_version(request).await.unwrap().into_inner().version, "v0.78.23");
+    assert_eq!(client.get_version(request).await.unwrap().into_inner().version, DEFAULT_VERSION);
     // The typed client turns a rejection into an error naming the call and what to check.
     let err = mageflow_hatchet::HatchetError::rpc("Dispatcher.GetVersion", status);
     assert!(err.to_string().contains("check HATCHET_CLIENT_TOKEN"), "{err}");
@@ -138,7 +142,8 @@ async fn fake_rejects_malformed_messages_with_error_statuses() {
     assert_eq!(code(workflows.trigger_workflow(trigger("{}", Some("[1]"), "target")).await), Code::InvalidArgument);
     assert_eq!(code(workflows.trigger_workflow(trigger("{}", Some("{bad"), "target")).await), Code::InvalidArgument);
     assert_eq!(code(workflows.trigger_workflow(trigger("{}", None, "")).await), Code::InvalidArgument);
-    assert_eq!(code(workflows.trigger_workflow(trigger("{}", None, "unknown")).await), Code::NotFound);
+    // Hatchet: "workflow names not found" is INVALID_ARGUMENT.
+    assert_eq!(code(workflows.trigger_workflow(trigger("{}", None, "unknown")).await), Code::InvalidArgument);
     // A bulk request with one bad entry creates nothing.
     let bulk = proto::BulkTriggerWorkflowRequest {
         workflows: vec![trigger("{}", None, "target"), trigger("nope", None, "target")],
@@ -175,10 +180,6 @@ async fn fake_rejects_malformed_messages_with_error_statuses() {
     assert_eq!(code(conn.send_step_action_event(event(w, &task_run, 0, "")).await), Some(Code::InvalidArgument));
     assert_eq!(code(conn.send_step_action_event(event("ghost", &task_run, 1, "")).await), Some(Code::NotFound));
     assert_eq!(code(conn.send_step_action_event(event(w, "ghost", 1, "")).await), Some(Code::NotFound));
-    assert_eq!(
-        code(conn.send_step_action_event(event(w, &task_run, 2, "{not json")).await),
-        Some(Code::InvalidArgument)
-    );
     assert_eq!(code(conn.heartbeat("ghost").await), Some(Code::NotFound));
     assert_eq!(conn.listen("ghost").await.err().and_then(|e| e.code()), Some(Code::NotFound));
     assert_eq!(conn.register("", vec![], 1).await.unwrap_err().code(), Some(Code::InvalidArgument));
@@ -189,7 +190,7 @@ async fn fake_rejects_malformed_messages_with_error_statuses() {
     let mut stream = dispatcher.subscribe_to_workflow_runs(requests).await.unwrap().into_inner();
     assert_eq!(within(stream.message()).await.unwrap_err().code(), Code::InvalidArgument);
     // The engine still serves.
-    assert_eq!(conn.get_version().await.unwrap(), "v0.78.23");
+    assert_eq!(conn.get_version().await.unwrap(), DEFAULT_VERSION);
 }
 
 #[tokio::test]

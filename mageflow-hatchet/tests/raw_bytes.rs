@@ -71,5 +71,5 @@ async fn undecodable_messages_get_an_error_status_and_the_fake_keeps_serving() {
             assert_eq!(status.code(), Code::Internal, "{path} {bytes:?}: {status}");
         }
     }
-    assert_eq!(within(conn.get_version()).await.unwrap(), "v0.78.23");
+    assert_eq!(within(conn.get_version()).await.unwrap(), mageflow_hatchet::fake::DEFAULT_VERSION);
 }

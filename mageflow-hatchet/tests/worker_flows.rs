@@ -71,7 +71,7 @@ async fn worker_runs_workflow_end_to_end() {
     assert_eq!(details.status, v1::RunStatus::Completed as i32);
     let task = &details.task_runs["greet"];
     assert_eq!(serde_json::from_slice::<serde_json::Value>(task.output.as_ref().unwrap()).unwrap(), output);
-    assert_eq!(within(conn.get_version()).await.unwrap(), "v0.78.23");
+    assert_eq!(within(conn.get_version()).await.unwrap(), mageflow_hatchet::fake::DEFAULT_VERSION);
     within(worker.shutdown()).await.unwrap();
 }
 

@@ -1,20 +1,23 @@
 //! Procedural macros of mageflow: `#[task]`, `flow!`, `#[derive(TaskInput)]` and `#[derive(InputFields)]`.
 //!
 //! Use them through the `mageflow` crate (`mageflow::task`, `mageflow::TaskInput`): the code they generate refers
-//! to `::mageflow::__private` only.
+//! to `::mageflow::__private_v<version>` only, named for this crate's version, which the facade pins exactly: a
+//! mismatched pair fails to compile at once instead of misbehaving.
 #![warn(missing_docs)]
 
-mod duration;
+mod errors;
 mod flow;
-mod input_fields;
-mod kebab;
-mod options;
-mod serde_names;
-mod signature;
+mod input;
+mod suggest;
 mod task;
-mod task_input;
 
 use proc_macro::TokenStream;
+
+/// The path of the items generated code uses: `::mageflow::__private_v0_1_0` for version 0.1.0.
+pub(crate) fn private() -> proc_macro2::TokenStream {
+    let module = quote::format_ident!("__private_v{}", env!("CARGO_PKG_VERSION").replace(['.', '-', '+'], "_"));
+    quote::quote!(::mageflow::#module)
+}
 
 /// Turns an `async fn` into a task: a value of the same name that implements `mageflow::Task`.
 ///
@@ -77,7 +80,7 @@ pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_derive(TaskInput, attributes(mageflow))]
 pub fn derive_task_input(input: TokenStream) -> TokenStream {
     match syn::parse::<syn::DeriveInput>(input) {
-        Ok(input) => task_input::expand(input).into(),
+        Ok(input) => input::task_input::expand(input).into(),
         Err(error) => error.to_compile_error().into(),
     }
 }
@@ -97,7 +100,7 @@ pub fn derive_task_input(input: TokenStream) -> TokenStream {
 #[proc_macro_derive(InputFields)]
 pub fn derive_input_fields(input: TokenStream) -> TokenStream {
     match syn::parse::<syn::DeriveInput>(input) {
-        Ok(input) => input_fields::expand(&input).into(),
+        Ok(input) => input::fields::expand(&input).into(),
         Err(error) => error.to_compile_error().into(),
     }
 }

@@ -209,9 +209,10 @@ fn refusal(subs: &[Sub], transition: &Transition) -> Error {
     };
     match refusal {
         Refusal::Missing => Error::NotFound(id),
-        Refusal::WrongKind => {
-            Error::WrongKind { id, actual: Kind::parse(detail(0)).map_or("signature", Kind::as_str), expected: "swarm" }
-        }
+        Refusal::WrongKind => match Kind::parse(detail(0)) {
+            Some(actual) => Error::WrongKind { id, actual, expected: Kind::Swarm },
+            None => Error::CorruptState { id, detail: format!("its stored kind is `{}`", detail(0)) },
+        },
         Refusal::Closed => Error::SwarmClosed(id),
         Refusal::Finished => match subs.get(index.wrapping_sub(1)) {
             Some(Sub::Add { .. }) => {

@@ -28,7 +28,7 @@ impl Mageflow {
             if let Some(field) = bound.iter().find(|field| !definition.accepts_field(field)) {
                 return Err(Error::InvalidInput {
                     task: name,
-                    problems: format!("the bound argument `{field}` is not a field of the task's input"),
+                    problems: vec![format!("the bound argument `{field}` is not a field of the task's input")],
                 });
             }
         }
@@ -78,7 +78,7 @@ fn collect_entry_inputs(
     let result = match &node.body {
         Body::Task { name } => {
             let input = input::build(message.clone(), false, None, outer)
-                .map_err(|problems| Error::InvalidInput { task: name.clone(), problems })?;
+                .map_err(|problem| Error::InvalidInput { task: name.clone(), problems: vec![problem] })?;
             out.push((name.clone(), input));
             Ok(())
         }

@@ -18,7 +18,7 @@ use crate::registry::Registry;
 use crate::scope::CreationScope;
 use crate::signature::{Chain, Handle, Signature, Swarm};
 use crate::state::{FlowTree, SignatureState};
-use crate::store::{MemoryStore, RedisStore, Store};
+use crate::store::{MemoryStore, RedisStore, RedisStoreConfig, Store};
 use crate::task::Task;
 
 /// How often a waiter reads the state again even without a notification (notifications can be lost when the
@@ -29,6 +29,7 @@ enum StoreChoice {
     FromEnvironment,
     Memory,
     RedisUrl(String),
+    Redis(Box<RedisStoreConfig>),
     Given(Arc<dyn Store>),
 }
 
@@ -68,9 +69,19 @@ impl MageflowBuilder {
         self
     }
 
-    /// Keeps state in Redis at this URL (`redis://host:port/db`).
+    /// Keeps state in Redis at this URL, with the TLS settings of the environment (`MAGEFLOW_REDIS_TLS_CA_FILE`,
+    /// `MAGEFLOW_REDIS_TLS_CERT_FILE`, `MAGEFLOW_REDIS_TLS_KEY_FILE`, `MAGEFLOW_REDIS_TLS_SERVER_NAME`). The URL
+    /// forms are those of [`RedisStoreConfig::url`]: `redis://host:port/db`, `rediss://` (TLS),
+    /// `redis-cluster://host:port,host:port` and `redis+sentinel://host:port/service_name`.
     pub fn redis_url(mut self, url: impl Into<String>) -> Self {
         self.store = StoreChoice::RedisUrl(url.into());
+        self
+    }
+
+    /// Keeps state in Redis with these settings (URL, timeouts, TLS: a custom CA, a client certificate), ignoring
+    /// the environment.
+    pub fn redis(mut self, config: RedisStoreConfig) -> Self {
+        self.store = StoreChoice::Redis(Box::new(config));
         self
     }
 
@@ -159,10 +170,13 @@ impl MageflowBuilder {
         let store: Arc<dyn Store> = match self.store {
             StoreChoice::Given(store) => store,
             StoreChoice::Memory => Arc::new(MemoryStore::new()),
-            StoreChoice::RedisUrl(url) => Arc::new(RedisStore::connect(&url).await?),
-            StoreChoice::FromEnvironment => match std::env::var("REDIS_URL") {
-                Ok(url) if !url.trim().is_empty() => Arc::new(RedisStore::connect(url.trim()).await?),
-                _ => Arc::new(MemoryStore::new()),
+            StoreChoice::RedisUrl(url) => {
+                Arc::new(RedisStore::connect_with(RedisStoreConfig::with_env_settings(url)?).await?)
+            }
+            StoreChoice::Redis(config) => Arc::new(RedisStore::connect_with(*config).await?),
+            StoreChoice::FromEnvironment => match RedisStoreConfig::from_env()? {
+                Some(config) => Arc::new(RedisStore::connect_with(config).await?),
+                None => Arc::new(MemoryStore::new()),
             },
         };
         let backend = self.backend.unwrap_or_else(|| Arc::new(LocalBackend::new(self.concurrency)));

@@ -1,26 +1,26 @@
 //! [`Error`]: everything that can go wrong when using mageflow, each with what to do about it.
 
-use crate::model::{Failure, SignatureId, Status};
+use crate::model::{Failure, Kind, SignatureId, Status};
 
 /// The errors of the mageflow API.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A signature was made for a task name that no registered task or stored task definition has.
-    #[error("unknown task `{name}`: register it with `Mageflow::builder().task(..)` (known tasks: {known})")]
+    #[error("unknown task `{name}`: register it with `Mageflow::builder().task(..)` (known tasks: {})", list(known))]
     UnknownTask {
         /// The name asked for.
         name: String,
-        /// The names that are known, comma-separated.
-        known: String,
+        /// The names that are known, sorted.
+        known: Vec<String>,
     },
     /// An input does not fit the task's JSON schema.
-    #[error("the input for task `{task}` does not fit its schema: {problems}")]
+    #[error("the input for task `{task}` does not fit its schema: {}", problems.join("; "))]
     InvalidInput {
         /// The task whose schema rejected the input.
         task: String,
-        /// What is wrong, one problem per `; `.
-        problems: String,
+        /// What is wrong, one problem each.
+        problems: Vec<String>,
     },
     /// A value could not be turned into JSON.
     #[error("could not serialize {what} to JSON: {source}")]
@@ -56,14 +56,14 @@ pub enum Error {
         detail: String,
     },
     /// The signature is not of the kind the operation needs (adding items to a chain, ...).
-    #[error("{id} is a {actual}, but this operation needs a {expected}")]
+    #[error("{id} is a {}, but this operation needs a {}", actual.as_str(), expected.as_str())]
     WrongKind {
         /// The signature.
         id: SignatureId,
         /// The kind it has.
-        actual: &'static str,
+        actual: Kind,
         /// The kind the operation needs.
-        expected: &'static str,
+        expected: Kind,
     },
     /// A flow that was already started was started again.
     #[error("{0} was already started; a flow runs once (make a new signature to run it again)")]
@@ -109,6 +109,11 @@ pub enum Error {
     /// The client configuration is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
+}
+
+/// Names for a message: `a, b, c`, or `none`.
+fn list(names: &[String]) -> String {
+    if names.is_empty() { "none".to_owned() } else { names.join(", ") }
 }
 
 /// `Result<T, mageflow::Error>`.

@@ -83,11 +83,7 @@ impl Definition {
                 if path.is_empty() { error.to_string() } else { format!("at `{path}`: {error}") }
             })
             .collect();
-        if problems.is_empty() {
-            Ok(())
-        } else {
-            Err(crate::Error::InvalidInput { task: self.name.clone(), problems: problems.join("; ") })
-        }
+        if problems.is_empty() { Ok(()) } else { Err(crate::Error::InvalidInput { task: self.name.clone(), problems }) }
     }
 
     /// Whether a bound argument of this name can reach the input: the schema declares the property, takes any
@@ -179,12 +175,12 @@ impl Registry {
     }
 
     /// The names known here, sorted, for error messages.
-    pub fn known_names(&self) -> String {
+    pub fn known_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.registered.keys().cloned().collect();
         if let Ok(learned) = self.learned.read() {
             names.extend(learned.keys().filter(|name| !self.registered.contains_key(*name)).cloned());
         }
         names.sort();
-        if names.is_empty() { "none".to_owned() } else { names.join(", ") }
+        names
     }
 }

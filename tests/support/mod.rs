@@ -3,7 +3,9 @@
 //! engine per test, two workers), and awaiting helpers.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod processes;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};

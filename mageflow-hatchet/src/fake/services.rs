@@ -19,13 +19,24 @@ pub(crate) struct Shared {
     pub subscriptions: tokio::sync::watch::Sender<u64>,
     /// Bumped whenever a step event arrives (accepted or not).
     pub step_events: tokio::sync::watch::Sender<u64>,
+    /// Bumped after every call that may change the engine's state.
+    pub changes: tokio::sync::watch::Sender<u64>,
 }
 
 impl Shared {
     pub fn engine(&self) -> MutexGuard<'_, Engine> {
         self.engine.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// Wakes whoever waits on a state change.
+    pub fn touch(&self) {
+        self.changes.send_modify(|n| *n += 1);
+    }
 }
+
+/// `EventsService` service.
+#[derive(Clone)]
+pub(crate) struct EventsService(pub Arc<Shared>);
 
 /// `Dispatcher` service.
 #[derive(Clone)]
@@ -52,8 +63,9 @@ impl Dispatcher for DispatcherService {
         &self,
         request: Request<proto::WorkerRegisterRequest>,
     ) -> Result<Response<proto::WorkerRegisterResponse>, Status> {
-        let response = self.0.engine().register(request.into_inner())?;
-        Ok(Response::new(response))
+        let response = self.0.engine().register(request.into_inner());
+        self.0.touch();
+        Ok(Response::new(response?))
     }
 
     type ListenV2Stream = UnboundedReceiverStream<Result<proto::AssignedAction, Status>>;
@@ -65,6 +77,7 @@ impl Dispatcher for DispatcherService {
         let (tx, rx) = mpsc::unbounded_channel();
         self.0.engine().listen(&request.into_inner().worker_id, tx)?;
         self.0.listens.send_modify(|n| *n += 1);
+        self.0.touch();
         Ok(Response::new(UnboundedReceiverStream::new(rx)))
     }
 
@@ -73,6 +86,7 @@ impl Dispatcher for DispatcherService {
         request: Request<proto::HeartbeatRequest>,
     ) -> Result<Response<proto::HeartbeatResponse>, Status> {
         self.0.engine().heartbeat(&request.into_inner().worker_id)?;
+        self.0.touch();
         Ok(Response::new(proto::HeartbeatResponse {}))
     }
 
@@ -82,6 +96,7 @@ impl Dispatcher for DispatcherService {
     ) -> Result<Response<proto::ActionEventResponse>, Status> {
         let response = self.0.engine().step_event(request.into_inner());
         self.0.step_events.send_modify(|n| *n += 1);
+        self.0.touch();
         Ok(Response::new(response?))
     }
 
@@ -125,6 +140,72 @@ impl Dispatcher for DispatcherService {
         });
         Ok(Response::new(UnboundedReceiverStream::new(rx)))
     }
+
+    type SubscribeToWorkflowEventsStream = UnboundedReceiverStream<Result<proto::WorkflowEvent, Status>>;
+
+    async fn subscribe_to_workflow_events(
+        &self,
+        request: Request<proto::SubscribeToWorkflowEventsRequest>,
+    ) -> Result<Response<Self::SubscribeToWorkflowEventsStream>, Status> {
+        let request = request.into_inner();
+        let Some(run_id) = request.workflow_run_id.filter(|id| !id.is_empty()) else {
+            return Err(Status::unimplemented(
+                "the fake engine streams the events of one run; set workflow_run_id (filtering by metadata is not supported)",
+            ));
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.0.engine().watch_events(&run_id, tx)?;
+        Ok(Response::new(UnboundedReceiverStream::new(rx)))
+    }
+
+    async fn refresh_timeout(
+        &self,
+        request: Request<proto::RefreshTimeoutRequest>,
+    ) -> Result<Response<proto::RefreshTimeoutResponse>, Status> {
+        let timeout_at = self.0.engine().refresh_timeout(&request.into_inner())?;
+        self.0.touch();
+        Ok(Response::new(proto::RefreshTimeoutResponse { timeout_at: Some(prost_types::Timestamp::from(timeout_at)) }))
+    }
+
+    async fn release_slot(
+        &self,
+        request: Request<proto::ReleaseSlotRequest>,
+    ) -> Result<Response<proto::ReleaseSlotResponse>, Status> {
+        self.0.engine().release_slot_of(&request.into_inner().task_run_external_id)?;
+        self.0.touch();
+        Ok(Response::new(proto::ReleaseSlotResponse {}))
+    }
+
+    async fn upsert_worker_labels(
+        &self,
+        request: Request<proto::UpsertWorkerLabelsRequest>,
+    ) -> Result<Response<proto::UpsertWorkerLabelsResponse>, Status> {
+        let response = self.0.engine().upsert_labels(request.into_inner())?;
+        Ok(Response::new(response))
+    }
+}
+
+#[tonic::async_trait]
+impl proto::events_service_server::EventsService for EventsService {
+    async fn push(&self, request: Request<proto::PushEventRequest>) -> Result<Response<proto::Event>, Status> {
+        let event = self.0.engine().push_event(request.into_inner());
+        self.0.touch();
+        Ok(Response::new(event?))
+    }
+
+    async fn put_log(&self, request: Request<proto::PutLogRequest>) -> Result<Response<proto::PutLogResponse>, Status> {
+        self.0.engine().put_log(request.into_inner())?;
+        self.0.touch();
+        Ok(Response::new(proto::PutLogResponse {}))
+    }
+
+    async fn put_stream_event(
+        &self,
+        request: Request<proto::PutStreamEventRequest>,
+    ) -> Result<Response<proto::PutStreamEventResponse>, Status> {
+        self.0.engine().put_stream_event(request.into_inner())?;
+        Ok(Response::new(proto::PutStreamEventResponse {}))
+    }
 }
 
 #[tonic::async_trait]
@@ -137,6 +218,8 @@ impl WorkflowService for WorkflowsService {
         let new_run = engine.validate_trigger(&request.into_inner())?;
         let workflow_run_id = engine.create_run(new_run);
         engine.dispatch();
+        drop(engine);
+        self.0.touch();
         Ok(Response::new(proto::TriggerWorkflowResponse { workflow_run_id }))
     }
 
@@ -152,6 +235,8 @@ impl WorkflowService for WorkflowsService {
         let validated = requests.iter().map(|r| engine.validate_trigger(r)).collect::<Result<Vec<_>, Status>>()?;
         let workflow_run_ids = validated.into_iter().map(|r| engine.create_run(r)).collect();
         engine.dispatch();
+        drop(engine);
+        self.0.touch();
         Ok(Response::new(proto::BulkTriggerWorkflowResponse { workflow_run_ids }))
     }
 }
@@ -162,8 +247,9 @@ impl v1::admin_service_server::AdminService for AdminService {
         &self,
         request: Request<v1::CreateWorkflowVersionRequest>,
     ) -> Result<Response<v1::CreateWorkflowVersionResponse>, Status> {
-        let response = self.0.engine().put_workflow(request.into_inner())?;
-        Ok(Response::new(response))
+        let response = self.0.engine().put_workflow(request.into_inner());
+        self.0.touch();
+        Ok(Response::new(response?))
     }
 
     async fn cancel_tasks(
@@ -175,6 +261,7 @@ impl v1::admin_service_server::AdminService for AdminService {
             return Err(Status::unimplemented("the fake engine cancels by external_ids only"));
         }
         let cancelled_tasks = self.0.engine().cancel(&request.external_ids);
+        self.0.touch();
         Ok(Response::new(v1::CancelTasksResponse { cancelled_tasks }))
     }
 

@@ -1,4 +1,4 @@
-//! Emits a checked `flow!`: a block of `let`s that build the flow through `::mageflow::__private`, with a check
+//! Emits a checked `flow!`: a block of `let`s that build the flow through `::mageflow::__private_v…`, with a check
 //! next to every node that takes a predecessor's output.
 //!
 //! The checks are functions bounded by traits declared in the block, one per check, whose
@@ -10,6 +10,7 @@
 //! Every local the block declares is hygienic (`Span::mixed_site`), so the user's expressions neither see nor
 //! shadow them.
 
+use crate::errors::Errors;
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::Ident;
@@ -17,7 +18,7 @@ use syn::Ident;
 use super::ir::{BindNode, FlowInput, Node, Seq, SwarmNode};
 
 fn private() -> TokenStream {
-    quote!(::mageflow::__private)
+    crate::private()
 }
 
 /// Where a node's input comes from.
@@ -31,8 +32,8 @@ enum Ctx<'a> {
 }
 
 /// Builds the block.
-pub(crate) fn emit(flow: &FlowInput, errors: &[syn::Error]) -> TokenStream {
-    let errors = errors.iter().map(syn::Error::to_compile_error);
+pub(crate) fn emit(flow: &FlowInput, errors: Errors) -> TokenStream {
+    let errors = errors.into_each();
     let p = private();
     if flow.seq.nodes.is_empty() {
         return quote! {{

@@ -12,6 +12,7 @@
 //!                                swarm: max_concurrency = expr, stop_after_failures = expr, max_items = expr)
 //! ```
 
+use crate::errors::Errors;
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::ext::IdentExt;
@@ -118,8 +119,8 @@ impl Node {
 const EXPECTED_NODE: &str = "a task, `task.bind(..)`, a swarm `[..]`, a group `(..)` or a flow in braces `{ .. }`";
 
 /// Parses a whole `flow!`; returns the IR (without what could not be read) and the errors.
-pub(crate) fn parse(tokens: TokenStream) -> (FlowInput, Vec<syn::Error>) {
-    let mut errors = Vec::new();
+pub(crate) fn parse(tokens: TokenStream) -> (FlowInput, Errors) {
+    let mut errors = Errors::new();
     let parsed = (|input: ParseStream| Ok(parse_flow(input, &mut errors))).parse2(tokens);
     match parsed {
         Ok(flow) => (flow, errors),
@@ -131,7 +132,7 @@ pub(crate) fn parse(tokens: TokenStream) -> (FlowInput, Vec<syn::Error>) {
     }
 }
 
-fn parse_flow(input: ParseStream, errors: &mut Vec<syn::Error>) -> FlowInput {
+fn parse_flow(input: ParseStream, errors: &mut Errors) -> FlowInput {
     let mut flow = FlowInput { seq: Seq::default(), options: FlowOptions::default() };
     if input.is_empty() {
         errors.push(syn::Error::new(
@@ -159,7 +160,7 @@ fn parse_flow(input: ParseStream, errors: &mut Vec<syn::Error>) -> FlowInput {
 }
 
 /// A sequence: nodes joined by `>>`, up to (not including) `,`, `;` or the end.
-fn parse_seq(input: ParseStream, errors: &mut Vec<syn::Error>) -> Seq {
+fn parse_seq(input: ParseStream, errors: &mut Errors) -> Seq {
     let mut seq = Seq::default();
     loop {
         if let Some(node) = parse_node(input, errors) {
@@ -186,7 +187,7 @@ fn parse_seq(input: ParseStream, errors: &mut Vec<syn::Error>) -> Seq {
 }
 
 /// One node; `None` (with the error recorded and its tokens skipped) when it cannot be read.
-fn parse_node(input: ParseStream, errors: &mut Vec<syn::Error>) -> Option<Node> {
+fn parse_node(input: ParseStream, errors: &mut Errors) -> Option<Node> {
     let node = if input.peek(syn::token::Bracket) {
         parse_swarm(input, errors)
     } else if input.peek(syn::token::Paren) {
@@ -210,7 +211,7 @@ fn parse_node(input: ParseStream, errors: &mut Vec<syn::Error>) -> Option<Node> 
     }
 }
 
-fn parse_swarm(input: ParseStream, errors: &mut Vec<syn::Error>) -> syn::Result<Option<Node>> {
+fn parse_swarm(input: ParseStream, errors: &mut Errors) -> syn::Result<Option<Node>> {
     let content;
     let bracket = bracketed!(content in input);
     let span = bracket.span.join();
@@ -259,7 +260,7 @@ fn parse_swarm(input: ParseStream, errors: &mut Vec<syn::Error>) -> syn::Result<
     Ok(Some(Node::Swarm(SwarmNode { span, members, options })))
 }
 
-fn parse_group(input: ParseStream, errors: &mut Vec<syn::Error>) -> syn::Result<Option<Node>> {
+fn parse_group(input: ParseStream, errors: &mut Errors) -> syn::Result<Option<Node>> {
     let content;
     let paren = parenthesized!(content in input);
     let span = paren.span.join();
@@ -289,7 +290,7 @@ fn parse_escape(input: ParseStream) -> syn::Result<Option<Node>> {
     Ok(Some(Node::Escape(EscapeNode { span, body })))
 }
 
-fn parse_path_node(input: ParseStream, errors: &mut Vec<syn::Error>) -> syn::Result<Option<Node>> {
+fn parse_path_node(input: ParseStream, errors: &mut Errors) -> syn::Result<Option<Node>> {
     let path = input.call(syn::Path::parse_mod_style)?;
     if !input.peek(Token![.]) {
         return Ok(Some(Node::Task(TaskNode { path })));
@@ -367,10 +368,10 @@ fn parse_bind_arg(input: ParseStream) -> syn::Result<BindArg> {
 /// Options: `key = value` separated by commas. `set` reads one known option's value.
 fn parse_options(
     input: ParseStream,
-    errors: &mut Vec<syn::Error>,
+    errors: &mut Errors,
     known: &[&str],
     owner: &str,
-    set: &mut dyn FnMut(&Ident, ParseStream, &mut Vec<syn::Error>),
+    set: &mut dyn FnMut(&Ident, ParseStream, &mut Errors),
 ) {
     while !input.is_empty() {
         let key = match input.call(Ident::parse_any) {
@@ -420,17 +421,12 @@ fn unknown_option(key: &Ident, known: &[&str], owner: &str) -> syn::Error {
         String::new()
     };
     let name = key.to_string();
-    let suggestion = known
-        .iter()
-        .map(|known| (crate::options::edit_distance(&name, known), *known))
-        .filter(|(distance, known)| *distance <= 2.max(known.len() / 2))
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, known)| format!("did you mean `{known}`? "))
-        .unwrap_or_default();
+    let suggestion =
+        crate::suggest::closest(&name, known).map(|known| format!("did you mean `{known}`? ")).unwrap_or_default();
     syn::Error::new_spanned(key, format!("unknown option `{key}` of {owner}; {suggestion}its options are {list}{hint}"))
 }
 
-fn set_once<T>(slot: &mut Option<T>, key: &Ident, value: Option<T>, errors: &mut Vec<syn::Error>) {
+fn set_once<T>(slot: &mut Option<T>, key: &Ident, value: Option<T>, errors: &mut Errors) {
     let Some(value) = value else { return };
     if slot.is_some() {
         errors.push(syn::Error::new_spanned(key, format!("`{key}` is given twice; keep one")));
@@ -440,7 +436,7 @@ fn set_once<T>(slot: &mut Option<T>, key: &Ident, value: Option<T>, errors: &mut
 }
 
 /// An option's value as an expression, up to the next `,`.
-fn parse_expr(input: ParseStream, errors: &mut Vec<syn::Error>, key: &Ident) -> Option<Expr> {
+fn parse_expr(input: ParseStream, errors: &mut Errors, key: &Ident) -> Option<Expr> {
     if input.is_empty() || input.peek(Token![,]) {
         errors.push(syn::Error::new_spanned(key, format!("expected a value after `{key} =`")));
         return None;
@@ -456,7 +452,7 @@ fn parse_expr(input: ParseStream, errors: &mut Vec<syn::Error>, key: &Ident) -> 
 }
 
 /// A callback: a sequence.
-fn parse_callback(input: ParseStream, errors: &mut Vec<syn::Error>, key: &Ident) -> Option<Seq> {
+fn parse_callback(input: ParseStream, errors: &mut Errors, key: &Ident) -> Option<Seq> {
     if input.is_empty() || input.peek(Token![,]) {
         errors.push(syn::Error::new_spanned(key, format!("expected a task (or a flow) after `{key} =`")));
         return None;
@@ -505,16 +501,12 @@ mod tests {
 
     fn parsed(tokens: TokenStream) -> FlowInput {
         let (flow, errors) = parse(tokens);
-        assert!(
-            errors.is_empty(),
-            "unexpected errors: {:?}",
-            errors.iter().map(ToString::to_string).collect::<Vec<_>>()
-        );
+        assert!(errors.messages().is_empty(), "unexpected errors: {:?}", errors.messages());
         flow
     }
 
     fn errors(tokens: TokenStream) -> Vec<String> {
-        parse(tokens).1.iter().map(ToString::to_string).collect()
+        parse(tokens).1.messages()
     }
 
     /// The IR as a compact text: `a >> [b, c >> d; max_concurrency] >> (e >> f) >> g.bind(x) >> {..}`.
@@ -592,17 +584,17 @@ mod tests {
 
         let (flow, errors) = parse(quote!(a >> b >>));
         assert_eq!(errors.len(), 1);
-        assert!(errors[0].to_string().starts_with("a dangling `>>`"), "{}", errors[0]);
+        assert!(errors.messages()[0].to_string().starts_with("a dangling `>>`"), "{}", errors.messages()[0]);
         assert_eq!(shape(&flow.seq), "a >> b");
 
         let (flow, errors) = parse(quote!(a >> [] >> c));
         assert_eq!(errors.len(), 1);
-        assert!(errors[0].to_string().starts_with("an empty swarm"), "{}", errors[0]);
+        assert!(errors.messages()[0].to_string().starts_with("an empty swarm"), "{}", errors.messages()[0]);
         assert_eq!(shape(&flow.seq), "a >> c");
 
         let (flow, errors) = parse(quote!(a >> b, nme = "x", on_success = c));
         assert_eq!(
-            errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            errors.messages(),
             [
                 "unknown option `nme` of a flow; did you mean `name`? its options are `name`, `on_success` and `on_error`"
             ]
@@ -610,25 +602,19 @@ mod tests {
         assert_eq!(shape(flow.options.on_success.as_ref().unwrap()), "c");
 
         let (flow, errors) = parse(quote!(a >> [b, c; max_concurrency = 2, max_concurrency = 3]));
-        assert_eq!(
-            errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            ["`max_concurrency` is given twice; keep one"]
-        );
+        assert_eq!(errors.messages(), ["`max_concurrency` is given twice; keep one"]);
         assert_eq!(shape(&flow.seq), "a >> [b, c; max_concurrency]");
 
         let (flow, errors) = parse(quote!(a >> 3 >> c));
         assert_eq!(errors.len(), 1);
         assert_eq!(
-            errors[0].to_string(),
+            errors.messages()[0].to_string(),
             "expected a task, `task.bind(..)`, a swarm `[..]`, a group `(..)` or a flow in braces `{ .. }`, found `3`"
         );
         assert_eq!(shape(&flow.seq), "a >> c");
 
         let (flow, errors) = parse(quote!(a.bind(x = 1, x = 2, y) >> b));
-        assert_eq!(
-            errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
-            ["`x` is bound twice; keep one", "expected `=` and a value after `y`"]
-        );
+        assert_eq!(errors.messages(), ["`x` is bound twice; keep one", "expected `=` and a value after `y`"]);
         assert_eq!(shape(&flow.seq), "a.bind(x) >> b");
 
         assert_eq!(

@@ -1,5 +1,5 @@
-//! Snapshot tests of the expansion: each case's expansion, formatted, must equal the file
-//! `src/flow/snapshots/<case>.rs`. After a deliberate change, rewrite them with
+//! Snapshot tests of the expansion: each case's expansion, formatted, must equal the expanded-output file
+//! `tests/expand/<case>.expanded.rs` of this crate. After a deliberate change, rewrite them with
 //! `MAGEFLOW_BLESS=1 cargo test -p mageflow-macros snapshots` and review the diff.
 
 use std::path::PathBuf;
@@ -29,11 +29,11 @@ fn expansion(source: &str) -> String {
 
 #[test]
 fn expansions_match_their_snapshots() {
-    let directory = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/flow/snapshots");
+    let directory = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/expand");
     let bless = std::env::var_os("MAGEFLOW_BLESS").is_some();
     let mut stale = Vec::new();
     for (name, source) in CASES {
-        let path = directory.join(format!("{name}.rs"));
+        let path = directory.join(format!("{name}.expanded.rs"));
         let actual = expansion(source);
         if bless {
             std::fs::create_dir_all(&directory).expect("the snapshot directory can be created");

@@ -2,6 +2,7 @@
 //! name of a flow, the size of swarms. A bad option is reported and left out (a bad `stop_after_failures` is
 //! kept as `1`, so the swarm keeps its type), so the rest of the flow is still emitted.
 
+use crate::errors::Errors;
 use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, ExprUnary, Lit, LitInt, UnOp};
 
@@ -10,7 +11,7 @@ use super::ir::{FlowInput, Node, Seq, SwarmNode};
 /// The most members a typed swarm has (the runtime's `MAX_MEMBERS`).
 const MAX_MEMBERS: usize = 16;
 
-pub(crate) fn validate(flow: &mut FlowInput, errors: &mut Vec<syn::Error>) {
+pub(crate) fn validate(flow: &mut FlowInput, errors: &mut Errors) {
     check_name(flow, errors);
     visit_seq(&mut flow.seq, errors);
     for callback in [&mut flow.options.on_success, &mut flow.options.on_error].into_iter().flatten() {
@@ -18,7 +19,7 @@ pub(crate) fn validate(flow: &mut FlowInput, errors: &mut Vec<syn::Error>) {
     }
 }
 
-fn check_name(flow: &mut FlowInput, errors: &mut Vec<syn::Error>) {
+fn check_name(flow: &mut FlowInput, errors: &mut Errors) {
     let Some(name) = &flow.options.name else { return };
     let problem = match unwrap_group(name) {
         Expr::Lit(ExprLit { lit: Lit::Str(text), .. }) if text.value().trim().is_empty() => {
@@ -54,7 +55,7 @@ fn single_task(seq: &Seq) -> Option<String> {
     }
 }
 
-fn visit_seq(seq: &mut Seq, errors: &mut Vec<syn::Error>) {
+fn visit_seq(seq: &mut Seq, errors: &mut Errors) {
     for node in &mut seq.nodes {
         match node {
             Node::Swarm(swarm) => {
@@ -69,7 +70,7 @@ fn visit_seq(seq: &mut Seq, errors: &mut Vec<syn::Error>) {
     }
 }
 
-fn check_swarm(swarm: &mut SwarmNode, errors: &mut Vec<syn::Error>) {
+fn check_swarm(swarm: &mut SwarmNode, errors: &mut Errors) {
     if swarm.members.len() > MAX_MEMBERS {
         errors.push(syn::Error::new(
             swarm.span,
@@ -182,9 +183,9 @@ mod tests {
 
     fn errors(tokens: TokenStream) -> Vec<String> {
         let (mut flow, mut errors) = ir::parse(tokens);
-        assert!(errors.is_empty(), "{errors:?}");
+        assert!(errors.messages().is_empty(), "{errors:?}");
         validate(&mut flow, &mut errors);
-        errors.iter().map(ToString::to_string).collect()
+        errors.messages()
     }
 
     #[test]
@@ -219,7 +220,7 @@ mod tests {
     fn a_bad_threshold_keeps_the_swarm_tolerant() {
         let (mut flow, mut errors) = ir::parse(quote!([b; stop_after_failures = "x", max_concurrency = true]));
         validate(&mut flow, &mut errors);
-        assert_eq!(errors.len(), 2);
+        assert_eq!(errors.messages().len(), 2);
         let Node::Swarm(swarm) = &flow.seq.nodes[0] else { panic!("a swarm") };
         assert_eq!(quote::ToTokens::to_token_stream(&swarm.options.stop_after_failures).to_string(), "1");
         assert!(swarm.options.max_concurrency.is_none());
@@ -246,8 +247,12 @@ mod tests {
         let (mut flow, mut errors) =
             ir::parse(quote!([a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17]));
         validate(&mut flow, &mut errors);
-        assert_eq!(errors.len(), 1);
-        assert!(errors[0].to_string().starts_with("a swarm of `flow!` has at most 16 members, and this one has 17"));
+        assert_eq!(errors.messages().len(), 1);
+        assert!(
+            errors.messages()[0]
+                .to_string()
+                .starts_with("a swarm of `flow!` has at most 16 members, and this one has 17")
+        );
         let Node::Swarm(swarm) = &flow.seq.nodes[0] else { panic!("a swarm") };
         assert_eq!(swarm.members.len(), 16);
     }

@@ -282,7 +282,10 @@ pub(crate) async fn check_bound_values(client: &Mageflow, root: &Node) -> Result
             if !problems.is_empty() {
                 return Err(Error::InvalidInput {
                     task,
-                    problems: format!("the bound argument `{field}`: {}", problems.join("; ")),
+                    problems: problems
+                        .iter()
+                        .map(|problem| format!("the bound argument `{field}`: {problem}"))
+                        .collect(),
                 });
             }
         }

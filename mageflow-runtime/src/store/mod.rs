@@ -16,7 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use memory::MemoryStore;
-pub use redis::{RedisStore, RedisStoreConfig};
+pub use redis::{Pem, RedisStore, RedisStoreConfig, RedisTls, SentinelAuth, redact_url};
 
 /// A Lua script and its SHA-1, as Redis identifies it.
 #[derive(Clone, Debug)]
@@ -133,4 +133,16 @@ pub enum StoreError {
     /// The store could not be configured (a bad URL, ...).
     #[error("invalid store configuration: {0}")]
     Config(String),
+    /// Redis refused the credentials (a wrong user name or password, or none where one is required).
+    #[error("Redis refused the credentials: {0}")]
+    Authentication(String),
+    /// The Redis user is not allowed a command, key or channel mageflow needs.
+    #[error(
+        "the Redis user lacks a permission mageflow needs ({0}); grant it the ACL rule in the README's \"Using \
+         Redis\" section"
+    )]
+    PermissionDenied(String),
+    /// TLS to Redis failed: the server's certificate is not trusted, or the server does not speak TLS.
+    #[error("TLS to Redis failed: {0}")]
+    Tls(String),
 }

@@ -1,6 +1,7 @@
 //! What `#[task]` accepts as a handler: `async fn name(input: T [, ctx: TaskContext]) -> Result<O, E>`, read from
 //! the function's signature, with one spanned error per mistake.
 
+use crate::errors::Errors;
 use proc_macro2::TokenStream;
 use quote::{ToTokens, quote};
 use syn::{FnArg, GenericArgument, PathArguments, ReturnType, Signature, Type};
@@ -30,7 +31,7 @@ pub(crate) struct Handler {
 }
 
 /// Reads the signature. Errors are pushed to `errors`; the handler is returned for a placeholder either way.
-pub(crate) fn read(sig: &Signature, errors: &mut Vec<syn::Error>) -> Handler {
+pub(crate) fn read(sig: &Signature, errors: &mut Errors) -> Handler {
     let mut handler = Handler {
         input: None,
         context: ContextParam::Absent,
@@ -92,7 +93,7 @@ pub(crate) fn receiver(sig: &Signature) -> Option<&syn::Receiver> {
     })
 }
 
-fn read_inputs(sig: &Signature, generic: bool, handler: &mut Handler, errors: &mut Vec<syn::Error>) {
+fn read_inputs(sig: &Signature, generic: bool, handler: &mut Handler, errors: &mut Errors) {
     let params: Vec<&syn::PatType> = sig
         .inputs
         .iter()
@@ -163,7 +164,7 @@ fn span_of_all(params: &[&syn::PatType]) -> TokenStream {
     quote!(#first #last)
 }
 
-fn read_output(sig: &Signature, generic: bool, handler: &mut Handler, errors: &mut Vec<syn::Error>) {
+fn read_output(sig: &Signature, generic: bool, handler: &mut Handler, errors: &mut Errors) {
     let ty = match &sig.output {
         ReturnType::Type(_, ty) => ty,
         ReturnType::Default => {
@@ -394,16 +395,16 @@ mod tests {
     }
 
     fn errors_of(sig: Signature) -> Vec<String> {
-        let mut errors = Vec::new();
+        let mut errors = Errors::new();
         read(&sig, &mut errors);
-        errors.iter().map(ToString::to_string).collect()
+        errors.messages()
     }
 
     #[test]
     fn a_well_formed_handler_is_read() {
-        let mut errors = Vec::new();
+        let mut errors = Errors::new();
         let handler = read(&parse_quote!(async fn charge(order: Order) -> Result<Receipt, PaymentError>), &mut errors);
-        assert!(errors.is_empty());
+        assert!(errors.messages().is_empty());
         assert!(handler.complete);
         assert_eq!(text(&handler.input).as_deref(), Some("Order"));
         assert_eq!(text(&handler.output).as_deref(), Some("Receipt"));
@@ -413,16 +414,16 @@ mod tests {
 
     #[test]
     fn the_context_may_follow_the_input() {
-        let mut errors = Vec::new();
+        let mut errors = Errors::new();
         let handler = read(
             &parse_quote!(async fn charge(order: Order, ctx: mageflow::TaskContext) -> std::result::Result<(), E>),
             &mut errors,
         );
-        assert!(errors.is_empty());
+        assert!(errors.messages().is_empty());
         assert_eq!(handler.context, ContextParam::Owned);
         let handler =
             read(&parse_quote!(async fn charge(order: Order, ctx: &TaskContext) -> Result<(), E>), &mut errors);
-        assert!(errors.is_empty());
+        assert!(errors.messages().is_empty());
         assert_eq!(handler.context, ContextParam::Borrowed);
     }
 

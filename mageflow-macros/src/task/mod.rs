@@ -6,9 +6,14 @@ use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Attribute, Item, ItemFn};
 
-use crate::kebab;
-use crate::options::{self, TaskOptions};
-use crate::signature::{self, ContextParam, Handler};
+mod duration;
+mod kebab;
+mod options;
+mod signature;
+
+use crate::errors::Errors;
+use options::TaskOptions;
+use signature::{ContextParam, Handler};
 
 /// Expands `#[task(args)] item`.
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -36,7 +41,7 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
 
     let handler = signature::read(&function.sig, &mut errors);
     let name = task_name(&function, &options, &mut errors);
-    let compile_errors: TokenStream = errors.iter().map(syn::Error::to_compile_error).collect();
+    let compile_errors = errors.into_compile_errors();
     let task = emit(&function, &handler, &options, &name);
     quote!(#compile_errors #task)
 }
@@ -64,7 +69,7 @@ fn not_a_function(item: &Item, tokens: TokenStream) -> TokenStream {
 }
 
 /// The explicit `name = "..."`, or the function's name in kebab-case.
-fn task_name(function: &ItemFn, options: &TaskOptions, errors: &mut Vec<syn::Error>) -> String {
+fn task_name(function: &ItemFn, options: &TaskOptions, errors: &mut Errors) -> String {
     if let Some(name) = &options.name {
         return name.value.clone();
     }
@@ -133,7 +138,7 @@ fn emit(function: &ItemFn, handler: &Handler, options: &TaskOptions, name: &str)
     let unit = quote!(());
     let input = handler.input.as_ref().map_or_else(|| unit.clone(), ToTokens::to_token_stream);
     let output = handler.output.as_ref().map_or_else(|| unit.clone(), ToTokens::to_token_stream);
-    let private = quote!(::mageflow::__private);
+    let private = crate::private();
     let options_fn = emit_options(options);
     let run = match (&handler.error, handler.complete) {
         (Some(error), true) => {
@@ -226,7 +231,7 @@ fn emit(function: &ItemFn, handler: &Handler, options: &TaskOptions, name: &str)
 
 /// `Task::options`, emitted only when an option other than `name` was given.
 fn emit_options(options: &TaskOptions) -> TokenStream {
-    let private = quote!(::mageflow::__private);
+    let private = crate::private();
     let backoff_given =
         options.backoff_millis.is_some() || options.backoff_factor.is_some() || options.max_backoff_millis.is_some();
     let all_given = options.retries.is_some()

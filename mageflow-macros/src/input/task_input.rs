@@ -6,8 +6,9 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Field, Fields};
 
-use crate::input_fields;
-use crate::serde_names;
+use super::fields as input_fields;
+use super::serde_names;
+use crate::errors::Errors;
 
 /// Expands the derive, or returns the compile errors (the struct itself stays as written, so nothing follows).
 pub(crate) fn expand(input: DeriveInput) -> TokenStream {
@@ -18,15 +19,16 @@ pub(crate) fn expand(input: DeriveInput) -> TokenStream {
             let ty = &field.ty;
             let return_value = quote_spanned!(ty.span()=> #ty);
             let fields = input_fields::emit(&input, field.ident.as_ref());
+            let private = crate::private();
             quote! {
                 #[automatically_derived]
-                impl #impl_generics ::mageflow::__private::TaskInput for #ident #type_generics #where_clause {
+                impl #impl_generics #private::TaskInput for #ident #type_generics #where_clause {
                     const RETURN_FIELD: &'static str = #name;
                     type ReturnValue = #return_value;
                 }
 
                 #[automatically_derived]
-                impl #impl_generics ::mageflow::__private::FedBy<#return_value> for #ident #type_generics #where_clause {}
+                impl #impl_generics #private::FedBy<#return_value> for #ident #type_generics #where_clause {}
 
                 #fields
             }
@@ -37,7 +39,7 @@ pub(crate) fn expand(input: DeriveInput) -> TokenStream {
 
 /// The field marked `#[mageflow(return_value)]` and its serialized name.
 fn return_field(input: &DeriveInput) -> syn::Result<(&Field, String)> {
-    let mut errors = ErrorList::default();
+    let mut errors = Errors::new();
     for attr in input.attrs.iter().filter(|attr| attr.path().is_ident("mageflow")) {
         errors.push(syn::Error::new_spanned(
             attr,
@@ -53,7 +55,7 @@ fn return_field(input: &DeriveInput) -> syn::Result<(&Field, String)> {
                     Fields::Unnamed(fields) => fields,
                     _ => &input.ident,
                 };
-                return Err(errors.with(syn::Error::new_spanned(
+                return Err(errors.into_error_with(syn::Error::new_spanned(
                     span_source,
                     format!(
                         "`TaskInput` needs a struct with named fields, since a predecessor's result is written \
@@ -64,14 +66,14 @@ fn return_field(input: &DeriveInput) -> syn::Result<(&Field, String)> {
             }
         },
         Data::Enum(data) => {
-            return Err(errors.with(syn::Error::new_spanned(
+            return Err(errors.into_error_with(syn::Error::new_spanned(
                 data.enum_token,
                 "`TaskInput` can only be derived for a struct with named fields: a predecessor's result is written \
                  into one field by name; wrap the enum in a struct field instead",
             )));
         }
         Data::Union(data) => {
-            return Err(errors.with(syn::Error::new_spanned(
+            return Err(errors.into_error_with(syn::Error::new_spanned(
                 data.union_token,
                 "`TaskInput` can only be derived for a struct with named fields",
             )));
@@ -113,7 +115,7 @@ fn return_field(input: &DeriveInput) -> syn::Result<(&Field, String)> {
         // A misspelt argument is the one mistake: do not also report the missing mark.
         [] => {
             // A misspelt argument is the one mistake: the missing mark follows from it.
-            errors.finish()?;
+            errors.into_result()?;
             return Err(syn::Error::new_spanned(
                 &input.ident,
                 format!(
@@ -148,7 +150,7 @@ fn return_field(input: &DeriveInput) -> syn::Result<(&Field, String)> {
             ),
         ));
     }
-    errors.finish()?;
+    errors.into_result()?;
     let ident = field.ident.as_ref().map(ToString::to_string).unwrap_or_default();
     let ident = ident.strip_prefix("r#").unwrap_or(&ident).to_owned();
     let name = serde_names::serde_value(&field.attrs, "rename")
@@ -158,34 +160,6 @@ fn return_field(input: &DeriveInput) -> syn::Result<(&Field, String)> {
         })
         .unwrap_or(ident);
     Ok((field, name))
-}
-
-/// Errors gathered so that every mistake is reported at once.
-#[derive(Default)]
-struct ErrorList(Option<syn::Error>);
-
-impl ErrorList {
-    fn push(&mut self, error: syn::Error) {
-        match &mut self.0 {
-            Some(first) => first.combine(error),
-            None => self.0 = Some(error),
-        }
-    }
-
-    /// The errors so far followed by `error`.
-    fn with(self, error: syn::Error) -> syn::Error {
-        match self.0 {
-            Some(mut first) => {
-                first.combine(error);
-                first
-            }
-            None => error,
-        }
-    }
-
-    fn finish(self) -> syn::Result<()> {
-        self.0.map_or(Ok(()), Err)
-    }
 }
 
 #[cfg(test)]
@@ -207,7 +181,7 @@ mod tests {
                 other: T,
             }
         ));
-        assert!(out.contains("impl < T > :: mageflow :: __private :: TaskInput for Notify < T >"), "{out}");
+        assert!(out.contains("impl < T > :: mageflow :: __private_v0_1_0 :: TaskInput for Notify < T >"), "{out}");
         assert!(out.contains("const RETURN_FIELD : & 'static str = \"previousReceipt\""), "{out}");
         assert!(out.contains("type ReturnValue = Receipt"), "{out}");
     }

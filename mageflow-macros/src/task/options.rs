@@ -1,6 +1,7 @@
 //! The options of `#[task(...)]`: `name`, `retries`, `timeout`, `backoff`, `backoff_factor` and `max_backoff`,
 //! parsed and checked at compile time.
 
+use crate::errors::Errors;
 use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::parse::Parser;
@@ -8,8 +9,8 @@ use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Expr, ExprLit, ExprUnary, Lit, Token, UnOp};
 
-use crate::duration::{self, DurationError};
-use crate::kebab;
+use super::duration::{self, DurationError};
+use super::kebab;
 
 /// The options every task accepts, in the order the documentation lists them.
 pub(crate) const KNOWN: [&str; 6] = ["name", "retries", "timeout", "backoff", "backoff_factor", "max_backoff"];
@@ -45,9 +46,9 @@ pub(crate) struct TaskOptions {
 
 /// Parses the attribute's arguments. Returns the options that were understood (defaults elsewhere) and one error
 /// per mistake, so the task can still be emitted and no error follows from the first.
-pub(crate) fn parse(args: TokenStream) -> (TaskOptions, Vec<syn::Error>) {
+pub(crate) fn parse(args: TokenStream) -> (TaskOptions, Errors) {
     let mut options = TaskOptions::default();
-    let mut errors = Vec::new();
+    let mut errors = Errors::new();
     let args = match Punctuated::<OptionArg, Token![,]>::parse_terminated.parse2(args) {
         Ok(args) => args,
         Err(error) => {
@@ -157,37 +158,12 @@ fn example(option: &str) -> &'static str {
 
 fn unknown_option_message(key: &str) -> String {
     let list = KNOWN.map(|known| format!("`{known}`")).join(", ");
-    match closest(key) {
+    match crate::suggest::closest(key, &KNOWN) {
         Some(suggestion) => {
             format!("unknown task option `{key}`; did you mean `{suggestion}`? The options are {list}")
         }
         None => format!("unknown task option `{key}`; the options are {list}"),
     }
-}
-
-/// The known option closest to a misspelt one, if any is close.
-fn closest(key: &str) -> Option<&'static str> {
-    KNOWN
-        .iter()
-        .map(|known| (edit_distance(key, known), *known))
-        .filter(|(distance, known)| *distance <= 2.max(known.len() / 2))
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, known)| known)
-}
-
-/// Levenshtein distance.
-pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current.push(substitution.min(previous[j + 1] + 1).min(current[j] + 1));
-        }
-        previous = current;
-    }
-    previous[b.len()]
 }
 
 /// Stores one option's value, or says what is wrong with it.
@@ -390,16 +366,12 @@ mod tests {
 
     fn ok(args: TokenStream) -> TaskOptions {
         let (options, errors) = parse(args);
-        assert!(
-            errors.is_empty(),
-            "unexpected errors: {:?}",
-            errors.iter().map(ToString::to_string).collect::<Vec<_>>()
-        );
+        assert!(errors.messages().is_empty(), "unexpected errors: {:?}", errors.messages());
         options
     }
 
     fn errors(args: TokenStream) -> Vec<String> {
-        parse(args).1.iter().map(ToString::to_string).collect()
+        parse(args).1.messages()
     }
 
     #[test]
@@ -510,9 +482,9 @@ mod tests {
 
     #[test]
     fn misspelt_options_find_their_closest_match() {
-        assert_eq!(closest("timout"), Some("timeout"));
-        assert_eq!(closest("backof_factor"), Some("backoff_factor"));
-        assert_eq!(closest("max_backof"), Some("max_backoff"));
-        assert_eq!(closest("queue"), None);
+        assert_eq!(crate::suggest::closest("timout", &KNOWN), Some("timeout"));
+        assert_eq!(crate::suggest::closest("backof_factor", &KNOWN), Some("backoff_factor"));
+        assert_eq!(crate::suggest::closest("max_backof", &KNOWN), Some("max_backoff"));
+        assert_eq!(crate::suggest::closest("queue", &KNOWN), None);
     }
 }

@@ -16,7 +16,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
 use syn::{Data, DeriveInput, Field, Fields, Ident, Type};
 
-use crate::serde_names;
+use super::serde_names;
 
 /// Expands `#[derive(InputFields)]`.
 pub(crate) fn expand(input: &DeriveInput) -> TokenStream {
@@ -115,7 +115,7 @@ pub(crate) fn emit(input: &DeriveInput, return_field: Option<&Ident>) -> TokenSt
     let Ok(fields) = named_fields(input) else {
         return TokenStream::new();
     };
-    let private = quote!(::mageflow::__private);
+    let private = crate::private();
     let ident = &input.ident;
     let type_name = plain(ident);
     let fields_ident = format_ident!("{}Fields", type_name, span = Span::call_site());
@@ -243,12 +243,14 @@ mod tests {
             Some("previous_msg"),
         );
         assert!(
-            out.contains("pub previous_msg : :: mageflow :: __private :: Slot < __mageflow_field_previous_msg , Msg >"),
+            out.contains(
+                "pub previous_msg : :: mageflow :: __private_v0_1_0 :: Slot < __mageflow_field_previous_msg , Msg >"
+            ),
             "{out}"
         );
-        assert!(out.contains("note_text : :: mageflow :: __private :: Slot :: new (\"noteText\")"), "{out}");
+        assert!(out.contains("note_text : :: mageflow :: __private_v0_1_0 :: Slot :: new (\"noteText\")"), "{out}");
         assert!(!out.contains("cache"), "skipped fields cannot be bound: {out}");
-        assert!(out.contains("type Unbound = NotedBinding < :: mageflow :: __private :: Unbound >"), "{out}");
+        assert!(out.contains("type Unbound = NotedBinding < :: mageflow :: __private_v0_1_0 :: Unbound >"), "{out}");
     }
 
     #[test]
@@ -293,7 +295,10 @@ mod tests {
             None,
         );
         assert!(out.contains("pub struct WrapFields < T : Clone >"), "{out}");
-        assert!(out.contains("impl < T : Clone > :: mageflow :: __private :: InputFields for Wrap < T >"), "{out}");
+        assert!(
+            out.contains("impl < T : Clone > :: mageflow :: __private_v0_1_0 :: InputFields for Wrap < T >"),
+            "{out}"
+        );
         assert!(
             out.contains("__mageflow_generics : :: core :: marker :: PhantomData < fn () -> Wrap < T > >"),
             "{out}"
