@@ -18,7 +18,11 @@ use crate::registry::Registry;
 use crate::scope::CreationScope;
 use crate::signature::{Chain, Handle, Signature, Swarm};
 use crate::state::{FlowTree, SignatureState};
-use crate::store::{MemoryStore, RedisStore, RedisStoreConfig, Store};
+#[cfg(feature = "memory")]
+use crate::store::MemoryStore;
+use crate::store::Store;
+#[cfg(feature = "redis")]
+use crate::store::{RedisStore, RedisStoreConfig};
 use crate::task::Task;
 
 /// How often a waiter reads the state again even without a notification (notifications can be lost when the
@@ -27,8 +31,11 @@ const WAIT_SAFETY_INTERVAL: Duration = Duration::from_secs(5);
 
 enum StoreChoice {
     FromEnvironment,
+    #[cfg(feature = "memory")]
     Memory,
+    #[cfg(feature = "redis")]
     RedisUrl(String),
+    #[cfg(feature = "redis")]
     Redis(Box<RedisStoreConfig>),
     Given(Arc<dyn Store>),
 }
@@ -73,6 +80,7 @@ impl MageflowBuilder {
     /// `MAGEFLOW_REDIS_TLS_CERT_FILE`, `MAGEFLOW_REDIS_TLS_KEY_FILE`, `MAGEFLOW_REDIS_TLS_SERVER_NAME`). The URL
     /// forms are those of [`RedisStoreConfig::url`]: `redis://host:port/db`, `rediss://` (TLS),
     /// `redis-cluster://host:port,host:port` and `redis+sentinel://host:port/service_name`.
+    #[cfg(feature = "redis")]
     pub fn redis_url(mut self, url: impl Into<String>) -> Self {
         self.store = StoreChoice::RedisUrl(url.into());
         self
@@ -80,12 +88,14 @@ impl MageflowBuilder {
 
     /// Keeps state in Redis with these settings (URL, timeouts, TLS: a custom CA, a client certificate), ignoring
     /// the environment.
+    #[cfg(feature = "redis")]
     pub fn redis(mut self, config: RedisStoreConfig) -> Self {
         self.store = StoreChoice::Redis(Box::new(config));
         self
     }
 
     /// Keeps state in this process, even when `REDIS_URL` is set.
+    #[cfg(feature = "memory")]
     pub fn memory_store(mut self) -> Self {
         self.store = StoreChoice::Memory;
         self
@@ -169,15 +179,15 @@ impl MageflowBuilder {
         }
         let store: Arc<dyn Store> = match self.store {
             StoreChoice::Given(store) => store,
+            #[cfg(feature = "memory")]
             StoreChoice::Memory => Arc::new(MemoryStore::new()),
+            #[cfg(feature = "redis")]
             StoreChoice::RedisUrl(url) => {
                 Arc::new(RedisStore::connect_with(RedisStoreConfig::with_env_settings(url)?).await?)
             }
+            #[cfg(feature = "redis")]
             StoreChoice::Redis(config) => Arc::new(RedisStore::connect_with(*config).await?),
-            StoreChoice::FromEnvironment => match RedisStoreConfig::from_env()? {
-                Some(config) => Arc::new(RedisStore::connect_with(config).await?),
-                None => Arc::new(MemoryStore::new()),
-            },
+            StoreChoice::FromEnvironment => default_store().await?,
         };
         let backend = self.backend.unwrap_or_else(|| Arc::new(LocalBackend::new(self.concurrency)));
         let registry = Arc::new(self.registry);
@@ -211,6 +221,21 @@ impl MageflowBuilder {
         });
         Ok(Mageflow { inner: Arc::new(Inner { engine, sweeper: Mutex::new(sweeper), scope: None }) })
     }
+}
+
+/// The store a builder told nothing uses: Redis when `REDIS_URL` is set, else memory.
+async fn default_store() -> Result<Arc<dyn Store>> {
+    #[cfg(feature = "redis")]
+    if let Some(config) = RedisStoreConfig::from_env()? {
+        return Ok(Arc::new(RedisStore::connect_with(config).await?));
+    }
+    #[cfg(feature = "memory")]
+    return Ok(Arc::new(MemoryStore::new()));
+    #[cfg(not(feature = "memory"))]
+    Err(Error::Config(
+        "no store: set REDIS_URL, or give one with `.store(..)`, or enable the `memory` feature for the embedded store"
+            .to_owned(),
+    ))
 }
 
 struct Inner {

@@ -33,7 +33,11 @@ pub use flow::{Node, SwarmConfig};
 pub use model::{ErrorKind, ErrorReport, Failure, Kind, Outcome, SignatureId, Status};
 pub use signature::{Chain, ChainKind, Handle, Signature, Swarm, SwarmKind, TaskKind};
 pub use state::{FlowTree, SignatureState, SwarmProgress};
-pub use store::{MemoryStore, RedisStore, Store};
+#[cfg(feature = "memory")]
+pub use store::MemoryStore;
+#[cfg(feature = "redis")]
+pub use store::RedisStore;
+pub use store::Store;
 pub use task::{Backoff, BoxFuture, Continuation, Next, Task, TaskContext, TaskError, TaskInput, TaskOptions};
 
 /// Items used by the code the mageflow macros generate. Not a public API: it changes without notice.

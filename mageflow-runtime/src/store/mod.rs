@@ -1,13 +1,18 @@
-//! Where signatures live: the [`Store`] trait, [`RedisStore`] on a real Redis and the embedded [`MemoryStore`].
+//! Where signatures live: the [`Store`] trait, `RedisStore` on a real Redis (feature `redis`) and the embedded
+//! `MemoryStore` (feature `memory`); both features are on by default.
 //!
 //! Every change of a flow's state is one call of mageflow's transition script ([`Script::engine`]): a single
 //! `EVALSHA` on Redis, and the same Lua run over an in-process keyspace in the memory store. A store therefore only
 //! needs to run that script atomically, read hashes and lists back, report keys with their TTLs, and tell waiters
 //! when a signature finishes.
 
+#[cfg(feature = "memory")]
 mod keyspace;
+#[cfg(feature = "memory")]
 mod lua_host;
+#[cfg(feature = "memory")]
 mod memory;
+#[cfg(feature = "redis")]
 mod redis;
 
 use std::collections::HashMap;
@@ -15,7 +20,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+#[cfg(feature = "memory")]
 pub use memory::MemoryStore;
+#[cfg(feature = "redis")]
 pub use redis::{Pem, RedisStore, RedisStoreConfig, RedisTls, SentinelAuth, redact_url};
 
 /// A Lua script and its SHA-1, as Redis identifies it.
@@ -92,7 +99,7 @@ pub struct KeyInfo {
 /// waiter should read the state again).
 pub type Notified = futures::future::BoxFuture<'static, ()>;
 
-/// Where signatures live. Implemented by [`RedisStore`] and [`MemoryStore`]; both pass the same conformance suite.
+/// Where signatures live. Implemented by `RedisStore` and `MemoryStore`; both pass the same conformance suite.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Runs `script` atomically (nothing else changes the store while it runs) with these keys (`KEYS`, which
