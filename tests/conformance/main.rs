@@ -1,5 +1,5 @@
 //! The conformance suite: every flow scenario runs on the memory store and on a real Redis with the local backend,
-//! and on Hatchet (a fake engine, two workers).
+//! on Hatchet (a fake engine, two workers) and on apalis (an apalis-redis queue, two workers).
 
 #[path = "../support/mod.rs"]
 mod support;

@@ -212,10 +212,10 @@ impl TestStore {
 
     /// A client on this store, configured by `configure` (register tasks, set TTLs, ...).
     ///
-    /// On Hatchet and apalis, a second worker client with the same configuration starts next to it (kept until the test ends),
-    /// so that runs are shared between two workers, unless the client runs on a backend the scenario chose (its
-    /// Hatchet backend was replaced and never started) or on one slot (`concurrency(1)`: the scenario needs a
-    /// single slot in all).
+    /// On Hatchet and apalis, a second worker client with the same configuration starts next to it (kept until the
+    /// test ends), so that runs are shared between two workers, unless the client runs on a backend the scenario
+    /// chose (its own backend was replaced and never started) or on one slot (`concurrency(1)`: the scenario needs
+    /// a single slot in all).
     pub async fn client(&self, configure: impl Fn(MageflowBuilder) -> MageflowBuilder) -> Mageflow {
         let build = |builder: MageflowBuilder| async move {
             builder.build().await.unwrap_or_else(|error| panic!("cannot build a client: {error}"))
