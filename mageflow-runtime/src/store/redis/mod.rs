@@ -320,7 +320,21 @@ impl RedisStore {
     /// Subscribes to `channel` and returns once Redis has done so. `fred` answers `SUBSCRIBE` as soon as it is
     /// written, so a `PING` follows on the same connection (the node `fred` sends pub/sub commands to, on a
     /// cluster): its reply comes after the subscription's.
+    ///
+    /// Right after a reconnect, `fred` resubscribes on its own, and the reply to a command of its resubscription (an
+    /// error, when it had no channel to resubscribe) can reach this call instead: such a protocol error is tried
+    /// once more.
     async fn subscribe(&self, channel: &str) -> Result<(), fred::error::Error> {
+        match self.subscribe_once(channel).await {
+            Err(error) if *error.kind() == fred::error::ErrorKind::Unknown || error.details().contains("subscribe") => {
+                tracing::debug!(%error, "subscribing again after a reply meant for the resubscription");
+                self.subscribe_once(channel).await
+            }
+            other => other,
+        }
+    }
+
+    async fn subscribe_once(&self, channel: &str) -> Result<(), fred::error::Error> {
         self.subscriber.subscribe(channel).await?;
         let slot = fred::util::redis_keyslot(self.subscriber.id().as_bytes());
         let ping = fred::types::CustomCommand::new_static("PING", fred::types::ClusterHash::Custom(slot), false);
