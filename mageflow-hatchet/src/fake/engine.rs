@@ -1344,8 +1344,8 @@ impl Engine {
             RunState::Failed => "FAILED",
             RunState::Cancelled => "CANCELLED",
         };
-        let created = super::rest::rfc3339(run.created_at);
-        let updated = super::rest::rfc3339(run.updated_at);
+        let created = super::time::rfc3339(run.created_at);
+        let updated = super::time::rfc3339(run.updated_at);
         let state = self.run_state(run);
         let tasks: Vec<&TaskRun> = run.tasks.iter().filter_map(|id| self.tasks.get(id)).collect();
         let error = tasks.iter().filter_map(|t| t.error.clone()).collect::<Vec<_>>().join("\n");

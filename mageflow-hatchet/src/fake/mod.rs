@@ -28,6 +28,7 @@ mod auth;
 mod engine;
 mod rest;
 mod services;
+mod time;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
