@@ -53,8 +53,10 @@ async fn a_flow_runs_over_tls_with_a_custom_ca() {
     )
     .await
     .unwrap();
-    let keys = mageflow::Store::scan(&store, "tls:sig:").await.unwrap();
-    assert!(keys.iter().any(|info| info.key.ends_with(&chain_id)), "the chain is in the TLS server: {keys:?}");
+    let keys = mageflow::Store::scan(&store, "tls:").await.unwrap();
+    let group = keys.iter().find(|info| info.key.contains(":g:")).expect("a group of signatures");
+    let fields = mageflow::Store::read_hash(&store, &group.key).await.unwrap();
+    assert!(fields.contains_key(&format!("{chain_id}|kind")), "the chain is in the TLS server: {fields:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

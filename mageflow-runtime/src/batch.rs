@@ -131,12 +131,17 @@ impl Mageflow {
             }
             let ids = scope.take_unjournaled();
             if !ids.is_empty() {
-                subs.insert(0, Sub::Journal(scope.journal().to_owned(), ids));
+                subs.insert(0, Sub::Journal(scope.journal().clone(), ids));
             }
         }
+        let stores_flows = subs.iter().any(|sub| matches!(sub, Sub::Create(_) | Sub::Run(..)));
         loop {
             let transition = self.engine().batch(&subs).await?;
             if transition.code == Code::Ok {
+                if stores_flows {
+                    // the next flow this process builds goes to a new group (and, likely, another shard)
+                    crate::model::rotate_group();
+                }
                 return self.engine().apply(transition).await;
             }
             let error = refusal(&subs, &transition);
@@ -227,6 +232,8 @@ fn refusal(subs: &[Sub], transition: &Transition) -> Error {
             adding,
         },
         Refusal::NotPending => Error::AlreadyStarted(id),
+        // the engine follows a move itself; one that reaches here is a fault of the store's contents
+        Refusal::Moved => Error::CorruptState { id, detail: format!("its pointer names the group `{}`", detail(0)) },
         Refusal::Damaged => Error::CorruptState { id, detail: format!("its stored record is {}", detail(0)) },
         Refusal::Mismatch => Error::InvalidFlow(format!(
             "{id} is stored as {}, but was now made as {}: a task that is retried must create its flows in the same \

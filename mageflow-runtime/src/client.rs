@@ -1,6 +1,7 @@
 //! [`Mageflow`]: the client. Build it with [`Mageflow::builder`], register tasks, then sign and run them, read
 //! their state, and suspend, resume, interrupt or cancel whole flows.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -9,11 +10,11 @@ use serde_json::Value;
 use crate::backend::{Backend, LocalBackend, Worker};
 use crate::config::TtlConfig;
 use crate::engine::protocol::field;
-use crate::engine::{Engine, Lifecycle};
+use crate::engine::{Engine, Lifecycle, StoredRecord};
 use crate::error::{Error, Result};
 use crate::flow::SwarmConfig;
 use crate::flow::{Body, Node};
-use crate::model::{Kind, SignatureId};
+use crate::model::SignatureId;
 use crate::registry::Registry;
 use crate::scope::CreationScope;
 use crate::signature::{Chain, Handle, Signature, Swarm};
@@ -338,47 +339,18 @@ impl Mageflow {
 
     /// The state of one signature.
     pub async fn status(&self, id: &SignatureId) -> Result<SignatureState> {
-        let engine = self.engine();
-        let fields = engine.store.read_hash(&engine.keys.signature(id)).await?;
-        if fields.is_empty() {
-            return Err(Error::NotFound(id.clone()));
-        }
-        let kind = fields.get(field::KIND).and_then(|k| Kind::parse(k));
-        // containers list their children; a task that continued with a flow lists that flow
-        let has_children = matches!(kind, Some(Kind::Chain | Kind::Swarm)) || fields.contains_key(field::NEXT);
-        let children = match has_children {
-            true => engine
-                .store
-                .read_list(&engine.keys.children(id))
-                .await?
-                .iter()
-                .filter_map(|id| SignatureId::parse(id))
-                .collect(),
-            false => Vec::new(),
-        };
-        SignatureState::parse(id, &fields, children)
+        let records = self.engine().read(id, false).await?.ok_or_else(|| Error::NotFound(id.clone()))?;
+        let record = records.into_iter().next().ok_or_else(|| Error::NotFound(id.clone()))?;
+        SignatureState::parse(id, &record.fields, record.children)
     }
 
-    /// The whole flow under a signature: children and callbacks, recursively. Nodes that expired are left out.
+    /// The whole flow under a signature: children and callbacks, recursively, read in one call. Nodes that expired
+    /// are left out.
     pub async fn tree(&self, id: &SignatureId) -> Result<FlowTree> {
-        let state = self.status(id).await?;
-        let mut children = Vec::new();
-        let mut success_callbacks = Vec::new();
-        let mut error_callbacks = Vec::new();
-        for (ids, out) in [
-            (&state.children, &mut children),
-            (&state.success_callbacks, &mut success_callbacks),
-            (&state.error_callbacks, &mut error_callbacks),
-        ] {
-            for child in ids {
-                match Box::pin(self.tree(child)).await {
-                    Ok(tree) => out.push(tree),
-                    Err(Error::NotFound(_)) => {}
-                    Err(error) => return Err(error),
-                }
-            }
-        }
-        Ok(FlowTree { state, children, success_callbacks, error_callbacks })
+        let records = self.engine().read(id, true).await?.ok_or_else(|| Error::NotFound(id.clone()))?;
+        let mut stored: HashMap<SignatureId, StoredRecord> =
+            records.into_iter().map(|record| (record.id.clone(), record)).collect();
+        tree_of(id, &mut stored)?.ok_or_else(|| Error::NotFound(id.clone()))
     }
 
     /// Waits until a signature has finished (done, failed or canceled) and returns its final state; with a
@@ -395,15 +367,12 @@ impl Mageflow {
         id: &SignatureId,
         timeout: Option<Duration>,
     ) -> Result<std::collections::HashMap<String, String>> {
-        let key = self.engine().keys.signature(id);
         let wait = async {
             let channel = self.engine().keys.finished_channel(id);
             loop {
                 let notified = self.store().notified(&channel).await?;
-                let fields = self.store().read_hash(&key).await?;
-                if fields.is_empty() {
-                    return Err(Error::NotFound(id.clone()));
-                }
+                let records = self.engine().read(id, false).await?.ok_or_else(|| Error::NotFound(id.clone()))?;
+                let fields = records.into_iter().next().map(|record| record.fields).unwrap_or_default();
                 let status = fields.get(field::STATUS).and_then(|s| crate::Status::parse(s));
                 if status.is_some_and(crate::Status::is_finished) {
                     return Ok(fields);
@@ -468,4 +437,23 @@ impl std::fmt::Debug for Mageflow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Mageflow").field("prefix", &self.key_prefix()).finish_non_exhaustive()
     }
+}
+
+/// The tree under `id` from the records read (each used once, so that a damaged record cannot make a cycle).
+fn tree_of(id: &SignatureId, stored: &mut HashMap<SignatureId, StoredRecord>) -> Result<Option<FlowTree>> {
+    let Some(record) = stored.remove(id) else {
+        return Ok(None);
+    };
+    let state = SignatureState::parse(id, &record.fields, record.children)?;
+    let mut subtrees = |ids: &[SignatureId]| -> Result<Vec<FlowTree>> {
+        let mut out = Vec::new();
+        for child in ids {
+            out.extend(tree_of(child, stored)?);
+        }
+        Ok(out)
+    };
+    let children = subtrees(&state.children)?;
+    let success_callbacks = subtrees(&state.success_callbacks)?;
+    let error_callbacks = subtrees(&state.error_callbacks)?;
+    Ok(Some(FlowTree { state, children, success_callbacks, error_callbacks }))
 }

@@ -83,6 +83,14 @@ impl TtlConfig {
     }
 
     /// The six TTL arguments of the transition script, in seconds.
+    /// The largest active and done TTLs over the kinds, in seconds: a group of signatures lives by them.
+    pub(crate) fn largest(&self) -> (u64, u64) {
+        [Kind::Task, Kind::Chain, Kind::Swarm]
+            .map(|kind| self.of(kind))
+            .iter()
+            .fold((1, 1), |(active, done), (a, d)| (active.max(a.as_secs()), done.max(d.as_secs())))
+    }
+
     pub(crate) fn script_args(&self) -> [String; 6] {
         let secs = |d: Duration| d.as_secs().max(1).to_string();
         let (task_active, task_done) = self.of(Kind::Task);

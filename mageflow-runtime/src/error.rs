@@ -47,6 +47,22 @@ pub enum Error {
     /// No signature with this id exists in the store (never created, or expired after its TTL).
     #[error("no signature {0} in the store: it was never created here, or it expired after its TTL")]
     NotFound(SignatureId),
+    /// A batch that spans groups of signatures (so it is applied one atomic part per group) was refused in a later
+    /// part, after its earlier parts were applied: a concurrent change made it invalid after it was checked.
+    #[error(
+        "the batch was applied only in part: its first {applied} of {total} operations were applied, then the store \
+         refused the rest ({refusal}); it spans groups of signatures (flows made at different times), so it is applied \
+         one group at a time, and a concurrent change refused a later group after all were checked. Inspect the \
+         flows it touched, and re-send the operations that were not applied"
+    )]
+    BatchPartlyApplied {
+        /// How many operations (in the batch's order, grouped) were applied.
+        applied: usize,
+        /// How many operations the batch had.
+        total: usize,
+        /// What the store refused.
+        refusal: String,
+    },
     /// A stored signature has fields that cannot be read.
     #[error("the stored state of {id} is corrupt ({detail}); inspect the key in the store or cancel the flow")]
     CorruptState {

@@ -11,17 +11,64 @@ use serde::{Deserialize, Serialize};
 #[serde(transparent)]
 pub struct SignatureId(String);
 
+const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/// `value` in `N` base-62 digits (its lowest ones).
+fn base62<const N: usize>(mut value: u128) -> [u8; N] {
+    let mut text = [b'0'; N];
+    for digit in text.iter_mut().rev() {
+        *digit = DIGITS[(value % 62) as usize];
+        value /= 62;
+    }
+    text
+}
+
+/// A new group name: 7 base-62 digits of the time in ms, then 3 random ones, so that groups are time-ordered.
+fn new_group() -> [u8; 10] {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis();
+    let time: [u8; 7] = base62(now);
+    let random: [u8; 3] = base62(uuid::Uuid::new_v4().as_u128());
+    let mut group = [0u8; 10];
+    group[..7].copy_from_slice(&time);
+    group[7..].copy_from_slice(&random);
+    group
+}
+
+/// The group new ids of this process take, until the next flow is stored.
+static CURRENT_GROUP: std::sync::Mutex<Option<[u8; 10]>> = std::sync::Mutex::new(None);
+
+tokio::task_local! {
+    /// Inside a task run: the group of the running signature, which the ids its handler makes take.
+    static RUN_GROUP: String;
+}
+
+/// Starts a new group for the ids made from now on (after a flow was stored), unless inside a task run.
+pub(crate) fn rotate_group() {
+    if RUN_GROUP.try_with(|_| ()).is_err()
+        && let Ok(mut current) = CURRENT_GROUP.lock()
+    {
+        *current = Some(new_group());
+    }
+}
+
+/// Runs `future` (a task's handler) so that the ids it makes take `group`, the group of the running signature: a
+/// flow the handler builds is then stored next to it.
+pub(crate) async fn in_group<F: std::future::Future>(group: String, future: F) -> F::Output {
+    RUN_GROUP.scope(group, future).await
+}
+
 impl SignatureId {
-    /// A new, time-ordered, random id: a UUIDv7 in 22 base-62 digits (shorter keys, same ordering).
+    /// A new id: the current group's name (10 characters, time-ordered), then 12 random base-62 digits. Ids made
+    /// together (a flow built in one go, or by one task run) share a group, and a group's signatures are stored
+    /// together, on one slot of a Redis Cluster.
     pub fn generate() -> Self {
-        const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-        let mut value = uuid::Uuid::now_v7().as_u128();
-        let mut text = [b'0'; 22];
-        for digit in text.iter_mut().rev() {
-            *digit = DIGITS[(value % 62) as usize];
-            value /= 62;
-        }
-        SignatureId(text.iter().map(|&b| b as char).collect())
+        let group = RUN_GROUP.try_with(|group| group.clone()).ok().unwrap_or_else(|| {
+            let mut current = CURRENT_GROUP.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let group = current.get_or_insert_with(new_group);
+            group.iter().map(|&b| b as char).collect()
+        });
+        let random: [u8; 12] = base62(uuid::Uuid::new_v4().as_u128());
+        SignatureId(group + &random.iter().map(|&b| b as char).collect::<String>())
     }
 
     /// The id as text.
@@ -49,8 +96,17 @@ mod tests {
         assert!(ids.iter().all(|id| id.as_str().len() == 22 && SignatureId::parse(id.as_str()).is_some()));
         let mut sorted = ids.clone();
         sorted.sort();
-        let first_ms = |id: &SignatureId| id.as_str()[..8].to_owned();
+        let first_ms = |id: &SignatureId| id.as_str()[..7].to_owned();
         assert!(sorted.first().map(first_ms) <= ids.last().map(first_ms), "time-ordered prefixes");
+        let group = |id: &SignatureId| id.as_str()[..10].to_owned();
+        super::rotate_group();
+        assert_ne!(group(&SignatureId::generate()), group(&ids[0]), "a stored flow starts a new group");
+        // inside a task run, ids take the run's group, whatever other threads store meanwhile
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let in_run: Vec<SignatureId> = runtime.block_on(super::in_group("0123456789".to_owned(), async {
+            (0..100).map(|_| SignatureId::generate()).collect()
+        }));
+        assert!(in_run.iter().all(|id| group(id) == "0123456789"), "{in_run:?}");
         let distinct: std::collections::HashSet<_> = ids.iter().collect();
         assert_eq!(distinct.len(), 1000);
     }

@@ -11,7 +11,8 @@ use crate::model::SignatureId;
 /// The ids of one task run: the ones its earlier attempts journaled (replayed in order), the ones taken by this
 /// attempt, and those not yet written to the journal.
 pub(crate) struct CreationScope {
-    journal: String,
+    /// The task run whose record keeps the journal.
+    task: SignatureId,
     state: Mutex<ScopeState>,
 }
 
@@ -23,15 +24,15 @@ struct ScopeState {
 }
 
 impl CreationScope {
-    /// A scope journaling at `journal`, replaying `replay` (the journal of earlier attempts).
-    pub fn new(journal: String, replay: Vec<SignatureId>) -> Self {
+    /// A scope journaling on the record of `task`, replaying `replay` (the journal of earlier attempts).
+    pub fn new(task: SignatureId, replay: Vec<SignatureId>) -> Self {
         let state = ScopeState { replay: replay.into(), ..Default::default() };
-        CreationScope { journal, state: Mutex::new(state) }
+        CreationScope { task, state: Mutex::new(state) }
     }
 
-    /// The journal's key.
-    pub fn journal(&self) -> &str {
-        &self.journal
+    /// The task whose record keeps the journal.
+    pub fn journal(&self) -> &SignatureId {
+        &self.task
     }
 
     /// The next id: the next journaled one on a retry, else a new one.

@@ -12,9 +12,9 @@ use tracing::Instrument;
 
 use crate::backend::{Delivery, Run};
 use crate::client::Mageflow;
-use crate::engine::protocol::field;
+use crate::engine::protocol::{self, field};
 use crate::engine::{Code, Engine, Transition};
-use crate::model::{ErrorKind, ErrorReport, Failure, SignatureId, Status};
+use crate::model::{ErrorKind, ErrorReport, Failure, SignatureId, Status, in_group};
 use crate::registry::Produced;
 use crate::scope::CreationScope;
 use crate::task::{Continuation, TaskContext, TaskError};
@@ -136,7 +136,7 @@ impl Worker {
             error: ErrorReport { kind, message: message.to_owned(), attempt },
         };
         let engine = self.engine()?;
-        let transition = engine.fail(&failure, run.token, None).await?;
+        let transition = engine.fail(&failure, run.token, false).await?;
         engine.apply(transition).await
     }
 
@@ -149,7 +149,10 @@ impl Worker {
     /// resumed as a new run) does not fail the signature's newer run.
     pub async fn current_attempt(&self, run: &Run) -> crate::Result<Option<u32>> {
         let engine = self.engine()?;
-        let fields = engine.store.read_hash(&engine.keys.signature(&run.signature_id)).await?;
+        let Some(records) = engine.read(&run.signature_id, false).await? else {
+            return Ok(None);
+        };
+        let fields = records.into_iter().next().map(|record| record.fields).unwrap_or_default();
         let current = fields.get(field::TOKEN).is_some_and(|token| token.parse() == Ok(run.token));
         let status = fields.get(field::STATUS).and_then(|status| Status::parse(status));
         let runnable = matches!(status, Some(Status::Pending | Status::Active));
@@ -167,10 +170,9 @@ impl Live {
     ) -> AttemptOutcome {
         let registered = self.engine.registry.handler(&run.task);
         // a task that may be retried journals what it creates, so that its retries create nothing twice
-        let journal = registered
-            .filter(|registered| self.engine.idempotent_creation && registered.definition.options.retries > 0)
-            .map(|_| self.engine.keys.journal(&run.signature_id));
-        let begin = match self.engine.begin(run, attempt, run_ref.as_deref(), journal.as_deref()).await {
+        let journaled = registered
+            .is_some_and(|registered| self.engine.idempotent_creation && registered.definition.options.retries > 0);
+        let begin = match self.engine.begin(run, attempt, run_ref.as_deref(), journaled).await {
             Ok(transition) => transition,
             Err(error) => return AttemptOutcome::Unrecorded(error.to_string()),
         };
@@ -198,7 +200,7 @@ impl Live {
                 format!("no handler for task `{}` is registered on this worker", run.task),
                 false,
             );
-            return self.record_failure(run, attempt, error, None).await;
+            return self.record_failure(run, attempt, error, false).await;
         };
         let allowed = registered.definition.options.retries.saturating_add(1);
         if attempt > delivered && attempt > allowed {
@@ -207,19 +209,21 @@ impl Live {
                  task's {allowed} attempt(s) are used up"
             );
             let error = TaskError::with_kind(ErrorKind::Lost, message, false);
-            return self.record_failure(run, attempt - 1, error, journal.as_deref()).await;
+            return self.record_failure(run, attempt - 1, error, journaled).await;
         }
         let options = registered.definition.options.clone();
-        let client = match &journal {
-            Some(key) => {
+        let client = match journaled {
+            true => {
                 let replay = begin.extra.iter().skip(1).filter_map(|id| SignatureId::parse(id)).collect();
-                self.client.scoped(Arc::new(CreationScope::new(key.clone(), replay)))
+                self.client.scoped(Arc::new(CreationScope::new(run.signature_id.clone(), replay)))
             }
-            None => self.client.clone(),
+            false => self.client.clone(),
         };
         let mut ctx = TaskContext::new(run.signature_id.clone(), run.task.clone(), attempt).with_client(client.clone());
         ctx.metadata = metadata;
-        let call = AssertUnwindSafe(registered.handler.call(run.input.clone(), ctx)).catch_unwind();
+        // what the handler creates is stored next to the running signature
+        let group = protocol::group_of(&run.signature_id).to_owned();
+        let call = AssertUnwindSafe(in_group(group, registered.handler.call(run.input.clone(), ctx))).catch_unwind();
         let handler = async {
             match options.timeout {
                 Some(limit) => match tokio::time::timeout(limit, call).await {
@@ -251,8 +255,7 @@ impl Live {
         match result {
             Ok(Produced::Continue(continuation)) => self.continue_with(run, attempt, &client, continuation).await,
             Ok(Produced::Output(output)) => {
-                match self.record(self.engine.succeed(&run.signature_id, run.token, &output, journal.as_deref())).await
-                {
+                match self.record(self.engine.succeed(&run.signature_id, run.token, &output, journaled)).await {
                     Ok(true) => AttemptOutcome::Succeeded(output),
                     Ok(false) => AttemptOutcome::Skipped(SkipReason::Stale),
                     Err(error) => AttemptOutcome::Unrecorded(error.to_string()),
@@ -270,7 +273,7 @@ impl Live {
                 }
                 AttemptOutcome::Failed { message: error.message().to_owned(), retry_in: Some(retry_in) }
             }
-            Err(error) => self.record_failure(run, attempt, error, journal.as_deref()).await,
+            Err(error) => self.record_failure(run, attempt, error, journaled).await,
         }
     }
 
@@ -283,7 +286,7 @@ impl Live {
         client: &Mageflow,
         continuation: Box<Continuation>,
     ) -> AttemptOutcome {
-        let journal = client.scope().map(|scope| scope.journal().to_owned());
+        let journaled = client.scope().is_some();
         let Continuation { mut node, input } = *continuation;
         let checked = match input {
             Ok(input) => client.check_flow(&node, &input).await.map(|()| input).map_err(|e| e.to_string()),
@@ -294,13 +297,13 @@ impl Live {
             Err(problem) => {
                 let message = format!("the flow `{}` it continues with is invalid: {problem}", node.name());
                 let error = TaskError::with_kind(ErrorKind::InvalidOutput, message, false);
-                return self.record_failure(run, attempt, error, journal.as_deref()).await;
+                return self.record_failure(run, attempt, error, journaled).await;
             }
         };
         if let Some(scope) = client.scope() {
             scope.adopt(&mut node);
         }
-        let continued = self.engine.continue_with(&run.signature_id, run.token, &node, &input, journal.as_deref());
+        let continued = self.engine.continue_with(&run.signature_id, run.token, &node, &input, journaled);
         match self.record(continued).await {
             Ok(true) => AttemptOutcome::Continued,
             Ok(false) => AttemptOutcome::Skipped(SkipReason::Stale),
@@ -308,7 +311,7 @@ impl Live {
         }
     }
 
-    async fn record_failure(&self, run: &Run, attempt: u32, error: TaskError, journal: Option<&str>) -> AttemptOutcome {
+    async fn record_failure(&self, run: &Run, attempt: u32, error: TaskError, journaled: bool) -> AttemptOutcome {
         tracing::warn!(error = %error, "the task failed for good");
         let failure = Failure {
             task: run.task.clone(),
@@ -316,7 +319,7 @@ impl Live {
             input: run.input.clone(),
             error: ErrorReport { kind: error.kind(), message: error.message().to_owned(), attempt },
         };
-        match self.record(self.engine.fail(&failure, run.token, journal)).await {
+        match self.record(self.engine.fail(&failure, run.token, journaled)).await {
             Ok(true) => AttemptOutcome::Failed { message: error.message().to_owned(), retry_in: None },
             Ok(false) => AttemptOutcome::Skipped(SkipReason::Stale),
             Err(store_error) => AttemptOutcome::Unrecorded(store_error.to_string()),

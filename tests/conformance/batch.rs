@@ -39,7 +39,7 @@ conformance!(a_refused_batch_writes_nothing, |store: TestStore| async move {
     let t = format!("{}-refused", store.prefix);
     let client = store.client(register).await;
     let closed = client.swarm([client.sign(add_one)]).create().await.unwrap();
-    let keys = || async { client.store().scan(&format!("{}:sig:", client.key_prefix())).await.unwrap().len() };
+    let keys = || async { mageflow::testing::stored_signatures(&client).await.unwrap().len() };
     let before = keys().await;
 
     let mut batch = client.batch();

@@ -87,7 +87,7 @@ conformance!(chains_by_name_and_their_shape_errors, |store: TestStore| async mov
         .unwrap();
     assert_eq!(out, json!({"tag": t, "n": 22}));
 
-    let before = client.store().scan(&format!("{}:sig:", client.key_prefix())).await.unwrap().len();
+    let before = mageflow::testing::stored_signatures(&client).await.unwrap().len();
     let error = client.chain([client.sign_name("double")]).run(json!({"tag": t, "n": 1})).await.unwrap_err();
     assert!(matches!(&error, Error::InvalidFlow(m) if m.contains("at least two")), "{error}");
     let error = client
@@ -96,6 +96,6 @@ conformance!(chains_by_name_and_their_shape_errors, |store: TestStore| async mov
         .await
         .unwrap_err();
     assert!(matches!(&error, Error::InvalidInput { task, .. } if task == "double"), "{error}");
-    let after = client.store().scan(&format!("{}:sig:", client.key_prefix())).await.unwrap().len();
+    let after = mageflow::testing::stored_signatures(&client).await.unwrap().len();
     assert_eq!(before, after, "nothing stored after an error");
 });

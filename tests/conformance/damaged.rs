@@ -1,7 +1,6 @@
 //! Damaged state fails loudly: a step, a queued swarm item or a callback whose stored record is deleted or corrupted
 //! mid-flow fails its flow with the kind `damaged` and the part's id, and nothing hangs.
 
-use mageflow::store::Script;
 use mageflow::{Error, ErrorKind, Mageflow, Node, Outcome, SignatureId, Status};
 use serde_json::json;
 
@@ -9,18 +8,14 @@ use crate::conformance;
 use crate::probe::*;
 use crate::support::*;
 
-/// Deletes a signature's record, as an expiry or a stray `DEL` would.
-async fn delete_record(client: &Mageflow, prefix: &str, id: &SignatureId) {
-    let script = Script::new("return redis.call('DEL', ARGV[1])");
-    let key = format!("{prefix}:sig:{id}");
-    client.store().eval(&script, vec![key.clone()], vec![key]).await.unwrap();
+/// Deletes a signature's record, as an expiry or a stray `HDEL` would.
+async fn delete_record(client: &Mageflow, id: &SignatureId) {
+    assert!(mageflow::testing::delete_record(client, id).await.unwrap() > 0, "{id} had a record");
 }
 
 /// Overwrites one field of a signature's record.
-async fn corrupt_field(client: &Mageflow, prefix: &str, id: &SignatureId, field: &str, value: &str) {
-    let script = Script::new("return redis.call('HSET', ARGV[1], ARGV[2], ARGV[3])");
-    let key = format!("{prefix}:sig:{id}");
-    client.store().eval(&script, vec![key.clone()], vec![key, field.into(), value.into()]).await.unwrap();
+async fn corrupt_field(client: &Mageflow, id: &SignatureId, field: &str, value: &str) {
+    mageflow::testing::corrupt_field(client, id, field, value).await.unwrap();
 }
 
 conformance!(local_backend: a_chain_whose_next_step_was_deleted_fails_naming_it, |store: TestStore| async move {
@@ -33,7 +28,7 @@ conformance!(local_backend: a_chain_whose_next_step_was_deleted_fails_naming_it,
     let chain = client.chain(vec![Node::from(client.sign(held)), second.into()]).on_error(alert);
     let handle = chain.run_no_wait(json!({"tag": t, "n": 1})).await.unwrap();
     entered(&t, 1).await;
-    delete_record(&client, &store.prefix, &second_id).await;
+    delete_record(&client, &second_id).await;
     gate(&t).release.add_permits(1);
 
     let done = finished(&client, handle.id()).await;
@@ -63,7 +58,7 @@ conformance!(local_backend: a_queued_swarm_item_that_was_deleted_fails_in_its_po
     let lost_id = items[2].id().clone();
     let handle = client.swarm(items).max_concurrency(1).run_no_wait(json!({"tag": t, "n": 0})).await.unwrap();
     entered(&t, 1).await;
-    delete_record(&client, &store.prefix, &lost_id).await;
+    delete_record(&client, &lost_id).await;
     gate(&t).release.add_permits(1);
 
     let done = finished(&client, handle.id()).await;
@@ -89,7 +84,7 @@ conformance!(local_backend: a_task_whose_success_callback_was_deleted_fails_and_
     let alert_id = alert.id().clone();
     let handle = client.sign(held).on_success(callback).on_error(alert).run_no_wait(msg(&t, 4)).await.unwrap();
     entered(&t, 1).await;
-    delete_record(&client, &store.prefix, &callback_id).await;
+    delete_record(&client, &callback_id).await;
     gate(&t).release.add_permits(1);
 
     let done = finished(&client, handle.id()).await;
@@ -110,7 +105,7 @@ conformance!(local_backend: a_step_with_a_corrupt_field_fails_its_chain, |store:
     let chain = client.chain(vec![Node::from(client.sign(held)), second.into()]);
     let handle = chain.run_no_wait(json!({"tag": t, "n": 1})).await.unwrap();
     entered(&t, 1).await;
-    corrupt_field(&client, &store.prefix, &second_id, "kind", "bogus").await;
+    corrupt_field(&client, &second_id, "kind", "bogus").await;
     gate(&t).release.add_permits(1);
 
     let report = finished(&client, handle.id()).await.error.unwrap();
@@ -123,7 +118,7 @@ conformance!(local_backend: starting_a_stored_signature_with_corrupt_fields_is_a
     let client = store.client(register).await;
     for (field, value) in [("status", "sideways"), ("token", "many"), ("kind", "blob")] {
         let stored = client.sign(add_one).create().await.unwrap();
-        corrupt_field(&client, &store.prefix, stored.id(), field, value).await;
+        corrupt_field(&client, stored.id(), field, value).await;
         let error = stored.start(msg(&t, 1)).await.unwrap_err();
         let Error::CorruptState { id, detail } = &error else { panic!("{field}: {error:?}") };
         assert_eq!(id, stored.id());

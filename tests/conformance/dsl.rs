@@ -438,7 +438,7 @@ conformance!(every_delimiter_builds_the_same_flow, |store: TestStore| async move
 conformance!(run_time_flows_are_checked_before_anything_is_stored, |store: TestStore| async move {
     let t = format!("{}-dsl-checks", store.prefix);
     let client = store.client(register).await;
-    let keys = || async { client.store().scan(&format!("{}:sig:", client.key_prefix())).await.unwrap().len() };
+    let keys = || async { mageflow::testing::stored_signatures(&client).await.unwrap().len() };
     let before = keys().await;
     let refused = [
         (json!({"chain": ["dsl-inc", "dsl-missing"]}), "unknown task `dsl-missing`"),

@@ -97,7 +97,7 @@ conformance!(non_retryable_errors_timeouts_and_panics_fail_with_their_kind, |sto
 conformance!(by_name_signatures_are_validated_before_anything_is_stored, |store: TestStore| async move {
     let t = tag(&store, "names");
     let client = store.client(register).await;
-    let keys = || async { client.store().scan(&format!("{}:sig:", client.key_prefix())).await.unwrap().len() };
+    let keys = || async { mageflow::testing::stored_signatures(&client).await.unwrap().len() };
 
     let out = client.sign_name("double").run(json!({"tag": t, "n": 4})).await.unwrap();
     assert_eq!(out, json!({"tag": t, "n": 8}));
@@ -156,9 +156,11 @@ conformance!(state_reads_back_and_ttls_follow_the_lifecycle, |store: TestStore| 
     assert_eq!((state.kind, state.status, state.name.as_str()), (Kind::Task, Status::Pending, "add-one"));
     assert_eq!(state.args, json!({"n": 10}).as_object().unwrap().clone());
     assert_eq!(state.success_callbacks, vec![callback_id.clone()]);
-    let ttls = client.store().scan(&format!("{}:sig:", client.key_prefix())).await.unwrap();
-    assert_eq!(ttls.len(), 2);
-    assert!(ttls.iter().all(|k| k.ttl.is_some_and(|ttl| ttl.as_secs() > 900)), "active TTL: {ttls:?}");
+    assert_eq!(mageflow::testing::stored_signatures(&client).await.unwrap().len(), 2);
+    let ttls = client.store().scan(&format!("{}:", client.key_prefix())).await.unwrap();
+    let groups: Vec<_> = ttls.iter().filter(|k| k.key.contains(":g:")).collect();
+    assert_eq!(groups.len(), 1, "a flow built in one go is stored in one group: {ttls:?}");
+    assert!(groups[0].ttl.is_some_and(|ttl| ttl.as_secs() > 900), "active TTL: {ttls:?}");
 
     created.start(msg(&t, 0)).await.unwrap();
     let done = finished(&client, created.id()).await;
@@ -167,13 +169,7 @@ conformance!(state_reads_back_and_ttls_follow_the_lifecycle, |store: TestStore| 
     assert_eq!(done.message, Some(json!({"tag": t, "n": 0})));
     finished(&client, &callback_id).await;
     let keys = client.store().scan(&format!("{}:", client.key_prefix())).await.unwrap();
-    for key in &keys {
-        if key.key.contains(":task:") {
-            assert_eq!(key.ttl, None, "task definitions never expire");
-        } else {
-            assert!(key.ttl.is_some_and(|ttl| ttl.as_secs() <= 100), "done TTL on {key:?}");
-        }
-    }
+    assert_done_ttls(&keys);
     let error = created.start(msg(&t, 0)).await.unwrap_err();
     assert!(matches!(&error, Error::AlreadyStarted(id) if id == created.id()), "{error}");
     let missing = client.status(&"nope".parse().unwrap()).await.unwrap_err();

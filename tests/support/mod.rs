@@ -289,6 +289,22 @@ pub async fn bounded(scenario: impl std::future::Future<Output = ()>) {
 }
 
 /// Waits for a signature to finish, failing the test after [`WAIT`].
+/// The TTLs once every flow under a prefix finished (with [`TestStore::ttl`]): task definitions never expire, the
+/// groups of signatures have their done TTL (100 s), and the shard keys (flow index, outbox) and pointers expire
+/// within the active plus the done TTL.
+#[allow(dead_code)]
+pub fn assert_done_ttls(keys: &[mageflow::store::KeyInfo]) {
+    for key in keys {
+        if key.key.contains(":task:") {
+            assert_eq!(key.ttl, None, "task definitions never expire: {}", key.key);
+            continue;
+        }
+        let ttl = key.ttl.unwrap_or_else(|| panic!("{} has no TTL", key.key)).as_secs();
+        let limit = if key.key.contains(":g:") { 100 } else { 1100 };
+        assert!(ttl <= limit, "{} has a TTL of {ttl} s, more than {limit} s", key.key);
+    }
+}
+
 pub async fn finished(client: &Mageflow, id: &SignatureId) -> SignatureState {
     client.wait(id, Some(WAIT)).await.unwrap_or_else(|error| panic!("{id} did not finish: {error}"))
 }

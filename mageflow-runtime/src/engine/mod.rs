@@ -3,6 +3,7 @@
 
 pub(crate) mod protocol;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,10 +16,10 @@ use crate::flow::Node;
 use crate::input;
 use crate::model::{ErrorKind, ErrorReport, Failure, SignatureId};
 use crate::registry::Registry;
-use crate::store::{Script, Store, StoreError};
+use crate::store::{Reply, Script, Store, StoreError};
 
-pub(crate) use protocol::{Code, Keys, Lifecycle, Op, Sub, Transition};
-use protocol::{Due, Record, encode_batch, encode_records, header, records};
+pub(crate) use protocol::{Code, DueRuns, IndexEntry, Keys, Lifecycle, Op, StoredRecord, Sub, Transition};
+use protocol::{Due, ReadReply, Record, SHARDS, encode_batch, encode_records, group_of, header, records, shard_of};
 
 /// How long a run holds its signature without renewing its lease, unless configured.
 pub(crate) const DEFAULT_LEASE: Duration = Duration::from_secs(30);
@@ -39,6 +40,8 @@ pub(crate) struct Engine {
     pub store: Arc<dyn Store>,
     pub keys: Keys,
     ttl: [String; 6],
+    /// The largest active and done TTLs (s): a group's hash lives by them.
+    ttl_max: (u64, u64),
     pub registry: Arc<Registry>,
     pub backend: Arc<dyn Backend>,
     /// How long transitions after a task run are retried while the store is unreachable.
@@ -61,6 +64,7 @@ impl Engine {
             store,
             keys: Keys::new(prefix),
             ttl: ttl.script_args(),
+            ttl_max: ttl.largest(),
             registry,
             backend,
             store_retry: Duration::from_secs(60),
@@ -69,21 +73,48 @@ impl Engine {
         }
     }
 
-    /// Calls the transition script once.
-    pub async fn call(&self, op: Op, op_args: Vec<String>) -> Result<Transition> {
-        let mut args = header(op, &self.keys, &self.ttl, self.lease);
+    /// Calls the script once with these keys; `group` is the group it works on (or the one pointers name).
+    async fn eval(&self, op: Op, group: &str, keys: Vec<String>, op_args: Vec<String>) -> Result<Reply> {
+        let mut args = header(op, group, &self.keys, &self.ttl, self.lease);
         args.extend(op_args);
-        let reply = self.store.eval(Script::engine(), Vec::new(), args).await?;
-        Transition::parse(reply)
+        Ok(self.store.eval(Script::engine(), keys, args).await?)
     }
 
-    /// Calls the transition script, retrying while the store is unreachable (every operation is idempotent, so a
-    /// call that did apply before the connection broke is harmless to send again).
-    pub async fn call_retrying(&self, op: Op, op_args: Vec<String>) -> Result<Transition> {
+    /// The keys of a call on `group`: the group's own, and the pointers of `ids` that live in the group's shard (so
+    /// that the script can tell where a signature it lacks went).
+    fn group_keys(&self, group: &str, ids: &[&SignatureId]) -> Vec<String> {
+        let mut keys = self.keys.of_group(group);
+        let shard = shard_of(group);
+        keys.extend(ids.iter().filter(|id| shard_of(group_of(id)) == shard).map(|id| self.keys.pointer(id)));
+        keys
+    }
+
+    /// Calls the transition script once on a group.
+    async fn call_at(&self, op: Op, group: &str, ids: &[&SignatureId], op_args: Vec<String>) -> Result<Transition> {
+        Transition::parse(self.eval(op, group, self.group_keys(group, ids), op_args).await?)
+    }
+
+    /// Calls the transition script on signature `id`, wherever it is stored: in the group its id names, or the
+    /// one its pointer names.
+    pub async fn call(&self, op: Op, id: &SignatureId, op_args: Vec<String>) -> Result<Transition> {
+        let mut group = group_of(id).to_owned();
+        for _ in 0..3 {
+            let transition = self.call_at(op, &group, &[id], op_args.clone()).await?;
+            match (transition.code, transition.extra.first()) {
+                (Code::Moved, Some(moved)) => group = moved.clone(),
+                _ => return Ok(transition),
+            }
+        }
+        Err(protocol_error(format!("the pointers of {id} lead in a circle")))
+    }
+
+    /// Calls the transition script on signature `id`, retrying while the store is unreachable (every operation is
+    /// idempotent, so a call that did apply before the connection broke is harmless to send again).
+    pub async fn call_retrying(&self, op: Op, id: &SignatureId, op_args: Vec<String>) -> Result<Transition> {
         let started = tokio::time::Instant::now();
         let mut delay = Duration::from_millis(100);
         loop {
-            match self.call(op, op_args.clone()).await {
+            match self.call(op, id, op_args.clone()).await {
                 Err(Error::Store(StoreError::Unavailable(detail))) if started.elapsed() < self.store_retry => {
                     let op = op.as_str();
                     tracing::warn!(op, %detail, "the store is unreachable; retrying the transition in {delay:?}");
@@ -93,6 +124,40 @@ impl Engine {
                 other => return other,
             }
         }
+    }
+
+    /// Reads signature `id` (with `whole`, the whole tree under it: children and callbacks, recursively);
+    /// `None` when it does not exist. The signature comes first.
+    pub async fn read(&self, id: &SignatureId, whole: bool) -> Result<Option<Vec<StoredRecord>>> {
+        let mut group = group_of(id).to_owned();
+        for _ in 0..3 {
+            let args = vec![id.to_string(), if whole { "1" } else { "0" }.to_owned()];
+            let reply = self.eval(Op::Read, &group, self.group_keys(&group, &[id]), args).await?;
+            match ReadReply::parse(reply)? {
+                ReadReply::Records(records) => return Ok(Some(records)),
+                ReadReply::Missing => return Ok(None),
+                ReadReply::Moved(moved) => group = moved,
+            }
+        }
+        Err(protocol_error(format!("the pointers of {id} lead in a circle")))
+    }
+
+    /// Writes pointers for the nodes of `trees` whose id names another group than `group`, where they are stored,
+    /// so that by-id calls find them: one call per shard.
+    async fn point(&self, group: &str, trees: &[&Node]) -> Result<()> {
+        let mut by_shard: HashMap<usize, Vec<String>> = HashMap::new();
+        for tree in trees {
+            tree.walk(&mut |node| {
+                if group_of(&node.id) != group {
+                    by_shard.entry(shard_of(group_of(&node.id))).or_default().push(self.keys.pointer(&node.id));
+                }
+            });
+        }
+        let ttl = (self.ttl_max.0 + self.ttl_max.1).to_string();
+        for (_, pointers) in by_shard {
+            self.eval(Op::Point, group, pointers, vec![ttl.clone()]).await?;
+        }
+        Ok(())
     }
 
     /// The records of a tree, with the return field of every task from the registry.
@@ -128,103 +193,280 @@ impl Engine {
                     input: serde_json::from_str(&due.message).unwrap_or(Value::Null),
                     error: ErrorReport { kind: ErrorKind::InvalidInput, message: problem, attempt: 0 },
                 };
-                pending.push(self.fail(&failure, due.token, None).await?);
+                pending.push(self.fail(&failure, due.token, false).await?);
             }
         }
         Ok(())
     }
 
-    /// Records the final failure of the run of dispatch `token`, dropping the run's creation journal, if any. A
-    /// run that a newer dispatch replaced records nothing (code `stale`).
-    pub async fn fail(&self, failure: &Failure, token: u64, journal: Option<&str>) -> Result<Transition> {
+    /// Records the final failure of the run of dispatch `token`, dropping the run's creation journal when it keeps
+    /// one. A run that a newer dispatch replaced records nothing (code `stale`).
+    pub async fn fail(&self, failure: &Failure, token: u64, journaled: bool) -> Result<Transition> {
         let payload = serde_json::to_string(failure)
             .map_err(|source| Error::Serialize { what: "a failure report".into(), source })?;
-        let journal = journal.unwrap_or_default().to_owned();
-        self.call_retrying(Op::Fail, vec![failure.signature_id.to_string(), token.to_string(), payload, journal]).await
+        let id = &failure.signature_id;
+        self.call_retrying(Op::Fail, id, vec![id.to_string(), token.to_string(), payload, flag(journaled)]).await
     }
 
-    /// Records the success of the run of dispatch `token`, dropping the run's creation journal, if any. A run that
-    /// a newer dispatch replaced records nothing (code `stale`).
-    pub async fn succeed(
-        &self,
-        id: &SignatureId,
-        token: u64,
-        output: &Value,
-        journal: Option<&str>,
-    ) -> Result<Transition> {
-        let journal = journal.unwrap_or_default().to_owned();
-        self.call_retrying(Op::Succeed, vec![id.to_string(), token.to_string(), output.to_string(), journal]).await
+    /// Records the success of the run of dispatch `token`, dropping the run's creation journal when it keeps one.
+    /// A run that a newer dispatch replaced records nothing (code `stale`).
+    pub async fn succeed(&self, id: &SignatureId, token: u64, output: &Value, journaled: bool) -> Result<Transition> {
+        let args = vec![id.to_string(), token.to_string(), output.to_string(), flag(journaled)];
+        self.call_retrying(Op::Succeed, id, args).await
     }
 
     /// Renews the lease of the run of dispatch `token` for `length`; `false` when the run no longer holds its
     /// signature (a newer dispatch replaced it, or the signature finished or was interrupted).
     pub async fn renew(&self, id: &SignatureId, token: u64, length: Duration) -> Result<bool> {
         let args = vec![id.to_string(), token.to_string(), length.as_millis().to_string()];
-        Ok(self.call(Op::Renew, args).await?.code == Code::Ok)
+        Ok(self.call(Op::Renew, id, args).await?.code == Code::Ok)
     }
 
-    /// Applies sub-operations in one atomic call: all of them, or (code `refused`, with the failing
-    /// sub-operation's 1-based index and its problem in `extra`) none.
+    /// Applies sub-operations: all of them, or (code `refused`, with the failing sub-operation's 1-based index and
+    /// its problem in `extra`) none. Sub-operations on one group are one atomic call. A batch that spans groups is
+    /// split into one part per group: every part is checked first, then the parts are applied in order, each
+    /// atomically; a part refused after earlier parts were applied (a change that raced the batch) is
+    /// [`Error::BatchPartlyApplied`].
     pub async fn batch(&self, subs: &[Sub]) -> Result<Transition> {
-        self.call(Op::Batch, encode_batch(subs, &|root| self.records(root, None))).await
+        // where the signatures the batch stores will be: in the group of the tree's root, or the swarm's
+        let mut located: HashMap<SignatureId, String> = HashMap::new();
+        loop {
+            let mut parts: Vec<(String, Vec<usize>)> = Vec::new();
+            for (index, sub) in subs.iter().enumerate() {
+                let group = sub.target().and_then(|id| located.get(id)).map_or(sub.group(), String::as_str);
+                match parts.iter_mut().find(|(known, _)| known == group) {
+                    Some((_, indexes)) => indexes.push(index),
+                    None => parts.push((group.to_owned(), vec![index])),
+                }
+                let group = group.to_owned();
+                for tree in sub.trees() {
+                    tree.walk(&mut |node| {
+                        located.entry(node.id.clone()).or_insert_with(|| group.clone());
+                    });
+                }
+            }
+            if parts.len() > 1 {
+                let mut moved = false;
+                for (group, indexes) in &parts {
+                    let checked = self.part(Op::Check, group, subs, indexes).await?;
+                    if checked.code != Code::Refused {
+                        continue;
+                    }
+                    match moved_refusal(&checked) {
+                        Some((id, to)) => {
+                            located.insert(id, to);
+                            moved = true;
+                            break;
+                        }
+                        None => return Ok(checked),
+                    }
+                }
+                if moved {
+                    continue;
+                }
+            }
+            let mut applied = Transition::empty(Code::Ok);
+            let mut moved = false;
+            for (done, (group, indexes)) in parts.iter().enumerate() {
+                let trees: Vec<&Node> = indexes.iter().flat_map(|&index| subs[index].trees()).collect();
+                self.point(group, &trees).await?;
+                let transition = self.part(Op::Batch, group, subs, indexes).await?;
+                if transition.code != Code::Refused {
+                    applied.absorb(transition);
+                    continue;
+                }
+                if done == 0
+                    && let Some((id, to)) = moved_refusal(&transition)
+                {
+                    located.insert(id, to);
+                    moved = true;
+                    break;
+                }
+                if done == 0 {
+                    return Ok(transition);
+                }
+                // the earlier parts' runs are due: dispatch them before reporting
+                self.apply(applied).await?;
+                return Err(Error::BatchPartlyApplied {
+                    applied: parts[..done].iter().map(|(_, indexes)| indexes.len()).sum(),
+                    total: subs.len(),
+                    refusal: transition.extra.join(" "),
+                });
+            }
+            if !moved {
+                return Ok(applied);
+            }
+        }
+    }
+
+    /// Checks or applies the sub-operations at `indexes` on one group; a refusal names the sub-operation by its
+    /// index in `subs`.
+    async fn part(&self, op: Op, group: &str, subs: &[Sub], indexes: &[usize]) -> Result<Transition> {
+        let targets: Vec<&SignatureId> = indexes.iter().filter_map(|&index| subs[index].target()).collect();
+        let args = encode_batch(indexes.iter().map(|&index| &subs[index]), &|root| self.records(root, None));
+        let mut transition = self.call_at(op, group, &targets, args).await?;
+        if transition.code == Code::Refused
+            && let Some(local) = transition.extra.first().and_then(|n| n.parse::<usize>().ok())
+            && let Some(index) = local.checked_sub(1).and_then(|local| indexes.get(local))
+        {
+            transition.extra[0] = (index + 1).to_string();
+        }
+        Ok(transition)
     }
 
     /// Splices a flow into a running task's place: the flow becomes the task's child and starts with `message`;
-    /// the task finishes with the flow's outcome. Drops the run's creation journal, if any.
+    /// the task finishes with the flow's outcome. Drops the run's creation journal when it keeps one. The flow is
+    /// stored in the task's group.
     pub async fn continue_with(
         &self,
         task: &SignatureId,
         token: u64,
         flow: &Node,
         message: &Value,
-        journal: Option<&str>,
+        journaled: bool,
     ) -> Result<Transition> {
         let mut args = vec![task.to_string(), token.to_string()];
         encode_records(&self.records(flow, Some((task, 0))), &mut args);
         args.push(flow.id.to_string());
         args.push(message.to_string());
-        args.push(journal.unwrap_or_default().to_owned());
-        self.call_retrying(Op::Continue, args).await
+        args.push(flag(journaled));
+        let mut group = group_of(task).to_owned();
+        for _ in 0..3 {
+            self.point(&group, &[flow]).await?;
+            let transition = self.call_at(Op::Continue, &group, &[task], args.clone()).await?;
+            match (transition.code, transition.extra.first()) {
+                (Code::Moved, Some(moved)) => group = moved.clone(),
+                _ => return Ok(transition),
+            }
+        }
+        Err(protocol_error(format!("the pointers of {task} lead in a circle")))
     }
 
     /// Runs a lifecycle operation (`suspend`, `interrupt`, `resume`, `cancel`) on a signature and what it contains.
     pub async fn lifecycle(&self, op: Lifecycle, id: &SignatureId) -> Result<Transition> {
-        let transition = self.call(op.into(), vec![id.to_string()]).await?;
+        let transition = self.call(op.into(), id, vec![id.to_string()]).await?;
         if transition.code == Code::Missing {
             return Err(Error::NotFound(id.clone()));
         }
         Ok(transition)
     }
 
+    /// Each shard's runs dispatched more than `grace` ago that never began, and runs whose lease expired (at most
+    /// `limit` of each per shard).
+    pub async fn due(&self, grace: Duration, limit: usize) -> Result<DueRuns> {
+        let mut all = DueRuns { unbegun: Vec::new(), expired: Vec::new() };
+        for shard in 0..SHARDS {
+            let [outbox, leases, ..] = self.keys.of_shard(shard);
+            let args = vec![grace.as_millis().to_string(), limit.to_string()];
+            let due = DueRuns::parse(self.eval(Op::Due, "", vec![outbox, leases], args).await?)?;
+            all.unbegun.extend(due.unbegun);
+            all.expired.extend(due.expired);
+        }
+        Ok(all)
+    }
+
     /// Dispatches again tasks that were dispatched more than `grace` ago and never began, and runs whose lease
     /// expired. Returns how many runs it dispatched.
     pub async fn recover(&self, grace: Duration, limit: usize) -> Result<usize> {
-        let transition = self.call(Op::Recover, vec![grace.as_millis().to_string(), limit.to_string()]).await?;
-        let count = transition.dispatch_count();
-        let lost: usize = transition.extra.first().and_then(|n| n.parse().ok()).unwrap_or(0);
+        let due = self.due(grace, limit).await?;
+        let mut groups: Vec<(String, Vec<SignatureId>, Vec<SignatureId>)> = Vec::new();
+        for (member, expired) in
+            due.unbegun.into_iter().map(|m| (m, false)).chain(due.expired.into_iter().map(|m| (m, true)))
+        {
+            let index = match groups.iter().position(|(group, ..)| *group == member.group) {
+                Some(index) => index,
+                None => {
+                    groups.push((member.group.clone(), Vec::new(), Vec::new()));
+                    groups.len() - 1
+                }
+            };
+            let (_, unbegun, lost) = &mut groups[index];
+            if expired { lost.push(member.id) } else { unbegun.push(member.id) }
+        }
+        let (mut count, mut lost) = (0, 0);
+        for (group, unbegun, expired) in groups {
+            let mut args = vec![grace.as_millis().to_string(), unbegun.len().to_string()];
+            args.extend(unbegun.iter().map(ToString::to_string));
+            args.push(expired.len().to_string());
+            args.extend(expired.iter().map(ToString::to_string));
+            let transition = self.call_at(Op::Recover, &group, &[], args).await?;
+            count += transition.dispatch_count();
+            lost += transition.extra.first().and_then(|n| n.parse::<usize>().ok()).unwrap_or(0);
+            self.apply(transition).await?;
+        }
         if lost > 0 {
             tracing::warn!(lost, "runs lost their lease (their worker died or was cut off); dispatching them again");
         }
-        self.apply(transition).await?;
         Ok(count)
+    }
+
+    /// The root flows of every shard that match `query`, newest first (ties: by `<group>|<id>`, descending).
+    pub async fn flows(&self, query: &FlowQuery) -> Result<Vec<IndexEntry>> {
+        let statuses: Vec<&str> = query.statuses.iter().map(|status| status.as_str()).collect();
+        let (before, cursor) = match &query.cursor {
+            Some((ms, member)) => (ms.to_string(), member.clone()),
+            None => ("+inf".to_owned(), String::new()),
+        };
+        let args = vec![
+            before,
+            cursor,
+            query.after_ms.map_or("-inf".to_owned(), |ms| ms.to_string()),
+            query.limit.to_string(),
+            statuses.join(" "),
+            query.name.clone().unwrap_or_default(),
+        ];
+        let calls = (0..SHARDS).map(|shard| {
+            let [_, _, flows, index] = self.keys.of_shard(shard);
+            self.eval(Op::Flows, "", vec![flows, index], args.clone())
+        });
+        let mut entries = Vec::new();
+        for reply in futures::future::join_all(calls).await {
+            entries.extend(IndexEntry::parse_all(reply?)?);
+        }
+        entries.sort_by(|a, b| b.created_ms.cmp(&a.created_ms).then_with(|| b.member().cmp(&a.member())));
+        entries.truncate(query.limit);
+        Ok(entries)
     }
 
     /// Asks whether a delivery may run, recording the backend's reference of the run. A retry of a run that keeps a
     /// creation journal gets the journal's ids back in `extra`.
-    pub async fn begin(
-        &self,
-        run: &Run,
-        attempt: u32,
-        run_ref: Option<&str>,
-        journal: Option<&str>,
-    ) -> Result<Transition> {
+    pub async fn begin(&self, run: &Run, attempt: u32, run_ref: Option<&str>, journaled: bool) -> Result<Transition> {
         let args = vec![
             run.signature_id.to_string(),
             run.token.to_string(),
             attempt.to_string(),
             run_ref.unwrap_or_default().to_owned(),
-            journal.unwrap_or_default().to_owned(),
+            flag(journaled),
         ];
-        self.call_retrying(Op::Begin, args).await
+        self.call_retrying(Op::Begin, &run.signature_id, args).await
     }
+}
+
+/// A boolean argument of the script.
+fn flag(on: bool) -> String {
+    if on { "1" } else { "" }.to_owned()
+}
+
+fn protocol_error(detail: String) -> Error {
+    Error::Store(StoreError::Protocol(detail))
+}
+
+/// The signature a `moved` refusal names and the group it moved to.
+fn moved_refusal(transition: &Transition) -> Option<(SignatureId, String)> {
+    let extra = &transition.extra;
+    if extra.get(1).map(String::as_str) != Some("moved") {
+        return None;
+    }
+    Some((SignatureId::parse(extra.get(2)?)?, extra.get(3)?.clone()))
+}
+
+/// What [`Engine::flows`] looks for.
+pub(crate) struct FlowQuery {
+    pub statuses: Vec<crate::model::Status>,
+    pub name: Option<String>,
+    /// Where the previous page ended: its last entry's creation (ms) and `<group>|<id>`.
+    pub cursor: Option<(u64, String)>,
+    /// Created at or after this (ms since the epoch).
+    pub after_ms: Option<u64>,
+    pub limit: usize,
 }

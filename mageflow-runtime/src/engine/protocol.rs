@@ -37,6 +37,16 @@ pub(crate) enum Op {
     Cancel,
     /// Dispatch again what was dispatched but never began, and runs whose lease expired.
     Recover,
+    /// Check a batch without applying it (the parts of a batch that spans groups).
+    Check,
+    /// Read a signature, or the tree under it.
+    Read,
+    /// A shard's runs dispatched long ago that never began, and its expired leases.
+    Due,
+    /// A shard's root flows, newest first.
+    Flows,
+    /// Write pointers from ids to the group their signatures are stored in.
+    Point,
 }
 
 impl Op {
@@ -54,6 +64,11 @@ impl Op {
             Op::Resume => "resume",
             Op::Cancel => "cancel",
             Op::Recover => "recover",
+            Op::Check => "check",
+            Op::Read => "read",
+            Op::Due => "due",
+            Op::Flows => "flows",
+            Op::Point => "point",
         }
     }
 }
@@ -103,6 +118,8 @@ pub(crate) enum Code {
     Refused,
     /// `renew`: the run no longer holds its signature.
     Lost,
+    /// A by-id operation met a signature stored in another group (`extra`: that group).
+    Moved,
 }
 
 impl Code {
@@ -119,6 +136,7 @@ impl Code {
             "ignored" => Code::Ignored,
             "refused" => Code::Refused,
             "lost" => Code::Lost,
+            "moved" => Code::Moved,
             _ => return None,
         })
     }
@@ -144,6 +162,8 @@ pub(crate) enum Refusal {
     Mismatch,
     /// The stored record is unusable (details: what is wrong).
     Damaged,
+    /// The signature is stored in another group (details: that group).
+    Moved,
 }
 
 impl Refusal {
@@ -157,6 +177,7 @@ impl Refusal {
             "not_pending" => Refusal::NotPending,
             "mismatch" => Refusal::Mismatch,
             "damaged" => Refusal::Damaged,
+            "moved" => Refusal::Moved,
             _ => return None,
         })
     }
@@ -181,7 +202,6 @@ pub(crate) mod field {
     pub const ERROR: &str = "error";
     pub const CREATED: &str = "created";
     pub const FINISHED: &str = "finished";
-    pub const NEXT: &str = "next";
     pub const MAX_CONCURRENCY: &str = "maxc";
     pub const STOP_AFTER: &str = "stop_after";
     pub const MAX_ITEMS: &str = "max_items";
@@ -191,9 +211,46 @@ pub(crate) mod field {
     pub const RUNNING: &str = "running";
     pub const SUCCEEDED: &str = "ok_n";
     pub const FAILED: &str = "fail_n";
+    /// On the root of a stored flow: the flow index lists it.
+    pub const ROOT: &str = "root";
 }
 
-/// The names of the keys under a prefix.
+/// How many virtual shards the keys of a prefix are spread over. Each shard is one hash tag, so one slot of a
+/// Redis Cluster; a group (and the flows stored in it) lives in one shard. Part of the layout: changing it moves
+/// every key.
+pub(crate) const SHARDS: usize = 16;
+
+/// The leading characters of a signature id that name its group (see [`SignatureId::generate`]).
+pub(crate) const GROUP_LEN: usize = 10;
+
+/// The group a signature id names: its first [`GROUP_LEN`] characters (the whole id when it is shorter).
+pub(crate) fn group_of(id: &SignatureId) -> &str {
+    let id = id.as_str();
+    &id[..id.len().min(GROUP_LEN)]
+}
+
+/// The shard of a group: FNV-1a of its name.
+pub(crate) fn shard_of(group: &str) -> usize {
+    let hash = group.bytes().fold(0x811c_9dc5_u32, |hash, byte| (hash ^ byte as u32).wrapping_mul(0x0100_0193));
+    hash as usize % SHARDS
+}
+
+/// The hash tag of each shard: shard `k`'s tag hashes to a slot in the `k`-th sixteenth of Redis Cluster's slots,
+/// so that the shards spread evenly over the primaries, whichever way the slots are split.
+fn shard_tags() -> &'static [String; SHARDS] {
+    static TAGS: std::sync::OnceLock<[String; SHARDS]> = std::sync::OnceLock::new();
+    TAGS.get_or_init(|| {
+        std::array::from_fn(|shard| {
+            let span = crate::store::SLOTS / SHARDS as u16;
+            (0..)
+                .map(|n| format!("{shard}.{n}"))
+                .find(|tag| crate::store::slot_of(tag) / span == shard as u16)
+                .unwrap_or_default()
+        })
+    })
+}
+
+/// The names of the keys under a prefix (see `docs/architecture.md`, "The key layout").
 #[derive(Clone, Debug)]
 pub(crate) struct Keys {
     prefix: String,
@@ -209,24 +266,38 @@ impl Keys {
         &self.prefix
     }
 
-    /// A signature's hash.
-    pub fn signature(&self, id: &SignatureId) -> String {
-        format!("{}:sig:{id}", self.prefix)
+    fn shard_key(&self, shard: usize, name: &str) -> String {
+        format!("{}:{{{}}}:{name}", self.prefix, shard_tags()[shard])
     }
 
-    /// A container's child list (a chain's steps, a swarm's items, the flow a task continued with).
-    pub fn children(&self, id: &SignatureId) -> String {
-        format!("{}:sig:{id}:children", self.prefix)
+    /// The hash that holds every signature of a group.
+    pub fn group(&self, group: &str) -> String {
+        self.shard_key(shard_of(group), &format!("g:{group}"))
+    }
+
+    /// The keys a call on a group declares: the group's hash, then its shard's outbox, leases, flow list and flow
+    /// index.
+    pub fn of_group(&self, group: &str) -> Vec<String> {
+        let shard = shard_of(group);
+        let mut keys = vec![self.group(group)];
+        keys.extend(self.of_shard(shard));
+        keys
+    }
+
+    /// A shard's outbox, leases, flow list and flow index.
+    pub fn of_shard(&self, shard: usize) -> [String; 4] {
+        ["outbox", "leases", "flows", "index"].map(|name| self.shard_key(shard, name))
+    }
+
+    /// The pointer from a signature id to the group it is stored in, when that is not the group the id names; in
+    /// the shard of the group the id names.
+    pub fn pointer(&self, id: &SignatureId) -> String {
+        self.shard_key(shard_of(group_of(id)), &format!("ptr:{id}"))
     }
 
     /// A task definition's hash (input schema, return field, retries): the only keys without a TTL.
     pub fn definition(&self, task: &str) -> String {
         format!("{}:task:{task}", self.prefix)
-    }
-
-    /// A task run's creation journal.
-    pub fn journal(&self, id: &SignatureId) -> String {
-        format!("{}:journal:{id}", self.prefix)
     }
 
     /// The channel the script publishes a signature's new status on when it finishes.
@@ -235,12 +306,13 @@ impl Keys {
     }
 }
 
-/// The arguments every call starts with: the operation, the key prefix, the six TTLs in seconds, the caller's
-/// clock (ms since the epoch) and the length of a run's lease (ms).
-pub(crate) fn header(op: Op, keys: &Keys, ttls: &[String; 6], lease: Duration) -> Vec<String> {
+/// The arguments every call starts with: the operation, the group it works on (or the one pointers name), the key
+/// prefix, the six TTLs in seconds, the caller's clock (ms since the epoch) and the length of a run's lease (ms).
+pub(crate) fn header(op: Op, group: &str, keys: &Keys, ttls: &[String; 6], lease: Duration) -> Vec<String> {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let mut args = Vec::with_capacity(16);
     args.push(op.as_str().to_owned());
+    args.push(group.to_owned());
     args.push(keys.prefix.clone());
     args.extend(ttls.iter().cloned());
     args.push(now.as_millis().to_string());
@@ -362,23 +434,62 @@ pub(crate) enum Sub {
     Update(SignatureId, serde_json::Map<String, Value>),
     /// Close a swarm.
     Close(SignatureId),
-    /// Append ids to a task run's creation journal.
-    Journal(String, Vec<SignatureId>),
+    /// Append ids to a task run's creation journal (kept on the task).
+    Journal(SignatureId, Vec<SignatureId>),
 }
 
-/// The arguments of a `batch`: a count, then each sub-operation's name and arguments. `records` turns a tree into
-/// its records.
-pub(crate) fn encode_batch(subs: &[Sub], records: &dyn Fn(&Node) -> Vec<Record>) -> Vec<String> {
+impl Sub {
+    /// The stored signature the sub-operation works on, if any (the root of a new flow is not stored yet).
+    pub fn target(&self) -> Option<&SignatureId> {
+        match self {
+            Sub::Create(_) | Sub::Run(..) => None,
+            Sub::Start(id, _) | Sub::Update(id, _) | Sub::Close(id) | Sub::Journal(id, _) => Some(id),
+            Sub::Add { swarm, .. } => Some(swarm),
+        }
+    }
+
+    /// The group the sub-operation writes to, unless its target was found elsewhere: a new flow's root names it.
+    pub fn group(&self) -> &str {
+        match self {
+            Sub::Create(root) | Sub::Run(root, _) => group_of(&root.id),
+            _ => self.target().map(group_of).unwrap_or_default(),
+        }
+    }
+
+    /// The trees the sub-operation stores.
+    pub fn trees(&self) -> &[Node] {
+        match self {
+            Sub::Create(root) | Sub::Run(root, _) => std::slice::from_ref(root),
+            Sub::Add { items, .. } => items,
+            _ => &[],
+        }
+    }
+}
+
+/// Marks the first record (a flow's root) as the root of a stored flow, which the flow index lists.
+fn rooted(mut records: Vec<Record>) -> Vec<Record> {
+    if let Some(root) = records.first_mut() {
+        root.fields.push((field::ROOT, "1".to_owned()));
+    }
+    records
+}
+
+/// The arguments of a `batch` (or `check`): a count, then each sub-operation's name and arguments. `records` turns a
+/// tree into its records.
+pub(crate) fn encode_batch<'a>(
+    subs: impl ExactSizeIterator<Item = &'a Sub>,
+    records: &dyn Fn(&Node) -> Vec<Record>,
+) -> Vec<String> {
     let mut args = vec![subs.len().to_string()];
     for sub in subs {
         match sub {
             Sub::Create(root) => {
                 args.push("create".into());
-                encode_records(&records(root), &mut args);
+                encode_records(&rooted(records(root)), &mut args);
             }
             Sub::Run(root, message) => {
                 args.push("run".into());
-                encode_records(&records(root), &mut args);
+                encode_records(&rooted(records(root)), &mut args);
                 args.push(root.id.to_string());
                 args.push(message.to_string());
             }
@@ -396,8 +507,8 @@ pub(crate) fn encode_batch(subs: &[Sub], records: &dyn Fn(&Node) -> Vec<Record>)
                 args.extend(["update".into(), id.to_string(), Value::Object(layer.clone()).to_string()]);
             }
             Sub::Close(swarm) => args.extend(["close".into(), swarm.to_string()]),
-            Sub::Journal(key, ids) => {
-                args.extend(["journal".into(), key.clone(), ids.len().to_string()]);
+            Sub::Journal(task, ids) => {
+                args.extend(["journal".into(), task.to_string(), ids.len().to_string()]);
                 args.extend(ids.iter().map(ToString::to_string));
             }
         }
@@ -439,6 +550,17 @@ fn texts(reply: Option<&Reply>) -> Vec<String> {
 }
 
 impl Transition {
+    /// A transition that decided nothing.
+    pub fn empty(code: Code) -> Transition {
+        Transition { code, due: Vec::new(), interrupts: Vec::new(), extra: Vec::new() }
+    }
+
+    /// Adds what another transition made due and interrupted.
+    pub fn absorb(&mut self, other: Transition) {
+        self.due.extend(other.due);
+        self.interrupts.extend(other.interrupts);
+    }
+
     /// Decodes a reply of the script.
     pub fn parse(reply: Reply) -> Result<Transition> {
         let parts = reply.as_array().ok_or_else(|| protocol(format!("the transition script returned {reply:?}")))?;
@@ -476,6 +598,121 @@ impl Transition {
     /// How many tasks the transition made due.
     pub fn dispatch_count(&self) -> usize {
         self.due.len()
+    }
+}
+
+/// A stored signature, as `read` returns it: its fields by name and its children in position order.
+#[derive(Debug)]
+pub(crate) struct StoredRecord {
+    pub id: SignatureId,
+    pub fields: std::collections::HashMap<String, String>,
+    pub children: Vec<SignatureId>,
+}
+
+/// What `read` answered.
+pub(crate) enum ReadReply {
+    /// The signature (first) and, for a whole tree, everything under it.
+    Records(Vec<StoredRecord>),
+    /// The signature is stored in this other group.
+    Moved(String),
+    /// No such signature.
+    Missing,
+}
+
+impl ReadReply {
+    pub fn parse(reply: Reply) -> Result<ReadReply> {
+        let parts = reply.as_array().ok_or_else(|| protocol(format!("`read` returned {reply:?}")))?;
+        match parts.first().and_then(Reply::as_text) {
+            Some("missing") => return Ok(ReadReply::Missing),
+            Some("moved") => {
+                let group =
+                    texts(parts.get(1)).into_iter().next().ok_or_else(|| protocol("`moved` without a group"))?;
+                return Ok(ReadReply::Moved(group));
+            }
+            Some("ok") => {}
+            other => return Err(protocol(format!("`read` answered {other:?}"))),
+        }
+        let mut records = Vec::new();
+        for entry in parts.get(1).and_then(Reply::as_array).unwrap_or_default() {
+            let entry = entry.as_array().unwrap_or_default();
+            let id = entry.first().and_then(Reply::as_text).and_then(SignatureId::parse);
+            let id = id.ok_or_else(|| protocol(format!("a record without an id: {entry:?}")))?;
+            let flat = texts(entry.get(1));
+            let fields = flat.chunks(2).filter(|pair| pair.len() == 2).map(|pair| (pair[0].clone(), pair[1].clone()));
+            let children = texts(entry.get(2)).iter().filter_map(|child| SignatureId::parse(child)).collect();
+            records.push(StoredRecord { id, fields: fields.collect(), children });
+        }
+        Ok(ReadReply::Records(records))
+    }
+}
+
+/// An entry of a shard's outbox or leases: `<group>|<id>` and its score (ms).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Member {
+    pub group: String,
+    pub id: SignatureId,
+    pub score: f64,
+}
+
+fn members(reply: Option<&Reply>) -> Vec<Member> {
+    texts(reply)
+        .chunks(2)
+        .filter_map(|pair| {
+            let (group, id) = pair.first()?.split_once('|')?;
+            Some(Member { group: group.to_owned(), id: SignatureId::parse(id)?, score: pair.get(1)?.parse().ok()? })
+        })
+        .collect()
+}
+
+/// What `due` answered: runs dispatched long ago that never began, and runs whose lease expired.
+pub(crate) struct DueRuns {
+    pub unbegun: Vec<Member>,
+    pub expired: Vec<Member>,
+}
+
+impl DueRuns {
+    pub fn parse(reply: Reply) -> Result<DueRuns> {
+        let parts = reply.as_array().ok_or_else(|| protocol(format!("`due` returned {reply:?}")))?;
+        Ok(DueRuns { unbegun: members(parts.get(1)), expired: members(parts.get(2)) })
+    }
+}
+
+/// An entry of a shard's flow index.
+#[derive(Clone, Debug)]
+pub(crate) struct IndexEntry {
+    pub group: String,
+    pub id: SignatureId,
+    pub created_ms: u64,
+    pub status: String,
+    pub finished_s: u64,
+    pub name: String,
+}
+
+impl IndexEntry {
+    /// The entry's member in the shard's flow list.
+    pub fn member(&self) -> String {
+        format!("{}|{}", self.group, self.id)
+    }
+
+    pub fn parse_all(reply: Reply) -> Result<Vec<IndexEntry>> {
+        let parts = reply.as_array().ok_or_else(|| protocol(format!("`flows` returned {reply:?}")))?;
+        let mut out = Vec::new();
+        for entry in parts.get(1).and_then(Reply::as_array).unwrap_or_default() {
+            let words = texts(Some(entry));
+            let parsed = (|| {
+                let (group, id) = words.first()?.split_once('|')?;
+                Some(IndexEntry {
+                    group: group.to_owned(),
+                    id: SignatureId::parse(id)?,
+                    created_ms: words.get(1)?.parse::<f64>().ok()? as u64,
+                    status: words.get(2)?.clone(),
+                    finished_s: words.get(3)?.parse().ok()?,
+                    name: words.get(4).cloned().unwrap_or_default(),
+                })
+            })();
+            out.push(parsed.ok_or_else(|| protocol(format!("a bad flow index entry {words:?}")))?);
+        }
+        Ok(out)
     }
 }
 

@@ -2,31 +2,37 @@
 -- round trip. The same script runs in Redis (EVALSHA) and in the embedded MemoryStore (an in-process Lua 5.1 over
 -- an in-memory keyspace), so both stores share one implementation of the semantics.
 --
--- ARGV[1] operation, ARGV[2] key prefix, ARGV[3..8] TTLs in seconds (task active, task done, chain active, chain
--- done, swarm active, swarm done), ARGV[9] the caller's clock (ms since the epoch), ARGV[10] the length of a run's
--- lease (ms), ARGV[11..] the operation's arguments. The caller's clock spares a TIME call: every redis.call costs, and timestamps only order the outbox
--- (against a grace of seconds) and date signatures.
+-- Layout (see docs/architecture.md, "The key layout"). Every key a call touches is in its KEYS, and all of them
+-- share one hash tag, so that each call runs on one slot of a Redis Cluster:
+--   KEYS[1] P:{s}:g:<G>   hash: every signature stored in group G, as fields `<id>|<field>`, and `#live`
+--   KEYS[2] P:{s}:outbox  sorted set: tasks dispatched but not begun, members `<G>|<id>`, scored by dispatch (ms)
+--   KEYS[3] P:{s}:leases  sorted set: task runs under way, members `<G>|<id>`, scored by their lease's expiry (ms)
+--   KEYS[4] P:{s}:flows   sorted set: root flows, members `<G>|<id>`, scored by creation (ms)
+--   KEYS[5] P:{s}:index   hash: root flows, `<G>|<id>` -> "<status> <finished s> <name>"
+--   KEYS[6..] P:{s}:ptr:<id>  string: the group a signature is stored in when that is not the group its id names
+-- The shard operations (`due`, `flows`, `point`) take their own KEYS, described with them.
 --
--- Keys (P = prefix):
---   P:sig:<id>            hash: one signature (fields below)
---   P:sig:<id>:children   list: a chain's steps or a swarm's items, in position order
---   P:sig:<id>:queue      list: a swarm's items not started yet (FIFO)
---   P:sig:<id>:results    hash: a swarm's item outcomes by position (and `swarm`: the swarm's id)
---   P:outbox              sorted set: tasks dispatched but not begun, scored by dispatch time (ms)
---   P:leases              sorted set: task runs under way, scored by the expiry of their lease (ms)
---   P:journal:<id>        list: the ids a task run created, in order, replayed to its retries
+-- ARGV[1] operation, ARGV[2] the group G, ARGV[3] the key prefix (for the channels finished signatures are
+-- published on), ARGV[4..9] TTLs in seconds (task active, task done, chain active, chain done, swarm active, swarm
+-- done), ARGV[10] the caller's clock (ms since the epoch), ARGV[11] the length of a run's lease (ms), ARGV[12..] the
+-- operation's arguments. The caller's clock spares a TIME call: timestamps only order the outbox (against a grace of
+-- seconds), expire leases and date signatures.
+--
 -- Signature fields: kind, task (name), status, prev (status before the last change), parent, pos, on_ok / on_err
 -- (space-separated callback ids), args (bound arguments: JSON objects, one per line, later lines winning), rf
 -- (return field), msg / route (the message it was started with, and whether that message goes to its return
 -- field), token (dispatch counter), attempt (the last attempt that began, counting lost ones), base (the attempts
 -- that earlier, lost dispatches used), lease (when the lease of the run under way expires, ms), ref (the backend's
--- reference of the run), result / error (JSON),
--- created / finished (s), next (the flow a task continued with, also its only child). Chains add step; swarms add
--- maxc, stop_after, max_items, closed, started, n (items), running, ok_n, fail_n, and raw=1 when their result
--- lists the items' outputs themselves instead of outcomes. Items of a swarm that hold a running slot have slot=1.
+-- reference of the run), result / error (JSON), created / finished (s), root=1 on the root of a stored flow, jrn (the
+-- ids a task run created, space-separated, replayed to its retries), next (the flow a task continued with). n and
+-- c0, c1, ... list children in position order (a chain's steps, a swarm's items, a continued task's flow). Chains add
+-- step; swarms add maxc, stop_after, max_items, closed, started, running, ok_n, fail_n, qh (the position of the
+-- first item not started yet: the queue is positions qh to n-1), r0, r1, ... (item outcomes by position), and raw=1
+-- when their result lists the items' outputs themselves instead of outcomes. Items of a swarm that hold a running
+-- slot have slot=1.
 --
--- Operations: batch (create, run, add items, update arguments, close: see "batches" below), begin, renew, succeed,
--- fail, continue, suspend, interrupt, resume, cancel, recover.
+-- A group's hash has the largest active TTL while any of its parentless signatures (flows and callbacks; `#live`
+-- counts them) has not finished, and the largest done TTL once all have.
 --
 -- Runs and leases: a run that begins holds a lease, which its worker renews while the handler runs. While the lease
 -- holds, another delivery of the same dispatch is busy and does not run: one execution at a time per run. When the
@@ -34,43 +40,203 @@
 -- report of the lost execution is stale; the lost attempt counts (base), and the worker fails a run whose attempts
 -- are used up with the kind `lost`.
 --
--- Every operation returns {code, dispatches, interrupts, extra}: dispatches are tasks to hand to the backend, each
+-- Every transition returns {code, dispatches, interrupts, extra}: dispatches are tasks to hand to the backend, each
 -- {id, token, task, msg, route, rf, args...} with the bound arguments of the task and of each of its ancestors,
 -- nearest first; interrupts are running tasks to abort, each {id, ref} with the backend's reference of the run
--- (the field `ref`, recorded when the run began); extra is operation-specific.
+-- (the field `ref`, recorded when the run began); extra is operation-specific. A by-id operation on a signature
+-- that its group lacks but whose pointer names another group answers `moved` with that group in extra.
 
 local OP = ARGV[1]
-local P = ARGV[2]
+local GROUP = ARGV[2]
+local PREFIX = ARGV[3]
 local TTL = {
-  task = { tonumber(ARGV[3]), tonumber(ARGV[4]) },
-  chain = { tonumber(ARGV[5]), tonumber(ARGV[6]) },
-  swarm = { tonumber(ARGV[7]), tonumber(ARGV[8]) },
+  task = { tonumber(ARGV[4]), tonumber(ARGV[5]) },
+  chain = { tonumber(ARGV[6]), tonumber(ARGV[7]) },
+  swarm = { tonumber(ARGV[8]), tonumber(ARGV[9]) },
 }
-local NOW_MS = tonumber(ARGV[9])
+local ACTIVE_TTL = math.max(TTL.task[1], TTL.chain[1], TTL.swarm[1])
+local DONE_TTL = math.max(TTL.task[2], TTL.chain[2], TTL.swarm[2])
+local NOW_MS = tonumber(ARGV[10])
 -- signatures keep seconds: a 32-bit integer is smaller in a Redis hash than milliseconds
 local NOW_S = math.floor(NOW_MS / 1000)
-local LEASE_MS = tonumber(ARGV[10])
-local A = 11
-local OUTBOX = P .. ':outbox'
-local LEASES = P .. ':leases'
+local LEASE_MS = tonumber(ARGV[11])
+local A = 12
+
+-- ---- shard operations ------------------------------------------------------------------------------------------
+
+if OP == 'due' then
+  -- KEYS: outbox, leases. grace (ms), limit: the members dispatched longer ago than the grace that never began,
+  -- and the runs whose lease expired. Reads only.
+  local grace, limit = tonumber(ARGV[A]), tonumber(ARGV[A + 1])
+  local unbegun = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', NOW_MS - grace, 'WITHSCORES', 'LIMIT', 0, limit)
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', NOW_MS, 'WITHSCORES', 'LIMIT', 0, limit)
+  return { 'ok', unbegun, expired }
+end
+
+if OP == 'flows' then
+  -- KEYS: flows, index. before (ms, or '+inf'), the member a page ended with at that ms (or ''), after (ms,
+  -- inclusive, or '-inf'), limit, statuses (space-separated, or '' for all), name (exact, or ''): root flows newest
+  -- first (ties: members in reverse order, as ZREVRANGEBYSCORE gives them) that come after the cursor, each {member,
+  -- created ms, status, finished s, name}. Entries whose group has expired are dropped on the way.
+  local before, cursor, after, limit, wanted, name =
+    ARGV[A], ARGV[A + 1], ARGV[A + 2], tonumber(ARGV[A + 3]), ARGV[A + 4], ARGV[A + 5]
+  local statuses = {}
+  for word in string.gmatch(wanted, '%S+') do statuses[word] = true end
+  local out = {}
+  local offset = 0
+  while #out < limit do
+    local page = redis.call('ZREVRANGEBYSCORE', KEYS[1], before, after, 'WITHSCORES', 'LIMIT', offset, 200)
+    if #page == 0 then break end
+    offset = offset + #page / 2
+    local members = {}
+    for i = 1, #page, 2 do members[#members + 1] = page[i] end
+    local entries = redis.call('HMGET', KEYS[2], unpack(members))
+    for j, member in ipairs(members) do
+      local created = tonumber(page[2 * j])
+      local entry = entries[j]
+      local status, finished, flow_name
+      if entry then status, finished, flow_name = string.match(entry, '^(%S+) (%d+) ?(.*)$') end
+      finished = tonumber(finished or 0)
+      local gone = not status
+        or (finished > 0 and finished + DONE_TTL < NOW_S)
+        or (finished == 0 and created / 1000 + ACTIVE_TTL < NOW_S)
+      if gone then
+        redis.call('ZREM', KEYS[1], member)
+        redis.call('HDEL', KEYS[2], member)
+        offset = offset - 1
+      elseif #out < limit and (wanted == '' or statuses[status]) and (name == '' or name == flow_name)
+        and not (cursor ~= '' and page[2 * j] == before and member >= cursor) then
+        out[#out + 1] = { member, tostring(created), status, tostring(finished), flow_name }
+      end
+    end
+  end
+  return { 'ok', out }
+end
+
+if OP == 'point' then
+  -- KEYS: pointers of one shard. ttl (s): each names the group ARGV[2].
+  local ttl = tonumber(ARGV[A])
+  for _, pointer in ipairs(KEYS) do redis.call('SET', pointer, GROUP, 'EX', ttl) end
+  return { 'ok' }
+end
+
+-- ---- a group's signatures --------------------------------------------------------------------------------------
+
+local G, OUTBOX, LEASES, FLOWS, INDEX = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local POINTERS = {}
+for i = 6, #KEYS do
+  local id = string.match(KEYS[i], ':ptr:([%w_%-]+)$')
+  if id then POINTERS[id] = KEYS[i] end
+end
 
 local dispatches = {}
 local interrupts = {}
-
-local function key(id) return P .. ':sig:' .. id end
-
--- A running task to abort: its id and the backend's reference of its run (empty when unknown).
-local function runnable(s) return s == 'pending' or s == 'active' end
-local function stopped(s) return s == 'suspended' or s == 'interrupted' end
-local function finished(s) return s == 'done' or s == 'failed' or s == 'canceled' end
 
 local function result(code, extra)
   if #dispatches > 0 then redis.call('PEXPIRE', OUTBOX, TTL.task[1] * 1000) end
   return { code, dispatches, interrupts, extra or {} }
 end
 
-local function lookup(id)
-  return unpack(redis.call('HMGET', key(id), 'kind', 'status'))
+-- The fields of signature `id`, by name.
+local function get(id, ...)
+  local names = { ... }
+  for i = 1, #names do names[i] = id .. '|' .. names[i] end
+  return unpack(redis.call('HMGET', G, unpack(names)))
+end
+
+-- Writes field/value pairs (a list) of signature `id`, a thousand at a time (Lua's stack bounds `unpack`).
+local function set(id, writes)
+  for from = 1, #writes, 2000 do
+    local args = {}
+    for i = from, math.min(from + 1999, #writes), 2 do
+      args[#args + 1] = id .. '|' .. writes[i]
+      args[#args + 1] = writes[i + 1]
+    end
+    redis.call('HSET', G, unpack(args))
+  end
+end
+
+local function drop(id, ...)
+  local names = { ... }
+  for i = 1, #names do names[i] = id .. '|' .. names[i] end
+  redis.call('HDEL', G, unpack(names))
+end
+
+local function incr(id, name, by) return redis.call('HINCRBY', G, id .. '|' .. name, by) end
+
+-- A signature's entry in the outbox, the leases and the flow index.
+local function member(id) return GROUP .. '|' .. id end
+
+-- The child at a position (false when there is none).
+local function child(id, pos) return redis.call('HGET', G, id .. '|c' .. pos) end
+
+-- Fields `<id>|<name><pos>` for positions from..to, a thousand per HMGET; false where missing.
+local function numbered(id, name, from, to)
+  local out = {}
+  for first = from, to, 1000 do
+    local names = {}
+    for p = first, math.min(first + 999, to) do names[#names + 1] = id .. '|' .. name .. p end
+    local got = redis.call('HMGET', G, unpack(names))
+    for j = 1, #names do out[#out + 1] = got[j] end
+  end
+  return out
+end
+
+local function children(id)
+  return numbered(id, 'c', 0, tonumber(redis.call('HGET', G, id .. '|n') or 0) - 1)
+end
+
+local function runnable(s) return s == 'pending' or s == 'active' end
+local function stopped(s) return s == 'suspended' or s == 'interrupted' end
+local function finished(s) return s == 'done' or s == 'failed' or s == 'canceled' end
+
+-- The answer to a by-id operation on a signature this group lacks: `moved` to the group its pointer names, or
+-- `missing`.
+local function absent(id)
+  local pointer = POINTERS[id]
+  local group = pointer and redis.call('GET', pointer)
+  if group and group ~= GROUP then return { 'moved', {}, {}, { group } } end
+  return result('missing')
+end
+
+-- A running task to abort: its id and the backend's reference of its run (empty when unknown).
+local function interrupt(id)
+  interrupts[#interrupts + 1] = { id, redis.call('HGET', G, id .. '|ref') or '' }
+end
+
+local function split(text)
+  local out = {}
+  if text then
+    for word in string.gmatch(text, '%S+') do out[#out + 1] = word end
+  end
+  return out
+end
+
+-- The flow index's entry of a root flow: its status, when it finished, its name.
+local function index(id, status, finished_s)
+  redis.call('HSET', INDEX, member(id), status .. ' ' .. (finished_s or 0) .. ' ' .. (redis.call('HGET', G, id .. '|task') or ''))
+end
+
+-- Updates the flow index when `id` is a root flow.
+local function touch(id)
+  local root, status = get(id, 'root', 'status')
+  if root and status then index(id, status) end
+end
+
+-- A signature finished: when it has no parent (a flow or a callback), the group counts one live signature less and,
+-- with none left, gets the done TTL; a root flow's index entry follows.
+local function ended(id, parent, status)
+  if parent and parent ~= '' then return end
+  if redis.call('HGET', G, id .. '|root') then
+    index(id, status, NOW_S)
+    redis.call('EXPIRE', FLOWS, ACTIVE_TTL + DONE_TTL)
+    redis.call('EXPIRE', INDEX, ACTIVE_TTL + DONE_TTL)
+  end
+  if redis.call('HINCRBY', G, '#live', -1) <= 0 then redis.call('EXPIRE', G, DONE_TTL) end
+end
+
+local function publish(id, status)
+  redis.call('PUBLISH', PREFIX .. ':finished:' .. id, status)
 end
 
 -- The runs' own operations come first: they are the most frequent, and the functions defined after them are not
@@ -79,16 +245,15 @@ end
 -- ---- runs ----------------------------------------------------------------------------------------------------
 
 if OP == 'begin' then
-  -- id, token, attempt (as the backend counts it), the backend's reference of the run, the run's creation journal
-  -- (or ''): may this delivery run? Replies {attempt} with the attempt counting lost ones, then, for a retry, the
-  -- ids its earlier attempts created.
-  local id, token, attempt, ref, journal = ARGV[A], ARGV[A + 1], ARGV[A + 2], ARGV[A + 3], ARGV[A + 4]
-  local k = key(id)
-  local kind, status, current, begun, base, lease, continued =
-    unpack(redis.call('HMGET', k, 'kind', 'status', 'token', 'attempt', 'base', 'lease', 'next'))
-  if not kind then return result('missing') end
+  -- id, token, attempt (as the backend counts it), the backend's reference of the run, '1' when the run keeps a
+  -- creation journal: may this delivery run? Replies {attempt} with the attempt counting lost ones, then, for a
+  -- retry, the ids its earlier attempts created.
+  local id, token, attempt, ref, journaled = ARGV[A], ARGV[A + 1], ARGV[A + 2], ARGV[A + 3], ARGV[A + 4]
+  local kind, status, current, begun, base, lease, continued, journal, root =
+    get(id, 'kind', 'status', 'token', 'attempt', 'base', 'lease', 'next', 'jrn', 'root')
+  if not kind then return absent(id) end
   if current ~= token then return result('stale', { status }) end
-  redis.call('ZREM', OUTBOX, id)
+  redis.call('ZREM', OUTBOX, member(id))
   if finished(status) then return result('finished', { status }) end
   if continued then return result('continued', { status }) end
   attempt = tonumber(attempt) + tonumber(base or 0)
@@ -99,10 +264,10 @@ if OP == 'begin' then
   end
   if stopped(status) then
     -- an earlier attempt's lease, if any, ended with that attempt
-    redis.call('HSET', k, 'prev', 'active')
+    set(id, { 'prev', 'active' })
     if lease then
-      redis.call('HDEL', k, 'lease')
-      redis.call('ZREM', LEASES, id)
+      drop(id, 'lease')
+      redis.call('ZREM', LEASES, member(id))
     end
     return result('stopped', { status })
   end
@@ -116,10 +281,11 @@ if OP == 'begin' then
     writes[#writes + 1] = 'prev'
     writes[#writes + 1] = status
   end
-  redis.call('HSET', k, unpack(writes))
-  redis.call('ZADD', LEASES, expiry, id)
-  if journal and journal ~= '' and attempt > 1 then
-    local replay = redis.call('LRANGE', journal, 0, -1)
+  set(id, writes)
+  redis.call('ZADD', LEASES, expiry, member(id))
+  if root and status ~= 'active' then index(id, 'active') end
+  if journaled == '1' and journal and attempt > 1 then
+    local replay = split(journal)
     table.insert(replay, 1, tostring(attempt))
     return result('run', replay)
   end
@@ -130,30 +296,18 @@ if OP == 'renew' then
   -- id, token, lease length (ms): the run of this dispatch is still under way; replies `lost` when it no longer
   -- holds the signature (a newer dispatch replaced it, or the signature finished or was interrupted)
   local id, token, length = ARGV[A], ARGV[A + 1], tonumber(ARGV[A + 2])
-  local k = key(id)
-  local status, current, continued = unpack(redis.call('HMGET', k, 'status', 'token', 'next'))
+  local kind, status, current, continued = get(id, 'kind', 'status', 'token', 'next')
+  if not kind then return absent(id) end
   if current ~= token or continued or not (status == 'active' or status == 'suspended') then
     return result('lost', { status or 'missing' })
   end
   local expiry = NOW_MS + length
-  redis.call('HSET', k, 'lease', expiry)
-  redis.call('ZADD', LEASES, expiry, id)
+  set(id, { 'lease', expiry })
+  redis.call('ZADD', LEASES, expiry, member(id))
   return result('ok')
 end
 
 -- ---- the engine ----------------------------------------------------------------------------------------------
-
-local function interrupt(id)
-  interrupts[#interrupts + 1] = { id, redis.call('HGET', key(id), 'ref') or '' }
-end
-
-local function split(text)
-  local out = {}
-  if text then
-    for word in string.gmatch(text, '%S+') do out[#out + 1] = word end
-  end
-  return out
-end
 
 local function json_string(text)
   local escaped = string.gsub(text, '[%c"\\]', function(c)
@@ -166,7 +320,7 @@ end
 
 -- A failure report (the JSON of `Failure`) for failures the script decides itself.
 local function failure_json(id, kind, message)
-  local name, msg, attempt = unpack(redis.call('HMGET', key(id), 'task', 'msg', 'attempt'))
+  local name, msg, attempt = get(id, 'task', 'msg', 'attempt')
   return '{"task":' .. json_string(name or '') .. ',"signature_id":' .. json_string(id) ..
     ',"input":' .. (msg or 'null') .. ',"error":{"kind":"' .. kind .. '","message":' .. json_string(message) ..
     ',"attempt":' .. (attempt or '0') .. '}}'
@@ -194,22 +348,6 @@ local function damaged_json(id, role, problem, msg)
       ', so the flow cannot go on') .. ',"attempt":0}}'
 end
 
-local function set_ttl(id, kind, ttl, continued)
-  local k = key(id)
-  redis.call('EXPIRE', k, ttl)
-  if kind ~= 'task' or continued then
-    redis.call('EXPIRE', k .. ':children', ttl)
-    if kind == 'swarm' then
-      redis.call('EXPIRE', k .. ':queue', ttl)
-      redis.call('EXPIRE', k .. ':results', ttl)
-    end
-  end
-end
-
-local function publish(id, status)
-  redis.call('PUBLISH', P .. ':finished:' .. id, status)
-end
-
 -- Hands a task to the backend: a new dispatch token (older deliveries become stale), an outbox entry (removed when
 -- the run begins), and the bound arguments of the task and its ancestors. `token`, `task`, `rf`, `args` and
 -- `parent` are the task's stored fields; `writes` are more fields to store with the new token; `parent_fields`, when
@@ -218,7 +356,7 @@ local function send(id, token, msg, route, task, rf, args, parent, writes, paren
   token = tonumber(token or 0) + 1
   writes[#writes + 1] = 'token'
   writes[#writes + 1] = token
-  redis.call('HSET', key(id), unpack(writes))
+  set(id, writes)
   local entry = { id, tostring(token), task or '', msg or 'null', route or '0', rf or '' }
   if args then entry[#entry + 1] = args end
   local depth = 0
@@ -227,45 +365,49 @@ local function send(id, token, msg, route, task, rf, args, parent, writes, paren
     if depth == 0 and parent_fields then
       parent_args, grandparent = parent_fields[1], parent_fields[2]
     else
-      parent_args, grandparent = unpack(redis.call('HMGET', key(parent), 'args', 'parent'))
+      parent_args, grandparent = get(parent, 'args', 'parent')
     end
     if parent_args then entry[#entry + 1] = parent_args end
     parent = grandparent
     depth = depth + 1
   end
-  redis.call('ZADD', OUTBOX, NOW_MS, id)
+  redis.call('ZADD', OUTBOX, NOW_MS, member(id))
   dispatches[#dispatches + 1] = entry
 end
 
 -- Dispatches a stored task again with the message it keeps (resume, recovery).
 local function dispatch(id)
-  local token, task, msg, route, rf, args, parent =
-    unpack(redis.call('HMGET', key(id), 'token', 'task', 'msg', 'route', 'rf', 'args', 'parent'))
+  local token, task, msg, route, rf, args, parent = get(id, 'token', 'task', 'msg', 'route', 'rf', 'args', 'parent')
   send(id, token, msg, route, task, rf, args, parent, {})
 end
 
 local start, complete, report, fill, terminate
 
--- Ends a signature and everything under it that has not finished: status canceled, done TTL, running tasks listed
--- for the backend to abort, callbacks dropped. Finished nodes keep their status.
+-- Ends a signature and everything under it that has not finished: status canceled, running tasks listed for the
+-- backend to abort, callbacks dropped. Finished nodes keep their status.
 terminate = function(id)
-  local k = key(id)
-  local kind, status, on_ok, on_err, continued =
-    unpack(redis.call('HMGET', k, 'kind', 'status', 'on_ok', 'on_err', 'next'))
+  local kind, status, on_ok, on_err, continued, parent, n = get(id, 'kind', 'status', 'on_ok', 'on_err', 'next', 'parent', 'n')
   if not kind or finished(status) then return end
   if kind == 'task' and not continued and (status == 'active' or stopped(status)) then interrupt(id) end
-  redis.call('HSET', k, 'status', 'canceled', 'prev', status, 'finished', NOW_S)
-  redis.call('HDEL', k, 'slot')
-  redis.call('ZREM', OUTBOX, id)
-  if kind == 'task' then redis.call('ZREM', LEASES, id) end
-  set_ttl(id, kind, TTL[kind][2], continued)
+  local writes = { 'status', 'canceled', 'prev', status, 'finished', NOW_S }
+  if kind == 'swarm' then
+    -- nothing queued starts
+    writes[#writes + 1] = 'qh'
+    writes[#writes + 1] = n or 0
+  end
+  set(id, writes)
+  drop(id, 'slot')
+  redis.call('ZREM', OUTBOX, member(id))
+  if kind == 'task' then redis.call('ZREM', LEASES, member(id)) end
   publish(id, 'canceled')
   if kind ~= 'task' or continued then
-    for _, child in ipairs(redis.call('LRANGE', k .. ':children', 0, -1)) do terminate(child) end
-    if kind == 'swarm' then redis.call('DEL', k .. ':queue') end
+    for _, c in ipairs(children(id)) do
+      if c then terminate(c) end
+    end
   end
   for _, callback in ipairs(split(on_ok)) do terminate(callback) end
   for _, callback in ipairs(split(on_err)) do terminate(callback) end
+  ended(id, parent, 'canceled')
 end
 
 -- A signature receives the message it runs with. Tasks are dispatched, chains start their first step, swarms
@@ -275,9 +417,7 @@ end
 -- not start, with what is wrong with its record when it is missing or damaged. A chain whose first step is missing
 -- or damaged fails.
 start = function(id, msg, route, slot, parent_fields)
-  local k = key(id)
-  local kind, status, token, task, rf, args, parent =
-    unpack(redis.call('HMGET', k, 'kind', 'status', 'token', 'task', 'rf', 'args', 'parent'))
+  local kind, status, token, task, rf, args, parent = get(id, 'kind', 'status', 'token', 'task', 'rf', 'args', 'parent')
   local problem = damage(kind, status, token)
   if problem then return false, problem end
   local is_stopped = stopped(status)
@@ -293,7 +433,7 @@ start = function(id, msg, route, slot, parent_fields)
   end
   if kind == 'task' then
     if is_stopped then
-      redis.call('HSET', k, unpack(writes))
+      set(id, writes)
     else
       send(id, token, msg, route, task, rf, args, parent, writes, parent_fields)
     end
@@ -305,8 +445,8 @@ start = function(id, msg, route, slot, parent_fields)
   if kind == 'chain' then
     writes[#writes + 1] = 'step'
     writes[#writes + 1] = 0
-    redis.call('HSET', k, unpack(writes))
-    local first = redis.call('LINDEX', k .. ':children', 0)
+    set(id, writes)
+    local first = child(id, 0)
     if first then
       local _, problem = start(first, msg, route)
       if problem then complete(id, false, damaged_json(first, 'step 1 of chain ' .. id, problem, msg)) end
@@ -314,7 +454,7 @@ start = function(id, msg, route, slot, parent_fields)
   else
     writes[#writes + 1] = 'started'
     writes[#writes + 1] = 1
-    redis.call('HSET', k, unpack(writes))
+    set(id, writes)
     fill(id)
   end
   return kind
@@ -324,54 +464,54 @@ end
 -- outcomes in position order.
 -- `known`, when given, is {status, closed, started, n, ok_n, fail_n}, already read.
 local function check_complete(sid, known)
-  local k = key(sid)
-  local status, closed, started, n, ok_n, fail_n =
-    unpack(known or redis.call('HMGET', k, 'status', 'closed', 'started', 'n', 'ok_n', 'fail_n'))
+  local status, closed, started, n, ok_n, fail_n
+  if known then
+    status, closed, started, n, ok_n, fail_n = unpack(known)
+  else
+    status, closed, started, n, ok_n, fail_n = get(sid, 'status', 'closed', 'started', 'n', 'ok_n', 'fail_n')
+  end
   if status ~= 'active' or closed ~= '1' or started ~= '1' then return end
   n = tonumber(n or 0)
   if tonumber(ok_n or 0) + tonumber(fail_n or 0) < n then return end
-  local by_position = {}
-  local flat = redis.call('HGETALL', k .. ':results')
-  for i = 1, #flat, 2 do
-    local position = tonumber(flat[i])
-    if position then by_position[position + 1] = flat[i + 1] end
-  end
-  local parts = {}
-  for i = 1, n do parts[i] = by_position[i] or 'null' end
+  local parts = numbered(sid, 'r', 0, n - 1)
+  for i = 1, n do parts[i] = parts[i] or 'null' end
   complete(sid, true, '[' .. table.concat(parts, ',') .. ']')
 end
 
 -- Starts queued swarm items while running slots are free (max_concurrency 0 means no limit), then checks
 -- completion. Reads the counters from the store on every turn, since starting an item may complete it at once.
 fill = function(sid)
-  local k = key(sid)
-  local status, started, maxc, running, msg, route, args, parent, closed, n, ok_n, fail_n = unpack(redis.call(
-    'HMGET', k, 'status', 'started', 'maxc', 'running', 'msg', 'route', 'args', 'parent', 'closed', 'n', 'ok_n',
-    'fail_n'))
+  local status, started, maxc, running, msg, route, args, parent, closed, n, ok_n, fail_n, qh = get(sid,
+    'status', 'started', 'maxc', 'running', 'msg', 'route', 'args', 'parent', 'closed', 'n', 'ok_n', 'fail_n', 'qh')
   if status ~= 'active' or started ~= '1' then return end
   maxc = tonumber(maxc or 0)
   running = tonumber(running or 0)
+  qh = tonumber(qh or 0)
+  local count = tonumber(n or 0)
   local nested = false
-  while maxc == 0 or running < maxc do
-    local item = redis.call('LPOP', k .. ':queue')
-    if not item then break end
-    running = redis.call('HINCRBY', k, 'running', 1)
-    local kind, problem = start(item, msg or 'null', route or '0', true, { args, parent })
+  while (maxc == 0 or running < maxc) and qh < count do
+    local pos = qh
+    local item = child(sid, pos)
+    qh = qh + 1
+    set(sid, { 'qh', qh })
+    running = incr(sid, 'running', 1)
+    local kind, problem = start(item or '', msg or 'null', route or '0', true, { args, parent })
     if problem then
       -- the item fails in its position (items leave the queue in position order); report fills on
-      local pos = tonumber(n or 0) - redis.call('LLEN', k .. ':queue') - 1
-      report(sid, item, false, damaged_json(item, 'item ' .. (pos + 1) .. ' of swarm ' .. sid, problem, msg), pos, '1')
+      local role = 'item ' .. (pos + 1) .. ' of swarm ' .. sid
+      report(sid, item or '', false, damaged_json(item or '', role, problem, msg), pos, '1')
       return
     elseif not kind then
       -- the item ended before it could start (canceled while queued): it holds no slot
-      running = redis.call('HINCRBY', k, 'running', -1)
-      redis.call('HDEL', key(item), 'slot')
+      running = incr(sid, 'running', -1)
+      drop(item, 'slot')
     elseif kind ~= 'task' then
       -- a chain or swarm item may have finished at once and changed this swarm: read it again
       nested = true
-      local now_status, now_running = unpack(redis.call('HMGET', k, 'status', 'running'))
+      local now_status, now_running, now_qh = get(sid, 'status', 'running', 'qh')
       if now_status ~= 'active' then return end
       running = tonumber(now_running or 0)
+      qh = tonumber(now_qh or 0)
     end
   end
   -- starting tasks changes none of the fields completion depends on
@@ -382,8 +522,7 @@ end
 -- position, frees the item's slot, stops at its failure threshold, or fills and checks completion.
 -- `pos` and `slot` are the child's position and whether it held a running slot.
 report = function(pid, cid, ok, payload, pos, slot)
-  local pk = key(pid)
-  local kind, status, raw, stop_after = unpack(redis.call('HMGET', pk, 'kind', 'status', 'raw', 'stop_after'))
+  local kind, status, raw, stop_after = get(pid, 'kind', 'status', 'raw', 'stop_after')
   if not kind or finished(status) then return end
   if kind == 'task' then
     -- the flow a task continued with finished: the task finishes with its outcome
@@ -396,9 +535,9 @@ report = function(pid, cid, ok, payload, pos, slot)
       return
     end
     local next_pos = tonumber(pos or 0) + 1
-    local next_step = redis.call('LINDEX', pk .. ':children', next_pos)
+    local next_step = child(pid, next_pos)
     if next_step then
-      redis.call('HSET', pk, 'step', next_pos)
+      set(pid, { 'step', next_pos })
       local _, problem = start(next_step, payload, '1')
       if problem then
         complete(pid, false, damaged_json(next_step, 'step ' .. (next_pos + 1) .. ' of chain ' .. pid, problem, payload))
@@ -408,7 +547,6 @@ report = function(pid, cid, ok, payload, pos, slot)
     end
     return
   end
-  local results = pk .. ':results'
   local outcome
   if not ok then
     outcome = '{"failed":' .. payload .. '}'
@@ -417,12 +555,12 @@ report = function(pid, cid, ok, payload, pos, slot)
   else
     outcome = '{"ok":' .. payload .. '}'
   end
-  redis.call('HSET', results, pos or 0, outcome)
-  if slot == '1' then redis.call('HINCRBY', pk, 'running', -1) end
+  set(pid, { 'r' .. (pos or 0), outcome })
+  if slot == '1' then incr(pid, 'running', -1) end
   if ok then
-    redis.call('HINCRBY', pk, 'ok_n', 1)
+    incr(pid, 'ok_n', 1)
   else
-    local failures = redis.call('HINCRBY', pk, 'fail_n', 1)
+    local failures = incr(pid, 'fail_n', 1)
     local limit = tonumber(stop_after or 0)
     if limit > 0 and failures >= limit then
       complete(pid, false, failure_json(pid, 'swarm_failed',
@@ -433,28 +571,31 @@ report = function(pid, cid, ok, payload, pos, slot)
   fill(pid)
 end
 
--- A signature finished with an outcome: record it, give it (and whatever of it will never run) the done TTL,
--- notify waiters, start the callbacks of the outcome and drop the others, and tell the parent.
+-- A signature finished with an outcome: record it, end whatever of it will never run, notify waiters, start the
+-- callbacks of the outcome and drop the others, and tell the parent.
 local COMPLETE_FIELDS = { 'kind', 'status', 'parent', 'on_ok', 'on_err', 'next', 'pos', 'slot', 'token' }
 
 -- `fields`, when given, are the signature's COMPLETE_FIELDS, already read.
 complete = function(id, ok, payload, fields)
-  local k = key(id)
-  local kind, status, parent, on_ok, on_err, continued, pos, slot =
-    unpack(fields or redis.call('HMGET', k, unpack(COMPLETE_FIELDS)))
+  local kind, status, parent, on_ok, on_err, continued, pos, slot
+  if fields then
+    kind, status, parent, on_ok, on_err, continued, pos, slot = unpack(fields)
+  else
+    kind, status, parent, on_ok, on_err, continued, pos, slot = get(id, unpack(COMPLETE_FIELDS))
+  end
   if not kind or finished(status) then return end
-  local fire, drop = split(on_ok), split(on_err)
+  local fire, skip = split(on_ok), split(on_err)
   if ok then
     -- a success callback that cannot run fails the signature instead, loudly
     for _, callback in ipairs(fire) do
-      local problem = damage(unpack(redis.call('HMGET', key(callback), 'kind', 'status', 'token')))
+      local problem = damage(get(callback, 'kind', 'status', 'token'))
       if problem then
         ok, payload = false, damaged_json(callback, 'the success callback of ' .. id, problem, payload)
         break
       end
     end
   end
-  if not ok then fire, drop = drop, fire end
+  if not ok then fire, skip = skip, fire end
   local new_status = ok and 'done' or 'failed'
   local writes = { 'status', new_status, 'prev', status, ok and 'result' or 'error', payload, 'finished', NOW_S }
   if slot == '1' then
@@ -462,29 +603,31 @@ complete = function(id, ok, payload, fields)
     writes[#writes + 1] = 'slot'
     writes[#writes + 1] = 0
   end
-  redis.call('HSET', k, unpack(writes))
-  if kind == 'task' and not continued then redis.call('ZREM', LEASES, id) end
+  set(id, writes)
+  if kind == 'task' and not continued then redis.call('ZREM', LEASES, member(id)) end
   if kind == 'chain' or (kind == 'swarm' and not ok) then
-    for _, child in ipairs(redis.call('LRANGE', k .. ':children', 0, -1)) do terminate(child) end
+    for _, c in ipairs(children(id)) do
+      if c then terminate(c) end
+    end
   end
-  set_ttl(id, kind, TTL[kind][2], continued)
   publish(id, new_status)
-  for _, callback in ipairs(drop) do terminate(callback) end
+  for _, callback in ipairs(skip) do terminate(callback) end
   for _, callback in ipairs(fire) do start(callback, payload, '1') end
+  ended(id, parent, new_status)
   if parent and parent ~= '' then report(parent, id, ok, payload, pos, slot) end
 end
 
 if OP == 'succeed' or OP == 'fail' then
-  -- id, token, payload (the result, or the failure report), the run's creation journal to drop (or '')
-  local id, token, payload, journal = ARGV[A], ARGV[A + 1], ARGV[A + 2], ARGV[A + 3]
-  local fields = redis.call('HMGET', key(id), unpack(COMPLETE_FIELDS))
+  -- id, token, payload (the result, or the failure report), '1' to drop the run's creation journal
+  local id, token, payload, journaled = ARGV[A], ARGV[A + 1], ARGV[A + 2], ARGV[A + 3]
+  local fields = { get(id, unpack(COMPLETE_FIELDS)) }
   local kind, status = fields[1], fields[2]
-  if not kind then return result('missing') end
+  if not kind then return absent(id) end
   -- a run that a newer dispatch replaced (its lease was lost) reports nothing
   if fields[9] ~= token then return result('stale', { status }) end
   if not (runnable(status) or status == 'suspended') then return result('ignored', { status }) end
   complete(id, OP == 'succeed', payload, fields)
-  if journal and journal ~= '' then redis.call('DEL', journal) end
+  if journaled == '1' then drop(id, 'jrn') end
   return result('ok')
 end
 
@@ -493,59 +636,58 @@ end
 -- Stops a signature and everything under it that has not finished. A task that was dispatched but has not begun
 -- is marked due (prev = active) so that resume dispatches it again; interrupting lists running tasks to abort.
 local function stop(id, mode)
-  local k = key(id)
-  local kind, status, continued = unpack(redis.call('HMGET', k, 'kind', 'status', 'next'))
+  local kind, status, continued = get(id, 'kind', 'status', 'next')
   if not kind or finished(status) then return end
   local running_task = kind == 'task' and not continued
   if runnable(status) then
     local prev = status
-    if kind == 'task' and status == 'pending' and redis.call('ZSCORE', OUTBOX, id) then prev = 'active' end
-    redis.call('HSET', k, 'status', mode, 'prev', prev)
+    if kind == 'task' and status == 'pending' and redis.call('ZSCORE', OUTBOX, member(id)) then prev = 'active' end
+    set(id, { 'status', mode, 'prev', prev })
     if running_task and status == 'active' and mode == 'interrupted' then interrupt(id) end
   elseif status ~= mode and mode == 'interrupted' then
-    redis.call('HSET', k, 'status', mode)
+    set(id, { 'status', mode })
     if running_task then interrupt(id) end
   end
   if running_task and mode == 'interrupted' then
     -- the run is aborted: it holds no lease, and resume dispatches it again
-    redis.call('HDEL', k, 'lease')
-    redis.call('ZREM', LEASES, id)
+    drop(id, 'lease')
+    redis.call('ZREM', LEASES, member(id))
   end
   if not running_task then
-    for _, child in ipairs(redis.call('LRANGE', k .. ':children', 0, -1)) do stop(child, mode) end
+    for _, c in ipairs(children(id)) do
+      if c then stop(c, mode) end
+    end
   end
 end
 
 -- Resumes what stop stopped: due tasks are dispatched again, the rest returns to its previous status, and swarms
 -- fill their free slots.
 local function resume(id)
-  local k = key(id)
-  local kind, status, prev, continued = unpack(redis.call('HMGET', k, 'kind', 'status', 'prev', 'next'))
+  local kind, status, prev, continued, lease = get(id, 'kind', 'status', 'prev', 'next', 'lease')
   if not kind or not stopped(status) then return end
   if kind == 'task' and not continued then
-    if prev == 'active' and status == 'suspended' and tonumber(redis.call('HGET', k, 'lease') or 0) > NOW_MS then
+    if prev == 'active' and status == 'suspended' and tonumber(lease or 0) > NOW_MS then
       -- suspended while it ran, and its run is still under way (its lease holds): it goes on and reports
-      redis.call('HSET', k, 'status', 'active', 'prev', status)
+      set(id, { 'status', 'active', 'prev', status })
     elseif prev == 'active' then
-      redis.call('HSET', k, 'status', 'pending', 'prev', status)
+      set(id, { 'status', 'pending', 'prev', status })
       dispatch(id)
     else
-      redis.call('HSET', k, 'status', prev or 'pending', 'prev', status)
+      set(id, { 'status', prev or 'pending', 'prev', status })
     end
     return
   end
-  redis.call('HSET', k, 'status', prev or 'pending', 'prev', status)
-  for _, child in ipairs(redis.call('LRANGE', k .. ':children', 0, -1)) do resume(child) end
+  set(id, { 'status', prev or 'pending', 'prev', status })
+  for _, c in ipairs(children(id)) do
+    if c then resume(c) end
+  end
   if kind == 'swarm' then fill(id) end
 end
 
--- Walks signature records in ARGV from index i: a count, then per record id, kind, field count, field/value
--- pairs, child count, child ids. Calls visit(id, kind, first field index, field count, first child index, child
--- count) for each, and returns the index after the records.
 if OP == 'suspend' or OP == 'interrupt' or OP == 'resume' or OP == 'cancel' then
   local id = ARGV[A]
-  local kind, status = lookup(id)
-  if not kind then return result('missing') end
+  local kind, status, parent, pos, slot = get(id, 'kind', 'status', 'parent', 'pos', 'slot')
+  if not kind then return absent(id) end
   if finished(status) then return result('finished', { status }) end
   if OP == 'suspend' then
     stop(id, 'suspended')
@@ -554,16 +696,62 @@ if OP == 'suspend' or OP == 'interrupt' or OP == 'resume' or OP == 'cancel' then
   elseif OP == 'resume' then
     resume(id)
   else
-    local parent, pos, slot = unpack(redis.call('HMGET', key(id), 'parent', 'pos', 'slot'))
     local failure = failure_json(id, 'canceled', 'canceled by request')
     terminate(id)
     if parent and parent ~= '' then report(parent, id, false, failure, pos, slot) end
   end
+  touch(id)
   return result('ok')
+end
+
+-- ---- reading -------------------------------------------------------------------------------------------------
+
+-- Every field a record may have, but the numbered ones (children, results).
+local RECORD_FIELDS = { 'kind', 'task', 'status', 'prev', 'parent', 'pos', 'on_ok', 'on_err', 'args', 'rf', 'msg',
+  'route', 'token', 'attempt', 'base', 'lease', 'ref', 'result', 'error', 'created', 'finished', 'root', 'next', 'n',
+  'step', 'maxc', 'stop_after', 'max_items', 'raw', 'closed', 'started', 'running', 'ok_n', 'fail_n', 'qh', 'slot',
+  'jrn' }
+
+if OP == 'read' then
+  -- id, '1' for the whole tree under it (children and callbacks, recursively): {code, records}, each record {id,
+  -- {field, value, ...}, {child ids}}. Children whose record is gone are left out.
+  local id, whole = ARGV[A], ARGV[A + 1] == '1'
+  if not redis.call('HGET', G, id .. '|kind') then
+    local moved = absent(id)
+    return { moved[1], moved[4] }
+  end
+  local records = {}
+  local function read(rid)
+    local values = { get(rid, unpack(RECORD_FIELDS)) }
+    if not values[1] then return end
+    local fields = {}
+    for i, name in ipairs(RECORD_FIELDS) do
+      if values[i] then
+        fields[#fields + 1] = name
+        fields[#fields + 1] = values[i]
+      end
+    end
+    local kids = {}
+    for _, c in ipairs(children(rid)) do
+      if c then kids[#kids + 1] = c end
+    end
+    records[#records + 1] = { rid, fields, kids }
+    if whole then
+      for _, c in ipairs(kids) do read(c) end
+      -- on_ok and on_err are RECORD_FIELDS 7 and 8
+      for _, callback in ipairs(split(values[7])) do read(callback) end
+      for _, callback in ipairs(split(values[8])) do read(callback) end
+    end
+  end
+  read(id)
+  return { 'ok', records }
 end
 
 -- ---- creation ------------------------------------------------------------------------------------------------
 
+-- Walks signature records in ARGV from index i: a count, then per record id, kind, field count, field/value
+-- pairs, child count, child ids. Calls visit(id, kind, first field index, field count, first child index, child
+-- count) for each, and returns the index after the records.
 local function scan_records(i, visit)
   local count = tonumber(ARGV[i])
   i = i + 1
@@ -589,60 +777,71 @@ end
 local plan = {}
 
 -- Creates the records at index i. Existing records are left as they are, so a re-sent creation changes nothing.
--- Swarm children are also queued. Returns the index after the records.
-local function create_records(i)
-  return scan_records(i, function(id, kind, fields_at, nfields, children_at, nchildren)
-    local k = key(id)
+-- `place`, when given, puts records in a container: id -> {parent, position}. A record without a parent counts as
+-- live in the group; a root flow enters the flow index. Returns the index after the records.
+local function create_records(i, place)
+  local created = false
+  local after = scan_records(i, function(id, kind, fields_at, nfields, children_at, nchildren)
     local planned_record = plan[id]
     if planned_record and planned_record.fresh then
       planned_record.fresh = false
-    elseif redis.call('EXISTS', k) == 1 then
+    elseif redis.call('HEXISTS', G, id .. '|kind') == 1 then
       return
     end
-    local fields = { 'kind', kind, 'status', 'pending', 'created', NOW_S }
-    for j = 0, 2 * nfields - 1 do fields[#fields + 1] = ARGV[fields_at + j] end
-    redis.call('HSET', k, unpack(fields))
-    redis.call('EXPIRE', k, TTL[kind][1])
-    if kind == 'swarm' then
-      -- the results hash exists from the start, with its TTL, so that recording an outcome is one command
-      redis.call('HSET', k .. ':results', 'swarm', id)
-      redis.call('EXPIRE', k .. ':results', TTL[kind][1])
+    created = true
+    local writes = { 'kind', kind, 'status', 'pending', 'created', NOW_S }
+    local parent, root = nil, false
+    for j = 0, nfields - 1 do
+      local name, value = ARGV[fields_at + 2 * j], ARGV[fields_at + 2 * j + 1]
+      writes[#writes + 1] = name
+      writes[#writes + 1] = value
+      if name == 'parent' then parent = value end
+      if name == 'root' then root = true end
     end
-    if nchildren == 0 then return end
-    local lists = { k .. ':children' }
-    if kind == 'swarm' then
-      lists[2] = k .. ':queue'
-      redis.call('HSET', k, 'n', nchildren)
+    local placed = place and place[id]
+    if placed then
+      parent = placed[1]
+      for _, v in ipairs({ 'parent', placed[1], 'pos', placed[2] }) do writes[#writes + 1] = v end
     end
-    for _, list in ipairs(lists) do
-      for from = children_at, children_at + nchildren - 1, 1000 do
-        redis.call('RPUSH', list, unpack(ARGV, from, math.min(from + 999, children_at + nchildren - 1)))
+    if nchildren > 0 then
+      writes[#writes + 1] = 'n'
+      writes[#writes + 1] = nchildren
+      for c = 0, nchildren - 1 do
+        writes[#writes + 1] = 'c' .. c
+        writes[#writes + 1] = ARGV[children_at + c]
       end
-      redis.call('EXPIRE', list, TTL[kind][1])
+    end
+    set(id, writes)
+    if not parent then redis.call('HINCRBY', G, '#live', 1) end
+    if root then
+      local m = member(id)
+      redis.call('ZADD', FLOWS, NOW_MS, m)
+      redis.call('HSET', INDEX, m, 'pending 0 ' .. (field_of(fields_at, nfields, 'task') or ''))
+      redis.call('EXPIRE', FLOWS, ACTIVE_TTL + DONE_TTL)
+      redis.call('EXPIRE', INDEX, ACTIVE_TTL + DONE_TTL)
     end
   end)
+  if created then redis.call('EXPIRE', G, ACTIVE_TTL) end
+  return after
 end
 
 if OP == 'continue' then
   -- task id, token, the records of the flow it continues with (its root a child of the task), the root's id, its
-  -- message, the run's creation journal to drop (or '')
+  -- message, '1' to drop the run's creation journal
   local id, token = ARGV[A], ARGV[A + 1]
-  local k = key(id)
-  local kind, status, continued, current = unpack(redis.call('HMGET', k, 'kind', 'status', 'next', 'token'))
-  if not kind then return result('missing') end
+  local kind, status, continued, current = get(id, 'kind', 'status', 'next', 'token')
+  if not kind then return absent(id) end
   if current ~= token then return result('stale', { status }) end
   if continued or not (runnable(status) or status == 'suspended') then return result('ignored', { status }) end
   local i = create_records(A + 2)
-  local next_id, msg, journal = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local next_id, msg, journaled = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   -- the run ended: its lease with it
-  redis.call('ZREM', LEASES, id)
-  redis.call('HDEL', k, 'lease')
-  redis.call('HSET', k, 'next', next_id)
-  redis.call('RPUSH', k .. ':children', next_id)
-  redis.call('EXPIRE', k .. ':children', TTL.task[1])
+  redis.call('ZREM', LEASES, member(id))
+  drop(id, 'lease')
+  set(id, { 'next', next_id, 'n', 1, 'c0', next_id })
   if status == 'suspended' then stop(next_id, 'suspended') end
   start(next_id, msg, '0')
-  if journal and journal ~= '' then redis.call('DEL', journal) end
+  if journaled == '1' then drop(id, 'jrn') end
   return result('ok')
 end
 
@@ -655,14 +854,12 @@ end
 --   add      swarm, close flag, n, ids, records   add items to a swarm (closing it, when asked or full)
 --   update   id, arguments                    add a layer of bound arguments (a JSON object) to a signature
 --   close    swarm                            close a swarm
---   journal  key, n, ids                      append ids to a task run's creation journal
-
+--   journal  task id, n, ids                  append ids to a task run's creation journal
 
 -- What the batch knows of a signature: its state in the store, updated by the sub-operations checked so far.
 local function planned(id)
   if plan[id] == nil then
-    local kind, status, closed, n, max_items, token =
-      unpack(redis.call('HMGET', key(id), 'kind', 'status', 'closed', 'n', 'max_items', 'token'))
+    local kind, status, closed, n, max_items, token = get(id, 'kind', 'status', 'closed', 'n', 'max_items', 'token')
     if kind then
       plan[id] = { kind = kind, status = status, closed = closed == '1', n = tonumber(n or 0),
                    max = tonumber(max_items or 0), problem = damage(kind, status, token) }
@@ -673,12 +870,20 @@ local function planned(id)
   return plan[id]
 end
 
+-- The refusal for a signature this group lacks: `moved` (to the group its pointer names) or `missing`.
+local function lacking(id)
+  local pointer = POINTERS[id]
+  local group = pointer and redis.call('GET', pointer)
+  if group and group ~= GROUP then return { 'moved', id, group } end
+  return { 'missing', id }
+end
+
 -- Plans records; an existing record must be the same signature (a creation replayed on retry), else the problem.
 local function plan_records(i)
   local problem
   local after = scan_records(i, function(id, kind, fields_at, nfields, _, nchildren)
     local name = field_of(fields_at, nfields, 'task')
-    local existing_kind, existing_name = unpack(redis.call('HMGET', key(id), 'kind', 'task'))
+    local existing_kind, existing_name = get(id, 'kind', 'task')
     if existing_kind then
       if not problem and (existing_kind ~= kind or existing_name ~= name) then
         problem = { 'mismatch', id, existing_kind .. ' ' .. (existing_name or ''), kind .. ' ' .. (name or '') }
@@ -713,7 +918,7 @@ local function parse_sub(i)
     return { op = name, sid = ARGV[i] }, i + 1
   elseif name == 'journal' then
     local count = tonumber(ARGV[i + 1])
-    return { op = name, journal = ARGV[i], at = i + 2, count = count }, i + 2 + count
+    return { op = name, task = ARGV[i], at = i + 2, count = count }, i + 2 + count
   end
   error('mageflow: unknown batch operation ' .. tostring(name))
 end
@@ -727,19 +932,19 @@ local function check_sub(sub)
     local _, problem = plan_records(sub.at)
     if problem then return problem end
     local target = planned(sub.id)
-    if not target then return { 'missing', sub.id } end
+    if not target then return lacking(sub.id) end
     if target.problem then return { 'damaged', sub.id, target.problem } end
     if target.status ~= 'pending' and not stopped(target.status) then return { 'not_pending', sub.id, target.status } end
     target.status = 'active'
   elseif sub.op == 'add' then
     local swarm = planned(sub.sid)
-    if not swarm then return { 'missing', sub.sid } end
+    if not swarm then return lacking(sub.sid) end
     if swarm.kind ~= 'swarm' then return { 'wrong_kind', sub.sid, swarm.kind } end
     local new = {}
     for j = 0, sub.count - 1 do
       local item = ARGV[sub.items_at + j]
       -- an item already in the swarm (a re-sent call) is not added again
-      if redis.call('HGET', key(item), 'parent') ~= sub.sid then new[#new + 1] = item end
+      if redis.call('HGET', G, item .. '|parent') ~= sub.sid then new[#new + 1] = item end
     end
     sub.items = new
     if #new == 0 then return nil end
@@ -754,13 +959,15 @@ local function check_sub(sub)
     if sub.close or (swarm.max > 0 and swarm.n >= swarm.max) then swarm.closed = true end
   elseif sub.op == 'update' then
     local target = planned(sub.id)
-    if not target then return { 'missing', sub.id } end
+    if not target then return lacking(sub.id) end
     if finished(target.status) then return { 'finished', sub.id, target.status } end
   elseif sub.op == 'close' then
     local swarm = planned(sub.sid)
-    if not swarm then return { 'missing', sub.sid } end
+    if not swarm then return lacking(sub.sid) end
     if swarm.kind ~= 'swarm' then return { 'wrong_kind', sub.sid, swarm.kind } end
     swarm.closed = true
+  elseif sub.op == 'journal' then
+    if not planned(sub.task) then return lacking(sub.task) end
   end
   return nil
 end
@@ -771,46 +978,48 @@ local function apply_sub(sub)
   elseif sub.op == 'run' then
     create_records(sub.at)
     start(sub.id, sub.msg, '0')
+    touch(sub.id)
   elseif sub.op == 'add' then
     if #sub.items == 0 then return end
-    create_records(sub.at)
-    local k = key(sub.sid)
-    local n, max_items = unpack(redis.call('HMGET', k, 'n', 'max_items'))
+    local n, max_items = get(sub.sid, 'n', 'max_items')
     n = tonumber(n or 0)
     max_items = tonumber(max_items or 0)
+    local place, writes = {}, {}
     for j, item in ipairs(sub.items) do
-      redis.call('HSET', key(item), 'parent', sub.sid, 'pos', n + j - 1)
+      place[item] = { sub.sid, n + j - 1 }
+      writes[#writes + 1] = 'c' .. (n + j - 1)
+      writes[#writes + 1] = item
     end
-    for from = 1, #sub.items, 1000 do
-      local last = math.min(from + 999, #sub.items)
-      redis.call('RPUSH', k .. ':children', unpack(sub.items, from, last))
-      redis.call('RPUSH', k .. ':queue', unpack(sub.items, from, last))
+    create_records(sub.at, place)
+    for item, placed in pairs(place) do
+      -- an item whose record existed already (stored before) joins the swarm too
+      set(item, { 'parent', placed[1], 'pos', placed[2] })
     end
-    local ttl = redis.call('TTL', k)
-    if ttl > 0 then
-      redis.call('EXPIRE', k .. ':children', ttl)
-      redis.call('EXPIRE', k .. ':queue', ttl)
+    writes[#writes + 1] = 'n'
+    writes[#writes + 1] = n + #sub.items
+    if sub.close or (max_items > 0 and n + #sub.items >= max_items) then
+      writes[#writes + 1] = 'closed'
+      writes[#writes + 1] = 1
     end
-    redis.call('HSET', k, 'n', n + #sub.items)
-    if sub.close or (max_items > 0 and n + #sub.items >= max_items) then redis.call('HSET', k, 'closed', 1) end
+    set(sub.sid, writes)
     fill(sub.sid)
   elseif sub.op == 'update' then
     -- layers are compact JSON, which never holds a raw newline
-    local k = key(sub.id)
-    local args = redis.call('HGET', k, 'args')
-    redis.call('HSET', k, 'args', args and (args .. '\n' .. sub.layer) or sub.layer)
+    local args = get(sub.id, 'args')
+    set(sub.id, { 'args', args and (args .. '\n' .. sub.layer) or sub.layer })
   elseif sub.op == 'close' then
-    redis.call('HSET', key(sub.sid), 'closed', 1)
-    if redis.call('HGET', key(sub.sid), 'status') == 'active' then fill(sub.sid) end
+    set(sub.sid, { 'closed', 1 })
+    if get(sub.sid, 'status') == 'active' then fill(sub.sid) end
   elseif sub.op == 'journal' then
     if sub.count == 0 then return end
-    redis.call('RPUSH', sub.journal, unpack(ARGV, sub.at, sub.at + sub.count - 1))
-    redis.call('EXPIRE', sub.journal, TTL.task[1])
+    local journal = get(sub.task, 'jrn')
+    local ids = table.concat({ unpack(ARGV, sub.at, sub.at + sub.count - 1) }, ' ')
+    set(sub.task, { 'jrn', journal and (journal .. ' ' .. ids) or ids })
   end
 end
 
-if OP == 'batch' then
-  -- a count, then the sub-operations, each its name followed by its arguments
+if OP == 'batch' or OP == 'check' then
+  -- a count, then the sub-operations, each its name followed by its arguments. `check` only checks.
   local count = tonumber(ARGV[A])
   local subs, i = {}, A + 1
   for n = 1, count do
@@ -823,42 +1032,47 @@ if OP == 'batch' then
       return result('refused', problem)
     end
   end
+  if OP == 'check' then return result('ok') end
   for _, sub in ipairs(subs) do apply_sub(sub) end
   return result('ok')
 end
 
 if OP == 'recover' then
-  -- grace in ms, limit: dispatch again the tasks dispatched longer ago than the grace that never began, and the runs
-  -- whose lease expired (their process died or was cut off). Replies {runs whose lease was lost}.
-  local grace, limit = tonumber(ARGV[A]), tonumber(ARGV[A + 1])
-  for _, id in ipairs(redis.call('ZRANGEBYSCORE', OUTBOX, '-inf', NOW_MS - grace, 'LIMIT', 0, limit)) do
-    local kind, status = lookup(id)
+  -- grace (ms), a count and ids dispatched longer ago than the grace that never began, then a count and ids whose
+  -- lease expired (both from `due`): dispatch them again. Replies {runs whose lease was lost}.
+  local grace, unbegun = tonumber(ARGV[A]), tonumber(ARGV[A + 1])
+  for j = 1, unbegun do
+    local id = ARGV[A + 1 + j]
+    local kind, status = get(id, 'kind', 'status')
+    local since = tonumber(redis.call('ZSCORE', OUTBOX, member(id)) or NOW_MS)
     if kind == 'task' and status == 'pending' then
-      dispatch(id)
+      -- not dispatched again since `due` read it
+      if since <= NOW_MS - grace then dispatch(id) end
     else
-      redis.call('ZREM', OUTBOX, id)
+      redis.call('ZREM', OUTBOX, member(id))
     end
   end
+  local at = A + unbegun + 2
   local lost = 0
-  for _, id in ipairs(redis.call('ZRANGEBYSCORE', LEASES, '-inf', NOW_MS, 'LIMIT', 0, limit)) do
-    local k = key(id)
-    local kind, status, lease, begun, continued =
-      unpack(redis.call('HMGET', k, 'kind', 'status', 'lease', 'attempt', 'next'))
-    redis.call('ZREM', LEASES, id)
+  for j = 1, tonumber(ARGV[at]) do
+    local id = ARGV[at + j]
+    local kind, status, lease, begun, continued, root = get(id, 'kind', 'status', 'lease', 'attempt', 'next', 'root')
+    redis.call('ZREM', LEASES, member(id))
     if kind == 'task' and not continued and lease and tonumber(lease) <= NOW_MS then
       if status == 'active' then
         -- the lost attempt counts: the next delivery's attempts follow it
-        redis.call('HSET', k, 'status', 'pending', 'prev', 'active', 'base', begun or 0)
-        redis.call('HDEL', k, 'lease')
+        set(id, { 'status', 'pending', 'prev', 'active', 'base', begun or 0 })
+        drop(id, 'lease')
         dispatch(id)
+        if root then index(id, 'pending') end
         lost = lost + 1
       elseif stopped(status) then
         -- prev is active: resume dispatches it again
-        redis.call('HDEL', k, 'lease')
+        drop(id, 'lease')
       end
     elseif kind == 'task' and lease and (status == 'active' or status == 'suspended') then
       -- renewed since it was indexed: keep it indexed at its expiry
-      redis.call('ZADD', LEASES, lease, id)
+      redis.call('ZADD', LEASES, lease, member(id))
     end
   end
   return result('ok', { tostring(lost) })

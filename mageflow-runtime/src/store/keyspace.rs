@@ -17,6 +17,7 @@ pub(crate) enum Resp {
 }
 
 enum Value {
+    Text(String),
     Hash(HashMap<String, String>),
     List(VecDeque<String>),
     SortedSet(HashMap<String, f64>),
@@ -33,6 +34,8 @@ pub(crate) struct Keyspace {
     entries: HashMap<String, Entry>,
     expiries: BinaryHeap<Reverse<(Instant, String)>>,
     published: Vec<String>,
+    /// While a script runs: the keys it declared, the only ones it may touch (as on Redis Cluster, Dragonfly).
+    declared: Option<std::collections::HashSet<String>>,
 }
 
 const WRONG_TYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
@@ -45,11 +48,26 @@ fn not_integer() -> Resp {
     Resp::Error("ERR value is not an integer or out of range".to_owned())
 }
 
-fn parse_score(text: &str) -> Option<f64> {
-    match text {
-        "-inf" => Some(f64::NEG_INFINITY),
-        "+inf" | "inf" => Some(f64::INFINITY),
-        _ => text.parse().ok(),
+/// A score bound: its value, and whether it is exclusive (`(5`).
+fn parse_score(text: &str) -> Option<(f64, bool)> {
+    let (text, exclusive) = match text.strip_prefix('(') {
+        Some(rest) => (rest, true),
+        None => (text, false),
+    };
+    let score = match text {
+        "-inf" => f64::NEG_INFINITY,
+        "+inf" | "inf" => f64::INFINITY,
+        _ => text.parse().ok()?,
+    };
+    Some((score, exclusive))
+}
+
+fn within(score: f64, (bound, exclusive): (f64, bool), above: bool) -> bool {
+    match (above, exclusive) {
+        (true, false) => score >= bound,
+        (true, true) => score > bound,
+        (false, false) => score <= bound,
+        (false, true) => score < bound,
     }
 }
 
@@ -156,11 +174,16 @@ impl Keyspace {
             Some(Value::Hash(hash)) => hash.is_empty(),
             Some(Value::List(list)) => list.is_empty(),
             Some(Value::SortedSet(set)) => set.is_empty(),
-            None => false,
+            Some(Value::Text(_)) | None => false,
         };
         if empty {
             self.entries.remove(key);
         }
+    }
+
+    /// While a script runs, only `keys` may be touched; `None` lifts the rule (commands outside scripts).
+    pub(crate) fn declare(&mut self, keys: Option<std::collections::HashSet<String>>) {
+        self.declared = keys;
     }
 
     /// Runs one command and returns its reply.
@@ -169,6 +192,18 @@ impl Keyspace {
             return Resp::Error("ERR empty command".to_owned());
         };
         let name = name.to_ascii_uppercase();
+        if let Some(declared) = &self.declared {
+            let keys = match name.as_str() {
+                "PUBLISH" | "TIME" => &[][..],
+                "DEL" | "EXISTS" => &args[1..],
+                _ => &args[1..args.len().min(2)],
+            };
+            if let Some(key) = keys.iter().find(|key| !declared.contains(*key)) {
+                return Resp::Error(format!(
+                    "ERR the script touched the key `{key}` without declaring it in KEYS (a Redis Cluster refuses that)"
+                ));
+            }
+        }
         match self.run(&name, &args[1..]) {
             Ok(reply) | Err(reply) => reply,
         }
@@ -366,6 +401,8 @@ impl Keyspace {
                 let mut added = 0;
                 for pair in args[1..].chunks(2) {
                     let score = parse_score(&pair[0])
+                        .filter(|(_, exclusive)| !exclusive)
+                        .map(|(score, _)| score)
                         .ok_or_else(|| Resp::Error("ERR value is not a valid float".to_owned()))?;
                     if set.insert(pair[1].clone(), score).is_none() {
                         added += 1;
@@ -393,27 +430,79 @@ impl Keyspace {
                     None => Resp::Nil,
                 }
             }
-            "ZRANGEBYSCORE" => {
+            "ZRANGEBYSCORE" | "ZREVRANGEBYSCORE" => {
                 arity(3)?;
+                let reverse = name == "ZREVRANGEBYSCORE";
                 let bad_range = || Resp::Error("ERR min or max is not a float".to_owned());
-                let min = parse_score(&args[1]).ok_or_else(bad_range)?;
-                let max = parse_score(&args[2]).ok_or_else(bad_range)?;
-                let (offset, count) = match args.get(3).map(|word| word.to_ascii_uppercase()) {
-                    None => (0, usize::MAX),
-                    Some(word) if word == "LIMIT" && args.len() == 6 => {
-                        let offset = int(&args[4])?.max(0) as usize;
-                        let count = int(&args[5])?;
-                        (offset, if count < 0 { usize::MAX } else { count as usize })
+                let (low, high) = if reverse { (&args[2], &args[1]) } else { (&args[1], &args[2]) };
+                let min = parse_score(low).ok_or_else(bad_range)?;
+                let max = parse_score(high).ok_or_else(bad_range)?;
+                let mut with_scores = false;
+                let (mut offset, mut count) = (0, usize::MAX);
+                let mut rest = args[3..].iter();
+                while let Some(word) = rest.next() {
+                    match word.to_ascii_uppercase().as_str() {
+                        "WITHSCORES" => with_scores = true,
+                        "LIMIT" => {
+                            let syntax = || Resp::Error("ERR syntax error".to_owned());
+                            offset = int(rest.next().ok_or_else(syntax)?)?.max(0) as usize;
+                            let limit = int(rest.next().ok_or_else(syntax)?)?;
+                            count = if limit < 0 { usize::MAX } else { limit as usize };
+                        }
+                        _ => return Err(Resp::Error("ERR syntax error".to_owned())),
                     }
-                    Some(_) => return Err(Resp::Error("ERR syntax error".to_owned())),
-                };
+                }
                 let Some(set) = self.sorted_set(&args[0])? else {
                     return Ok(Resp::Array(Vec::new()));
                 };
-                let mut members: Vec<(&String, f64)> =
-                    set.iter().filter(|(_, score)| **score >= min && **score <= max).map(|(m, s)| (m, *s)).collect();
+                let mut members: Vec<(&String, f64)> = set
+                    .iter()
+                    .filter(|(_, score)| within(**score, min, true) && within(**score, max, false))
+                    .map(|(m, s)| (m, *s))
+                    .collect();
                 members.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(b.0)));
-                Resp::Array(members.into_iter().skip(offset).take(count).map(|(m, _)| Resp::Bulk(m.clone())).collect())
+                if reverse {
+                    members.reverse();
+                }
+                let mut reply = Vec::new();
+                for (member, score) in members.into_iter().skip(offset).take(count) {
+                    reply.push(Resp::Bulk(member.clone()));
+                    if with_scores {
+                        reply.push(Resp::Bulk(format_score(score)));
+                    }
+                }
+                Resp::Array(reply)
+            }
+            "HKEYS" => {
+                arity(1)?;
+                let keys = self.hash(&args[0])?.map(|hash| hash.keys().cloned().collect()).unwrap_or_else(Vec::new);
+                Resp::Array(keys.into_iter().map(Resp::Bulk).collect())
+            }
+            "HEXISTS" => {
+                arity(2)?;
+                Resp::Int(self.hash(&args[0])?.is_some_and(|hash| hash.contains_key(&args[1])) as i64)
+            }
+            "GET" => {
+                arity(1)?;
+                match self.live(&args[0]) {
+                    None => Resp::Nil,
+                    Some(Entry { value: Value::Text(text), .. }) => Resp::Bulk(text.clone()),
+                    Some(_) => return Err(Resp::Error(WRONG_TYPE.to_owned())),
+                }
+            }
+            "SET" => {
+                arity(2)?;
+                let expires_at = match args.get(2).map(|word| word.to_ascii_uppercase()) {
+                    None => None,
+                    Some(word) if word == "EX" && args.len() == 4 => {
+                        Some(Instant::now() + Duration::from_secs(int(&args[3])?.max(0) as u64))
+                    }
+                    Some(_) => return Err(Resp::Error("ERR syntax error".to_owned())),
+                };
+                let value = Value::Text(args[1].clone());
+                self.entries.insert(args[0].clone(), Entry { value, expires_at: None });
+                self.set_expiry(&args[0], expires_at);
+                Resp::Bulk("OK".to_owned())
             }
             "PUBLISH" => {
                 arity(2)?;

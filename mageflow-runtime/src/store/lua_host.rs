@@ -167,11 +167,21 @@ impl LuaHost {
                 function
             }
         };
+        let slots: std::collections::HashSet<u16> = keys.iter().map(|key| super::slot_of(key)).collect();
+        if slots.len() > 1 {
+            return Err(StoreError::Protocol(format!(
+                "CROSSSLOT: the keys {keys:?} of one script call hash to {} slots of a Redis Cluster",
+                slots.len()
+            )));
+        }
+        let declared = keys.iter().cloned().collect();
+        self.with_keyspace(|keyspace| keyspace.declare(Some(declared)));
         let globals = self.lua.globals();
         let argv = self.lua.create_sequence_from(args).map_err(lua_error)?;
         globals.set("ARGV", argv).map_err(lua_error)?;
         globals.set("KEYS", self.lua.create_sequence_from(keys).map_err(lua_error)?).map_err(lua_error)?;
         let outcome = function.call::<Value>(()).map_err(lua_error).and_then(lua_to_reply);
+        self.with_keyspace(|keyspace| keyspace.declare(None));
         let published = self.with_keyspace(|keyspace| keyspace.take_published());
         outcome.map(|reply| (reply, published))
     }
@@ -190,8 +200,22 @@ mod tests {
     use super::*;
 
     fn eval(host: &mut LuaHost, source: &'static str, args: &[&str]) -> Result<Reply, StoreError> {
-        host.eval(&Script::new(source), Vec::new(), args.iter().map(|a| a.to_string()).collect())
+        host.eval(&Script::new(source), vec!["h".to_owned()], args.iter().map(|a| a.to_string()).collect())
             .map(|(reply, _)| reply)
+    }
+
+    #[test]
+    fn scripts_touch_only_declared_keys_of_one_slot() {
+        let mut host = LuaHost::new().unwrap();
+        let error = eval(&mut host, "return redis.call('HGET', 'elsewhere', 'f')", &[]).unwrap_err();
+        assert!(error.to_string().contains("`elsewhere` without declaring it"), "{error}");
+        let script = Script::new("return 1");
+        let spread = host.eval(&script, vec!["a".into(), "b".into()], Vec::new()).unwrap_err();
+        assert!(spread.to_string().contains("CROSSSLOT"), "{spread}");
+        let tagged = host.eval(&script, vec!["p:{7}:a".into(), "p:{7}:b".into()], Vec::new()).unwrap();
+        assert_eq!(tagged.0, Reply::Int(1));
+        // outside scripts, any key goes
+        assert_eq!(host.with_keyspace(|keyspace| keyspace.command(&["GET".into(), "x".into()])), Resp::Nil);
     }
 
     #[test]

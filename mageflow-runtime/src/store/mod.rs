@@ -14,6 +14,7 @@ mod lua_host;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
+mod slot;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -24,6 +25,7 @@ use async_trait::async_trait;
 pub use memory::MemoryStore;
 #[cfg(feature = "redis")]
 pub use redis::{Pem, RedisStore, RedisStoreConfig, RedisTls, SentinelAuth, redact_url};
+pub(crate) use slot::{SLOTS, slot_of};
 
 /// A Lua script and its SHA-1, as Redis identifies it.
 #[derive(Clone, Debug)]

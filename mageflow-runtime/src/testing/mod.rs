@@ -18,6 +18,10 @@
 //! Inputs are checked against the tasks' JSON schemas as in production: a dispatch whose input does not fit is
 //! refused with an error naming the task and the problem.
 
+mod stored;
+
+pub use stored::{corrupt_field, delete_record, stored_record, stored_signatures};
+
 use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, OnceLock};

@@ -1,0 +1,59 @@
+//! What a store holds, for tests that check where state lives or damage it on purpose: the signatures stored under
+//! a client's prefix, and ways to delete or corrupt a signature's record as an expiry or a stray write would.
+
+use crate::client::Mageflow;
+use crate::engine::protocol::group_of;
+use std::collections::HashMap;
+
+use crate::error::{Error, Result};
+use crate::model::SignatureId;
+use crate::store::Script;
+
+/// The ids of every signature stored under the client's key prefix (in any group), sorted.
+pub async fn stored_signatures(client: &Mageflow) -> Result<Vec<SignatureId>> {
+    let engine = client.engine();
+    let mut ids = Vec::new();
+    for key in engine.store.scan(&format!("{}:", engine.keys.prefix())).await? {
+        if !key.key.contains(":g:") {
+            continue;
+        }
+        let fields = engine.store.read_hash(&key.key).await?;
+        ids.extend(fields.keys().filter_map(|field| field.strip_suffix("|kind")).filter_map(SignatureId::parse));
+    }
+    ids.sort();
+    Ok(ids)
+}
+
+/// The stored fields of signature `id`, by name, as the transition script keeps them.
+pub async fn stored_record(client: &Mageflow, id: &SignatureId) -> Result<HashMap<String, String>> {
+    let records = client.engine().read(id, false).await?.ok_or_else(|| Error::NotFound(id.clone()))?;
+    Ok(records.into_iter().next().map(|record| record.fields).unwrap_or_default())
+}
+
+/// Deletes the record of signature `id` (stored in the group its id names), as an expiry or a stray `HDEL` would.
+/// Returns how many fields it removed.
+pub async fn delete_record(client: &Mageflow, id: &SignatureId) -> Result<usize> {
+    const DELETE: &str = "local gone = 0
+        for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+          if string.sub(field, 1, #ARGV[1] + 1) == ARGV[1] .. '|' then
+            gone = gone + redis.call('HDEL', KEYS[1], field)
+          end
+        end
+        return gone";
+    let engine = client.engine();
+    let key = engine.keys.group(group_of(id));
+    let reply = engine.store.eval(&Script::new(DELETE), vec![key], vec![id.to_string()]).await?;
+    Ok(match reply {
+        crate::store::Reply::Int(n) => n.max(0) as usize,
+        _ => 0,
+    })
+}
+
+/// Overwrites one field of the record of signature `id` (stored in the group its id names).
+pub async fn corrupt_field(client: &Mageflow, id: &SignatureId, field: &str, value: &str) -> Result<()> {
+    let engine = client.engine();
+    let key = engine.keys.group(group_of(id));
+    let script = Script::new("return redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])");
+    engine.store.eval(&script, vec![key], vec![format!("{id}|{field}"), value.to_owned()]).await?;
+    Ok(())
+}
