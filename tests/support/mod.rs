@@ -101,6 +101,8 @@ impl Drop for RedisServer {
 pub enum StoreKind {
     Memory,
     Redis,
+    /// A real Redis Cluster of three primaries, started for the test.
+    Cluster,
 }
 
 /// Which backend the clients of a conformance test run tasks on.
@@ -121,6 +123,8 @@ pub struct TestStore {
     pub kind: StoreKind,
     pub backend: BackendKind,
     pub redis: Option<RedisServer>,
+    /// The Redis Cluster of a cluster test.
+    pub cluster: Option<cluster::RedisCluster>,
     /// The memory store every client of a memory test shares, so that a second client sees the first one's flows.
     pub memory: mageflow::MemoryStore,
     pub prefix: String,
@@ -133,12 +137,14 @@ static NEXT: AtomicU64 = AtomicU64::new(0);
 impl TestStore {
     pub fn new(kind: StoreKind) -> TestStore {
         let redis = (kind == StoreKind::Redis).then(RedisServer::start);
+        let cluster = (kind == StoreKind::Cluster).then(cluster::RedisCluster::start);
         let prefix = format!("t{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
         TestStore {
             workers: Mutex::default(),
             kind,
             backend: BackendKind::Local,
             redis,
+            cluster,
             memory: mageflow::MemoryStore::new(),
             prefix,
             hatchet: None,
@@ -191,9 +197,10 @@ impl TestStore {
 
     fn store_builder(&self) -> MageflowBuilder {
         let builder = Mageflow::builder().key_prefix(self.prefix.clone()).recovery(None, Duration::ZERO);
-        match &self.redis {
-            Some(redis) => builder.redis_url(redis.url.clone()),
-            None => builder.store(self.memory.clone()),
+        match (&self.redis, &self.cluster) {
+            (Some(redis), _) => builder.redis_url(redis.url.clone()),
+            (None, Some(cluster)) => builder.redis_url(cluster.url()),
+            (None, None) => builder.store(self.memory.clone()),
         }
     }
 
@@ -247,11 +254,11 @@ impl TestStore {
     }
 }
 
-/// Runs a scenario on both stores, on Hatchet and on apalis: `conformance!(name, |store| async move { ... })` makes
-/// `name::memory`, `name::redis` (local backend), `name::hatchet` (Redis, two workers on a fake Hatchet) and
-/// `name::apalis` (Redis, two workers on an apalis-redis queue).
-/// `conformance!(local_backend: name, ..)` makes only the first two, for scenarios about the local backend itself
-/// or that bring their own backend.
+/// Runs a scenario on every store, on Hatchet and on apalis: `conformance!(name, |store| async move { ... })` makes
+/// `name::memory`, `name::redis` (local backend), `name::cluster` (a real 3-primary Redis Cluster, local backend),
+/// `name::hatchet` (Redis, two workers on a fake Hatchet) and `name::apalis` (Redis, two workers on an apalis-redis
+/// queue). `conformance!(local_backend: name, ..)` makes only the first three, for scenarios about the local backend
+/// itself or that bring their own backend.
 #[macro_export]
 macro_rules! conformance {
     // scenarios about the local backend itself (or that bring their own backend): both stores, no Hatchet
@@ -260,6 +267,7 @@ macro_rules! conformance {
             use super::*;
             $crate::conformance!(@on $body, memory: $crate::support::TestStore::new($crate::support::StoreKind::Memory));
             $crate::conformance!(@on $body, redis: $crate::support::TestStore::new($crate::support::StoreKind::Redis));
+            $crate::conformance!(@on $body, cluster: $crate::support::TestStore::new($crate::support::StoreKind::Cluster));
         }
     };
     ($name:ident, $body:expr) => {
@@ -267,6 +275,7 @@ macro_rules! conformance {
             use super::*;
             $crate::conformance!(@on $body, memory: $crate::support::TestStore::new($crate::support::StoreKind::Memory));
             $crate::conformance!(@on $body, redis: $crate::support::TestStore::new($crate::support::StoreKind::Redis));
+            $crate::conformance!(@on $body, cluster: $crate::support::TestStore::new($crate::support::StoreKind::Cluster));
             $crate::conformance!(@on $body, hatchet: $crate::support::TestStore::hatchet().await);
             $crate::conformance!(@on $body, apalis: $crate::support::TestStore::apalis());
         }
