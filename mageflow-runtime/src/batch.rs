@@ -134,14 +134,9 @@ impl Mageflow {
                 subs.insert(0, Sub::Journal(scope.journal().clone(), ids));
             }
         }
-        let stores_flows = subs.iter().any(|sub| matches!(sub, Sub::Create(_) | Sub::Run(..)));
         loop {
             let transition = self.engine().batch(&subs).await?;
             if transition.code == Code::Ok {
-                if stores_flows {
-                    // the next flow this process builds goes to a new group (and, likely, another shard)
-                    crate::model::rotate_group();
-                }
                 return self.engine().apply(transition).await;
             }
             let error = refusal(&subs, &transition);

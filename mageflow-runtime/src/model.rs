@@ -34,21 +34,27 @@ fn new_group() -> [u8; 10] {
     group
 }
 
-/// The group new ids of this process take, until the next flow is stored.
-static CURRENT_GROUP: std::sync::Mutex<Option<[u8; 10]>> = std::sync::Mutex::new(None);
+/// How long a process gives new ids the same group: flows built in that span are stored together, and the next
+/// span's go (likely) to another shard.
+const GROUP_SPAN: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The group new ids of this process take, and when it began.
+static CURRENT_GROUP: std::sync::Mutex<Option<(std::time::Instant, [u8; 10])>> = std::sync::Mutex::new(None);
 
 tokio::task_local! {
     /// Inside a task run: the group of the running signature, which the ids its handler makes take.
     static RUN_GROUP: String;
 }
 
-/// Starts a new group for the ids made from now on (after a flow was stored), unless inside a task run.
-pub(crate) fn rotate_group() {
-    if RUN_GROUP.try_with(|_| ()).is_err()
-        && let Ok(mut current) = CURRENT_GROUP.lock()
-    {
-        *current = Some(new_group());
-    }
+/// The group of this process's new ids: the current one, or a new one once the current one is [`GROUP_SPAN`] old.
+fn process_group() -> String {
+    let mut current = CURRENT_GROUP.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let now = std::time::Instant::now();
+    let group = match *current {
+        Some((since, group)) if now.duration_since(since) < GROUP_SPAN => group,
+        _ => current.insert((now, new_group())).1,
+    };
+    group.iter().map(|&b| b as char).collect()
 }
 
 /// Runs `future` (a task's handler) so that the ids it makes take `group`, the group of the running signature: a
@@ -58,15 +64,11 @@ pub(crate) async fn in_group<F: std::future::Future>(group: String, future: F) -
 }
 
 impl SignatureId {
-    /// A new id: the current group's name (10 characters, time-ordered), then 12 random base-62 digits. Ids made
-    /// together (a flow built in one go, or by one task run) share a group, and a group's signatures are stored
-    /// together, on one slot of a Redis Cluster.
+    /// A new id: its group's name (10 characters, time-ordered), then 12 random base-62 digits. A process gives the
+    /// ids it makes within 100 ms one group, and a task run's handler the group of the running signature; a group's
+    /// signatures are stored together, on one slot of a Redis Cluster, so a flow built in one go is one slot.
     pub fn generate() -> Self {
-        let group = RUN_GROUP.try_with(|group| group.clone()).ok().unwrap_or_else(|| {
-            let mut current = CURRENT_GROUP.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let group = current.get_or_insert_with(new_group);
-            group.iter().map(|&b| b as char).collect()
-        });
+        let group = RUN_GROUP.try_with(|group| group.clone()).unwrap_or_else(|_| process_group());
         let random: [u8; 12] = base62(uuid::Uuid::new_v4().as_u128());
         SignatureId(group + &random.iter().map(|&b| b as char).collect::<String>())
     }
@@ -99,8 +101,8 @@ mod tests {
         let first_ms = |id: &SignatureId| id.as_str()[..7].to_owned();
         assert!(sorted.first().map(first_ms) <= ids.last().map(first_ms), "time-ordered prefixes");
         let group = |id: &SignatureId| id.as_str()[..10].to_owned();
-        super::rotate_group();
-        assert_ne!(group(&SignatureId::generate()), group(&ids[0]), "a stored flow starts a new group");
+        std::thread::sleep(super::GROUP_SPAN);
+        assert_ne!(group(&SignatureId::generate()), group(&ids[0]), "every 100 ms starts a new group");
         // inside a task run, ids take the run's group, whatever other threads store meanwhile
         let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let in_run: Vec<SignatureId> = runtime.block_on(super::in_group("0123456789".to_owned(), async {

@@ -11,6 +11,7 @@ mod cost;
 mod damaged;
 mod dsl;
 mod exactly_once;
+mod groups;
 mod idempotency;
 mod lifecycle;
 mod nesting;
