@@ -176,16 +176,6 @@ pub trait IntoFlow {
 
     /// The flow.
     fn into_flow(self) -> Flow<Self::Input, Self::Output>;
-
-    /// The flow, and what is known of its bound arguments: how `flow!` takes a node (as a trait function, so that
-    /// a node that is not one is that one error).
-    #[doc(hidden)]
-    fn into_node(self) -> (Flow<Self::Input, Self::Output>, PhantomData<Self::Binding>)
-    where
-        Self: Sized,
-    {
-        (self.into_flow(), PhantomData)
-    }
 }
 
 impl<T: Task> IntoFlow for T {
@@ -244,8 +234,8 @@ pub trait InputFields {
     #[doc(hidden)]
     fn fields() -> Self::Fields;
 
-    /// The fields of a task being bound, and its binding state with nothing bound: how `.bind(..)` in `flow!`
-    /// starts (as a trait function, so that an input that does not list its fields is that one error).
+    /// The fields of a task being bound, and its binding state with nothing bound: where `.bind(..)` in `flow!`
+    /// starts.
     #[doc(hidden)]
     fn bind_fields<O, S>(binder: private::Binder<Self, O, S>) -> (Self::Fields, private::Binder<Self, O, Self::Unbound>)
     where

@@ -1,14 +1,16 @@
 //! Emits a checked `flow!`: a block of `let`s that build the flow through `::mageflow::__private_v…`, with a check
 //! next to every node that takes a predecessor's output.
 //!
-//! The checks are functions bounded by traits declared in the block, one per check, whose
-//! `#[diagnostic::on_unimplemented]` message names the user's nodes ("`send_email` takes `Receipt`, but `charge`
-//! produces `Charge`"); each call is located at the node it checks. Each such trait is implemented for exactly the
-//! types that follow the runtime's rule (`Accepts`, `AcceptsFailure`, `SameInput`, `BindAs` in
-//! `mageflow_runtime::__private`): the rules live in the runtime, the macro only names the nodes.
+//! Each check is a block of its own that declares a trait whose `#[diagnostic::on_unimplemented]` message names the
+//! user's nodes ("`send_email` takes `Receipt`, but `charge` produces `Charge`"), implements it (with
+//! `#[diagnostic::do_not_recommend]`, so that an error is about that trait and not about the runtime's items it is
+//! built on) and evaluates to the trait function that checks, called outside the block at the node's place. The
+//! types it compares come from the runtime (`Whole` / `Field` in `mageflow_runtime::__private` say what a node
+//! takes, which required field is missing, which field the predecessor fills): the rules live in the runtime, the
+//! macro only names the nodes. So each mistake is one error, which names only the user's nodes, types and fields.
 //!
 //! Every local the block declares is hygienic (`Span::mixed_site`), so the user's expressions neither see nor
-//! shadow them.
+//! shadow them; the code about a node is located at the node, so that the errors point there.
 
 use crate::errors::Errors;
 use proc_macro2::{Span, TokenStream};
@@ -178,7 +180,7 @@ impl Emitter {
             where
                 N: #p::IntoFlow<Input = I, Output = O, Binding = B>,
             {
-                #p::IntoFlow::into_node(node)
+                (#p::IntoFlow::into_flow(node), ::core::marker::PhantomData)
             }
         };
         let node = check_block(span, items, quote!(node));

@@ -230,7 +230,8 @@ fn markers(input: &DeriveInput, fields: &[Bindable]) -> Vec<Ident> {
         .iter()
         .map(|field| {
             let name = plain(field.ident);
-            if taken.contains(&name) || name.starts_with("__") {
+            // a keyword (a field written `r#type`) is no type name either
+            if taken.contains(&name) || name.starts_with("__") || syn::parse_str::<Ident>(&name).is_err() {
                 format_ident!("__mageflow_field_{}", name)
             } else {
                 format_ident!("{}", name)
@@ -344,7 +345,7 @@ mod tests {
     }
 
     #[test]
-    fn a_marker_that_would_shadow_a_type_of_the_struct_is_renamed() {
+    fn a_marker_that_would_shadow_a_type_of_the_struct_or_is_a_keyword_is_renamed() {
         let out = expanded(
             parse_quote!(
                 struct Odd {
@@ -356,6 +357,19 @@ mod tests {
         );
         assert!(out.contains("Slot < __mageflow_field_bool , bool >"), "{out}");
         assert!(out.contains("Slot < __mageflow_field_flag , flag :: Kind >"), "{out}");
+
+        let out = expanded(
+            parse_quote!(
+                struct Keyword {
+                    r#type: String,
+                }
+            ),
+            None,
+        );
+        assert!(
+            out.contains("pub r#type : :: mageflow :: __private_v0_1_0 :: Slot < __mageflow_field_type , String >"),
+            "{out}"
+        );
     }
 
     #[test]

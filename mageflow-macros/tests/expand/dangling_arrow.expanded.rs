@@ -22,7 +22,10 @@ fn flow() {
                     Binding = B,
                 >,
             {
-                ::mageflow::__private_v0_1_0::IntoFlow::into_node(node)
+                (
+                    ::mageflow::__private_v0_1_0::IntoFlow::into_flow(node),
+                    ::core::marker::PhantomData,
+                )
             }
             node
         })(extract);
@@ -41,7 +44,10 @@ fn flow() {
                     Binding = B,
                 >,
             {
-                ::mageflow::__private_v0_1_0::IntoFlow::into_node(node)
+                (
+                    ::mageflow::__private_v0_1_0::IntoFlow::into_flow(node),
+                    ::core::marker::PhantomData,
+                )
             }
             node
         })(load);

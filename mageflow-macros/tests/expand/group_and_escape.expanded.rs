@@ -19,7 +19,10 @@ fn flow() {
                     Binding = B,
                 >,
             {
-                ::mageflow::__private_v0_1_0::IntoFlow::into_node(node)
+                (
+                    ::mageflow::__private_v0_1_0::IntoFlow::into_flow(node),
+                    ::core::marker::PhantomData,
+                )
             }
             node
         })(extract);
@@ -38,7 +41,10 @@ fn flow() {
                     Binding = B,
                 >,
             {
-                ::mageflow::__private_v0_1_0::IntoFlow::into_node(node)
+                (
+                    ::mageflow::__private_v0_1_0::IntoFlow::into_flow(node),
+                    ::core::marker::PhantomData,
+                )
             }
             node
         })(clean);
@@ -100,7 +106,10 @@ fn flow() {
                     Binding = B,
                 >,
             {
-                ::mageflow::__private_v0_1_0::IntoFlow::into_node(node)
+                (
+                    ::mageflow::__private_v0_1_0::IntoFlow::into_flow(node),
+                    ::core::marker::PhantomData,
+                )
             }
             node
         })(dedupe);
@@ -170,7 +179,10 @@ fn flow() {
                     Binding = B,
                 >,
             {
-                ::mageflow::__private_v0_1_0::IntoFlow::into_node(node)
+                (
+                    ::mageflow::__private_v0_1_0::IntoFlow::into_flow(node),
+                    ::core::marker::PhantomData,
+                )
             }
             node
         })({ load_flow(day) });

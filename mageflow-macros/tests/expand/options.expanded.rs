@@ -19,7 +19,10 @@ fn flow() {
                     Binding = B,
                 >,
             {
-                ::mageflow::__private_v0_1_0::IntoFlow::into_node(node)
+                (
+                    ::mageflow::__private_v0_1_0::IntoFlow::into_flow(node),
+                    ::core::marker::PhantomData,
+                )
             }
             node
         })(extract);
@@ -38,7 +41,10 @@ fn flow() {
                     Binding = B,
                 >,
             {
-                ::mageflow::__private_v0_1_0::IntoFlow::into_node(node)
+                (
+                    ::mageflow::__private_v0_1_0::IntoFlow::into_flow(node),
+                    ::core::marker::PhantomData,
+                )
             }
             node
         })(load);
@@ -232,7 +238,10 @@ fn flow() {
                     Binding = B,
                 >,
             {
-                ::mageflow::__private_v0_1_0::IntoFlow::into_node(node)
+                (
+                    ::mageflow::__private_v0_1_0::IntoFlow::into_flow(node),
+                    ::core::marker::PhantomData,
+                )
             }
             node
         })(archive);
@@ -302,7 +311,10 @@ fn flow() {
                     Binding = B,
                 >,
             {
-                ::mageflow::__private_v0_1_0::IntoFlow::into_node(node)
+                (
+                    ::mageflow::__private_v0_1_0::IntoFlow::into_flow(node),
+                    ::core::marker::PhantomData,
+                )
             }
             node
         })(alert);

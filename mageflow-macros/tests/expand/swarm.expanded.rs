@@ -19,7 +19,10 @@ fn flow() {
                     Binding = B,
                 >,
             {
-                ::mageflow::__private_v0_1_0::IntoFlow::into_node(node)
+                (
+                    ::mageflow::__private_v0_1_0::IntoFlow::into_flow(node),
+                    ::core::marker::PhantomData,
+                )
             }
             node
         })(fetch);
@@ -38,7 +41,10 @@ fn flow() {
                     Binding = B,
                 >,
             {
-                ::mageflow::__private_v0_1_0::IntoFlow::into_node(node)
+                (
+                    ::mageflow::__private_v0_1_0::IntoFlow::into_flow(node),
+                    ::core::marker::PhantomData,
+                )
             }
             node
         })(resize);
@@ -99,7 +105,10 @@ fn flow() {
                     Binding = B,
                 >,
             {
-                ::mageflow::__private_v0_1_0::IntoFlow::into_node(node)
+                (
+                    ::mageflow::__private_v0_1_0::IntoFlow::into_flow(node),
+                    ::core::marker::PhantomData,
+                )
             }
             node
         })(thumbnail);
@@ -161,7 +170,10 @@ fn flow() {
                     Binding = B,
                 >,
             {
-                ::mageflow::__private_v0_1_0::IntoFlow::into_node(node)
+                (
+                    ::mageflow::__private_v0_1_0::IntoFlow::into_flow(node),
+                    ::core::marker::PhantomData,
+                )
             }
             node
         })(upload);
@@ -239,7 +251,10 @@ fn flow() {
                     Binding = B,
                 >,
             {
-                ::mageflow::__private_v0_1_0::IntoFlow::into_node(node)
+                (
+                    ::mageflow::__private_v0_1_0::IntoFlow::into_flow(node),
+                    ::core::marker::PhantomData,
+                )
             }
             node
         })(publish);

@@ -19,7 +19,10 @@ fn flow() {
                     Binding = B,
                 >,
             {
-                ::mageflow::__private_v0_1_0::IntoFlow::into_node(node)
+                (
+                    ::mageflow::__private_v0_1_0::IntoFlow::into_flow(node),
+                    ::core::marker::PhantomData,
+                )
             }
             node
         })(resize);
@@ -37,7 +40,10 @@ fn flow() {
                     Binding = B,
                 >,
             {
-                ::mageflow::__private_v0_1_0::IntoFlow::into_node(node)
+                (
+                    ::mageflow::__private_v0_1_0::IntoFlow::into_flow(node),
+                    ::core::marker::PhantomData,
+                )
             }
             node
         })(thumbnail);
