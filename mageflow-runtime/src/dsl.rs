@@ -233,6 +233,16 @@ pub trait InputFields {
     /// The fields.
     #[doc(hidden)]
     fn fields() -> Self::Fields;
+
+    /// The fields of a task being bound, and its binding state with nothing bound: where `.bind(..)` in `flow!`
+    /// starts.
+    #[doc(hidden)]
+    fn bind_fields<O, S>(binder: private::Binder<Self, O, S>) -> (Self::Fields, private::Binder<Self, O, Self::Unbound>)
+    where
+        Self: Sized,
+    {
+        (Self::fields(), binder.restate())
+    }
 }
 
 impl Mageflow {

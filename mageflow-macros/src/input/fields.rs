@@ -5,12 +5,15 @@
 //! For `struct Noted { #[mageflow(return_value)] previous: Msg, note: String }` it emits, in an anonymous const:
 //! - `NotedFields`, a struct with one `Slot<marker, type>` per field, that `flow!` reads as `fields.note` (so an
 //!   unknown name is the compiler's "no field `x` on type `NotedFields`", listing the fields);
-//! - `NotedBinding<S0, S1>`, a binding state with one `Bound` / `Unbound` parameter per field, and a `BindField`
-//!   impl per field that marks it bound;
-//! - per required field (not the return-value field, not an `Option`, no `#[serde(default)]`) a trait whose
-//!   diagnostic names the field, required of its state parameter for the state to be `Ready<Field>`: so a task
-//!   that follows another one without that field bound fails with "the field `note` of `Noted` is neither bound
-//!   nor fed".
+//! - a marker type per field, named like the field (`enum note {}`), so that the diagnostics of `flow!` about a
+//!   field name it;
+//! - `NotedBinding<S0>`, a binding state with one parameter per required field (not the return-value field, not an
+//!   `Option`, no `#[serde(default)]`): `Bound`, or the field's marker while it is not bound; a `BindField` impl per
+//!   field that marks it bound; and `Binding::Missing`, the first required field not bound (`AllBound` if none),
+//!   which `flow!` requires to be `AllBound` when the task follows another one: "`send` follows `charge`, but its
+//!   field `note` is neither bound nor fed";
+//! - `Unfed` for the marker of every field but the return-value field, which `flow!` requires of the fields bound
+//!   on a task that follows another one: the return-value field receives the previous step's output.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
@@ -124,10 +127,9 @@ pub(crate) fn emit(input: &DeriveInput, return_field: Option<&Ident>) -> TokenSt
     let generics = &input.generics;
     let fields = bindable(input, fields, return_field);
 
-    let markers: Vec<Ident> =
-        fields.iter().map(|field| format_ident!("__mageflow_field_{}", plain(field.ident))).collect();
+    let markers = markers(input, &fields);
     // one binding-state parameter per required field: the others may be bound or not
-    let required: Vec<&Bindable> = fields.iter().filter(|field| field.required).collect();
+    let required: Vec<(&Bindable, &Ident)> = fields.iter().zip(&markers).filter(|(field, _)| field.required).collect();
     let states: Vec<Ident> = (0..required.len()).map(|index| format_ident!("__S{}", index)).collect();
     let idents: Vec<&Ident> = fields.iter().map(|field| field.ident).collect();
     let types: Vec<&Type> = fields.iter().map(|field| field.ty).collect();
@@ -143,7 +145,7 @@ pub(crate) fn emit(input: &DeriveInput, return_field: Option<&Ident>) -> TokenSt
     };
 
     let bind_impls = fields.iter().zip(&markers).map(|(field, marker)| {
-        let position = required.iter().position(|required| required.ident == field.ident);
+        let position = required.iter().position(|(required, _)| required.ident == field.ident);
         let next = states
             .iter()
             .enumerate()
@@ -154,36 +156,25 @@ pub(crate) fn emit(input: &DeriveInput, return_field: Option<&Ident>) -> TokenSt
             }
         }
     });
-
-    let mut required_traits = Vec::new();
-    let mut required_bounds = Vec::new();
-    for (field, state) in required.iter().zip(&states) {
-        let field_name = plain(field.ident);
-        let trait_ident = format_ident!("__mageflow_required_{}", field_name);
-        let message = format!("the field `{field_name}` of `{type_name}` is neither bound nor fed");
-        let label = format!("`{field_name}` is required: bind it with `.bind({field_name} = ...)`");
-        let note = match return_field {
-            Some(fed) => format!(
-                "the previous step's output goes to `{}`, the return-value field of `{type_name}`; its other fields \
-                 without a default must be bound",
-                plain(fed)
-            ),
-            None => format!("the fields of `{type_name}` without a default must be bound"),
-        };
-        required_traits.push(quote! {
-            #[diagnostic::on_unimplemented(message = #message, label = #label, note = #note)]
-            pub trait #trait_ident {}
-            impl #trait_ident for #private::Bound {}
-        });
-        required_bounds.push(quote!(#state: #trait_ident));
-    }
-
-    let ready_impl = quote! {
-        impl<#(#states),*> #private::Ready<#private::Field> for #binding_ident<#(#states),*>
-        where #(#required_bounds,)*
-        {}
-    };
-    let unbound = states.iter().map(|_| quote!(#private::Unbound));
+    // every field but the return-value field may be bound when the predecessor's output fills that one
+    let unfed = fields
+        .iter()
+        .zip(&markers)
+        .filter(|(field, _)| return_field != Some(field.ident))
+        .map(|(_, marker)| quote!(impl #private::Unfed for #marker {}));
+    // a required field that is not bound is its marker: the first one is what `Binding::Missing` names
+    let unbound_markers: Vec<&Ident> = required.iter().map(|(_, marker)| *marker).collect();
+    let missing = states
+        .iter()
+        .rev()
+        .fold(quote!(#private::AllBound), |rest, state| quote!(<#state as #private::Unless<#rest>>::Then));
+    let state_bounds = states.iter().enumerate().map(|(index, state)| {
+        let rest = states[index + 1..]
+            .iter()
+            .rev()
+            .fold(quote!(#private::AllBound), |rest, state| quote!(<#state as #private::Unless<#rest>>::Then));
+        quote!(#state: #private::Unless<#rest>)
+    });
     let doc = format!("The fields of `{type_name}` that `flow!` can bind.");
     quote! {
         #[allow(non_camel_case_types, non_snake_case, dead_code, unreachable_pub, clippy::all)]
@@ -201,7 +192,7 @@ pub(crate) fn emit(input: &DeriveInput, return_field: Option<&Ident>) -> TokenSt
             #[automatically_derived]
             impl #impl_generics #private::InputFields for #ident #type_generics #where_clause {
                 type Fields = #fields_ident #type_generics;
-                type Unbound = #binding_ident<#(#unbound),*>;
+                type Unbound = #binding_ident<#(#unbound_markers),*>;
 
                 fn fields() -> Self::Fields {
                     #fields_ident { #(#idents: #private::Slot::new(#names),)* #phantom_value }
@@ -210,10 +201,55 @@ pub(crate) fn emit(input: &DeriveInput, return_field: Option<&Ident>) -> TokenSt
 
             #(#bind_impls)*
 
-            #(#required_traits)*
+            #(impl<__R> #private::Unless<__R> for #unbound_markers { type Then = #unbound_markers; })*
 
-            #ready_impl
+            impl<#(#states),*> #private::Binding for #binding_ident<#(#states),*>
+            where #(#state_bounds,)*
+            {
+                type Missing = #missing;
+            }
+
+            #(#unfed)*
         };
+    }
+}
+
+/// The marker type of each field: named like the field, so that a diagnostic about the field (required, or fed by
+/// the previous step) names it; unless that name also appears in the struct's types or generics, which the marker
+/// would shadow inside the generated items.
+fn markers(input: &DeriveInput, fields: &[Bindable]) -> Vec<Ident> {
+    let mut taken = std::collections::HashSet::new();
+    let (ident, generics) = (&input.ident, &input.generics);
+    let where_clause = &generics.where_clause;
+    collect_idents(quote!(#ident #generics #where_clause), &mut taken);
+    for field in fields {
+        let ty = field.ty;
+        collect_idents(quote!(#ty), &mut taken);
+    }
+    fields
+        .iter()
+        .map(|field| {
+            let name = plain(field.ident);
+            // a keyword (a field written `r#type`) is no type name either
+            if taken.contains(&name) || name.starts_with("__") || syn::parse_str::<Ident>(&name).is_err() {
+                format_ident!("__mageflow_field_{}", name)
+            } else {
+                format_ident!("{}", name)
+            }
+        })
+        .collect()
+}
+
+/// Every identifier in `tokens`.
+fn collect_idents(tokens: TokenStream, out: &mut std::collections::HashSet<String>) {
+    for token in tokens {
+        match token {
+            proc_macro2::TokenTree::Ident(ident) => {
+                out.insert(ident.to_string());
+            }
+            proc_macro2::TokenTree::Group(group) => collect_idents(group.stream(), out),
+            _ => {}
+        }
     }
 }
 
@@ -243,14 +279,13 @@ mod tests {
             Some("previous_msg"),
         );
         assert!(
-            out.contains(
-                "pub previous_msg : :: mageflow :: __private_v0_1_0 :: Slot < __mageflow_field_previous_msg , Msg >"
-            ),
-            "{out}"
+            out.contains("pub previous_msg : :: mageflow :: __private_v0_1_0 :: Slot < previous_msg , Msg >"),
+            "the marker is named like the field, so that diagnostics name it: {out}"
         );
+        assert!(out.contains("pub enum previous_msg { }"), "{out}");
         assert!(out.contains("note_text : :: mageflow :: __private_v0_1_0 :: Slot :: new (\"noteText\")"), "{out}");
         assert!(!out.contains("cache"), "skipped fields cannot be bound: {out}");
-        assert!(out.contains("type Unbound = NotedBinding < :: mageflow :: __private_v0_1_0 :: Unbound >"), "{out}");
+        assert!(out.contains("type Unbound = NotedBinding < note_text >"), "unbound, a field is its marker: {out}");
     }
 
     #[test]
@@ -267,10 +302,17 @@ mod tests {
             ),
             Some("previous"),
         );
-        assert!(out.contains("pub trait __mageflow_required_note"), "{out}");
-        assert_eq!(out.matches("pub trait __mageflow_required_").count(), 1, "{out}");
-        assert!(out.contains("where __S0 : __mageflow_required_note ,"), "{out}");
-        assert!(out.contains("the field `note` of `Noted` is neither bound nor fed"), "{out}");
+        assert!(out.contains("pub struct NotedBinding < __S0 >"), "one state for `note` only: {out}");
+        assert!(out.contains("type Unbound = NotedBinding < note >"), "{out}");
+        assert!(out.contains("impl < __R > :: mageflow :: __private_v0_1_0 :: Unless < __R > for note"), "{out}");
+        assert_eq!(out.matches(":: Unless < __R > for").count(), 1, "{out}");
+        assert!(
+            out.contains(
+                "type Missing = < __S0 as :: mageflow :: __private_v0_1_0 :: Unless < :: mageflow :: \
+                 __private_v0_1_0 :: AllBound >> :: Then"
+            ),
+            "{out}"
+        );
 
         let out = expanded(
             parse_quote!(
@@ -281,7 +323,53 @@ mod tests {
             ),
             None,
         );
-        assert!(!out.contains("pub trait __mageflow_required_"), "a container default covers every field: {out}");
+        assert!(out.contains("type Unbound = DefaultsBinding < >"), "a container default covers every field: {out}");
+        assert!(out.contains("type Missing = :: mageflow :: __private_v0_1_0 :: AllBound"), "{out}");
+    }
+
+    #[test]
+    fn every_field_but_the_return_field_may_be_bound_after_a_step() {
+        let out = expanded(
+            parse_quote!(
+                struct Noted {
+                    previous: Msg,
+                    note: String,
+                    maybe: Option<u32>,
+                }
+            ),
+            Some("previous"),
+        );
+        assert!(out.contains(":: Unfed for note { }"), "{out}");
+        assert!(out.contains(":: Unfed for maybe { }"), "{out}");
+        assert!(!out.contains(":: Unfed for previous"), "the return field is fed: {out}");
+    }
+
+    #[test]
+    fn a_marker_that_would_shadow_a_type_of_the_struct_or_is_a_keyword_is_renamed() {
+        let out = expanded(
+            parse_quote!(
+                struct Odd {
+                    bool: bool,
+                    flag: flag::Kind,
+                }
+            ),
+            None,
+        );
+        assert!(out.contains("Slot < __mageflow_field_bool , bool >"), "{out}");
+        assert!(out.contains("Slot < __mageflow_field_flag , flag :: Kind >"), "{out}");
+
+        let out = expanded(
+            parse_quote!(
+                struct Keyword {
+                    r#type: String,
+                }
+            ),
+            None,
+        );
+        assert!(
+            out.contains("pub r#type : :: mageflow :: __private_v0_1_0 :: Slot < __mageflow_field_type , String >"),
+            "{out}"
+        );
     }
 
     #[test]

@@ -27,9 +27,6 @@ pub(crate) fn expand(input: DeriveInput) -> TokenStream {
                     type ReturnValue = #return_value;
                 }
 
-                #[automatically_derived]
-                impl #impl_generics #private::FedBy<#return_value> for #ident #type_generics #where_clause {}
-
                 #fields
             }
         }

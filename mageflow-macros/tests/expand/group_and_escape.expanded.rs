@@ -5,138 +5,236 @@ fn flow() {
         use ::mageflow::__private_v0_1_0::{
             RouteOfTaskInput as _, RouteOfWholeInput as _,
         };
-        #[diagnostic::on_unimplemented(
-            message = "`clean` takes `{Self}`, but `extract` produces `{A}`",
-            label = "`clean` does not take `{A}`",
-            note = "a step takes the previous step's output as its whole input, or in the \
-                                `#[mageflow(return_value)]` field of an input that derives `TaskInput`"
-        )]
-        trait MageflowStep6<A, R> {}
-        impl<T: ::mageflow::__private_v0_1_0::Accepts<A, R>, A, R> MageflowStep6<A, R>
-        for T {}
-        fn __mageflow_step_6<R, P: ::mageflow::__private_v0_1_0::Produces, B, O>(
-            _route: R,
-            _producer: &P,
-            next: ::mageflow::__private_v0_1_0::Flow<B, O>,
-        ) -> ::mageflow::__private_v0_1_0::Flow<
-            <P as ::mageflow::__private_v0_1_0::Produces>::Output,
-            O,
-        >
-        where
-            B: MageflowStep6<<P as ::mageflow::__private_v0_1_0::Produces>::Output, R>,
-        {
-            ::mageflow::__private_v0_1_0::retype(next)
-        }
-        #[diagnostic::on_unimplemented(
-            message = "`dedupe` takes `{Self}`, but `clean` produces `{A}`",
-            label = "`dedupe` does not take `{A}`",
-            note = "a step takes the previous step's output as its whole input, or in the \
-                                `#[mageflow(return_value)]` field of an input that derives `TaskInput`"
-        )]
-        trait MageflowStep11<A, R> {}
-        impl<T: ::mageflow::__private_v0_1_0::Accepts<A, R>, A, R> MageflowStep11<A, R>
-        for T {}
-        fn __mageflow_step_11<R, P: ::mageflow::__private_v0_1_0::Produces, B, O>(
-            _route: R,
-            _producer: &P,
-            next: ::mageflow::__private_v0_1_0::Flow<B, O>,
-        ) -> ::mageflow::__private_v0_1_0::Flow<
-            <P as ::mageflow::__private_v0_1_0::Produces>::Output,
-            O,
-        >
-        where
-            B: MageflowStep11<<P as ::mageflow::__private_v0_1_0::Produces>::Output, R>,
-        {
-            ::mageflow::__private_v0_1_0::retype(next)
-        }
-        #[diagnostic::on_unimplemented(
-            message = "`{{ load_flow (day) }}` takes `{Self}`, but `dedupe` produces `{A}`",
-            label = "`{{ load_flow (day) }}` does not take `{A}`",
-            note = "a step takes the previous step's output as its whole input, or in the \
-                                `#[mageflow(return_value)]` field of an input that derives `TaskInput`"
-        )]
-        trait MageflowStep16<A, R> {}
-        impl<T: ::mageflow::__private_v0_1_0::Accepts<A, R>, A, R> MageflowStep16<A, R>
-        for T {}
-        fn __mageflow_step_16<R, P: ::mageflow::__private_v0_1_0::Produces, B, O>(
-            _route: R,
-            _producer: &P,
-            next: ::mageflow::__private_v0_1_0::Flow<B, O>,
-        ) -> ::mageflow::__private_v0_1_0::Flow<
-            <P as ::mageflow::__private_v0_1_0::Produces>::Output,
-            O,
-        >
-        where
-            B: MageflowStep16<<P as ::mageflow::__private_v0_1_0::Produces>::Output, R>,
-        {
-            ::mageflow::__private_v0_1_0::retype(next)
-        }
-        let (__mageflow_node1, _) = ::mageflow::__private_v0_1_0::node(extract);
+        let (__mageflow_node1, _) = ({
+            fn node<N, I, O, B>(
+                node: N,
+            ) -> (
+                ::mageflow::__private_v0_1_0::Flow<I, O>,
+                ::core::marker::PhantomData<B>,
+            )
+            where
+                N: ::mageflow::__private_v0_1_0::IntoFlow<
+                    Input = I,
+                    Output = O,
+                    Binding = B,
+                >,
+            {
+                (
+                    ::mageflow::__private_v0_1_0::IntoFlow::into_flow(node),
+                    ::core::marker::PhantomData,
+                )
+            }
+            node
+        })(extract);
         let __mageflow_seq2 = ::mageflow::__private_v0_1_0::seq(__mageflow_node1);
-        let (__mageflow_node3, __mageflow_binding4) = ::mageflow::__private_v0_1_0::node(
-            clean,
-        );
+        let (__mageflow_node3, __mageflow_binding4) = ({
+            fn node<N, I, O, B>(
+                node: N,
+            ) -> (
+                ::mageflow::__private_v0_1_0::Flow<I, O>,
+                ::core::marker::PhantomData<B>,
+            )
+            where
+                N: ::mageflow::__private_v0_1_0::IntoFlow<
+                    Input = I,
+                    Output = O,
+                    Binding = B,
+                >,
+            {
+                (
+                    ::mageflow::__private_v0_1_0::IntoFlow::into_flow(node),
+                    ::core::marker::PhantomData,
+                )
+            }
+            node
+        })(clean);
         let __mageflow_route5 = (&::mageflow::__private_v0_1_0::RouteProbe::of(
             &__mageflow_node3,
         ))
             .route();
-        ::mageflow::__private_v0_1_0::check_ready(
-            &__mageflow_route5,
-            &__mageflow_binding4,
-        );
-        let __mageflow_fed6 = __mageflow_step_6(
-            __mageflow_route5,
-            &__mageflow_seq2,
+        let __mageflow_missing6 = __mageflow_route5.missing(&__mageflow_binding4);
+        ({
+            #[diagnostic::on_unimplemented(
+                message = "`clean` follows `extract`, but its field `{Self}` is neither bound nor fed",
+                label = "`{Self}` is required: bind it with `.bind({Self} = ...)`",
+                note = "The output of `extract` goes to the `#[mageflow(return_value)]` field of the input of `clean`; its other fields without a default must be bound"
+            )]
+            trait Bound: Sized {
+                fn fields(_missing: ::core::marker::PhantomData<Self>) {}
+            }
+            #[diagnostic::do_not_recommend]
+            impl Bound for ::mageflow::__private_v0_1_0::AllBound {}
+            Bound::fields
+        })(__mageflow_missing6);
+        let __mageflow_expected8 = __mageflow_route5.expected(&__mageflow_node3);
+        let __mageflow_fed7 = ({
+            #[diagnostic::on_unimplemented(
+                message = "`clean` takes `{E}`, but `extract` produces `{Self}`",
+                label = "`clean` does not take `{Self}`",
+                note = "a step takes the previous step's output as its whole input, or in the \
+                                    `#[mageflow(return_value)]` field of an input that derives `TaskInput`"
+            )]
+            trait Fits<E>: Sized {
+                fn step<B, O>(
+                    _expected: ::core::marker::PhantomData<E>,
+                    _output: ::core::marker::PhantomData<Self>,
+                    next: ::mageflow::__private_v0_1_0::Flow<B, O>,
+                ) -> ::mageflow::__private_v0_1_0::Flow<Self, O> {
+                    ::mageflow::__private_v0_1_0::retype(next)
+                }
+            }
+            #[diagnostic::do_not_recommend]
+            impl<T> Fits<T> for T {}
+            Fits::step
+        })(
+            __mageflow_expected8,
+            ::mageflow::__private_v0_1_0::output_of(&__mageflow_seq2),
             __mageflow_node3,
         );
-        let __mageflow_seq7 = ::mageflow::__private_v0_1_0::seq(__mageflow_fed6);
-        let (__mageflow_node8, __mageflow_binding9) = ::mageflow::__private_v0_1_0::node(
-            dedupe,
-        );
-        let __mageflow_route10 = (&::mageflow::__private_v0_1_0::RouteProbe::of(
-            &__mageflow_node8,
+        let __mageflow_seq9 = ::mageflow::__private_v0_1_0::seq(__mageflow_fed7);
+        let (__mageflow_node10, __mageflow_binding11) = ({
+            fn node<N, I, O, B>(
+                node: N,
+            ) -> (
+                ::mageflow::__private_v0_1_0::Flow<I, O>,
+                ::core::marker::PhantomData<B>,
+            )
+            where
+                N: ::mageflow::__private_v0_1_0::IntoFlow<
+                    Input = I,
+                    Output = O,
+                    Binding = B,
+                >,
+            {
+                (
+                    ::mageflow::__private_v0_1_0::IntoFlow::into_flow(node),
+                    ::core::marker::PhantomData,
+                )
+            }
+            node
+        })(dedupe);
+        let __mageflow_route12 = (&::mageflow::__private_v0_1_0::RouteProbe::of(
+            &__mageflow_node10,
         ))
             .route();
-        ::mageflow::__private_v0_1_0::check_ready(
-            &__mageflow_route10,
-            &__mageflow_binding9,
+        let __mageflow_missing13 = __mageflow_route12.missing(&__mageflow_binding11);
+        ({
+            #[diagnostic::on_unimplemented(
+                message = "`dedupe` follows `clean`, but its field `{Self}` is neither bound nor fed",
+                label = "`{Self}` is required: bind it with `.bind({Self} = ...)`",
+                note = "The output of `clean` goes to the `#[mageflow(return_value)]` field of the input of `dedupe`; its other fields without a default must be bound"
+            )]
+            trait Bound: Sized {
+                fn fields(_missing: ::core::marker::PhantomData<Self>) {}
+            }
+            #[diagnostic::do_not_recommend]
+            impl Bound for ::mageflow::__private_v0_1_0::AllBound {}
+            Bound::fields
+        })(__mageflow_missing13);
+        let __mageflow_expected15 = __mageflow_route12.expected(&__mageflow_node10);
+        let __mageflow_fed14 = ({
+            #[diagnostic::on_unimplemented(
+                message = "`dedupe` takes `{E}`, but `clean` produces `{Self}`",
+                label = "`dedupe` does not take `{Self}`",
+                note = "a step takes the previous step's output as its whole input, or in the \
+                                    `#[mageflow(return_value)]` field of an input that derives `TaskInput`"
+            )]
+            trait Fits<E>: Sized {
+                fn step<B, O>(
+                    _expected: ::core::marker::PhantomData<E>,
+                    _output: ::core::marker::PhantomData<Self>,
+                    next: ::mageflow::__private_v0_1_0::Flow<B, O>,
+                ) -> ::mageflow::__private_v0_1_0::Flow<Self, O> {
+                    ::mageflow::__private_v0_1_0::retype(next)
+                }
+            }
+            #[diagnostic::do_not_recommend]
+            impl<T> Fits<T> for T {}
+            Fits::step
+        })(
+            __mageflow_expected15,
+            ::mageflow::__private_v0_1_0::output_of(&__mageflow_seq9),
+            __mageflow_node10,
         );
-        let __mageflow_fed11 = __mageflow_step_11(
-            __mageflow_route10,
-            &__mageflow_seq7,
-            __mageflow_node8,
+        let __mageflow_seq9 = ::mageflow::__private_v0_1_0::then(
+            __mageflow_seq9,
+            __mageflow_fed14,
         );
-        let __mageflow_seq7 = ::mageflow::__private_v0_1_0::then(
-            __mageflow_seq7,
-            __mageflow_fed11,
-        );
-        let __mageflow_flow12 = ::mageflow::__private_v0_1_0::end(__mageflow_seq7);
+        let __mageflow_flow16 = ::mageflow::__private_v0_1_0::end(__mageflow_seq9);
         let __mageflow_seq2 = ::mageflow::__private_v0_1_0::then(
             __mageflow_seq2,
-            __mageflow_flow12,
+            __mageflow_flow16,
         );
-        let (__mageflow_node13, __mageflow_binding14) = ::mageflow::__private_v0_1_0::node({
-            load_flow(day)
-        });
-        let __mageflow_route15 = (&::mageflow::__private_v0_1_0::RouteProbe::of(
-            &__mageflow_node13,
+        let (__mageflow_node17, __mageflow_binding18) = ({
+            fn node<N, I, O, B>(
+                node: N,
+            ) -> (
+                ::mageflow::__private_v0_1_0::Flow<I, O>,
+                ::core::marker::PhantomData<B>,
+            )
+            where
+                N: ::mageflow::__private_v0_1_0::IntoFlow<
+                    Input = I,
+                    Output = O,
+                    Binding = B,
+                >,
+            {
+                (
+                    ::mageflow::__private_v0_1_0::IntoFlow::into_flow(node),
+                    ::core::marker::PhantomData,
+                )
+            }
+            node
+        })({ load_flow(day) });
+        let __mageflow_route19 = (&::mageflow::__private_v0_1_0::RouteProbe::of(
+            &__mageflow_node17,
         ))
             .route();
-        ::mageflow::__private_v0_1_0::check_ready(
-            &__mageflow_route15,
-            &__mageflow_binding14,
-        );
-        let __mageflow_fed16 = __mageflow_step_16(
-            __mageflow_route15,
-            &__mageflow_seq2,
-            __mageflow_node13,
+        let __mageflow_missing20 = __mageflow_route19.missing(&__mageflow_binding18);
+        ({
+            #[diagnostic::on_unimplemented(
+                message = "`{{ load_flow (day) }}` follows `dedupe`, but its field `{Self}` is neither bound nor fed",
+                label = "`{Self}` is required: bind it with `.bind({Self} = ...)`",
+                note = "The output of `dedupe` goes to the `#[mageflow(return_value)]` field of the input of `{{ load_flow (day) }}`; its other fields without a default must be bound"
+            )]
+            trait Bound: Sized {
+                fn fields(_missing: ::core::marker::PhantomData<Self>) {}
+            }
+            #[diagnostic::do_not_recommend]
+            impl Bound for ::mageflow::__private_v0_1_0::AllBound {}
+            Bound::fields
+        })(__mageflow_missing20);
+        let __mageflow_expected22 = __mageflow_route19.expected(&__mageflow_node17);
+        let __mageflow_fed21 = ({
+            #[diagnostic::on_unimplemented(
+                message = "`{{ load_flow (day) }}` takes `{E}`, but `dedupe` produces `{Self}`",
+                label = "`{{ load_flow (day) }}` does not take `{Self}`",
+                note = "a step takes the previous step's output as its whole input, or in the \
+                                    `#[mageflow(return_value)]` field of an input that derives `TaskInput`"
+            )]
+            trait Fits<E>: Sized {
+                fn step<B, O>(
+                    _expected: ::core::marker::PhantomData<E>,
+                    _output: ::core::marker::PhantomData<Self>,
+                    next: ::mageflow::__private_v0_1_0::Flow<B, O>,
+                ) -> ::mageflow::__private_v0_1_0::Flow<Self, O> {
+                    ::mageflow::__private_v0_1_0::retype(next)
+                }
+            }
+            #[diagnostic::do_not_recommend]
+            impl<T> Fits<T> for T {}
+            Fits::step
+        })(
+            __mageflow_expected22,
+            ::mageflow::__private_v0_1_0::output_of(&__mageflow_seq2),
+            __mageflow_node17,
         );
         let __mageflow_seq2 = ::mageflow::__private_v0_1_0::then(
             __mageflow_seq2,
-            __mageflow_fed16,
+            __mageflow_fed21,
         );
-        let __mageflow_flow17 = ::mageflow::__private_v0_1_0::end(__mageflow_seq2);
-        let __mageflow_flow18 = __mageflow_flow17;
-        __mageflow_flow18
+        let __mageflow_flow23 = ::mageflow::__private_v0_1_0::end(__mageflow_seq2);
+        let __mageflow_flow24 = __mageflow_flow23;
+        __mageflow_flow24
     };
 }

@@ -1,17 +1,22 @@
-//! What the code `flow!` generates calls: building blocks that carry the types of a flow, and the traits whose
-//! bounds are the typing rules. Reached as `::mageflow::__private`; not a public API.
+//! What the code `flow!` generates calls: building blocks that carry the types of a flow, and the rules they
+//! follow. Reached as `::mageflow::__private`; not a public API.
 //!
 //! The rules:
 //! - a node that follows another takes its output as its whole input ([`Whole`]), or, when its input derives
-//!   `TaskInput`, in its return-value field ([`Field`], checked by [`FedBy`]); which of the two is decided by the
-//!   input's type ([`RouteProbe`]), as the engine decides where a predecessor's result goes;
-//! - a task that takes the output in its return-value field needs its other required fields bound ([`Ready`]);
+//!   `TaskInput`, in its return-value field ([`Field`]); which of the two is decided by the input's type
+//!   ([`RouteProbe`]), as the engine decides where a predecessor's result goes. [`Whole::expected`] and
+//!   [`Field::expected`] give the type the node takes from its predecessor;
+//! - a task that takes the output in its return-value field needs its other required fields bound
+//!   ([`Field::missing`] is the first that is not), and its return-value field not bound ([`Field::role`], which
+//!   is [`Unfed`] for every other field);
 //! - a bound argument names a field of the input ([`InputFields::Fields`]) and has its type;
+//! - an error callback takes a failure report ([`FailureReport`]);
 //! - a swarm's output is the tuple of its members' outputs ([`Members`]), or of their [`Outcome`]s when it
 //!   tolerates failures.
 //!
-//! The checks that name the user's tasks in their messages are traits `flow!` declares next to the flow, with the
-//! same impls as the ones here.
+//! `flow!` checks each rule with a trait it declares in a block of its own next to the node it checks, whose
+//! `#[diagnostic::on_unimplemented]` message names the user's nodes, and calls the check as a trait function (so
+//! that the error is that one unmet bound, with no note about generated items).
 
 use std::marker::PhantomData;
 
@@ -66,6 +71,51 @@ pub trait RouteOfWholeInput {
 
 impl<T> RouteOfWholeInput for &RouteProbe<T> {}
 
+impl Whole {
+    /// What the node takes from its predecessor: its whole input.
+    pub fn expected<N: HasInput>(&self, _node: &N) -> PhantomData<N::Input> {
+        PhantomData
+    }
+
+    /// The first required field that is neither bound nor fed: none, since the predecessor's output is the whole
+    /// input (bound arguments are merged over it).
+    pub fn missing<B>(&self, _binding: &PhantomData<B>) -> PhantomData<AllBound> {
+        PhantomData
+    }
+
+    /// The role of a bound field: any field may be bound over the predecessor's output.
+    pub fn role<M, T>(&self, _slot: &Slot<M, T>) -> PhantomData<AnyField> {
+        PhantomData
+    }
+}
+
+impl Field {
+    /// What the node takes from its predecessor: the type of its return-value field.
+    pub fn expected<N: HasInput>(&self, _node: &N) -> PhantomData<<N::Input as TaskInput>::ReturnValue>
+    where
+        N::Input: TaskInput,
+    {
+        PhantomData
+    }
+
+    /// The first required field, other than the return-value field, that is not bound (its marker), or
+    /// [`AllBound`].
+    pub fn missing<B: Binding>(&self, _binding: &PhantomData<B>) -> PhantomData<B::Missing> {
+        PhantomData
+    }
+
+    /// The role of a bound field: its marker, [`Unfed`] unless it is the return-value field, which the
+    /// predecessor's output fills.
+    pub fn role<M, T>(&self, _slot: &Slot<M, T>) -> PhantomData<M> {
+        PhantomData
+    }
+}
+
+/// The output of a flow or of a sequence being built, as a type.
+pub fn output_of<P: Produces>(_producer: &P) -> PhantomData<P::Output> {
+    PhantomData
+}
+
 /// Things with an input type: flows and tasks being bound.
 pub trait HasInput {
     /// The input.
@@ -94,55 +144,10 @@ impl<I, O> Produces for Seq<I, O> {
     type Output = O;
 }
 
-/// `T` takes `A` in its return-value field: implemented by `#[derive(TaskInput)]` with `A` the field's type.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` does not take `{A}` in its return-value field",
-    note = "derive `mageflow::TaskInput` on `{Self}` and mark the field with `#[mageflow(return_value)]`"
-)]
-pub trait FedBy<A> {}
+/// A failure report, what an error callback takes (whole, or in its return-value field).
+pub trait FailureReport {}
 
-/// The rule of `a >> b`: `b`'s input (`Self`) takes `a`'s output `A`, where `R` (found by [`RouteProbe`]) says it
-/// goes: the whole input, or the return-value field. `flow!` checks it through a trait of its own, implemented for
-/// the types that implement this one, whose message names the user's nodes.
-#[diagnostic::on_unimplemented(
-    message = "a step takes `{Self}`, but the step before it produces `{A}`",
-    note = "a step takes the previous step's output as its whole input, or in the `#[mageflow(return_value)]` field \
-            of an input that derives `TaskInput`"
-)]
-pub trait Accepts<A, R> {}
-
-impl<T> Accepts<T, Whole> for T {}
-
-impl<T: FedBy<A>, A> Accepts<A, Field> for T {}
-
-/// The rule of `on_error = node`: the node's input (`Self`) takes a failure report `Failure<X>`, whole or in its
-/// return-value field.
-#[diagnostic::on_unimplemented(
-    message = "an error callback takes a failure report (`mageflow::Failure`), not `{Self}`",
-    note = "an error callback takes `mageflow::Failure<I>` (`I` the failed task's input, or `serde_json::Value`) as \
-            its whole input, or in its `#[mageflow(return_value)]` field"
-)]
-pub trait AcceptsFailure<R, X> {}
-
-impl<X> AcceptsFailure<Whole, X> for crate::model::Failure<X> {}
-
-impl<T: FedBy<crate::model::Failure<X>>, X> AcceptsFailure<Field, X> for T {}
-
-/// The rule of the members of a swarm that starts a flow: they all take the flow's input `I` as is.
-#[diagnostic::on_unimplemented(message = "a member takes `{Self}`, but the flow's input is `{I}`")]
-pub trait SameInput<I> {}
-
-impl<T> SameInput<T> for T {}
-
-/// The rule of `field = value` in `.bind(..)`: the value (`Self`) has the field's type `F`; `K` says how.
-#[diagnostic::on_unimplemented(message = "the field takes `{F}`, but this value is `{Self}`")]
-pub trait BindAs<F, K> {}
-
-impl<F> BindAs<F, SameType> for F {}
-
-impl BindAs<String, StrForString> for &str {}
-
-impl<F> BindAs<F, Borrowed> for &F {}
+impl<X> FailureReport for crate::model::Failure<X> {}
 
 /// Gives a checked node the predecessor's output type as its input type (the checks are `flow!`'s).
 pub fn retype<I2, I, O>(flow: Flow<I, O>) -> Flow<I2, O> {
@@ -151,39 +156,55 @@ pub fn retype<I2, I, O>(flow: Flow<I, O>) -> Flow<I2, O> {
 
 // ---- nodes ------------------------------------------------------------------------------------------------------
 
-/// A node of `flow!` as a flow, with what is known of its bound arguments.
-pub fn node<N, I, O, B>(node: N) -> (Flow<I, O>, PhantomData<B>)
-where
-    N: IntoFlow<Input = I, Output = O, Binding = B>,
-{
-    (node.into_flow(), PhantomData)
-}
-
 /// A task none of whose arguments `flow!` bound.
 pub struct Fresh<I>(PhantomData<fn() -> I>);
 
 /// A flow whose arguments were checked when it was built (or that was built at run time).
 pub struct Trusted;
 
-/// A field that is bound, in a binding state (the derive's `...Binding<..>` types).
+/// A required field that is bound, in a binding state (the derive's `...Binding<..>` types). A required field that
+/// is not bound is its marker (the derive's `enum <field> {}`).
 pub enum Bound {}
 
-/// A field that is not bound.
-pub enum Unbound {}
+/// Every required field is bound: what [`Binding::Missing`] is when nothing is missing.
+pub enum AllBound {}
 
-/// A binding state `flow!` may hand the node to, when the predecessor's output goes where `R` says: when it goes
-/// to the return-value field ([`Field`]), every other required field must be bound (the derive implements it for
-/// its binding states, naming the missing field in the error).
-pub trait Ready<R> {}
+/// What `flow!` knows of the bound arguments of a node: the first required field that is not bound.
+pub trait Binding {
+    /// The marker of the first required field that is not bound, or [`AllBound`].
+    type Missing;
+}
 
-impl<S> Ready<Whole> for S {}
+impl Binding for Trusted {
+    type Missing = AllBound;
+}
 
-impl Ready<Field> for Trusted {}
+impl<I: InputFields> Binding for Fresh<I>
+where
+    I::Unbound: Binding,
+{
+    type Missing = <I::Unbound as Binding>::Missing;
+}
 
-impl<I: InputFields> Ready<Field> for Fresh<I> where I::Unbound: Ready<Field> {}
+/// The state of one required field, then the rest: `<S as Unless<Rest>>::Then` is `Rest` when `S` is [`Bound`],
+/// and the field's marker when it is not (the derive implements it for its markers).
+pub trait Unless<Rest> {
+    /// The first field that is not bound, from this one on.
+    type Then;
+}
 
-/// Checks that a node's required fields are bound (or fed) for where its predecessor's output goes.
-pub fn check_ready<R, B: Ready<R>>(_route: &R, _binding: &PhantomData<B>) {}
+impl<Rest> Unless<Rest> for Bound {
+    type Then = Rest;
+}
+
+/// A field that may be bound although the predecessor's output fills the return-value field: every field but that
+/// one (the derive implements it for their markers).
+pub trait Unfed {}
+
+/// Any field, when the predecessor's output is the whole input.
+pub enum AnyField {}
+
+impl Unfed for AnyField {}
 
 // ---- bound arguments --------------------------------------------------------------------------------------------
 
@@ -211,45 +232,6 @@ pub trait BindField<M> {
     type Next;
 }
 
-/// A task whose input lists its fields: what `.bind(..)` needs.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a task, so it has no arguments to bind",
-    label = "not a task",
-    note = "`.bind(..)` binds fields of the input of a task made with `#[mageflow::task]`"
-)]
-pub trait TaskFields {
-    /// The task's input.
-    type TaskInput;
-    /// The task's output.
-    type TaskOutput;
-    /// The input's fields.
-    type Fields;
-    /// The input's binding state with nothing bound.
-    type Unbound;
-    /// The input's fields.
-    fn input_fields() -> Self::Fields;
-    /// The task's name.
-    fn task_name(&self) -> &'static str;
-}
-
-impl<T: Task> TaskFields for T
-where
-    T::Input: InputFields,
-{
-    type TaskInput = T::Input;
-    type TaskOutput = T::Output;
-    type Fields = <T::Input as InputFields>::Fields;
-    type Unbound = <T::Input as InputFields>::Unbound;
-
-    fn input_fields() -> Self::Fields {
-        <T::Input as InputFields>::fields()
-    }
-
-    fn task_name(&self) -> &'static str {
-        self.name()
-    }
-}
-
 /// A task (input `I`, output `O`) whose arguments are being bound: the arguments so far, and their binding state
 /// `S`.
 pub struct Binder<I, O, S> {
@@ -259,19 +241,29 @@ pub struct Binder<I, O, S> {
     types: PhantomData<fn(I, S) -> O>,
 }
 
-/// Starts binding arguments of a task: its input's fields, and a binder with nothing bound.
-pub fn bind_start<T, I, O, F, S>(task: T) -> (F, Binder<I, O, S>)
-where
-    T: TaskFields<TaskInput = I, TaskOutput = O, Fields = F, Unbound = S>,
-{
-    let binder = Binder { task: task.task_name(), args: Map::new(), problem: None, types: PhantomData };
-    (T::input_fields(), binder)
+impl<I, O> Binder<I, O, ()> {
+    /// Starts binding arguments of `task`; [`InputFields::bind_fields`] gives its fields and binding state.
+    pub fn new<T: Task<Input = I, Output = O>>(task: &T) -> Self {
+        Binder { task: task.name(), args: Map::new(), problem: None, types: PhantomData }
+    }
+}
+
+impl<I, O, S> Binder<I, O, S> {
+    /// The same arguments in another binding state.
+    pub(crate) fn restate<S2>(self) -> Binder<I, O, S2> {
+        Binder { task: self.task, args: self.args, problem: self.problem, types: PhantomData }
+    }
+
+    /// The binding state.
+    pub fn binding(&self) -> PhantomData<S> {
+        PhantomData
+    }
 }
 
 /// Binds one field (the value's type is `flow!`'s check).
 pub fn bind<I, O, S, M, F, V: Serialize>(
     mut binder: Binder<I, O, S>,
-    slot: Slot<M, F>,
+    slot: &Slot<M, F>,
     value: &V,
 ) -> Binder<I, O, S::Next>
 where
@@ -287,14 +279,7 @@ where
             }
         }
     }
-    Binder { task: binder.task, args: binder.args, problem: binder.problem, types: PhantomData }
-}
-
-impl<I, O, S> Binder<I, O, S> {
-    /// The binding state, for [`check_ready`].
-    pub fn binding(&self) -> PhantomData<S> {
-        PhantomData
-    }
+    binder.restate()
 }
 
 /// The bound task as a flow.
@@ -303,13 +288,6 @@ pub fn bound<I, O, S>(binder: Binder<I, O, S>) -> Flow<I, O> {
     node.args = binder.args;
     Flow::with_problem(node, binder.problem)
 }
-
-/// A bound value of the field's own type.
-pub struct SameType;
-/// A `&str` bound to a `String` field.
-pub struct StrForString;
-/// A reference to a value of the field's type.
-pub struct Borrowed;
 
 // ---- sequences --------------------------------------------------------------------------------------------------
 

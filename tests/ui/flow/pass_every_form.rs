@@ -19,8 +19,10 @@ fn main() {
     let _: Flow<Order, String> = flow!(charge >> send_email.bind(template = "receipt"));
     let template = String::from("receipt");
     let _: Flow<Order, String> = flow!(charge >> send_email.bind(template = &template, copies = 2, cc = None));
-    // at the start of a flow, bound arguments override the input's fields
+    // at the start of a flow, bound arguments override the input's fields, the return-value field too
     let _: Flow<Order, Receipt> = flow!(charge.bind(cents = 100));
+    let receipt = Receipt { order: 7, cents: 100 };
+    let _: Flow<Email, String> = flow!(send_email.bind(receipt = receipt, template = "receipt"));
 
     // a swarm: its output is the tuple of its members' outputs; members are sequences
     let _: Flow<Order, (String, u64)> = flow!(charge >> [send_email.bind(template = "receipt"), audit]);
