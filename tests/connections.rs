@@ -239,6 +239,29 @@ async fn a_store_on_a_three_primary_cluster() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_url_to_one_cluster_node_connects_to_the_cluster() {
+    let cluster = RedisCluster::start();
+    let url = format!("redis://127.0.0.1:{}", cluster.nodes[0].port);
+    let client = Mageflow::builder().redis_url(&url).key_prefix("plain").task(shout).build().await.unwrap();
+    // flows made apart land in groups on every node; each runs
+    let mut ports = std::collections::BTreeSet::new();
+    for n in 0..12 {
+        let flow = client.chain(vec![Node::from(client.sign(shout)), client.sign(shout).into()]);
+        let group = flow.id().as_str()[..10].to_owned();
+        let out: Value = tokio::time::timeout(WAIT, flow.run(json!(format!("n{n}")))).await.expect("in time").unwrap();
+        assert_eq!(out, json!(format!("n{n}!!")));
+        let keys = mageflow::Store::scan(client.store().as_ref(), "plain:").await.unwrap();
+        let stored = keys.iter().find(|info| info.key.ends_with(&format!(":g:{group}"))).expect("the flow's group");
+        ports.insert(cluster.node_of(&stored.key));
+        // the next flow takes a new group
+        std::thread::sleep(std::time::Duration::from_millis(110));
+    }
+    assert!(ports.len() > 1, "12 groups spread over more than one primary: {ports:?}");
+    let error = RedisStore::connect(&format!("{url}/3")).await.unwrap_err();
+    assert!(matches!(&error, StoreError::Config(message) if message.contains("only database 0")), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_on_a_cluster_over_tls() {
     let certs = Certs::generate("cluster-tls");
     let mut cluster =

@@ -20,7 +20,7 @@ mod tls;
 mod url;
 
 pub use tls::{Pem, RedisTls};
-use url::RedisUrl;
+use url::{RedisUrl, Topology};
 pub use url::redact as redact_url;
 
 /// How a [`RedisStore`] connects. Its `Debug` output shows the URL without its password.
@@ -218,6 +218,19 @@ fn to_reply(value: Value) -> Result<Reply, StoreError> {
     })
 }
 
+/// Whether the server is a node of a Redis Cluster (`cluster_enabled:1`).
+async fn is_cluster_node(client: &Client) -> bool {
+    let info: Result<String, _> = client.info(Some(fred::types::InfoKind::Cluster)).await;
+    info.is_ok_and(|info| info.lines().any(|line| line.trim() == "cluster_enabled:1"))
+}
+
+/// `redis://host:port[/0]` as `redis-cluster://host:port` (`rediss://` as `rediss-cluster://`).
+fn as_cluster_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("redis", url));
+    let rest = rest.split_once('/').map_or(rest, |(authority, _)| authority);
+    format!("{scheme}-cluster://{rest}")
+}
+
 impl RedisStore {
     /// Connects to Redis at `url` with the default settings (TLS trusting the system's roots).
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
@@ -251,6 +264,11 @@ impl RedisStore {
         if let Err(error) = started {
             let _ = client.quit().await;
             let _ = subscriber.quit().await;
+            if error.details().contains("SELECT is not allowed in cluster mode") {
+                return Err(StoreError::Config(format!(
+                    "{url} is a node of a Redis Cluster, which has only database 0: drop the database number"
+                )));
+            }
             let mut failure = connect::connect_error(&url, error.clone());
             if url.tls && matches!(failure, StoreError::Unavailable(_)) {
                 // the client's error may hide why: look at the first address ourselves
@@ -263,6 +281,14 @@ impl RedisStore {
                 }
             }
             return Err(failure);
+        }
+        if matches!(url.topology, Topology::Single { .. }) && is_cluster_node(&client).await {
+            // a node of a Redis Cluster given as a single server: talk to the cluster (keys live on every node)
+            let _ = client.quit().await;
+            let _ = subscriber.quit().await;
+            let cluster_url = as_cluster_url(&config.url);
+            tracing::info!(url = %url, "the Redis is a node of a Redis Cluster: connecting to the cluster");
+            return Box::pin(RedisStore::connect_with(RedisStoreConfig { url: cluster_url, ..config })).await;
         }
         tracing::debug!(url = %url, "connected to Redis");
         subscriber.manage_subscriptions();
