@@ -10,21 +10,21 @@ use serde_json::Value;
 use crate::backend::{Backend, LocalBackend, Worker};
 use crate::config::TtlConfig;
 use crate::engine::protocol::field;
+use crate::engine::state::{FlowTree, SignatureState};
 use crate::engine::{Engine, Lifecycle, StoredRecord};
 use crate::error::{Error, Result};
 use crate::flow::SwarmConfig;
 use crate::flow::{Body, Node};
+use crate::flow::{Chain, Handle, Signature, Swarm};
 use crate::model::SignatureId;
-use crate::registry::Registry;
-use crate::scope::CreationScope;
-use crate::signature::{Chain, Handle, Signature, Swarm};
-use crate::state::{FlowTree, SignatureState};
+use crate::run::registry::Registry;
+use crate::run::scope::CreationScope;
+use crate::run::task::Task;
 #[cfg(feature = "memory")]
 use crate::store::MemoryStore;
 use crate::store::Store;
 #[cfg(feature = "redis")]
 use crate::store::{RedisStore, RedisStoreConfig};
-use crate::task::Task;
 
 /// How often a waiter reads the state again even without a notification (notifications can be lost when the
 /// store's connection drops).

@@ -4,49 +4,38 @@
 #![warn(missing_docs)]
 
 pub mod backend;
-mod batch;
-mod checks;
 mod client;
 mod config;
-mod dsl;
 mod engine;
 mod error;
 mod flow;
-mod index;
-mod input;
 pub mod model;
-mod registry;
-mod scope;
-mod signature;
-mod state;
+mod run;
 pub mod store;
-mod task;
 pub mod testing;
-mod worker;
 
 pub use backend::{Backend, LocalBackend};
-pub use batch::Batch;
 pub use client::{Mageflow, MageflowBuilder};
 pub use config::{KindTtl, TtlConfig};
-pub use dsl::{Flow, InputFields, IntoFlow};
+pub use engine::batch::Batch;
+pub use engine::index::{FlowCursor, FlowFilter, FlowPage, FlowSummary, StuckReason, StuckRun};
+pub use engine::state::{FlowTree, SignatureState, SwarmProgress};
 pub use error::{Error, Result};
-pub use flow::{Node, SwarmConfig};
-pub use index::{FlowCursor, FlowFilter, FlowPage, FlowSummary, StuckReason, StuckRun};
+pub use flow::dsl::{Flow, InputFields, IntoFlow};
+pub use flow::{Chain, ChainKind, Handle, Node, Signature, Swarm, SwarmConfig, SwarmKind, TaskKind};
 pub use model::{ErrorKind, ErrorReport, Failure, Kind, Outcome, SignatureId, Status};
-pub use signature::{Chain, ChainKind, Handle, Signature, Swarm, SwarmKind, TaskKind};
-pub use state::{FlowTree, SignatureState, SwarmProgress};
+pub use run::task::{Backoff, BoxFuture, Continuation, Next, Task, TaskContext, TaskError, TaskInput, TaskOptions};
 #[cfg(feature = "memory")]
 pub use store::MemoryStore;
 #[cfg(feature = "redis")]
 pub use store::RedisStore;
 pub use store::Store;
-pub use task::{Backoff, BoxFuture, Continuation, Next, Task, TaskContext, TaskError, TaskInput, TaskOptions};
 
 /// Items used by the code the mageflow macros generate. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::dsl::private::*;
-    pub use crate::task::{ReturnFieldOfTaskInput, ReturnFieldOfWholeInput, ReturnFieldProbe};
+    pub use crate::flow::dsl::private::*;
+    pub use crate::run::task::{ReturnFieldOfTaskInput, ReturnFieldOfWholeInput, ReturnFieldProbe};
     pub use schemars;
     pub use serde;
     pub use serde_json;

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use crate::worker::{AttemptOutcome, SkipReason, Worker};
+pub use crate::run::worker::{AttemptOutcome, SkipReason, Worker};
 
 pub use local::LocalBackend;
 

@@ -1,7 +1,12 @@
 //! The engine: turns requests and task outcomes into calls of the transition script, and the dispatches those
 //! calls return into runs for the backend.
 
+pub(crate) mod batch;
+pub(crate) mod checks;
+pub(crate) mod index;
 pub(crate) mod protocol;
+pub(crate) mod session;
+pub(crate) mod state;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,9 +18,9 @@ use crate::backend::{Backend, Run};
 use crate::config::TtlConfig;
 use crate::error::{Error, Result};
 use crate::flow::Node;
-use crate::input;
 use crate::model::{ErrorKind, ErrorReport, Failure, SignatureId};
-use crate::registry::Registry;
+use crate::run::input;
+use crate::run::registry::Registry;
 use crate::store::{Reply, Script, Store, StoreError};
 
 pub(crate) use protocol::{Code, DueRuns, IndexEntry, Keys, Lifecycle, Op, StoredRecord, Sub, Transition};

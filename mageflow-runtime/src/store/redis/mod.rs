@@ -20,8 +20,8 @@ mod tls;
 mod url;
 
 pub use tls::{Pem, RedisTls};
-use url::{RedisUrl, Topology};
 pub use url::redact as redact_url;
+use url::{RedisUrl, Topology};
 
 /// How a [`RedisStore`] connects. Its `Debug` output shows the URL without its password.
 #[derive(Clone)]

@@ -27,7 +27,7 @@ pub use super::{Flow, InputFields, IntoFlow};
 use crate::error::Error;
 use crate::flow::{Body, Node, SwarmConfig};
 use crate::model::Outcome;
-use crate::task::{Task, TaskInput};
+use crate::run::task::{Task, TaskInput};
 
 // ---- where a predecessor's output goes --------------------------------------------------------------------------
 

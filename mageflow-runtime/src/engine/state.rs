@@ -156,7 +156,7 @@ impl SignatureState {
         let number = |field: &str| fields.get(field).and_then(|v| v.parse::<u64>().ok());
         let args = match fields.get(field::ARGS) {
             None => Map::new(),
-            Some(stored) => crate::input::merged_layers(stored).map_err(corrupt)?,
+            Some(stored) => crate::run::input::merged_layers(stored).map_err(corrupt)?,
         };
         let error = json(field::ERROR)?
             .map(serde_json::from_value::<Failure>)

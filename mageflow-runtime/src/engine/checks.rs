@@ -11,8 +11,8 @@ use serde_json::Value;
 use crate::client::Mageflow;
 use crate::error::{Error, Result};
 use crate::flow::{Body, Node};
-use crate::input;
-use crate::registry::Definition;
+use crate::run::input;
+use crate::run::registry::Definition;
 
 impl Mageflow {
     /// Looks up the definitions of every task in a tree (registered here, or recorded in the store by a worker)

@@ -15,9 +15,9 @@ use crate::client::Mageflow;
 use crate::engine::protocol::{self, field};
 use crate::engine::{Code, Engine, Transition};
 use crate::model::{ErrorKind, ErrorReport, Failure, SignatureId, Status, in_group};
-use crate::registry::Produced;
-use crate::scope::CreationScope;
-use crate::task::{Continuation, TaskContext, TaskError};
+use crate::run::registry::Produced;
+use crate::run::scope::CreationScope;
+use crate::run::task::{Continuation, TaskContext, TaskError};
 
 /// Why a delivery did not run.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -10,8 +10,8 @@ use crate::engine::protocol::{Code, Refusal};
 use crate::engine::{Sub, Transition};
 use crate::error::{Error, Result};
 use crate::flow::Node;
+use crate::flow::{Handle, Signature};
 use crate::model::{Kind, SignatureId, Status};
-use crate::signature::{Handle, Signature};
 
 /// Many creations and changes applied in one atomic write: [`commit`](Batch::commit) stores all of them or, if
 /// any is refused (a closed swarm, an unknown task, an input that does not fit), none. Made by

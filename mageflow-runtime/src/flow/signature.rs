@@ -10,10 +10,10 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::client::Mageflow;
+use crate::engine::state::{FlowTree, SignatureState};
 use crate::error::{Error, Result};
 use crate::flow::{Body, Node, SwarmConfig};
 use crate::model::{SignatureId, Status};
-use crate::state::{FlowTree, SignatureState};
 
 /// Marks a [`Signature`] of one task.
 #[derive(Debug)]

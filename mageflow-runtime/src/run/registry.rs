@@ -8,12 +8,12 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::model::ErrorKind;
-use crate::task::{BoxFuture, Next, Task, TaskContext, TaskError, TaskOptions};
+use crate::run::task::{BoxFuture, Next, Task, TaskContext, TaskError, TaskOptions};
 
 /// What an erased handler produced: an output, or a flow to continue with and its input.
 pub(crate) enum Produced {
     Output(Value),
-    Continue(Box<crate::task::Continuation>),
+    Continue(Box<crate::run::task::Continuation>),
 }
 
 /// A task handler with its types erased to JSON.

@@ -15,9 +15,9 @@ use serde_json::Value;
 use crate::client::Mageflow;
 use crate::error::{Error, Result};
 use crate::flow::{Body, Node};
+use crate::flow::{Handle, Signature};
 use crate::model::SignatureId;
-use crate::signature::{Handle, Signature};
-use crate::task::Task;
+use crate::run::task::Task;
 
 mod json;
 pub mod private;
