@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod backend;
+mod builder;
 mod client;
 mod config;
 mod engine;
@@ -15,7 +16,8 @@ pub mod store;
 pub mod testing;
 
 pub use backend::{Backend, LocalBackend};
-pub use client::{Mageflow, MageflowBuilder};
+pub use builder::MageflowBuilder;
+pub use client::Mageflow;
 pub use config::{KindTtl, TtlConfig};
 pub use engine::batch::Batch;
 pub use engine::index::{FlowCursor, FlowFilter, FlowPage, FlowSummary, StuckReason, StuckRun};

@@ -5,9 +5,9 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::client::Mageflow;
-use crate::engine::protocol::{Code, Refusal};
-use crate::engine::{Sub, Transition};
+use super::protocol::{Code, Refusal};
+use super::session::Session;
+use super::{Sub, Transition};
 use crate::error::{Error, Result};
 use crate::flow::Node;
 use crate::flow::{Handle, Signature};
@@ -15,9 +15,9 @@ use crate::model::{Kind, SignatureId, Status};
 
 /// Many creations and changes applied in one atomic write: [`commit`](Batch::commit) stores all of them or, if
 /// any is refused (a closed swarm, an unknown task, an input that does not fit), none. Made by
-/// [`Mageflow::batch`].
+/// [`Mageflow::batch`](crate::Mageflow::batch).
 pub struct Batch {
-    client: Mageflow,
+    session: Session,
     subs: Vec<Sub>,
     checks: Vec<(Node, Option<Value>)>,
     problem: Option<Error>,
@@ -32,12 +32,12 @@ impl Batch {
     fn take<I, O, K>(&mut self, flow: Signature<I, O, K>) -> (Option<Node>, Handle<I, O>) {
         match flow.into_checked() {
             Ok(node) => {
-                let handle = Handle::new(self.client.clone(), node.id.clone());
+                let handle = Handle::new(self.session.clone(), node.id.clone());
                 (Some(node), handle)
             }
             Err(problem) => {
                 self.note(problem);
-                (None, Handle::new(self.client.clone(), SignatureId::generate()))
+                (None, Handle::new(self.session.clone(), SignatureId::generate()))
             }
         }
     }
@@ -96,11 +96,11 @@ impl Batch {
         }
         for (node, message) in &self.checks {
             match message {
-                Some(message) => self.client.check_flow(node, message).await?,
-                None => self.client.resolve(node).await?,
+                Some(message) => self.session.check_flow(node, message).await?,
+                None => self.session.resolve(node).await?,
             }
         }
-        self.client.commit(self.subs).await
+        self.session.commit(self.subs).await
     }
 }
 
@@ -110,17 +110,18 @@ impl std::fmt::Debug for Batch {
     }
 }
 
-impl Mageflow {
-    /// A batch: creations, starts, item additions and argument updates applied in one atomic write.
-    pub fn batch(&self) -> Batch {
-        Batch { client: self.clone(), subs: Vec::new(), checks: Vec::new(), problem: None }
+impl Batch {
+    pub(crate) fn new(session: Session) -> Self {
+        Batch { session, subs: Vec::new(), checks: Vec::new(), problem: None }
     }
+}
 
+impl Session {
     /// Writes sub-operations atomically and dispatches what they make due. Inside a task run that journals its
     /// creations, the nodes get ids of the run's scope and the new ids are journaled in the same write; a start
     /// refused because a replayed flow already started is the retry finding its earlier work, not an error.
     pub(crate) async fn commit(&self, mut subs: Vec<Sub>) -> Result<()> {
-        let scope = self.scope().cloned();
+        let scope = self.scope.clone();
         if let Some(scope) = &scope {
             for sub in &mut subs {
                 match sub {
@@ -135,9 +136,9 @@ impl Mageflow {
             }
         }
         loop {
-            let transition = self.engine().batch(&subs).await?;
+            let transition = self.engine.batch(&subs).await?;
             if transition.code == Code::Ok {
-                return self.engine().apply(transition).await;
+                return self.engine.apply(transition).await;
             }
             let error = refusal(&subs, &transition);
             // a retry re-running a flow its earlier attempt already started: that start is done; apply the rest
@@ -159,7 +160,7 @@ impl Mageflow {
     /// Stores a tree and starts its root with `message`, after checking it; returns the root's id as stored.
     pub(crate) async fn start(&self, mut root: Node, message: Value) -> Result<SignatureId> {
         self.check_flow(&root, &message).await?;
-        if let Some(scope) = self.scope() {
+        if let Some(scope) = &self.scope {
             scope.adopt(&mut root);
         }
         let id = root.id.clone();
@@ -170,7 +171,7 @@ impl Mageflow {
     /// Stores a tree without starting it, after checking it; returns the root's id as stored.
     pub(crate) async fn create(&self, mut root: Node) -> Result<SignatureId> {
         self.resolve(&root).await?;
-        if let Some(scope) = self.scope() {
+        if let Some(scope) = &self.scope {
             scope.adopt(&mut root);
         }
         let id = root.id.clone();

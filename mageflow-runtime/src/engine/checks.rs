@@ -8,13 +8,13 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::client::Mageflow;
+use super::session::Session;
 use crate::error::{Error, Result};
 use crate::flow::{Body, Node};
 use crate::run::input;
 use crate::run::registry::Definition;
 
-impl Mageflow {
+impl Session {
     /// Looks up the definitions of every task in a tree (registered here, or recorded in the store by a worker)
     /// and checks the bound arguments against their schemas.
     pub(crate) async fn resolve(&self, root: &Node) -> Result<()> {
@@ -44,7 +44,7 @@ impl Mageflow {
 
     /// The definition of a task: registered here, or read from the store.
     pub(crate) async fn definition(&self, name: &str) -> Result<Arc<Definition>> {
-        let engine = self.engine();
+        let engine = &self.engine;
         if let Some(definition) = engine.registry.definition(name) {
             return Ok(definition);
         }

@@ -1,15 +1,15 @@
 //! The flow index, for operators' tools: root flows listed by status, name and creation time, a page at a time
-//! ([`Mageflow::flows`]), and runs that are stuck ([`Mageflow::stuck`]). Every store keeps the index, the cluster
+//! ([`Mageflow::flows`](crate::Mageflow::flows)), and runs that are stuck ([`Mageflow::stuck`](crate::Mageflow::stuck)). Every store keeps the index, the cluster
 //! too: each shard keeps its own part, and a listing merges them.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::client::Mageflow;
-use crate::engine::FlowQuery;
+use super::FlowQuery;
+use super::session::Session;
 use crate::error::{Error, Result};
 use crate::model::{SignatureId, Status};
 
-/// Which root flows [`Mageflow::flows`] lists: all by default, 50 per page, newest first.
+/// Which root flows [`Mageflow::flows`](crate::Mageflow::flows) lists: all by default, 50 per page, newest first.
 #[derive(Clone, Debug)]
 pub struct FlowFilter {
     statuses: Vec<Status>,
@@ -143,7 +143,7 @@ fn at_ms(ms: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(ms)
 }
 
-impl Mageflow {
+impl Session {
     /// A page of root flows (the flows stored by `run`, `create` or a batch; not their steps or callbacks) that
     /// match `filter`, newest first. Flows leave the index when their state expires.
     pub async fn flows(&self, filter: &FlowFilter) -> Result<FlowPage> {
@@ -156,7 +156,7 @@ impl Mageflow {
                 .map(|time| time.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64),
             limit: filter.limit + 1,
         };
-        let mut entries = self.engine().flows(&query).await?;
+        let mut entries = self.engine.flows(&query).await?;
         let more = entries.len() > filter.limit;
         entries.truncate(filter.limit);
         let next = match (more, entries.last()) {
@@ -183,7 +183,7 @@ impl Mageflow {
     /// Runs dispatched more than `older_than` ago that never began, and runs whose lease expired (their worker died
     /// or was cut off), oldest first: what the recovery sweep will dispatch again.
     pub async fn stuck(&self, older_than: Duration) -> Result<Vec<StuckRun>> {
-        let due = self.engine().due(older_than, 1000).await?;
+        let due = self.engine.due(older_than, 1000).await?;
         let never = due.unbegun.into_iter().map(|member| (member, StuckReason::NeverBegan));
         let lost = due.expired.into_iter().map(|member| (member, StuckReason::LeaseExpired));
         let mut runs: Vec<StuckRun> = never

@@ -9,8 +9,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::client::Mageflow;
+use crate::engine::session::Session;
 use crate::engine::state::{FlowTree, SignatureState};
+use crate::engine::{Lifecycle, Sub};
 use crate::error::{Error, Result};
 use crate::flow::{Body, Node, SwarmConfig};
 use crate::model::{SignatureId, Status};
@@ -29,7 +30,7 @@ pub enum SwarmKind {}
 /// (`K = TaskKind`), a [`Chain`] or a [`Swarm`], with bound arguments and success and error callbacks. Nothing is
 /// stored until it is created or run.
 pub struct Signature<I, O, K = TaskKind> {
-    client: Mageflow,
+    session: Session,
     node: Node,
     problem: Option<Error>,
     types: PhantomData<fn(I, K) -> O>,
@@ -42,8 +43,8 @@ pub type Chain<I, O> = Signature<I, O, ChainKind>;
 pub type Swarm<I, O = Vec<crate::Outcome>> = Signature<I, O, SwarmKind>;
 
 impl<I, O, K> Signature<I, O, K> {
-    pub(crate) fn new(client: Mageflow, node: Node) -> Self {
-        Signature { client, node, problem: None, types: PhantomData }
+    pub(crate) fn new(session: Session, node: Node) -> Self {
+        Signature { session, node, problem: None, types: PhantomData }
     }
 
     fn note(&mut self, problem: Error) {
@@ -95,10 +96,10 @@ impl<I, O, K> Signature<I, O, K> {
         self
     }
 
-    fn checked(self) -> Result<(Mageflow, Node)> {
+    fn checked(self) -> Result<(Session, Node)> {
         match self.problem {
             Some(problem) => Err(problem),
-            None => Ok((self.client, self.node)),
+            None => Ok((self.session, self.node)),
         }
     }
 
@@ -109,9 +110,9 @@ impl<I, O, K> Signature<I, O, K> {
 
     /// Stores the flow (and its callbacks) without running it; start it later with [`Handle::start`].
     pub async fn create(self) -> Result<Handle<I, O>> {
-        let (client, node) = self.checked()?;
-        let id = client.create(node).await?;
-        Ok(Handle::new(client, id))
+        let (session, node) = self.checked()?;
+        let id = session.create(node).await?;
+        Ok(Handle::new(session, id))
     }
 }
 
@@ -119,11 +120,11 @@ impl<I: Serialize, O, K> Signature<I, O, K> {
     /// Stores the flow and starts it with `input`; returns at once with a handle. The input of every task that
     /// starts at once is checked against its JSON schema first: on any error nothing is stored.
     pub async fn run_no_wait(self, input: I) -> Result<Handle<I, O>> {
-        let (client, node) = self.checked()?;
+        let (session, node) = self.checked()?;
         let message = serde_json::to_value(&input)
             .map_err(|source| Error::Serialize { what: format!("the input of `{}`", node.name()), source })?;
-        let id = client.start(node, message).await?;
-        Ok(Handle::new(client, id))
+        let id = session.start(node, message).await?;
+        Ok(Handle::new(session, id))
     }
 }
 
@@ -209,14 +210,14 @@ impl<I, O, K> fmt::Debug for Signature<I, O, K> {
 
 /// A stored signature: read its state, await its result, control its lifecycle.
 pub struct Handle<I, O> {
-    client: Mageflow,
+    session: Session,
     id: SignatureId,
     types: PhantomData<fn(I) -> O>,
 }
 
 impl<I, O> Clone for Handle<I, O> {
     fn clone(&self) -> Self {
-        Handle { client: self.client.clone(), id: self.id.clone(), types: PhantomData }
+        Handle { session: self.session.clone(), id: self.id.clone(), types: PhantomData }
     }
 }
 
@@ -227,8 +228,8 @@ impl<I, O> fmt::Debug for Handle<I, O> {
 }
 
 impl<I, O> Handle<I, O> {
-    pub(crate) fn new(client: Mageflow, id: SignatureId) -> Self {
-        Handle { client, id, types: PhantomData }
+    pub(crate) fn new(session: Session, id: SignatureId) -> Self {
+        Handle { session, id, types: PhantomData }
     }
 
     /// The signature's id.
@@ -238,37 +239,37 @@ impl<I, O> Handle<I, O> {
 
     /// Its state now.
     pub async fn status(&self) -> Result<SignatureState> {
-        self.client.status(&self.id).await
+        self.session.status(&self.id).await
     }
 
     /// Its whole flow: children and callbacks with their states.
     pub async fn tree(&self) -> Result<FlowTree> {
-        self.client.tree(&self.id).await
+        self.session.tree(&self.id).await
     }
 
-    /// Suspends it (see [`Mageflow::suspend`]).
+    /// Suspends it (see [`Mageflow::suspend`](crate::Mageflow::suspend)).
     pub async fn suspend(&self) -> Result<()> {
-        self.client.suspend(&self.id).await
+        self.session.lifecycle(Lifecycle::Suspend, &self.id).await
     }
 
-    /// Interrupts it (see [`Mageflow::interrupt`]).
+    /// Interrupts it (see [`Mageflow::interrupt`](crate::Mageflow::interrupt)).
     pub async fn interrupt(&self) -> Result<()> {
-        self.client.interrupt(&self.id).await
+        self.session.lifecycle(Lifecycle::Interrupt, &self.id).await
     }
 
-    /// Resumes it (see [`Mageflow::resume`]).
+    /// Resumes it (see [`Mageflow::resume`](crate::Mageflow::resume)).
     pub async fn resume(&self) -> Result<()> {
-        self.client.resume(&self.id).await
+        self.session.lifecycle(Lifecycle::Resume, &self.id).await
     }
 
-    /// Cancels it (see [`Mageflow::cancel`]).
+    /// Cancels it (see [`Mageflow::cancel`](crate::Mageflow::cancel)).
     pub async fn cancel(&self) -> Result<()> {
-        self.client.cancel(&self.id).await
+        self.session.lifecycle(Lifecycle::Cancel, &self.id).await
     }
 
     /// Waits until it finished and returns its final state.
     pub async fn wait(&self, timeout: Option<Duration>) -> Result<SignatureState> {
-        self.client.wait(&self.id, timeout).await
+        self.session.wait(&self.id, timeout).await
     }
 }
 
@@ -278,7 +279,7 @@ impl<I, O> Handle<I, O> {
     /// half-written.
     pub async fn add<N: Into<Node>>(&self, items: impl IntoIterator<Item = N>) -> Result<()> {
         let items: Vec<Node> = items.into_iter().map(Into::into).collect();
-        self.client.add_items(&self.id, items).await
+        self.session.add_items(&self.id, items).await
     }
 
     /// Adds items that all get `message`'s fields as bound arguments (on top of the swarm's message).
@@ -290,7 +291,7 @@ impl<I, O> Handle<I, O> {
         let message = serde_json::to_value(message)
             .map_err(|source| Error::Serialize { what: "the items' message".into(), source })?;
         let items = items.into_iter().map(|item| with_message(item.into(), &message)).collect::<Result<Vec<_>>>()?;
-        self.client.add_items(&self.id, items).await
+        self.session.add_items(&self.id, items).await
     }
 
     /// Adds items, each with its own message as bound arguments.
@@ -303,12 +304,12 @@ impl<I, O> Handle<I, O> {
                 with_message(item.into(), &message)
             })
             .collect::<Result<Vec<_>>>()?;
-        self.client.add_items(&self.id, items).await
+        self.session.add_items(&self.id, items).await
     }
 
     /// Closes a swarm: it takes no more items, and completes once every item has finished.
     pub async fn close(&self) -> Result<()> {
-        self.client.close_swarm(&self.id).await
+        self.session.close_swarm(&self.id).await
     }
 }
 
@@ -329,7 +330,7 @@ impl<I: Serialize, O> Handle<I, O> {
     pub async fn start(&self, input: I) -> Result<()> {
         let message = serde_json::to_value(&input)
             .map_err(|source| Error::Serialize { what: format!("the input of {}", self.id), source })?;
-        self.client.commit(vec![crate::engine::Sub::Start(self.id.clone(), message)]).await
+        self.session.commit(vec![Sub::Start(self.id.clone(), message)]).await
     }
 }
 
@@ -342,7 +343,7 @@ impl<I, O: DeserializeOwned> Handle<I, O> {
 
     /// Like [`result`](Self::result), failing with [`Error::WaitTimeout`] after `timeout`.
     pub async fn result_within(&self, timeout: Option<Duration>) -> Result<O> {
-        let fields = self.client.wait_finished(&self.id, timeout).await?;
+        let fields = self.session.wait_finished(&self.id, timeout).await?;
         // the outcome is all that is needed: the children (of a large swarm, many) are not read
         let state = SignatureState::parse(&self.id, &fields, Vec::new())?;
         match state.status {

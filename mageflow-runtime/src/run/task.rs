@@ -134,24 +134,15 @@ pub struct TaskContext {
     pub attempt: u32,
     /// Metadata of the run, as the backend delivered it.
     pub metadata: serde_json::Map<String, serde_json::Value>,
-    client: Option<crate::Mageflow>,
+    /// The client running this task (a `Mageflow`, read back by `TaskContext::client`, which lives with the client
+    /// so that tasks sit below it).
+    pub(crate) client: Option<std::sync::Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 impl TaskContext {
     /// A context for calling a handler directly (in a unit test): no client, no metadata.
     pub fn new(signature_id: SignatureId, task: impl Into<String>, attempt: u32) -> Self {
         TaskContext { signature_id, task: task.into(), attempt, metadata: Default::default(), client: None }
-    }
-
-    pub(crate) fn with_client(mut self, client: crate::Mageflow) -> Self {
-        self.client = Some(client);
-        self
-    }
-
-    /// The client running this task, to build the flows it starts or continues with; `None` when the handler is
-    /// called directly.
-    pub fn client(&self) -> Option<&crate::Mageflow> {
-        self.client.as_ref()
     }
 }
 

@@ -289,7 +289,7 @@ impl Live {
         let journaled = client.scope().is_some();
         let Continuation { mut node, input } = *continuation;
         let checked = match input {
-            Ok(input) => client.check_flow(&node, &input).await.map(|()| input).map_err(|e| e.to_string()),
+            Ok(input) => client.session().check_flow(&node, &input).await.map(|()| input).map_err(|e| e.to_string()),
             Err(problem) => Err(problem),
         };
         let input = match checked {

@@ -282,7 +282,7 @@ impl Recorder {
     async fn describe(&self, run: &Run) -> Result<Dispatch, BackendError> {
         let client = &self.worker()?.client().map_err(|e| BackendError::Other(e.to_string()))?;
         let refused = |problem: String| BackendError::Dispatch(format!("task `{}`: {problem}", run.task));
-        let definition = client.definition(&run.task).await.map_err(|e| refused(e.to_string()))?;
+        let definition = client.session().definition(&run.task).await.map_err(|e| refused(e.to_string()))?;
         definition.validate(&run.input).map_err(|e| refused(format!("input validation failed: {e}")))?;
         let state = client.status(&run.signature_id).await.map_err(|e| refused(e.to_string()))?;
         let mut parent = None;

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::client::Mageflow;
+use crate::engine::session::Session;
 use crate::error::{Error, Result};
 use crate::flow::{Body, Node, SwarmConfig};
 
@@ -251,7 +251,7 @@ pub(crate) fn describe(node: &Node) -> Value {
 
 /// Checks every bound value of a task against the schema of its field, except objects (merged into the input, so
 /// possibly partial). The names were checked by `resolve`.
-pub(crate) async fn check_bound_values(client: &Mageflow, root: &Node) -> Result<()> {
+pub(crate) async fn check_bound_values(session: &Session, root: &Node) -> Result<()> {
     let mut bound: Vec<(String, Map<String, Value>)> = Vec::new();
     root.walk(&mut |node| {
         if let Body::Task { name } = &node.body
@@ -261,7 +261,7 @@ pub(crate) async fn check_bound_values(client: &Mageflow, root: &Node) -> Result
         }
     });
     for (task, args) in bound {
-        let definition = client.definition(&task).await?;
+        let definition = session.definition(&task).await?;
         let Some(properties) = definition.schema.get("properties").and_then(Value::as_object) else { continue };
         for (field, value) in args.iter().filter(|(_, value)| !value.is_object()) {
             let Some(field_schema) = properties.get(field) else { continue };

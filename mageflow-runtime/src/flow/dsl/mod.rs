@@ -1,6 +1,6 @@
 //! Typed flows: [`Flow`], the value `flow!` builds, whose input and output types the compiler checks; the
 //! [`IntoFlow`] and [`InputFields`] traits it relies on; flows described in JSON at run time
-//! ([`Flow::from_json`], [`Mageflow::flow_from_json`]); and running flows with [`Mageflow::run`].
+//! ([`Flow::from_json`], [`Mageflow::flow_from_json`](crate::Mageflow::flow_from_json)); and running flows with [`Mageflow::run`](crate::Mageflow::run).
 //!
 //! `flow!` arranges calls into [`private`] (reached as `::mageflow::__private`); the typing rules live there, as
 //! trait bounds.
@@ -8,24 +8,21 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::client::Mageflow;
 use crate::error::{Error, Result};
+use crate::flow::Signature;
 use crate::flow::{Body, Node};
-use crate::flow::{Handle, Signature};
 use crate::model::SignatureId;
 use crate::run::task::Task;
 
-mod json;
+pub(crate) mod json;
 pub mod private;
 
 /// A flow typed by its input `I` and output `O`: a task, a chain or a swarm, with bound arguments and callbacks,
 /// not tied to a client. `flow!` builds them, checking at compile time that every step accepts its predecessor's
-/// output; [`Flow::from_json`] and [`Mageflow::flow_from_json`] build untyped ones (`Flow<Value, Value>`) at run
-/// time. Run one with [`Mageflow::run`] or [`Mageflow::run_no_wait`]; use one as a node of another flow (in `flow!`,
+/// output; [`Flow::from_json`] and [`Mageflow::flow_from_json`](crate::Mageflow::flow_from_json) build untyped ones (`Flow<Value, Value>`) at run
+/// time. Run one with [`Mageflow::run`](crate::Mageflow::run) or [`Mageflow::run_no_wait`](crate::Mageflow::run_no_wait); use one as a node of another flow (in `flow!`,
 /// as a chain step or a swarm item) since it converts into a [`Node`].
 ///
 /// Nothing is stored until the flow runs. Its ids are fixed when it is built, so a flow runs once: build it again
@@ -118,8 +115,8 @@ impl<I, O> Flow<I, Vec<O>> {
 }
 
 impl Flow<Value, Value> {
-    /// A flow from its JSON description (see [`Mageflow::flow_from_json`] for the format). Only the shape is
-    /// checked here; [`Mageflow::flow_from_json`] also checks the task names and bound arguments against the tasks'
+    /// A flow from its JSON description (see [`Mageflow::flow_from_json`](crate::Mageflow::flow_from_json) for the format). Only the shape is
+    /// checked here; [`Mageflow::flow_from_json`](crate::Mageflow::flow_from_json) also checks the task names and bound arguments against the tasks'
     /// schemas, and running a flow always does.
     pub fn from_json(description: &Value) -> Result<Self> {
         let node = json::parse(description)?;
@@ -242,67 +239,6 @@ pub trait InputFields {
         Self: Sized,
     {
         (Self::fields(), binder.restate())
-    }
-}
-
-impl Mageflow {
-    /// Runs a flow with `input` and waits for its output. Like [`Signature::run`], the input of every task that
-    /// starts at once is checked against its JSON schema first, and on any error nothing is stored.
-    pub async fn run<I: Serialize, O: DeserializeOwned>(&self, flow: Flow<I, O>, input: I) -> Result<O> {
-        self.run_no_wait(flow, input).await?.result().await
-    }
-
-    /// Stores a flow and starts it with `input`; returns at once with a handle on it.
-    pub async fn run_no_wait<I: Serialize, O>(&self, flow: Flow<I, O>, input: I) -> Result<Handle<I, O>> {
-        let node = flow.into_checked()?;
-        let message = serde_json::to_value(&input)
-            .map_err(|source| Error::Serialize { what: format!("the input of `{}`", node.name()), source })?;
-        let id = self.start(node, message).await?;
-        Ok(Handle::new(self.clone(), id))
-    }
-
-    /// Stores a flow without running it; start it later with [`Handle::start`].
-    pub async fn create_flow<I, O>(&self, flow: Flow<I, O>) -> Result<Handle<I, O>> {
-        let node = flow.into_checked()?;
-        let id = self.create(node).await?;
-        Ok(Handle::new(self.clone(), id))
-    }
-
-    /// A flow from its JSON description, checked against the tasks this client knows before anything is stored:
-    /// the shape, the task names, that bound arguments are fields of the tasks' inputs, and that bound values
-    /// (other than objects, which are merged into the input) fit those fields' schemas. The input is checked when
-    /// the flow runs.
-    ///
-    /// A node is
-    /// - a task name: `"extract"`;
-    /// - a task: `{"task": "clean", "bind": {"field": value, ...}}`;
-    /// - a chain: `{"chain": [node, node, ...], "name": "etl"}` (at least two steps);
-    /// - a swarm: `{"swarm": [node, ...], "name": "fan-out", "max_concurrency": 10, "stop_after_failures": 2,
-    ///   "max_items": 20, "outputs_only": false, "open": false}`;
-    ///
-    /// and any node may have `"bind"`, `"on_success"` and `"on_error"` (a node or a list of nodes). A swarm built
-    /// this way keeps the runtime's defaults (no failure threshold, results listing every item's outcome) unless
-    /// told otherwise; `"outputs_only": true` (with `"stop_after_failures": 1`) makes it list outputs only, like a
-    /// swarm of `flow!`.
-    ///
-    /// ```
-    /// # async fn example(client: mageflow_runtime::Mageflow) -> mageflow_runtime::Result<()> {
-    /// use serde_json::json;
-    /// let flow = client
-    ///     .flow_from_json(&json!({"chain": [
-    ///         "extract",
-    ///         {"task": "clean", "bind": {"strict": true}},
-    ///         {"swarm": ["load-a", "load-b"], "max_concurrency": 2},
-    ///     ]}))
-    ///     .await?;
-    /// let results = client.run(flow, json!({"source": "s3://bucket"})).await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn flow_from_json(&self, description: &Value) -> Result<Flow<Value, Value>> {
-        let flow = Flow::from_json(description)?;
-        self.resolve(&flow.node).await?;
-        json::check_bound_values(self, &flow.node).await?;
-        Ok(flow)
     }
 }
 
