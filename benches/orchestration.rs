@@ -288,27 +288,33 @@ struct Row {
     memory_per_signature: Option<f64>,
 }
 
-/// `MEMORY USAGE` summed over every key of a flow.
-async fn flow_memory(admin: &fred::clients::Client, prefix: &str, id: &mageflow::SignatureId) -> i64 {
+/// `MEMORY USAGE` (every field counted) summed over the hashes of every group of signatures under a prefix.
+async fn groups_memory(admin: &fred::clients::Client, prefix: &str) -> i64 {
     let mut total = 0;
-    let keys: Vec<String> = admin.custom(fred::cmd!("KEYS"), vec![format!("{prefix}:sig:{id}*")]).await.expect("KEYS");
+    let keys: Vec<String> = admin.custom(fred::cmd!("KEYS"), vec![format!("{prefix}:*:g:*")]).await.expect("KEYS");
     for key in keys {
-        let usage: i64 = admin.custom(fred::cmd!("MEMORY"), vec!["USAGE".to_owned(), key]).await.expect("MEMORY USAGE");
+        let args = vec!["USAGE".to_owned(), key, "SAMPLES".to_owned(), "0".to_owned()];
+        let usage: i64 = admin.custom(fred::cmd!("MEMORY"), args).await.expect("MEMORY USAGE");
         total += usage;
     }
     total
 }
 
+/// What one stored flow adds to its group's hash (flows made together share one).
 async fn memory_usage_examples(redis: &RedisServer) -> Vec<(String, i64)> {
     let admin = admin(redis).await;
     let client = Mageflow::builder().redis_url(redis.url.clone()).task(noop).build().await.expect("client");
-    let task = client.sign(noop).create().await.expect("task");
-    let chain = client.chain([client.sign(noop), client.sign(noop), client.sign(noop)]).create().await.expect("chain");
-    let swarm = client.swarm([client.sign(noop), client.sign(noop), client.sign(noop)]).create().await.expect("swarm");
+    let prefix = client.key_prefix().to_owned();
     let mut out = Vec::new();
-    for (what, id) in [("one task", task.id()), ("a chain of 3", chain.id()), ("a swarm of 3", swarm.id())] {
-        out.push((what.to_owned(), flow_memory(&admin, client.key_prefix(), id).await));
-    }
+    let before = groups_memory(&admin, &prefix).await;
+    client.sign(noop).create().await.expect("task");
+    let after_task = groups_memory(&admin, &prefix).await;
+    out.push(("one task".to_owned(), after_task - before));
+    client.chain([client.sign(noop), client.sign(noop), client.sign(noop)]).create().await.expect("chain");
+    let after_chain = groups_memory(&admin, &prefix).await;
+    out.push(("a chain of 3".to_owned(), after_chain - after_task));
+    client.swarm([client.sign(noop), client.sign(noop), client.sign(noop)]).create().await.expect("swarm");
+    out.push(("a swarm of 3".to_owned(), groups_memory(&admin, &prefix).await - after_chain));
     let _: () = admin.flushall(false).await.expect("FLUSHALL");
     out
 }
