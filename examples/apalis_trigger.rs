@@ -27,7 +27,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = apalis_tasks::register(Mageflow::builder().redis_url(url)).backend(backend).build().await?;
 
     let order = Order { id: 1, items: 3 };
-    let chain = client.chain([Node::from(client.sign(check_order)), client.sign(price_order).into()]);
+    let chain = client.chain((client.sign(check_order), client.sign(price_order)));
     let priced: Priced = serde_json::from_value(
         chain.run_no_wait(serde_json::to_value(&order)?).await?.result_within(Some(WAIT)).await?,
     )?;
@@ -39,7 +39,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|(id, items)| {
             // the order is bound to the first step; the swarm's message is empty
             let first = client.sign(check_order).bind(json!({"id": id, "items": items}));
-            client.chain([Node::from(first), client.sign(price_order).into()]).into()
+            client.chain((first, client.sign(price_order))).into()
         })
         .collect();
     let callback = client.sign(invoice);

@@ -26,7 +26,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = hatchet_tasks::register(Mageflow::builder().redis_url(redis_url)).backend(backend).build().await?;
 
     let doc = Doc { id: 1, text: "Hello, Hatchet! Hello, mageflow.".into() };
-    let chain = client.chain([Node::from(client.sign(normalize)), client.sign(count_words).into()]);
+    let chain = client.chain((client.sign(normalize), client.sign(count_words)));
     let count: Count =
         serde_json::from_value(chain.run_no_wait(serde_json::to_value(&doc)?).await?.result_within(Some(WAIT)).await?)?;
     println!("chain: document {} has {} words", count.id, count.words);
@@ -38,7 +38,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|(id, text)| {
             // the document is bound to the first step; the swarm's message is empty
             let first = client.sign(normalize).bind(json!({"id": id, "text": text}));
-            client.chain([Node::from(first), client.sign(count_words).into()]).into()
+            client.chain((first, client.sign(count_words))).into()
         })
         .collect();
     let callback = client.sign(total_words);

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use mageflow::backend::{BackendError, Interrupt, Run, Worker};
-use mageflow::{Backend, Mageflow, MageflowBuilder, Outcome, Status, TaskError, TaskInput, task};
+use mageflow::{Dispatcher, Mageflow, MageflowBuilder, Outcome, Runner, Status, TaskError, TaskInput, task};
 use mageflow_apalis::{ApalisBackend, ApalisBackendOptions};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -54,16 +54,22 @@ async fn twice_done(input: Collected) -> Result<usize, TaskError> {
 struct Twice(ApalisBackend);
 
 #[async_trait]
-impl Backend for Twice {
+impl Dispatcher for Twice {
     async fn dispatch(&self, runs: Vec<Run>) -> Result<(), BackendError> {
         self.0.dispatch(runs.iter().flat_map(|run| [run.clone(), run.clone()]).collect()).await
     }
+
     async fn interrupt(&self, runs: &[Interrupt]) -> Result<(), BackendError> {
         self.0.interrupt(runs).await
     }
+}
+
+#[async_trait]
+impl Runner for Twice {
     async fn start(&self, worker: Worker) -> Result<(), BackendError> {
         self.0.start(worker).await
     }
+
     async fn shutdown(&self, deadline: Duration) -> Result<(), BackendError> {
         self.0.shutdown(deadline).await
     }

@@ -9,7 +9,7 @@ use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use std::time::Duration;
 
 use mageflow::backend::{BackendError, Interrupt, Run, Worker};
-use mageflow::{Backend, ErrorKind, Failure, Mageflow, Node, Outcome, Status, TaskContext, TaskError, task};
+use mageflow::{Dispatcher, ErrorKind, Failure, Mageflow, Node, Outcome, Runner, Status, TaskContext, TaskError, task};
 use mageflow_hatchet::fake::{FakeConfig, FakeHatchet, RunState};
 use mageflow_hatchet::{Connection, HatchetBackend, HatchetBackendOptions, TaskOutcome, TriggerRequest};
 use schemars::JsonSchema;
@@ -262,18 +262,24 @@ async fn a_run_hatchet_gives_up_on_is_recorded_as_failed_by_the_dispatcher() {
 struct Doubling(HatchetBackend);
 
 #[async_trait::async_trait]
-impl Backend for Doubling {
+impl Dispatcher for Doubling {
     async fn dispatch(&self, runs: Vec<Run>) -> Result<(), BackendError> {
         let mut twice = runs.clone();
         twice.extend(runs);
         self.0.dispatch(twice).await
     }
+
     async fn interrupt(&self, runs: &[Interrupt]) -> Result<(), BackendError> {
         self.0.interrupt(runs).await
     }
+}
+
+#[async_trait::async_trait]
+impl Runner for Doubling {
     async fn start(&self, worker: Worker) -> Result<(), BackendError> {
         self.0.start(worker).await
     }
+
     async fn shutdown(&self, deadline: Duration) -> Result<(), BackendError> {
         self.0.shutdown(deadline).await
     }

@@ -15,7 +15,8 @@ use apalis_redis::{ConnectionManager, RedisStorage, RedisTask};
 use async_trait::async_trait;
 use futures::StreamExt as _;
 use mageflow_runtime::backend::{
-    AttemptOutcome, Backend, BackendError, Delivery, Interrupt, Run, SkipReason, Worker as MageflowWorker,
+    AttemptOutcome, BackendError, Delivery, Dispatcher, Interrupt, Run, Runner as RunningSide, SkipReason,
+    Worker as MageflowWorker,
 };
 use redis::aio::MultiplexedConnection;
 use serde_json::{Map, Value, json};
@@ -214,7 +215,7 @@ fn job_of(run: &Run) -> std::result::Result<RedisTask, BackendError> {
 }
 
 #[async_trait]
-impl Backend for ApalisBackend {
+impl Dispatcher for ApalisBackend {
     async fn dispatch(&self, runs: Vec<Run>) -> std::result::Result<(), BackendError> {
         if runs.is_empty() {
             return Ok(());
@@ -263,7 +264,10 @@ impl Backend for ApalisBackend {
         }
         Ok(())
     }
+}
 
+#[async_trait]
+impl RunningSide for ApalisBackend {
     async fn start(&self, worker: MageflowWorker) -> std::result::Result<(), BackendError> {
         if self.inner.started.set(()).is_err() {
             return Err(BackendError::Other("the apalis backend was already started".into()));

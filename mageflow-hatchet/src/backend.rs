@@ -27,7 +27,7 @@ use async_trait::async_trait;
 use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
 use mageflow_runtime::backend::{
-    AttemptOutcome, Backend, BackendError, Delivery, Interrupt, Run, SkipReason, Worker as MageflowWorker,
+    AttemptOutcome, BackendError, Delivery, Dispatcher, Interrupt, Run, Runner, SkipReason, Worker as MageflowWorker,
 };
 use mageflow_runtime::{ErrorKind, SignatureId, TaskOptions};
 use serde_json::{Value, json};
@@ -291,7 +291,7 @@ where
 }
 
 #[async_trait]
-impl Backend for HatchetBackend {
+impl Dispatcher for HatchetBackend {
     async fn dispatch(&self, runs: Vec<Run>) -> std::result::Result<(), BackendError> {
         let connection = &self.inner.connection;
         for chunk in runs.chunks(self.inner.options.bulk_size.max(1)) {
@@ -330,7 +330,10 @@ impl Backend for HatchetBackend {
         tracing::info!(asked = refs.len(), cancelled = cancelled.len(), "cancelled Hatchet runs");
         Ok(())
     }
+}
 
+#[async_trait]
+impl Runner for HatchetBackend {
     async fn start(&self, worker: MageflowWorker) -> std::result::Result<(), BackendError> {
         if self.inner.started.set(()).is_err() {
             return Err(BackendError::Other("the Hatchet backend was already started".into()));

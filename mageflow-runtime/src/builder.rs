@@ -215,7 +215,7 @@ impl MageflowBuilder {
                 }
             })
         });
-        Ok(Mageflow::new(Session::new(engine), sweeper))
+        Ok(Mageflow::new(Session::new(engine), sweeper, Some(backend)))
     }
 }
 

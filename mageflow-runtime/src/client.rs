@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::backend::Runner;
 use crate::engine::batch::Batch;
 use crate::engine::index::{FlowFilter, FlowPage, StuckRun};
 use crate::engine::session::Session;
@@ -16,8 +17,8 @@ use crate::engine::state::{FlowTree, SignatureState};
 use crate::engine::{Engine, Lifecycle};
 use crate::error::{Error, Result};
 use crate::flow::dsl::{Flow, json};
-use crate::flow::{Body, Chain, Handle, Node, Signature, Swarm, SwarmConfig};
-use crate::model::SignatureId;
+use crate::flow::{Body, Chain, Handle, IntoNodes, Node, Signature, Swarm, SwarmConfig, SwarmKind};
+use crate::model::{Outcome, SignatureId};
 use crate::run::scope::CreationScope;
 use crate::run::task::{Task, TaskContext};
 use crate::store::Store;
@@ -25,6 +26,8 @@ use crate::store::Store;
 struct Inner {
     session: Session,
     sweeper: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The running side of the backend, which `shutdown` stops (none on the client a task run gets).
+    runner: Option<Arc<dyn Runner>>,
 }
 
 impl Drop for Inner {
@@ -44,14 +47,19 @@ pub struct Mageflow {
 }
 
 impl Mageflow {
-    /// A client on a session, with the recovery sweep it owns (aborted when the last clone is dropped).
-    pub(crate) fn new(session: Session, sweeper: Option<tokio::task::JoinHandle<()>>) -> Mageflow {
-        Mageflow { inner: Arc::new(Inner { session, sweeper: Mutex::new(sweeper) }) }
+    /// A client on a session, with the recovery sweep it owns (aborted when the last clone is dropped) and the
+    /// running side of its backend.
+    pub(crate) fn new(
+        session: Session,
+        sweeper: Option<tokio::task::JoinHandle<()>>,
+        runner: Option<Arc<dyn Runner>>,
+    ) -> Mageflow {
+        Mageflow { inner: Arc::new(Inner { session, sweeper: Mutex::new(sweeper), runner }) }
     }
 
     /// A client on an engine that lives already (a worker's, for one run).
     pub(crate) fn from_engine(engine: Arc<Engine>) -> Mageflow {
-        Mageflow::new(Session::new(engine), None)
+        Mageflow::new(Session::new(engine), None, None)
     }
 
     pub(crate) fn session(&self) -> &Session {
@@ -64,7 +72,7 @@ impl Mageflow {
 
     /// The client a task run gets: the same engine, with the run's creation journal.
     pub(crate) fn scoped(&self, scope: Arc<CreationScope>) -> Mageflow {
-        Mageflow::new(self.session().scoped(scope), None)
+        Mageflow::new(self.session().scoped(scope), None, None)
     }
 
     pub(crate) fn scope(&self) -> Option<&Arc<CreationScope>> {
@@ -100,24 +108,32 @@ impl Mageflow {
         Signature::new(self.session().clone(), self.node(Body::Task { name: task.to_owned() }))
     }
 
-    /// A chain of steps (tasks, chains or swarms, at least two): each step gets the previous step's result.
-    pub fn chain<N: Into<Node>>(&self, steps: impl IntoIterator<Item = N>) -> Chain<Value, Value> {
-        let steps = steps.into_iter().map(Into::into).collect();
+    /// A chain of steps (tasks, chains or swarms, at least two): each step gets the previous step's result. Steps
+    /// of different types go in a tuple: `client.chain((client.sign(charge), client.sign(send_receipt)))`.
+    pub fn chain(&self, steps: impl IntoNodes) -> Chain<Value, Value> {
+        let steps = steps.into_nodes();
         Signature::new(self.session().clone(), self.node(Body::Chain { name: None, steps }))
     }
 
     /// A swarm of items (tasks, chains or swarms) that run in parallel with the swarm's message; closed unless
-    /// made [`open`](Signature::open).
-    pub fn swarm<N: Into<Node>>(&self, items: impl IntoIterator<Item = N>) -> Swarm<Value> {
-        let items = items.into_iter().map(Into::into).collect();
+    /// made [`open`](Signature::open). Items of different types go in a tuple.
+    pub fn swarm(&self, items: impl IntoNodes) -> Swarm<Value> {
+        let items = items.into_nodes();
         Signature::new(
             self.session().clone(),
             self.node(Body::Swarm { name: None, items, config: SwarmConfig::default(), closed: true }),
         )
     }
 
-    /// A handle on a stored flow, by id (for flows started elsewhere).
+    /// A handle on a stored flow, by id (for flows started elsewhere). Its kind is not known: for a swarm, use
+    /// [`swarm_handle`](Self::swarm_handle) to add items or close it.
     pub fn handle(&self, id: SignatureId) -> Handle<Value, Value> {
+        Handle::new(self.session().clone(), id)
+    }
+
+    /// A handle on a stored swarm, by id, to add items to it or close it; those fail with [`Error::WrongKind`] when
+    /// the signature is not a swarm.
+    pub fn swarm_handle(&self, id: SignatureId) -> Handle<Value, Vec<Outcome>, SwarmKind> {
         Handle::new(self.session().clone(), id)
     }
 
@@ -247,14 +263,20 @@ impl Mageflow {
         self.session().stuck(older_than).await
     }
 
-    /// Stops the worker: no new runs start; running ones get up to `deadline` to finish, then are aborted.
+    /// Stops the worker: no new runs start; running ones get up to `deadline` to finish, then are aborted. Only
+    /// the client that was built (or a clone of it) can; the client a task run gets cannot stop its own worker.
     pub async fn shutdown(&self, deadline: Duration) -> Result<()> {
+        let Some(runner) = &self.inner.runner else {
+            return Err(Error::Config(
+                "this client was handed to a task run: shut the worker down with the client that was built".to_owned(),
+            ));
+        };
         if let Ok(mut sweeper) = self.inner.sweeper.lock()
             && let Some(sweeper) = sweeper.take()
         {
             sweeper.abort();
         }
-        Ok(self.engine().backend.shutdown(deadline).await?)
+        Ok(runner.shutdown(deadline).await?)
     }
 }
 

@@ -15,7 +15,7 @@ mod run;
 pub mod store;
 pub mod testing;
 
-pub use backend::{Backend, LocalBackend};
+pub use backend::{Backend, Dispatcher, LocalBackend, Runner};
 pub use builder::MageflowBuilder;
 pub use client::Mageflow;
 pub use config::{KindTtl, TtlConfig};
@@ -24,7 +24,9 @@ pub use engine::index::{FlowCursor, FlowFilter, FlowPage, FlowSummary, StuckReas
 pub use engine::state::{FlowTree, SignatureState, SwarmProgress};
 pub use error::{Error, Result};
 pub use flow::dsl::{Flow, InputFields, IntoFlow};
-pub use flow::{Chain, ChainKind, Handle, Node, Signature, Swarm, SwarmConfig, SwarmKind, TaskKind};
+pub use flow::{
+    AnyKind, Chain, ChainKind, Handle, IntoNodes, Node, Signature, Swarm, SwarmConfig, SwarmKind, TaskKind,
+};
 pub use model::{ErrorKind, ErrorReport, Failure, Kind, Outcome, SignatureId, Status};
 pub use run::task::{Backoff, BoxFuture, Continuation, Next, Task, TaskContext, TaskError, TaskInput, TaskOptions};
 #[cfg(feature = "memory")]

@@ -168,7 +168,9 @@ conformance!(closed_full_and_canceled_swarms_refuse_items, |store: TestStore| as
     assert!(matches!(error, Error::SwarmFinished { status: Status::Canceled, .. }), "{error}");
 
     let task = client.sign(add_one).create().await.unwrap();
-    assert!(matches!(task.add([client.sign(add_one)]).await.unwrap_err(), Error::WrongKind { .. }));
+    // a task's handle has no `add` (a compile error, tests/ui/api); an id claimed to be a swarm is checked
+    let not_a_swarm = client.swarm_handle(task.id().clone());
+    assert!(matches!(not_a_swarm.add([client.sign(add_one)]).await.unwrap_err(), Error::WrongKind { .. }));
 });
 
 conformance!(queued_items_start_in_order_as_slots_free, |store: TestStore| async move {

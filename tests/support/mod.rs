@@ -342,7 +342,7 @@ impl DuplicatingBackend {
 }
 
 #[async_trait::async_trait]
-impl mageflow::Backend for DuplicatingBackend {
+impl mageflow::Dispatcher for DuplicatingBackend {
     async fn dispatch(&self, runs: Vec<mageflow::backend::Run>) -> Result<(), mageflow::backend::BackendError> {
         let mut deliveries = Vec::new();
         for run in runs {
@@ -354,12 +354,18 @@ impl mageflow::Backend for DuplicatingBackend {
         }
         self.inner.dispatch(deliveries).await
     }
+
     async fn interrupt(&self, runs: &[mageflow::backend::Interrupt]) -> Result<(), mageflow::backend::BackendError> {
         self.inner.interrupt(runs).await
     }
+}
+
+#[async_trait::async_trait]
+impl mageflow::Runner for DuplicatingBackend {
     async fn start(&self, worker: mageflow::backend::Worker) -> Result<(), mageflow::backend::BackendError> {
         self.inner.start(worker).await
     }
+
     async fn shutdown(&self, deadline: Duration) -> Result<(), mageflow::backend::BackendError> {
         self.inner.shutdown(deadline).await
     }
@@ -382,7 +388,7 @@ impl CountingBackend {
 }
 
 #[async_trait::async_trait]
-impl mageflow::Backend for CountingBackend {
+impl mageflow::Dispatcher for CountingBackend {
     async fn dispatch(&self, runs: Vec<mageflow::backend::Run>) -> Result<(), mageflow::backend::BackendError> {
         let lose = self.lose.lock().unwrap().clone();
         let mut kept = Vec::new();
@@ -394,12 +400,18 @@ impl mageflow::Backend for CountingBackend {
         }
         self.inner.dispatch(kept).await
     }
+
     async fn interrupt(&self, runs: &[mageflow::backend::Interrupt]) -> Result<(), mageflow::backend::BackendError> {
         self.inner.interrupt(runs).await
     }
+}
+
+#[async_trait::async_trait]
+impl mageflow::Runner for CountingBackend {
     async fn start(&self, worker: mageflow::backend::Worker) -> Result<(), mageflow::backend::BackendError> {
         self.inner.start(worker).await
     }
+
     async fn shutdown(&self, deadline: Duration) -> Result<(), mageflow::backend::BackendError> {
         self.inner.shutdown(deadline).await
     }

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::{AbortHandle, JoinSet};
 
-use super::{AttemptOutcome, Backend, BackendError, Delivery, Interrupt, Run, Worker};
+use super::{AttemptOutcome, BackendError, Delivery, Dispatcher, Interrupt, Run, Runner, Worker};
 use crate::model::SignatureId;
 
 /// Runs tasks in-process: at most `concurrency` at once, retries with the task's backoff, timeouts, interrupts by
@@ -94,7 +94,7 @@ async fn run_attempts(worker: Worker, run: Run) {
 }
 
 #[async_trait]
-impl Backend for LocalBackend {
+impl Dispatcher for LocalBackend {
     async fn dispatch(&self, runs: Vec<Run>) -> Result<(), BackendError> {
         let sender = self.inner.sender.lock().map_err(|_| BackendError::ShutDown)?.clone();
         let sender = sender.ok_or(BackendError::ShutDown)?;
@@ -114,7 +114,10 @@ impl Backend for LocalBackend {
         }
         Ok(())
     }
+}
 
+#[async_trait]
+impl Runner for LocalBackend {
     async fn start(&self, worker: Worker) -> Result<(), BackendError> {
         let receiver = self.inner.receiver.lock().map_err(|_| BackendError::ShutDown)?.take();
         let Some(mut receiver) = receiver else {

@@ -57,21 +57,33 @@ impl Delivery {
     }
 }
 
-/// What runs tasks. Implemented by [`LocalBackend`] and by `mageflow-hatchet`.
+/// The dispatching side of a task manager: hands runs to it, and aborts them. The engine holds only this side.
 #[async_trait]
-pub trait Backend: Send + Sync + 'static {
+pub trait Dispatcher: Send + Sync + 'static {
     /// Hands runs to the task manager. Returns once they are accepted, not when they ran.
     async fn dispatch(&self, runs: Vec<Run>) -> Result<(), BackendError>;
 
     /// Aborts the running (or queued) runs of these signatures; their outcomes are not reported.
     async fn interrupt(&self, runs: &[Interrupt]) -> Result<(), BackendError>;
+}
 
+/// The running side of a task manager: takes deliveries and hands each to a [`Worker`], until shut down. The
+/// client starts it when it is built and stops it on [`shutdown`](crate::Mageflow::shutdown).
+#[async_trait]
+pub trait Runner: Send + Sync + 'static {
     /// Starts taking runs and executing them with `worker`.
     async fn start(&self, worker: Worker) -> Result<(), BackendError>;
 
     /// Stops taking runs, lets running ones finish for up to `deadline`, then aborts the rest.
     async fn shutdown(&self, deadline: Duration) -> Result<(), BackendError>;
 }
+
+/// A task manager, both sides: what [`MageflowBuilder::backend`](crate::MageflowBuilder::backend) takes.
+/// Implemented by [`LocalBackend`], `mageflow-hatchet` and `mageflow-apalis`; implement [`Dispatcher`] and
+/// [`Runner`] to add one.
+pub trait Backend: Dispatcher + Runner {}
+
+impl<T: Dispatcher + Runner> Backend for T {}
 
 /// An error of a backend.
 #[derive(Debug, thiserror::Error)]

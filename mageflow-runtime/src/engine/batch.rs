@@ -9,8 +9,8 @@ use super::protocol::{Code, Refusal};
 use super::session::Session;
 use super::{Sub, Transition};
 use crate::error::{Error, Result};
-use crate::flow::Node;
 use crate::flow::{Handle, Signature};
+use crate::flow::{IntoNodes, Node};
 use crate::model::{Kind, SignatureId, Status};
 
 /// Many creations and changes applied in one atomic write: [`commit`](Batch::commit) stores all of them or, if
@@ -29,7 +29,7 @@ impl Batch {
     }
 
     /// The node of a flow, and a handle on it; a flow that was built wrongly is noted (and fails the commit).
-    fn take<I, O, K>(&mut self, flow: Signature<I, O, K>) -> (Option<Node>, Handle<I, O>) {
+    fn take<I, O, K>(&mut self, flow: Signature<I, O, K>) -> (Option<Node>, Handle<I, O, K>) {
         match flow.into_checked() {
             Ok(node) => {
                 let handle = Handle::new(self.session.clone(), node.id.clone());
@@ -43,7 +43,7 @@ impl Batch {
     }
 
     /// Stores a flow without starting it.
-    pub fn create<I, O, K>(&mut self, flow: Signature<I, O, K>) -> Handle<I, O> {
+    pub fn create<I, O, K>(&mut self, flow: Signature<I, O, K>) -> Handle<I, O, K> {
         let (node, handle) = self.take(flow);
         if let Some(node) = node {
             self.checks.push((node.clone(), None));
@@ -53,7 +53,7 @@ impl Batch {
     }
 
     /// Stores a flow and starts it with `input`.
-    pub fn run<I: Serialize, O, K>(&mut self, flow: Signature<I, O, K>, input: I) -> Handle<I, O> {
+    pub fn run<I: Serialize, O, K>(&mut self, flow: Signature<I, O, K>, input: I) -> Handle<I, O, K> {
         let (node, handle) = self.take(flow);
         let Some(node) = node else { return handle };
         match serde_json::to_value(input) {
@@ -67,8 +67,8 @@ impl Batch {
     }
 
     /// Adds items to a swarm (created earlier, or in this batch).
-    pub fn add<N: Into<Node>>(&mut self, swarm: &SignatureId, items: impl IntoIterator<Item = N>) {
-        let items: Vec<Node> = items.into_iter().map(Into::into).collect();
+    pub fn add(&mut self, swarm: &SignatureId, items: impl IntoNodes) {
+        let items = items.into_nodes();
         self.checks.extend(items.iter().map(|item| (item.clone(), None)));
         self.subs.push(Sub::Add { swarm: swarm.clone(), close: false, items });
     }

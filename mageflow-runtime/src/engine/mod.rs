@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::backend::{Backend, Run};
+use crate::backend::{Dispatcher, Run};
 use crate::config::TtlConfig;
 use crate::error::{Error, Result};
 use crate::flow::Node;
@@ -48,7 +48,8 @@ pub(crate) struct Engine {
     /// The largest active and done TTLs (s): a group's hash lives by them.
     ttl_max: (u64, u64),
     pub registry: Arc<Registry>,
-    pub backend: Arc<dyn Backend>,
+    /// The dispatching side of the backend.
+    pub backend: Arc<dyn Dispatcher>,
     /// How long transitions after a task run are retried while the store is unreachable.
     pub store_retry: Duration,
     /// Whether runs of tasks with retries journal what they create (see `scope`).
@@ -63,7 +64,7 @@ impl Engine {
         prefix: String,
         ttl: &TtlConfig,
         registry: Arc<Registry>,
-        backend: Arc<dyn Backend>,
+        backend: Arc<dyn Dispatcher>,
     ) -> Self {
         Engine {
             store,

@@ -4,8 +4,10 @@
 
 pub(crate) mod dsl;
 mod node;
+mod nodes;
 mod signature;
 
 pub(crate) use node::Body;
 pub use node::{Node, SwarmConfig};
-pub use signature::{Chain, ChainKind, Handle, Signature, Swarm, SwarmKind, TaskKind};
+pub use nodes::IntoNodes;
+pub use signature::{AnyKind, Chain, ChainKind, Handle, Signature, Swarm, SwarmKind, TaskKind};

@@ -13,7 +13,7 @@ use crate::engine::session::Session;
 use crate::engine::state::{FlowTree, SignatureState};
 use crate::engine::{Lifecycle, Sub};
 use crate::error::{Error, Result};
-use crate::flow::{Body, Node, SwarmConfig};
+use crate::flow::{Body, IntoNodes, Node, SwarmConfig};
 use crate::model::{SignatureId, Status};
 
 /// Marks a [`Signature`] of one task.
@@ -25,6 +25,10 @@ pub enum ChainKind {}
 /// Marks a [`Signature`] of a swarm: items run in parallel with a concurrency limit.
 #[derive(Debug)]
 pub enum SwarmKind {}
+/// Marks a [`Handle`] on a signature whose kind is not known where the handle is made (from an id, or a `flow!`
+/// flow).
+#[derive(Debug)]
+pub enum AnyKind {}
 
 /// A flow to run, typed by its input `I` and output `O` (`serde_json::Value` for flows made by name): a task
 /// (`K = TaskKind`), a [`Chain`] or a [`Swarm`], with bound arguments and success and error callbacks. Nothing is
@@ -109,7 +113,7 @@ impl<I, O, K> Signature<I, O, K> {
     }
 
     /// Stores the flow (and its callbacks) without running it; start it later with [`Handle::start`].
-    pub async fn create(self) -> Result<Handle<I, O>> {
+    pub async fn create(self) -> Result<Handle<I, O, K>> {
         let (session, node) = self.checked()?;
         let id = session.create(node).await?;
         Ok(Handle::new(session, id))
@@ -119,7 +123,7 @@ impl<I, O, K> Signature<I, O, K> {
 impl<I: Serialize, O, K> Signature<I, O, K> {
     /// Stores the flow and starts it with `input`; returns at once with a handle. The input of every task that
     /// starts at once is checked against its JSON schema first: on any error nothing is stored.
-    pub async fn run_no_wait(self, input: I) -> Result<Handle<I, O>> {
+    pub async fn run_no_wait(self, input: I) -> Result<Handle<I, O, K>> {
         let (session, node) = self.checked()?;
         let message = serde_json::to_value(&input)
             .map_err(|source| Error::Serialize { what: format!("the input of `{}`", node.name()), source })?;
@@ -208,26 +212,27 @@ impl<I, O, K> fmt::Debug for Signature<I, O, K> {
     }
 }
 
-/// A stored signature: read its state, await its result, control its lifecycle.
-pub struct Handle<I, O> {
+/// A stored signature: read its state, await its result, control its lifecycle. Typed by its input, its output and
+/// its kind: only a swarm's handle (`K = SwarmKind`) can [`add`](Handle::add) items or [`close`](Handle::close).
+pub struct Handle<I, O, K = AnyKind> {
     session: Session,
     id: SignatureId,
-    types: PhantomData<fn(I) -> O>,
+    types: PhantomData<fn(I, K) -> O>,
 }
 
-impl<I, O> Clone for Handle<I, O> {
+impl<I, O, K> Clone for Handle<I, O, K> {
     fn clone(&self) -> Self {
         Handle { session: self.session.clone(), id: self.id.clone(), types: PhantomData }
     }
 }
 
-impl<I, O> fmt::Debug for Handle<I, O> {
+impl<I, O, K> fmt::Debug for Handle<I, O, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Handle").field("id", &self.id).finish()
     }
 }
 
-impl<I, O> Handle<I, O> {
+impl<I, O, K> Handle<I, O, K> {
     pub(crate) fn new(session: Session, id: SignatureId) -> Self {
         Handle { session, id, types: PhantomData }
     }
@@ -273,24 +278,21 @@ impl<I, O> Handle<I, O> {
     }
 }
 
-impl<I, O> Handle<I, O> {
+impl<I, O> Handle<I, O, SwarmKind> {
     /// Adds items to a running (or not yet started) open swarm; each runs with the swarm's message. Items are stored
     /// with their arguments in the same atomic write (a batch) that queues them, so none is dispatched
     /// half-written.
-    pub async fn add<N: Into<Node>>(&self, items: impl IntoIterator<Item = N>) -> Result<()> {
-        let items: Vec<Node> = items.into_iter().map(Into::into).collect();
+    pub async fn add(&self, items: impl IntoNodes) -> Result<()> {
+        let items = items.into_nodes();
         self.session.add_items(&self.id, items).await
     }
 
     /// Adds items that all get `message`'s fields as bound arguments (on top of the swarm's message).
-    pub async fn add_with_message<N: Into<Node>>(
-        &self,
-        items: impl IntoIterator<Item = N>,
-        message: impl Serialize,
-    ) -> Result<()> {
+    pub async fn add_with_message(&self, items: impl IntoNodes, message: impl Serialize) -> Result<()> {
         let message = serde_json::to_value(message)
             .map_err(|source| Error::Serialize { what: "the items' message".into(), source })?;
-        let items = items.into_iter().map(|item| with_message(item.into(), &message)).collect::<Result<Vec<_>>>()?;
+        let items =
+            items.into_nodes().into_iter().map(|item| with_message(item, &message)).collect::<Result<Vec<_>>>()?;
         self.session.add_items(&self.id, items).await
     }
 
@@ -325,7 +327,7 @@ fn with_message(mut node: Node, message: &Value) -> Result<Node> {
     }
 }
 
-impl<I: Serialize, O> Handle<I, O> {
+impl<I: Serialize, O, K> Handle<I, O, K> {
     /// Starts a flow stored with [`Signature::create`].
     pub async fn start(&self, input: I) -> Result<()> {
         let message = serde_json::to_value(&input)
@@ -334,7 +336,7 @@ impl<I: Serialize, O> Handle<I, O> {
     }
 }
 
-impl<I, O: DeserializeOwned> Handle<I, O> {
+impl<I, O: DeserializeOwned, K> Handle<I, O, K> {
     /// Waits for the output: `Err(Error::Failed)` with the failure report if it failed, `Err(Error::Canceled)` if it
     /// was canceled.
     pub async fn result(&self) -> Result<O> {

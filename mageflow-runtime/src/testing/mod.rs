@@ -30,7 +30,7 @@ use async_trait::async_trait;
 use serde_json::{Map, Value};
 use tokio::sync::Notify;
 
-use crate::backend::{AttemptOutcome, Backend, BackendError, Delivery, Interrupt, Run, SkipReason, Worker};
+use crate::backend::{AttemptOutcome, BackendError, Delivery, Dispatcher, Interrupt, Run, Runner, SkipReason, Worker};
 use crate::model::{Kind, SignatureId};
 
 /// A chain or swarm a dispatched task belongs to.
@@ -394,7 +394,7 @@ fn differences(actual: &Value, expected: &Value, exact: bool, path: &str) -> Vec
 }
 
 #[async_trait]
-impl Backend for Recorder {
+impl Dispatcher for Recorder {
     async fn dispatch(&self, runs: Vec<Run>) -> Result<(), BackendError> {
         let mut described = Vec::with_capacity(runs.len());
         for run in &runs {
@@ -425,7 +425,10 @@ impl Backend for Recorder {
         self.state().interrupts.extend(runs.iter().map(|run| run.signature_id.clone()));
         Ok(())
     }
+}
 
+#[async_trait]
+impl Runner for Recorder {
     async fn start(&self, worker: Worker) -> Result<(), BackendError> {
         self.inner.worker.set(worker).map_err(|_| BackendError::Other("the recorder was already started".into()))
     }

@@ -1,0 +1,15 @@
+//! Only a swarm's handle takes items: adding to a task's handle does not compile.
+
+mod tasks;
+
+use mageflow::Mageflow;
+use tasks::*;
+
+#[allow(dead_code)]
+async fn add_to_a_task(client: Mageflow) -> mageflow::Result<()> {
+    let task = client.sign(charge).create().await?;
+    task.add([client.sign(audit)]).await?;
+    Ok(())
+}
+
+fn main() {}
