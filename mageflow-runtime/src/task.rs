@@ -39,6 +39,12 @@ pub trait Task: Send + Sync + 'static {
         None
     }
 
+    /// The JSON schema of the output, if the task declares one: published with the task's definition for tools
+    /// (the `mageflow` CLI's `tasks`, its MCP server). `None` by default.
+    fn output_schema(&self) -> Option<serde_json::Value> {
+        None
+    }
+
     /// Runs the handler once: its output, or a flow to run in its place ([`Next::Flow`]).
     fn run(&self, input: Self::Input, ctx: TaskContext) -> BoxFuture<'static, Result<Next<Self::Output>, TaskError>>;
 }
