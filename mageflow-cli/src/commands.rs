@@ -111,21 +111,32 @@ pub async fn definitions(client: &Mageflow) -> Result<Vec<TaskDefinition>, CliEr
     Ok(definitions)
 }
 
+fn unknown_task(client: &Mageflow, name: String, known: &[TaskDefinition]) -> CliError {
+    let known = known.iter().map(|definition| definition.name.as_str()).collect::<Vec<_>>().join(", ");
+    CliError::UnknownTask { name, prefix: client.key_prefix().to_owned(), known }
+}
+
 /// Starts a task by name with `input`; the task must be published under the prefix.
 pub async fn start_task(client: &Mageflow, task: &str, input: Value) -> Result<SignatureId, CliError> {
     let known = definitions(client).await?;
     if !known.iter().any(|definition| definition.name == task) {
-        let known = known.iter().map(|definition| definition.name.as_str()).collect::<Vec<_>>().join(", ");
-        return Err(CliError::UnknownTask { name: task.to_owned(), prefix: client.key_prefix().to_owned(), known });
+        return Err(unknown_task(client, task.to_owned(), &known));
     }
     Ok(client.sign_name(task).run_no_wait(input).await?.id().clone())
 }
 
-/// Starts a flow from its JSON description with `input`.
+/// Starts a flow from its JSON description with `input`; its tasks must be published under the prefix.
 pub async fn start_flow(client: &Mageflow, description: &Value, input: Value) -> Result<SignatureId, CliError> {
-    definitions(client).await?;
-    let flow = client.flow_from_json(description).await?;
-    Ok(client.run_no_wait(flow, input).await?.id().clone())
+    let known = definitions(client).await?;
+    let started = async {
+        let flow = client.flow_from_json(description).await?;
+        client.run_no_wait(flow, input).await
+    };
+    match started.await {
+        Ok(handle) => Ok(handle.id().clone()),
+        Err(mageflow_runtime::Error::UnknownTask { name, .. }) => Err(unknown_task(client, name, &known)),
+        Err(error) => Err(error.into()),
+    }
 }
 
 fn parse_json(text: &str, what: &str) -> Result<Value, CliError> {
@@ -149,7 +160,10 @@ fn definitions_text(definitions: &[TaskDefinition]) -> String {
         out.push_str(&definition.name);
         out.push_str(&format!(": retries {}", definition.retries));
         if let Some(timeout) = definition.timeout_ms {
-            out.push_str(&format!(", timeout {}", humantime::format_duration(std::time::Duration::from_millis(timeout))));
+            out.push_str(&format!(
+                ", timeout {}",
+                humantime::format_duration(std::time::Duration::from_millis(timeout))
+            ));
         }
         if let Some(field) = &definition.return_field {
             out.push_str(&format!(", previous result into `{field}`"));

@@ -40,7 +40,9 @@ pub enum CliError {
         prefix: String,
     },
     /// The task is not among the published definitions.
-    #[error("unknown task `{name}` under the key prefix `{prefix}` (known tasks: {known}); a worker publishes its tasks when it starts")]
+    #[error(
+        "unknown task `{name}` under the key prefix `{prefix}` (known tasks: {known}); a worker publishes its tasks when it starts"
+    )]
     UnknownTask {
         /// The name asked for.
         name: String,

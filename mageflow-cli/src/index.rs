@@ -110,7 +110,14 @@ pub async fn list_stuck(_client: &Mageflow, _older_than: Duration, _limit: u32) 
 pub fn render_flows(page: &FlowsPage) -> String {
     let mut out = String::new();
     for flow in &page.flows {
-        out.push_str(&format!("{} {} `{}`: {}, created {}", flow.id, flow.kind.as_str(), flow.name, flow.status, flow.created_at));
+        out.push_str(&format!(
+            "{} {} `{}`: {}, created {}",
+            flow.id,
+            flow.kind.as_str(),
+            flow.name,
+            flow.status,
+            flow.created_at
+        ));
         if let Some(progress) = &flow.swarm {
             out.push_str(&format!(" ({}/{} finished)", progress.succeeded + progress.failed, progress.items));
         }

@@ -19,8 +19,8 @@ use std::sync::Arc;
 use mageflow_runtime::Mageflow;
 use rmcp::handler::server::common::schema_for_type;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, JsonObject,
-    ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation, JsonObject, ListToolsResult,
+    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool, ToolAnnotations,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
@@ -76,16 +76,10 @@ const TOOLS: &[(&str, &str)] = &[
     ("list_tasks", "Lists the task definitions that workers published: names, input JSON schemas, retries, timeouts."),
     ("show_flow", "Shows a flow's tree: every node's kind, name, status, timings, result or error."),
     ("suspend_flow", "Suspends a flow: nothing new starts; running tasks finish. Answers the status afterwards."),
-    (
-        "interrupt_flow",
-        "Interrupts a flow: like suspend, and running tasks are aborted; they run again on resume.",
-    ),
+    ("interrupt_flow", "Interrupts a flow: like suspend, and running tasks are aborted; they run again on resume."),
     ("resume_flow", "Resumes a suspended or interrupted flow: what was stopped runs again, exactly once."),
     ("cancel_flow", "Cancels a flow for good: running tasks are aborted and no callback of it runs."),
-    (
-        "start_flow",
-        "Starts a flow from its JSON description with an input, and answers its id; a worker runs it.",
-    ),
+    ("start_flow", "Starts a flow from its JSON description with an input, and answers its id; a worker runs it."),
     ("list_flows", "Lists flows filtered by status, name and age, a page at a time."),
 ];
 
@@ -111,9 +105,8 @@ pub fn tools() -> Vec<Tool> {
 }
 
 fn arguments<T: DeserializeOwned>(tool: &str, arguments: Option<JsonObject>) -> Result<T, CliError> {
-    serde_json::from_value(Value::Object(arguments.unwrap_or_default())).map_err(|error| {
-        CliError::Usage(format!("bad arguments for `{tool}`: {error}; see the tool's input schema"))
-    })
+    serde_json::from_value(Value::Object(arguments.unwrap_or_default()))
+        .map_err(|error| CliError::Usage(format!("bad arguments for `{tool}`: {error}; see the tool's input schema")))
 }
 
 fn failed(error: CliError) -> CallToolResult {

@@ -110,7 +110,9 @@ impl Bars {
 }
 
 fn line(out: &mut impl Write, value: &serde_json::Value) -> Result<(), CliError> {
-    writeln!(out, "{value}").and_then(|_| out.flush()).map_err(|error| CliError::Usage(format!("cannot write: {error}")))
+    writeln!(out, "{value}")
+        .and_then(|_| out.flush())
+        .map_err(|error| CliError::Usage(format!("cannot write: {error}")))
 }
 
 /// Watches a flow until it finishes: `Ok` when it is done, [`CliError::FlowDidNotSucceed`] when it failed or was
@@ -138,7 +140,9 @@ pub async fn watch(
         if last.as_ref() != Some(&now) {
             match &mut bars {
                 Some(bars) => bars.update(&now),
-                None => line(out, &json!({"event": "progress", "id": id, "status": current.state.status, "parts": now}))?,
+                None => {
+                    line(out, &json!({"event": "progress", "id": id, "status": current.state.status, "parts": now}))?
+                }
             }
             last = Some(now);
         }

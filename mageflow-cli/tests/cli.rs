@@ -218,9 +218,7 @@ async fn tasks_lists_the_published_definitions_with_their_schemas() {
     }
     let num = serde_json::to_value(schemars::schema_for!(Num)).unwrap();
     let hold_schema = serde_json::to_value(schemars::schema_for!(Hold)).unwrap();
-    let definition = |name: &str, schema: &Value, retries: u32, timeout_ms: Option<u64>| {
-        json!({"name": name, "input_schema": schema, "output_schema": null, "return_field": null, "retries": retries, "timeout_ms": timeout_ms})
-    };
+    let definition = |name: &str, schema: &Value, retries: u32, timeout_ms: Option<u64>| json!({"name": name, "input_schema": schema, "output_schema": null, "return_field": null, "retries": retries, "timeout_ms": timeout_ms});
     assert_eq!(
         listed,
         json!({"tasks": [
@@ -246,51 +244,80 @@ async fn errors_are_one_line_on_stderr_with_a_nonzero_exit_code() {
     let redis = RedisServer::start();
     let prefix = prefix("errors");
     let _worker = worker(&redis.url, &prefix).await;
-    let fails = |code: i32, stderr: String| move |ran: support::Ran| {
-        assert_eq!((ran.code, ran.stdout.as_str(), ran.stderr), (Some(code), "", stderr));
+    let fails = |code: i32, stderr: String| {
+        move |ran: support::Ran| {
+            assert_eq!((ran.code, ran.stdout.as_str(), ran.stderr), (Some(code), "", stderr));
+        }
     };
 
-    fails(1, "error: invalid store configuration: `http://127.0.0.1:1` is not a Redis URL mageflow understands \
+    fails(
+        1,
+        "error: invalid store configuration: `http://127.0.0.1:1` is not a Redis URL mageflow understands \
               (unknown scheme `http`); use redis://[user:password@]host:port[/db], rediss://... for TLS, \
               redis-cluster://host:port[,host:port...] or redis+sentinel://host:port[,host:port...]/service_name\n"
-        .to_owned())(mageflow("http://127.0.0.1:1", &prefix, &["show", "abc"]).await);
+            .to_owned(),
+    )(mageflow("http://127.0.0.1:1", &prefix, &["show", "abc"]).await);
 
     let down = format!("redis://someone:secret@127.0.0.1:{}", support::free_port());
     let redacted = down.replace(":secret@", ":***@");
-    fails(1, format!(
-        "error: the store is unreachable (cannot connect to Redis at {redacted}: Connection refused); check that \
+    fails(
+        1,
+        format!(
+            "error: the store is unreachable (cannot connect to Redis at {redacted}: Connection refused); check that \
          Redis is running and REDIS_URL points at it\n"
-    ))(mageflow(&down, &prefix, &["tasks"]).await);
+        ),
+    )(mageflow(&down, &prefix, &["tasks"]).await);
 
-    fails(1, format!(
-        "error: no flow nosuchflow under the key prefix `{prefix}`: it was never created here, or it expired after \
+    fails(
+        1,
+        format!(
+            "error: no flow nosuchflow under the key prefix `{prefix}`: it was never created here, or it expired after \
          its TTL\n"
-    ))(mageflow(&redis.url, &prefix, &["show", "nosuchflow"]).await);
-    fails(1, format!(
-        "error: no flow nosuchflow under the key prefix `{prefix}`: it was never created here, or it expired after \
+        ),
+    )(mageflow(&redis.url, &prefix, &["show", "nosuchflow"]).await);
+    fails(
+        1,
+        format!(
+            "error: no flow nosuchflow under the key prefix `{prefix}`: it was never created here, or it expired after \
          its TTL\n"
-    ))(mageflow(&redis.url, &prefix, &["cancel", "nosuchflow"]).await);
+        ),
+    )(mageflow(&redis.url, &prefix, &["cancel", "nosuchflow"]).await);
     fails(1, "error: `no such` is not a signature id (1 to 64 letters, digits, `-` or `_`)\n".to_owned())(
         mageflow(&redis.url, &prefix, &["suspend", "no such"]).await,
     );
 
-    fails(1, "error: no flow nosuchflow under the key prefix `elsewhere`: nothing was registered under this prefix \
+    fails(
+        1,
+        "error: no flow nosuchflow under the key prefix `elsewhere`: nothing was registered under this prefix \
               either (no task definitions); check --prefix\n"
-        .to_owned())(mageflow(&redis.url, "elsewhere", &["show", "nosuchflow"]).await);
-    fails(1, "error: no task definitions under the key prefix `elsewhere`: no worker registered tasks there; check \
+            .to_owned(),
+    )(mageflow(&redis.url, "elsewhere", &["show", "nosuchflow"]).await);
+    fails(
+        1,
+        "error: no task definitions under the key prefix `elsewhere`: no worker registered tasks there; check \
               --prefix (or MAGEFLOW_PREFIX) against the prefix of your workers\n"
-        .to_owned())(mageflow(&redis.url, "elsewhere", &["tasks"]).await);
-    fails(1, "{\"code\":\"unknown_prefix\",\"error\":\"no task definitions under the key prefix `elsewhere`: no \
+            .to_owned(),
+    )(mageflow(&redis.url, "elsewhere", &["tasks"]).await);
+    fails(
+        1,
+        "{\"code\":\"unknown_prefix\",\"error\":\"no task definitions under the key prefix `elsewhere`: no \
               worker registered tasks there; check --prefix (or MAGEFLOW_PREFIX) against the prefix of your \
               workers\"}\n"
-        .to_owned())(mageflow(&redis.url, "elsewhere", &["--json", "tasks"]).await);
+            .to_owned(),
+    )(mageflow(&redis.url, "elsewhere", &["--json", "tasks"]).await);
 
-    fails(1, "error: `flows` needs the flow index (issue 10 item 7), which this version of the engine does not keep \
+    fails(
+        1,
+        "error: `flows` needs the flow index (issue 10 item 7), which this version of the engine does not keep \
               yet\n"
-        .to_owned())(mageflow(&redis.url, &prefix, &["flows", "--status", "active", "--older-than", "10m"]).await);
-    fails(1, "{\"code\":\"needs_flow_index\",\"error\":\"`stuck` needs the flow index (issue 10 item 7), which this \
+            .to_owned(),
+    )(mageflow(&redis.url, &prefix, &["flows", "--status", "active", "--older-than", "10m"]).await);
+    fails(
+        1,
+        "{\"code\":\"needs_flow_index\",\"error\":\"`stuck` needs the flow index (issue 10 item 7), which this \
               version of the engine does not keep yet\"}\n"
-        .to_owned())(mageflow(&redis.url, &prefix, &["--json", "stuck", "--older-than", "5m"]).await);
+            .to_owned(),
+    )(mageflow(&redis.url, &prefix, &["--json", "stuck", "--older-than", "5m"]).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -315,9 +342,7 @@ async fn watch_follows_a_flow_until_it_ends() {
     };
     let first = next(&mut lines).await;
     let tree = client.tree(&id).await.unwrap();
-    let part = |state: &SignatureState, status: &str, finished: u64, total: u64| {
-        json!({"id": state.id, "kind": state.kind, "name": state.name, "status": status, "finished": finished, "total": total})
-    };
+    let part = |state: &SignatureState, status: &str, finished: u64, total: u64| json!({"id": state.id, "kind": state.kind, "name": state.name, "status": status, "finished": finished, "total": total});
     assert_eq!(
         first,
         json!({"event": "progress", "id": id, "status": "active", "parts": [part(&tree.state, "active", 0, 2)]})
@@ -333,16 +358,22 @@ async fn watch_follows_a_flow_until_it_ends() {
     assert_eq!(status.code(), Some(0));
     assert_eq!((&last["event"], &last["flow"]["id"]), (&json!("finished"), &json!(id)));
     assert_eq!((&last["flow"]["status"], &last["flow"]["result"]), (&json!("done"), &json!({"n": 10})));
-    let finished_part = json!({"event": "progress", "id": id, "status": "done", "parts": [part(&tree.state, "done", 2, 2)]});
+    let finished_part =
+        json!({"event": "progress", "id": id, "status": "done", "parts": [part(&tree.state, "done", 2, 2)]});
     assert_eq!(rest.last(), Some(&finished_part), "the last progress line shows the end: {rest:?}");
 
     let failing = client.sign(broken).run_no_wait(Num { n: 9 }).await.unwrap().id().clone();
     let failed = finished_tree(&client, &failing).await;
     let watched = mageflow(&redis.url, &prefix, &["watch", failing.as_str()]).await;
     assert_eq!(watched.code, Some(3));
-    assert_eq!(watched.stdout, format!("{}\n  error: cannot take 9 (kind error, attempt 1)\n", headline(&failed.state)));
+    assert_eq!(
+        watched.stdout,
+        format!("{}\n  error: cannot take 9 (kind error, attempt 1)\n", headline(&failed.state))
+    );
     assert_eq!(
         watched.stderr,
-        format!("error: flow {failing} ended failed: task `broken` failed on attempt 1: cannot take 9 (kind: error, signature {failing})\n")
+        format!(
+            "error: flow {failing} ended failed: task `broken` failed on attempt 1: cannot take 9 (kind: error, signature {failing})\n"
+        )
     );
 }

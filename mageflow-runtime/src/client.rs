@@ -201,7 +201,8 @@ impl MageflowBuilder {
             store.write_hash(&key, registered.definition.to_fields()).await?;
         }
         // for tools that run no handlers (the CLI, the MCP server): all definitions in one hash
-        crate::definitions::publish(store.as_ref(), &self.prefix, registry.registered().map(|r| &*r.definition)).await?;
+        crate::definitions::publish(store.as_ref(), &self.prefix, registry.registered().map(|r| &*r.definition))
+            .await?;
         backend.start(Worker::new(&engine, self.concurrency)).await?;
         let sweeper = self.recovery_interval.map(|interval| {
             let engine = Arc::downgrade(&engine);

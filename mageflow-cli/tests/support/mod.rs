@@ -125,7 +125,10 @@ impl Gate {
 pub fn gate(name: &str) -> Arc<Gate> {
     static GATES: LazyLock<Mutex<HashMap<String, Arc<Gate>>>> = LazyLock::new(Mutex::default);
     let mut gates = GATES.lock().unwrap();
-    gates.entry(name.to_owned()).or_insert_with(|| Arc::new(Gate { started: Semaphore::new(0), open: Semaphore::new(0) })).clone()
+    gates
+        .entry(name.to_owned())
+        .or_insert_with(|| Arc::new(Gate { started: Semaphore::new(0), open: Semaphore::new(0) }))
+        .clone()
 }
 
 /// A worker: a client with the test tasks, sweeping the outbox every 50 ms for runs of any age (so that what the
