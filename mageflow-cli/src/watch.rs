@@ -128,8 +128,21 @@ pub async fn watch(
     let id = parse_id(id)?;
     let mut bars = (!json).then(Bars::new);
     let mut last: Option<Vec<Progress>> = None;
+    // the flow ends when its root has finished and so have the root's callbacks (an error callback after a success
+    // is skipped: canceled at once)
+    let callbacks: Vec<SignatureId> =
+        first.state.success_callbacks.iter().chain(&first.state.error_callbacks).cloned().collect();
     let mut current = first;
-    let finished = client.wait(&id, None);
+    let finished = async {
+        client.wait(&id, None).await?;
+        for callback in &callbacks {
+            match client.wait(callback, None).await {
+                Ok(_) | Err(mageflow_runtime::Error::NotFound(_)) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(())
+    };
     tokio::pin!(finished);
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -146,7 +159,7 @@ pub async fn watch(
             }
             last = Some(now);
         }
-        if current.state.status.is_finished() {
+        if ended && over(&current) {
             break;
         }
         tokio::select! {
@@ -165,9 +178,39 @@ pub async fn watch(
     if json {
         line(out, &json!({"event": "finished", "flow": NodeView::of(&current)}))?;
     } else {
-        write!(out, "{}", render_tree(&current)).map_err(|error| CliError::Usage(format!("cannot write: {error}")))?;
+        write!(out, "{}", summary(&current)).map_err(|error| CliError::Usage(format!("cannot write: {error}")))?;
     }
     finished_ok(&current.state)
+}
+
+/// Whether the root and its callbacks have finished, as read.
+fn over(tree: &FlowTree) -> bool {
+    tree.state.status.is_finished()
+        && tree
+            .success_callbacks
+            .iter()
+            .chain(&tree.error_callbacks)
+            .all(|callback| callback.state.status.is_finished())
+}
+
+/// What `watch` prints at the end: the root's and its callbacks' headlines and results or errors (`show` prints the
+/// whole tree).
+pub fn summary(tree: &FlowTree) -> String {
+    let root = FlowTree {
+        state: tree.state.clone(),
+        children: Vec::new(),
+        success_callbacks: tree
+            .success_callbacks
+            .iter()
+            .map(|callback| FlowTree { children: Vec::new(), ..callback.clone() })
+            .collect(),
+        error_callbacks: tree
+            .error_callbacks
+            .iter()
+            .map(|callback| FlowTree { children: Vec::new(), ..callback.clone() })
+            .collect(),
+    };
+    render_tree(&root)
 }
 
 fn finished_ok(state: &SignatureState) -> Result<(), CliError> {

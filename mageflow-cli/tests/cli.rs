@@ -362,6 +362,36 @@ async fn watch_follows_a_flow_until_it_ends() {
         json!({"event": "progress", "id": id, "status": "done", "parts": [part(&tree.state, "done", 2, 2)]});
     assert_eq!(rest.last(), Some(&finished_part), "the last progress line shows the end: {rest:?}");
 
+    // a flow ends with its callbacks: watch waits for a success callback that runs after the task
+    let gate_name = format!("{prefix}-callback");
+    let callback = client.sign_name("hold").bind(json!({"gate": gate_name}));
+    let task = client.sign(double).on_success(callback).run_no_wait(Num { n: 4 }).await.unwrap().id().clone();
+    gate(&gate_name).started().await;
+    let mut watching = support::command(&redis.url, &prefix, &["--json", "watch", task.as_str()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(watching.stdout.take().unwrap()).lines();
+    let first = next(&mut lines).await;
+    let tree = client.tree(&task).await.unwrap();
+    let held = &tree.success_callbacks[0].state;
+    assert_eq!(
+        first,
+        json!({"event": "progress", "id": task, "status": "done", "parts": [part(&tree.state, "done", 1, 1), part(held, "active", 0, 1)]})
+    );
+    gate(&gate_name).open();
+    let status = tokio::time::timeout(WAIT, watching.wait()).await.expect("watch ends with the callback").unwrap();
+    let mut last = Value::Null;
+    while let Some(line) = lines.next_line().await.unwrap() {
+        last = serde_json::from_str(&line).unwrap();
+    }
+    assert_eq!(status.code(), Some(0));
+    assert_eq!((&last["event"], &last["flow"]["result"]), (&json!("finished"), &json!({"n": 8})));
+    assert_eq!(
+        (&last["flow"]["on_success"][0]["status"], &last["flow"]["on_success"][0]["result"]),
+        (&json!("done"), &json!({"n": 8}))
+    );
+
     let failing = client.sign(broken).run_no_wait(Num { n: 9 }).await.unwrap().id().clone();
     let failed = finished_tree(&client, &failing).await;
     let watched = mageflow(&redis.url, &prefix, &["watch", failing.as_str()]).await;
