@@ -149,6 +149,20 @@ pub struct FlowsArgs {
     pub cursor: Option<String>,
 }
 
+impl FlowsArgs {
+    /// The filter these options describe.
+    pub fn filter(&self) -> crate::index::FlowFilter {
+        crate::index::FlowFilter {
+            status: self.status.clone(),
+            name: self.name.clone(),
+            older_than_secs: self.older_than.map(|age| age.as_secs()),
+            newer_than_secs: self.newer_than.map(|age| age.as_secs()),
+            limit: Some(self.limit),
+            cursor: self.cursor.clone(),
+        }
+    }
+}
+
 /// `stuck`'s arguments.
 #[derive(Debug, Args)]
 pub struct StuckArgs {
@@ -158,4 +172,82 @@ pub struct StuckArgs {
     /// At most this many runs.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub limit: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::FlowFilter;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("mageflow").chain(args.iter().copied())).unwrap()
+    }
+
+    #[test]
+    fn flows_options_make_a_filter() {
+        let cli = parse(&[
+            "flows",
+            "--status",
+            "active",
+            "--status",
+            "suspended",
+            "--name",
+            "etl",
+            "--older-than",
+            "10m",
+            "--newer-than",
+            "2h",
+            "--limit",
+            "20",
+            "--cursor",
+            "abc",
+        ]);
+        let Command::Flows(args) = &cli.command else { panic!("flows") };
+        assert_eq!(
+            args.filter(),
+            FlowFilter {
+                status: vec![StatusArg::Active, StatusArg::Suspended],
+                name: Some("etl".to_owned()),
+                older_than_secs: Some(600),
+                newer_than_secs: Some(7200),
+                limit: Some(20),
+                cursor: Some("abc".to_owned()),
+            }
+        );
+        let Command::Flows(args) = parse(&["flows"]).command else { panic!("flows") };
+        assert_eq!(args.filter(), FlowFilter { limit: Some(50), ..FlowFilter::default() });
+        let error = Cli::try_parse_from(["mageflow", "flows", "--status", "sleeping"]).unwrap_err().to_string();
+        assert!(error.starts_with("error: invalid value 'sleeping' for '--status <STATUS>'"), "{error}");
+        let error = Cli::try_parse_from(["mageflow", "flows", "--limit", "0"]).unwrap_err().to_string();
+        assert!(error.starts_with("error: invalid value '0' for '--limit <LIMIT>'"), "{error}");
+    }
+
+    #[test]
+    fn stuck_takes_an_age_and_a_limit() {
+        let Command::Stuck(args) = parse(&["stuck"]).command else { panic!("stuck") };
+        assert_eq!((args.older_than, args.limit), (Duration::from_secs(60), 100));
+        let cli = parse(&["--json", "stuck", "--older-than", "90s", "--limit", "5"]);
+        let Command::Stuck(args) = &cli.command else { panic!("stuck") };
+        assert_eq!((cli.json, args.older_than, args.limit), (true, Duration::from_secs(90), 5));
+    }
+
+    #[test]
+    fn the_filter_reads_the_mcp_tool_arguments() {
+        let filter: FlowFilter =
+            serde_json::from_value(serde_json::json!({"status": ["failed"], "newer_than_secs": 60})).unwrap();
+        assert_eq!(
+            filter,
+            FlowFilter { status: vec![StatusArg::Failed], newer_than_secs: Some(60), ..FlowFilter::default() }
+        );
+    }
+
+    #[test]
+    fn run_takes_a_task_or_a_flow_file_not_both() {
+        let Command::Run(args) = parse(&["run", "double", "--input", "{}"]).command else { panic!("run") };
+        assert_eq!((args.task.as_deref(), args.flow), (Some("double"), None));
+        let error = Cli::try_parse_from(["mageflow", "run", "double", "--flow", "f.json"]).unwrap_err();
+        assert_eq!(error.kind(), clap::error::ErrorKind::ArgumentConflict);
+        let error = Cli::try_parse_from(["mageflow", "run"]).unwrap_err();
+        assert_eq!(error.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+    }
 }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::cli::{Cli, Command, RunArgs};
 use crate::error::CliError;
-use crate::index::{self, FlowFilter};
+use crate::index;
 use crate::view::{NodeView, render_tree};
 
 /// What a command prints: text for people, JSON for `--json`.
@@ -210,15 +210,7 @@ pub async fn execute(cli: &Cli, client: &Mageflow) -> Result<Printed, CliError> 
             Printed { text: format!("{id}\n"), json: json!({ "id": id }) }
         }
         Command::Flows(args) => {
-            let filter = FlowFilter {
-                status: args.status.clone(),
-                name: args.name.clone(),
-                older_than_secs: args.older_than.map(|d| d.as_secs()),
-                newer_than_secs: args.newer_than.map(|d| d.as_secs()),
-                limit: Some(args.limit),
-                cursor: args.cursor.clone(),
-            };
-            let page = index::list_flows(client, &filter).await?;
+            let page = index::list_flows(client, &args.filter()).await?;
             Printed { text: index::render_flows(&page), json: to_json(&page) }
         }
         Command::Stuck(args) => {

@@ -143,3 +143,88 @@ pub fn render_stuck(stuck: &StuckRuns) -> String {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(text: &str) -> SignatureId {
+        SignatureId::parse(text).unwrap()
+    }
+
+    #[test]
+    fn a_page_of_flows_prints_one_line_each_and_the_next_cursor() {
+        let page = FlowsPage {
+            flows: vec![
+                FlowSummary {
+                    id: id("f1"),
+                    kind: Kind::Swarm,
+                    name: "thumbnails".into(),
+                    status: Status::Active,
+                    created_at: "2026-12-05T06:00:00Z".into(),
+                    finished_at: None,
+                    swarm: Some(SwarmProgress {
+                        items: 10,
+                        running: 2,
+                        succeeded: 3,
+                        failed: 1,
+                        closed: true,
+                        max_concurrency: 2,
+                    }),
+                },
+                FlowSummary {
+                    id: id("f2"),
+                    kind: Kind::Task,
+                    name: "charge".into(),
+                    status: Status::Done,
+                    created_at: "2026-12-05T05:00:00Z".into(),
+                    finished_at: Some("2026-12-05T05:00:01Z".into()),
+                    swarm: None,
+                },
+            ],
+            next: Some("c2".into()),
+        };
+        assert_eq!(
+            render_flows(&page),
+            "f1 swarm `thumbnails`: active, created 2026-12-05T06:00:00Z (4/10 finished)\n\
+             f2 task `charge`: done, created 2026-12-05T05:00:00Z\nmore: --cursor c2\n"
+        );
+        let json = serde_json::to_value(&page).unwrap();
+        assert_eq!(json["next"], "c2");
+        assert_eq!(
+            json["flows"][1],
+            serde_json::json!({
+                "id": "f2", "kind": "task", "name": "charge", "status": "done", "created_at": "2026-12-05T05:00:00Z",
+                "finished_at": "2026-12-05T05:00:01Z", "swarm": null,
+            })
+        );
+    }
+
+    #[test]
+    fn stuck_runs_say_why() {
+        let stuck = StuckRuns {
+            runs: vec![
+                StuckRun {
+                    id: id("r1"),
+                    task: "render".into(),
+                    reason: StuckReason::NeverBegan,
+                    since: "2026-12-05T06:00:00Z".into(),
+                    attempt: 0,
+                },
+                StuckRun {
+                    id: id("r2"),
+                    task: "load".into(),
+                    reason: StuckReason::LeaseExpired,
+                    since: "2026-12-05T06:01:00Z".into(),
+                    attempt: 2,
+                },
+            ],
+        };
+        assert_eq!(
+            render_stuck(&stuck),
+            "r1 task `render`: dispatched but never began (since 2026-12-05T06:00:00Z, attempt 0)\n\
+             r2 task `load`: its lease expired (since 2026-12-05T06:01:00Z, attempt 2)\n"
+        );
+        assert_eq!(serde_json::to_value(&stuck).unwrap()["runs"][1]["reason"], "lease_expired");
+    }
+}

@@ -156,6 +156,11 @@ mod tests {
         let store = MemoryStore::new();
         store.write_hash("p:tasks", vec![("x".into(), "{".into())]).await.unwrap();
         let error = list(&store, "p").await.unwrap_err().to_string();
-        assert!(error.starts_with("unexpected reply from the store: the definition of task `x` in `p:tasks` is not"));
+        assert_eq!(
+            error,
+            "unexpected reply from the store: the definition of task `x` in `p:tasks` is not a task definition (EOF \
+             while parsing an object at line 1 column 1); a worker of this mageflow version publishes it again when \
+             it starts"
+        );
     }
 }
