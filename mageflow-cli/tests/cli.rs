@@ -218,7 +218,7 @@ async fn tasks_lists_the_published_definitions_with_their_schemas() {
     }
     let num = serde_json::to_value(schemars::schema_for!(Num)).unwrap();
     let hold_schema = serde_json::to_value(schemars::schema_for!(Hold)).unwrap();
-    let definition = |name: &str, schema: &Value, retries: u32, timeout_ms: Option<u64>| json!({"name": name, "input_schema": schema, "output_schema": null, "return_field": null, "retries": retries, "timeout_ms": timeout_ms});
+    let definition = |name: &str, schema: &Value, retries: u32, timeout_ms: Option<u64>| json!({"name": name, "input_schema": schema, "output_schema": num, "return_field": null, "retries": retries, "timeout_ms": timeout_ms});
     assert_eq!(
         listed,
         json!({"tasks": [
@@ -233,8 +233,8 @@ async fn tasks_lists_the_published_definitions_with_their_schemas() {
     assert_eq!(
         text.stdout,
         format!(
-            "broken: retries 0\n  input: {num}\ndouble: retries 2, timeout 30s\n  input: {num}\nhold: retries 0\n  \
-             input: {hold_schema}\n"
+            "broken: retries 0\n  input: {num}\n  output: {num}\ndouble: retries 2, timeout 30s\n  input: {num}\n  \
+             output: {num}\nhold: retries 0\n  input: {hold_schema}\n  output: {num}\n"
         )
     );
 }

@@ -46,7 +46,10 @@ pub use task::{Backoff, BoxFuture, Continuation, Next, Task, TaskContext, TaskEr
 #[doc(hidden)]
 pub mod __private {
     pub use crate::dsl::private::*;
-    pub use crate::task::{ReturnFieldOfTaskInput, ReturnFieldOfWholeInput, ReturnFieldProbe};
+    pub use crate::task::{
+        OutputSchemaOfJsonSchema, OutputSchemaProbe, OutputSchemaUnknown, ReturnFieldOfTaskInput,
+        ReturnFieldOfWholeInput, ReturnFieldProbe,
+    };
     pub use schemars;
     pub use serde;
     pub use serde_json;
