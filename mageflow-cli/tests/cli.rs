@@ -282,6 +282,13 @@ async fn errors_are_one_line_on_stderr_with_a_nonzero_exit_code() {
          its TTL\n"
         ),
     )(mageflow(&redis.url, &prefix, &["cancel", "nosuchflow"]).await);
+    fails(
+        1,
+        format!(
+            "error: no flow nosuchflow under the key prefix `{prefix}`: it was never created here, or it expired after \
+             its TTL\n"
+        ),
+    )(mageflow(&redis.url, &prefix, &["watch", "nosuchflow"]).await);
     fails(1, "error: `no such` is not a signature id (1 to 64 letters, digits, `-` or `_`)\n".to_owned())(
         mageflow(&redis.url, &prefix, &["suspend", "no such"]).await,
     );

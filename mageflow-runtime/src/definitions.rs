@@ -32,7 +32,8 @@ pub struct TaskDefinition {
     pub name: String,
     /// The JSON schema of its input.
     pub input_schema: Value,
-    /// The JSON schema of its output, when the task declares one.
+    /// The JSON schema of its output, when the task declares one (`#[task]` does when the output type implements
+    /// `JsonSchema`).
     #[serde(default)]
     pub output_schema: Option<Value>,
     /// The input field a predecessor's result goes to (`None`: the result is the whole input).
