@@ -4,6 +4,10 @@
 //! ```text
 //! cargo run --example swarm_fanout
 //! ```
+//!
+//! With `REDIS_URL` set, the swarm is stored in Redis and another shell can follow it with the CLI:
+//! `mageflow watch <the id it prints first>`. `--slow` makes each thumbnail take half a second more, so that there is
+//! time to watch (about six seconds in all).
 
 use std::time::{Duration, Instant};
 
@@ -31,10 +35,14 @@ struct Summary {
     outcomes: Vec<Outcome<Rendered>>,
 }
 
+/// Whether the example runs `--slow`.
+static SLOW: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
 /// Renders one thumbnail; every 25th image is corrupt.
 #[task]
 async fn render(job: Thumbnail) -> Result<Rendered, TaskError> {
-    tokio::time::sleep(Duration::from_millis(5 + u64::from(job.image % 7) * 3)).await;
+    let extra = if SLOW.get() == Some(&true) { 500 } else { 0 };
+    tokio::time::sleep(Duration::from_millis(extra + 5 + u64::from(job.image % 7) * 3)).await;
     if job.image % 25 == 24 {
         return Err(TaskError::non_retryable(format!("image {} is corrupt", job.image)));
     }
@@ -58,6 +66,7 @@ async fn summarize(summary: Summary) -> Result<u64, TaskError> {
 
 #[tokio::main]
 async fn main() -> Result<(), mageflow::Error> {
+    SLOW.get_or_init(|| std::env::args().any(|arg| arg == "--slow"));
     let client = Mageflow::builder().task(render).task(summarize).concurrency(16).build().await?;
     let items: Vec<Node> = (0..100).map(|image| client.sign(render).arg("image", image).into()).collect();
     let item_ids: Vec<_> = items.iter().map(|item| item.id().clone()).collect();
@@ -71,6 +80,7 @@ async fn main() -> Result<(), mageflow::Error> {
         .on_success(summary)
         .run_no_wait(serde_json::json!({"width": 320}))
         .await?;
+    println!("swarm {} started (follow it with `mageflow watch {}`)", swarm.id(), swarm.id());
 
     let mut finished: FuturesUnordered<_> = item_ids.iter().map(|id| client.wait(id, None)).collect();
     let mut done = 0;

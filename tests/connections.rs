@@ -302,6 +302,33 @@ async fn a_call_after_a_cluster_failover_reaches_the_new_primary() {
     assert_eq!(exists.trim(), "1", "the new primary has the script");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_definitions_are_published_and_listed_on_a_cluster() {
+    let cluster = RedisCluster::start();
+    // no sweep: the transition script is not cluster-ready yet; publishing and listing definitions is
+    let client = Mageflow::builder()
+        .redis_url(cluster.url())
+        .key_prefix("cldef")
+        .task(shout)
+        .recovery(None, std::time::Duration::ZERO)
+        .build()
+        .await
+        .unwrap();
+    let definitions = client.task_definitions().await.unwrap();
+    let listed: Vec<(&str, &Value, u32)> =
+        definitions.iter().map(|d| (d.name.as_str(), &d.input_schema, d.retries)).collect();
+    let schema = serde_json::to_value(schemars::schema_for!(String)).unwrap();
+    assert_eq!(listed, [("shout", &schema, 0)]);
+    let reader = Mageflow::builder()
+        .redis_url(cluster.url())
+        .key_prefix("cldef")
+        .recovery(None, std::time::Duration::ZERO)
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(reader.task_definitions().await.unwrap(), definitions, "any client reads them");
+}
+
 /// Scripts routed by their keys to each primary, NOSCRIPT answered, reads, scans and notifications on a cluster.
 async fn cluster_scenario(cluster: &mut RedisCluster, store: &RedisStore) {
     use mageflow::Store;

@@ -10,6 +10,7 @@ use crate::config::TtlConfig;
 use crate::engine::Engine;
 use crate::engine::session::Session;
 use crate::error::{Error, Result};
+use crate::run::definitions;
 use crate::run::registry::Registry;
 use crate::run::task::Task;
 #[cfg(feature = "memory")]
@@ -158,7 +159,8 @@ impl MageflowBuilder {
         self
     }
 
-    /// Connects the store, records the task definitions in it, and starts the worker.
+    /// Connects the store, records the task definitions in it (also in `<prefix>:tasks`, where
+    /// [`Mageflow::task_definitions`] reads them from any process), and starts the worker.
     pub async fn build(self) -> Result<Mageflow> {
         if self.prefix.is_empty() || self.prefix.contains(char::is_whitespace) {
             return Err(Error::Config(format!(
@@ -195,6 +197,8 @@ impl MageflowBuilder {
             let key = engine.keys.definition(&registered.definition.name);
             store.write_hash(&key, registered.definition.to_fields()).await?;
         }
+        // for tools that run no handlers (the CLI, the MCP server): all definitions in one hash
+        definitions::publish(store.as_ref(), &self.prefix, registry.registered().map(|r| &*r.definition)).await?;
         backend.start(Worker::new(&engine, self.concurrency)).await?;
         let sweeper = self.recovery_interval.map(|interval| {
             let engine = Arc::downgrade(&engine);

@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::flow::dsl::{Flow, json};
 use crate::flow::{Body, Chain, Handle, IntoNodes, Node, Signature, Swarm, SwarmConfig, SwarmKind};
 use crate::model::{Outcome, SignatureId};
+use crate::run::definitions::{self, TaskDefinition};
 use crate::run::scope::CreationScope;
 use crate::run::task::{Task, TaskContext};
 use crate::store::Store;
@@ -261,6 +262,12 @@ impl Mageflow {
     /// or was cut off), oldest first: what the recovery sweep will dispatch again.
     pub async fn stuck(&self, older_than: Duration) -> Result<Vec<StuckRun>> {
         self.session().stuck(older_than).await
+    }
+
+    /// The task definitions published under this client's key prefix by every client that registered tasks (each
+    /// publishes its own when it is built), sorted by name. Empty when no such client ever ran with this prefix.
+    pub async fn task_definitions(&self) -> Result<Vec<TaskDefinition>> {
+        definitions::list(self.store().as_ref(), self.key_prefix()).await
     }
 
     /// Stops the worker: no new runs start; running ones get up to `deadline` to finish, then are aborted. Only

@@ -28,6 +28,7 @@ pub use flow::{
     AnyKind, Chain, ChainKind, Handle, IntoNodes, Node, Signature, Swarm, SwarmConfig, SwarmKind, TaskKind,
 };
 pub use model::{ErrorKind, ErrorReport, Failure, Kind, Outcome, SignatureId, Status};
+pub use run::definitions::TaskDefinition;
 pub use run::task::{Backoff, BoxFuture, Continuation, Next, Task, TaskContext, TaskError, TaskInput, TaskOptions};
 #[cfg(feature = "memory")]
 pub use store::MemoryStore;
@@ -39,7 +40,10 @@ pub use store::Store;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::flow::dsl::private::*;
-    pub use crate::run::task::{ReturnFieldOfTaskInput, ReturnFieldOfWholeInput, ReturnFieldProbe};
+    pub use crate::run::task::{
+        OutputSchemaOfJsonSchema, OutputSchemaProbe, OutputSchemaUnknown, ReturnFieldOfTaskInput,
+        ReturnFieldOfWholeInput, ReturnFieldProbe,
+    };
     pub use schemars;
     pub use serde;
     pub use serde_json;

@@ -131,6 +131,14 @@ conformance!(the_flow_index_lists_root_flows_by_status_name_and_page, |store: Te
     assert_eq!(pairs.flows.len(), 3);
     let future = client.flows(&FlowFilter::new().younger_than(Duration::ZERO)).await.unwrap();
     assert!(future.flows.is_empty(), "{future:?}");
+    let past = client.flows(&FlowFilter::new().older_than(Duration::ZERO)).await.unwrap();
+    assert_eq!(past.flows.len(), 5);
+    let oldest = summary(done[0].id()).created_at;
+    let before_oldest = client.flows(&FlowFilter::new().created_before(oldest)).await.unwrap();
+    assert!(before_oldest.flows.is_empty(), "{before_oldest:?}");
+    let around_oldest = FlowFilter::new().created_after(oldest).created_before(oldest + Duration::from_millis(1));
+    let from_oldest = client.flows(&around_oldest).await.unwrap();
+    assert_eq!(from_oldest.flows.iter().map(|flow| &flow.id).collect::<Vec<_>>(), [done[0].id()]);
 
     // pages of two: every flow once
     let mut seen = Vec::new();

@@ -224,6 +224,12 @@ fn emit(function: &ItemFn, handler: &Handler, options: &TaskOptions, name: &str)
                 (&#private::ReturnFieldProbe::<Self::Input>::new()).return_field()
             }
 
+            fn output_schema(&self) -> ::core::option::Option<#private::serde_json::Value> {
+                #[allow(unused_imports)]
+                use #private::{OutputSchemaOfJsonSchema as _, OutputSchemaUnknown as _};
+                (&#private::OutputSchemaProbe::<Self::Output>::new()).output_schema()
+            }
+
             #run
         }
     }

@@ -15,13 +15,21 @@ pub struct FlowFilter {
     statuses: Vec<Status>,
     name: Option<String>,
     created_after: Option<SystemTime>,
+    created_before: Option<SystemTime>,
     limit: usize,
     cursor: Option<FlowCursor>,
 }
 
 impl Default for FlowFilter {
     fn default() -> Self {
-        FlowFilter { statuses: Vec::new(), name: None, created_after: None, limit: 50, cursor: None }
+        FlowFilter {
+            statuses: Vec::new(),
+            name: None,
+            created_after: None,
+            created_before: None,
+            limit: 50,
+            cursor: None,
+        }
     }
 }
 
@@ -52,6 +60,17 @@ impl FlowFilter {
     /// Only flows created at most this long ago.
     pub fn younger_than(self, age: Duration) -> Self {
         self.created_after(SystemTime::now() - age)
+    }
+
+    /// Only flows created before this time.
+    pub fn created_before(mut self, time: SystemTime) -> Self {
+        self.created_before = Some(time);
+        self
+    }
+
+    /// Only flows created more than this long ago.
+    pub fn older_than(self, age: Duration) -> Self {
+        self.created_before(SystemTime::now() - age)
     }
 
     /// At most this many flows per page (at least 1).
@@ -139,6 +158,10 @@ pub struct StuckRun {
     pub since: SystemTime,
 }
 
+fn ms_since_epoch(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64
+}
+
 fn at_ms(ms: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(ms)
 }
@@ -151,9 +174,8 @@ impl Session {
             statuses: filter.statuses.clone(),
             name: filter.name.clone(),
             cursor: filter.cursor.as_ref().map(|cursor| (cursor.created_ms, cursor.member.clone())),
-            after_ms: filter
-                .created_after
-                .map(|time| time.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64),
+            after_ms: filter.created_after.map(ms_since_epoch),
+            before_ms: filter.created_before.map(ms_since_epoch),
             limit: filter.limit + 1,
         };
         let mut entries = self.engine.flows(&query).await?;

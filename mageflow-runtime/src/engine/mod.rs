@@ -409,9 +409,12 @@ impl Engine {
     /// The root flows of every shard that match `query`, newest first (ties: by `<group>|<id>`, descending).
     pub async fn flows(&self, query: &FlowQuery) -> Result<Vec<IndexEntry>> {
         let statuses: Vec<&str> = query.statuses.iter().map(|status| status.as_str()).collect();
-        let (before, cursor) = match &query.cursor {
-            Some((ms, member)) => (ms.to_string(), member.clone()),
-            None => ("+inf".to_owned(), String::new()),
+        // the cursor's time is inclusive (its member breaks ties); `before_ms` is exclusive
+        let (before, cursor) = match (&query.cursor, query.before_ms) {
+            (Some((ms, _)), Some(before)) if before <= *ms => (format!("({before}"), String::new()),
+            (Some((ms, member)), _) => (ms.to_string(), member.clone()),
+            (None, Some(before)) => (format!("({before}"), String::new()),
+            (None, None) => ("+inf".to_owned(), String::new()),
         };
         let args = vec![
             before,
@@ -474,5 +477,7 @@ pub(crate) struct FlowQuery {
     pub cursor: Option<(u64, String)>,
     /// Created at or after this (ms since the epoch).
     pub after_ms: Option<u64>,
+    /// Created before this (ms since the epoch).
+    pub before_ms: Option<u64>,
     pub limit: usize,
 }

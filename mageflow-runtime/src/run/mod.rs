@@ -2,6 +2,7 @@
 //! run's input is built, the creation journal of a run, and the [`Worker`](worker::Worker) a backend hands each
 //! delivery to.
 
+pub(crate) mod definitions;
 pub(crate) mod input;
 pub(crate) mod registry;
 pub(crate) mod scope;

@@ -54,13 +54,15 @@ impl<T: Task> Handler for TypedHandler<T> {
 pub(crate) struct Definition {
     pub name: String,
     pub schema: Value,
+    /// The output's JSON schema, when the task declares one ([`Task::output_schema`]).
+    pub output_schema: Option<Value>,
     pub validator: Option<jsonschema::Validator>,
     pub return_field: Option<String>,
     pub options: TaskOptions,
 }
 
 impl Definition {
-    fn new(name: String, schema: Value, return_field: Option<String>, options: TaskOptions) -> Self {
+    pub(crate) fn new(name: String, schema: Value, return_field: Option<String>, options: TaskOptions) -> Self {
         let validator = match jsonschema::validator_for(&schema) {
             Ok(validator) => Some(validator),
             Err(error) => {
@@ -68,7 +70,7 @@ impl Definition {
                 None
             }
         };
-        Definition { name, schema, validator, return_field, options }
+        Definition { name, schema, output_schema: None, validator, return_field, options }
     }
 
     /// Checks an input against the task's schema.
@@ -145,7 +147,9 @@ impl Registry {
     pub fn register<T: Task>(&mut self, task: T) {
         let name = task.name().to_owned();
         let schema = serde_json::to_value(schemars::schema_for!(T::Input)).unwrap_or(Value::Bool(true));
-        let definition = Definition::new(name.clone(), schema, task.return_field().map(str::to_owned), task.options());
+        let mut definition =
+            Definition::new(name.clone(), schema, task.return_field().map(str::to_owned), task.options());
+        definition.output_schema = task.output_schema();
         let handler = Arc::new(TypedHandler(Arc::new(task)));
         self.registered.insert(name, Registered { definition: Arc::new(definition), handler });
     }

@@ -39,6 +39,13 @@ pub trait Task: Send + Sync + 'static {
         None
     }
 
+    /// The JSON schema of the output, if the task declares one: published with the task's definition for tools
+    /// (the `mageflow` CLI's `tasks`, its MCP server). `#[task]` gives it when the output type implements
+    /// `JsonSchema`; `None` by default.
+    fn output_schema(&self) -> Option<serde_json::Value> {
+        None
+    }
+
     /// Runs the handler once: its output, or a flow to run in its place ([`Next::Flow`]).
     fn run(&self, input: Self::Input, ctx: TaskContext) -> BoxFuture<'static, Result<Next<Self::Output>, TaskError>>;
 }
@@ -281,9 +288,64 @@ impl<T> ReturnFieldOfWholeInput for &ReturnFieldProbe<T> {
     }
 }
 
+/// Finds a task output's JSON schema at compile time: `(&OutputSchemaProbe::<T>::new()).output_schema()` is
+/// `Some(schema)` when `T: JsonSchema` and `None` otherwise. Used by the code `#[task]` generates.
+#[doc(hidden)]
+pub struct OutputSchemaProbe<T>(std::marker::PhantomData<T>);
+
+impl<T> OutputSchemaProbe<T> {
+    /// A probe for `T`.
+    pub fn new() -> Self {
+        OutputSchemaProbe(std::marker::PhantomData)
+    }
+}
+
+impl<T> Default for OutputSchemaProbe<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The probe's answer for outputs with a JSON schema.
+#[doc(hidden)]
+pub trait OutputSchemaOfJsonSchema {
+    /// The schema.
+    fn output_schema(&self) -> Option<serde_json::Value>;
+}
+
+impl<T: JsonSchema> OutputSchemaOfJsonSchema for OutputSchemaProbe<T> {
+    fn output_schema(&self) -> Option<serde_json::Value> {
+        serde_json::to_value(schemars::schema_for!(T)).ok()
+    }
+}
+
+/// The probe's answer for every other output: no schema.
+#[doc(hidden)]
+pub trait OutputSchemaUnknown {
+    /// No schema.
+    fn output_schema(&self) -> Option<serde_json::Value>;
+}
+
+impl<T> OutputSchemaUnknown for &OutputSchemaProbe<T> {
+    fn output_schema(&self) -> Option<serde_json::Value> {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    #[allow(clippy::needless_borrow)] // the borrow picks the probe's answer, as in generated code
+    fn the_output_probe_finds_schemas_where_there_are_some() {
+        struct NoSchema;
+        #[allow(unused_imports)]
+        use super::{OutputSchemaOfJsonSchema as _, OutputSchemaUnknown as _};
+        let known = (&OutputSchemaProbe::<u32>::new()).output_schema();
+        assert_eq!(known, Some(serde_json::to_value(schemars::schema_for!(u32)).unwrap()));
+        assert_eq!((&OutputSchemaProbe::<NoSchema>::new()).output_schema(), None);
+    }
 
     #[test]
     fn backoff_grows_and_caps() {
