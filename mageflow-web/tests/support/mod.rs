@@ -96,27 +96,42 @@ fn which(program: &str) -> Option<PathBuf> {
 
 // ---- gated tasks ---------------------------------------------------------------------------------------------
 
-static GATES: LazyLock<Mutex<HashMap<String, Arc<Semaphore>>>> = LazyLock::new(Default::default);
+static GATES: LazyLock<Mutex<HashMap<String, Gate>>> = LazyLock::new(Default::default);
 static NEXT_GATE: AtomicU64 = AtomicU64::new(0);
 
-/// A gate the `gated` task waits at: each permit lets one run through.
+/// A gate the `resize` task waits at: each permit lets one run through. It counts the runs that reached it.
 #[derive(Clone)]
 pub struct Gate {
     pub name: String,
-    semaphore: Arc<Semaphore>,
+    permits: Arc<Semaphore>,
+    arrivals: Arc<Semaphore>,
 }
 
 impl Gate {
     pub fn new() -> Gate {
         let name = format!("gate-{}-{}", std::process::id(), NEXT_GATE.fetch_add(1, Ordering::Relaxed));
-        let semaphore = Arc::new(Semaphore::new(0));
-        GATES.lock().unwrap().insert(name.clone(), semaphore.clone());
-        Gate { name, semaphore }
+        let gate =
+            Gate { name: name.clone(), permits: Arc::new(Semaphore::new(0)), arrivals: Arc::new(Semaphore::new(0)) };
+        GATES.lock().unwrap().insert(name, gate.clone());
+        gate
     }
 
     /// Lets `runs` more runs through.
     pub fn open(&self, runs: usize) {
-        self.semaphore.add_permits(runs);
+        self.permits.add_permits(runs);
+    }
+
+    /// Waits until `runs` more runs reached the gate (their handlers run, so their signatures are active).
+    pub async fn reached(&self, runs: u32) {
+        let arrived = tokio::time::timeout(WAIT, self.arrivals.acquire_many(runs)).await;
+        arrived.unwrap_or_else(|_| panic!("{runs} runs did not reach the gate within {WAIT:?}")).unwrap().forget();
+    }
+
+    async fn pass(name: &str) -> Result<(), TaskError> {
+        let gate = GATES.lock().unwrap().get(name).cloned().ok_or_else(|| TaskError::new("no such gate"))?;
+        gate.arrivals.add_permits(1);
+        gate.permits.acquire().await.map_err(|_| TaskError::new("gate closed"))?.forget();
+        Ok(())
     }
 }
 
@@ -137,8 +152,7 @@ pub struct Job {
 #[task]
 pub async fn resize(job: Job) -> Result<u64, TaskError> {
     if !job.gate.is_empty() {
-        let semaphore = GATES.lock().unwrap().get(&job.gate).cloned().ok_or_else(|| TaskError::new("no such gate"))?;
-        semaphore.acquire().await.map_err(|_| TaskError::new("gate closed"))?.forget();
+        Gate::pass(&job.gate).await?;
     }
     if job.fail {
         return Err(TaskError::non_retryable(format!("image {} is corrupt: unexpected end of JPEG data", job.n)));
