@@ -110,9 +110,14 @@ function setLive(text, kind) {
 
 // ---- the flow list ---------------------------------------------------------------------------------------------
 
+// `?status=a&status=b` (the form) or `?status=a,b` (as the API takes it)
+function chosenStatuses(params) {
+  return params.getAll('status').flatMap((value) => value.split(',')).map((s) => s.trim()).filter(Boolean);
+}
+
 function listQuery(params) {
   const query = new URLSearchParams();
-  const statuses = params.getAll('status').filter((s) => STATUSES.includes(s));
+  const statuses = chosenStatuses(params).filter((s) => STATUSES.includes(s));
   if (statuses.length) query.set('status', statuses.join(','));
   for (const key of ['name', 'younger_than', 'limit', 'after']) {
     const value = (params.get(key) || '').trim();
@@ -122,7 +127,7 @@ function listQuery(params) {
 }
 
 function filterForm(params) {
-  const chosen = new Set(params.getAll('status'));
+  const chosen = new Set(chosenStatuses(params));
   const age = params.get('younger_than') || '';
   return h('form', { id: 'filters', class: 'filters', method: 'get', action: '/' },
     h('fieldset', { class: 'statuses' }, h('legend', null, 'Status'),
@@ -137,7 +142,7 @@ function filterForm(params) {
 }
 
 function flowRow(flow) {
-  const took = flow.finished_at ? formatDuration(flow.finished_at - flow.created_at) : '';
+  const took = span(flow);
   return h('tr', { class: `flow-row status-${flow.status}`, 'data-id': flow.id, 'data-status': flow.status },
     h('td', null, h('a', { href: `/flows/${encodeURIComponent(flow.id)}`, class: 'flow-link' }, flow.name || '(unnamed)')),
     h('td', null, badge(flow.status)),
@@ -210,7 +215,7 @@ function clock(ms) {
 // Times of signatures are stored to the second: a difference of 0 means less than a second.
 function span(node) {
   if (!node.finished_at) return '';
-  const ms = node.finished_at - node.created_at;
+  const ms = node.finished_at - Math.floor(node.created_at / 1000) * 1000;
   return ms < 1000 ? 'under 1 s' : formatDuration(ms);
 }
 
@@ -238,6 +243,20 @@ function progress(node) {
   h('span', { class: 'progress-text' }, text));
 }
 
+// Swarms with more items than this show each item as a small square.
+const COMPACT_AFTER = 12;
+
+function chip(node) {
+  const label = `${node.name || node.kind} #${(node.position ?? 0) + 1}: ${node.status}`
+    + (node.error ? ` (${node.error.message})` : '');
+  return h('span', {
+    class: `chip status-${node.status}${node.id === selected ? ' selected' : ''}`, 'data-id': node.id,
+    'data-status': node.status, title: label, 'aria-label': label, tabindex: 0, role: 'button',
+    onclick: (event) => { event.stopPropagation(); select(node.id); },
+    onkeydown: (event) => { if (event.key === 'Enter') { event.stopPropagation(); select(node.id); } },
+  });
+}
+
 function renderNode(node) {
   const box = h('div', {
     class: `node ${node.kind} status-${node.status}${node.id === selected ? ' selected' : ''}`,
@@ -261,7 +280,7 @@ function renderNode(node) {
     box.append(h('div', { class: 'result' }, '→ ', shortJson(node.result, 60)));
   }
   if (node.children.length) {
-    const children = node.children.map(renderNode);
+    const children = node.kind === 'swarm' && node.children.length > COMPACT_AFTER ? [] : node.children.map(renderNode);
     if (node.kind === 'chain') {
       const steps = [];
       children.forEach((child, i) => {
@@ -269,8 +288,16 @@ function renderNode(node) {
         steps.push(child);
       });
       box.append(h('div', { class: 'steps' }, steps));
-    } else {
+    } else if (node.children.length <= COMPACT_AFTER) {
       box.append(h('div', { class: 'items' }, children));
+    } else {
+      // a large swarm: one small square per item, and its failed items in full, with their errors
+      box.append(h('div', { class: 'items compact' }, node.children.map(chip)));
+      const failed = node.children.filter((child) => child.status === 'failed');
+      if (failed.length) {
+        box.append(h('div', { class: 'failed-items' }, h('span', { class: 'callback-label' }, 'failed items'),
+          failed.map(renderNode)));
+      }
     }
   }
   if (node.hidden_children) {
@@ -335,9 +362,10 @@ function renderDetails(node) {
 
 function select(id) {
   selected = id;
-  for (const el of document.querySelectorAll('.node.selected')) el.classList.remove('selected');
-  const el = document.querySelector(`.node[data-id="${CSS.escape(id)}"]`);
-  if (el) el.classList.add('selected');
+  for (const el of document.querySelectorAll('.selected')) el.classList.remove('selected');
+  for (const el of document.querySelectorAll(`.node[data-id="${CSS.escape(id)}"], .chip[data-id="${CSS.escape(id)}"]`)) {
+    el.classList.add('selected');
+  }
   renderDetails(current && findNode(current.root, id));
 }
 

@@ -255,6 +255,49 @@ async fn the_flow_list_filters_by_status_and_pages() {
     browser.client.clone().close().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_token_the_dialog_asks_for_it_and_read_only_shows_no_buttons() {
+    let redis = RedisServer::start().await;
+    let client = client(&redis).await;
+    let view = View::start(client.clone(), WebOptions::new().token("s3cret")).await;
+    let browser = Browser::start().await;
+    let gate = Gate::new();
+    let handle = client.sign(resize).run_no_wait(Job { gate: gate.name.clone(), n: 1, fail: false }).await.unwrap();
+    gate.reached(1).await;
+    let id = handle.id().to_string();
+
+    browser.goto(&view.url(&format!("/flows/{id}"))).await;
+    browser.wait_for(&format!("{}[data-status=\"active\"]", node(&id)), "the running task").await;
+    browser.click("#actions button[data-action=\"cancel\"]").await;
+    browser
+        .wait_for("dialog#confirm[open] #confirm-token-label:not([hidden])", "the dialog asking for the token")
+        .await;
+    browser.find("#confirm-token").await.send_keys("wrong").await.unwrap();
+    browser.click("#confirm-ok").await;
+    browser.wait_for("#notice.error:not([hidden])", "the refusal").await;
+    assert_eq!(browser.text("#notice").await, "Cancel failed: the token is wrong: use the web view's token");
+    assert_eq!(client.status(handle.id()).await.unwrap().status, Status::Active);
+
+    browser.click("#actions button[data-action=\"cancel\"]").await;
+    browser.wait_for("dialog#confirm[open]", "the dialog").await;
+    let token = browser.find("#confirm-token").await;
+    token.clear().await.unwrap();
+    token.send_keys("s3cret").await.unwrap();
+    browser.click("#confirm-ok").await;
+    browser.wait_for("#flow-head[data-status=\"canceled\"]", "the flow shown canceled").await;
+    assert_eq!(client.status(handle.id()).await.unwrap().status, Status::Canceled);
+    assert_eq!(browser.count("#actions button").await, 4);
+    assert_eq!(browser.count("#actions button:not([disabled])").await, 0, "no action is left for a canceled flow");
+
+    // the same flow in a read-only view: no buttons, and a badge that says why
+    let read_only = View::start(client.clone(), WebOptions::new().read_only(true)).await;
+    browser.goto(&read_only.url(&format!("/flows/{id}"))).await;
+    browser.wait_for(&format!("{}[data-status=\"canceled\"]", node(&id)), "the flow").await;
+    assert_eq!(browser.text("#mode").await, "read-only");
+    assert_eq!(browser.count("#actions button, #details button").await, 0);
+    browser.client.clone().close().await.unwrap();
+}
+
 /// Saves the page to `docs/web-view.png` when it differs meaningfully from the one there (more than 2% of its
 /// pixels, or another size): ids, times and the pulse of running tasks differ on every run.
 async fn screenshot(browser: &Browser) {

@@ -382,6 +382,13 @@ impl Browser {
         serde_json::from_value(found).unwrap_or_else(|e| panic!("the ids of `{css}`: {e}"))
     }
 
+    /// How many elements `css` finds.
+    pub async fn count(&self, css: &str) -> usize {
+        let script = "return document.querySelectorAll(arguments[0]).length";
+        let found = self.client.execute(script, vec![css.into()]).await.unwrap_or_else(|e| panic!("`{css}`: {e}"));
+        found.as_u64().unwrap_or_else(|| panic!("a count of `{css}`, not {found}")) as usize
+    }
+
     /// The `data-status` of the node with this id, as the page shows it.
     pub async fn node_status(&self, id: &str) -> String {
         self.attr(&format!(".node[data-id=\"{id}\"]"), "data-status").await.unwrap_or_default()
