@@ -321,9 +321,9 @@ function actionButtons(node) {
   }, spec.label));
 }
 
-function field(label, value) {
+function field(label, value, cls) {
   if (value === null || value === undefined || value === '') return null;
-  return [h('dt', null, label), h('dd', null, value)];
+  return [h('dt', null, label), h('dd', { class: cls }, value)];
 }
 
 function pre(value) {
@@ -342,7 +342,7 @@ function renderDetails(node) {
     h('h2', null, h('span', { class: 'kind' }, node.kind), ' ', node.name || '(unnamed)', ' ', badge(node.status)),
     h('div', { class: 'actions node-actions' }, actionButtons(node)),
     h('dl', null,
-      field('id', node.id),
+      field('id', node.id, 'mono'),
       field('previous status', node.previous_status),
       field('position', node.position === null ? null : String(node.position)),
       field('attempt', node.attempt ? String(node.attempt) : null),
