@@ -24,8 +24,10 @@ use crate::view::{FlowView, unfinished};
 /// Signatures of one flow whose finish a page waits for at most (the running ones first); the rest show within
 /// the refresh interval.
 const MAX_WATCHED: usize = 64;
-/// Reads of one flow are at least this far apart, so that a swarm whose items finish together is read once.
+/// Reads of one flow are at least this far apart, so that a swarm whose items finish together is read once; and at
+/// least `READ_SPACING` times as long as the last read took, so that a huge flow is not read back to back.
 const MIN_READ_INTERVAL: Duration = Duration::from_millis(100);
+const READ_SPACING: u32 = 5;
 
 /// The event stream of flow `id`, whose tree was just read as `first`.
 pub(crate) fn events(
@@ -62,6 +64,7 @@ async fn follow(state: Arc<AppState>, id: SignatureId, first: FlowTree, sender: 
             Some(result) => result,
             None => state.client.tree(&id).await,
         };
+        let spacing = MIN_READ_INTERVAL.max(read_at.elapsed() * READ_SPACING);
         let mut to_watch = Vec::new();
         let event = match result {
             Ok(tree) => {
@@ -124,6 +127,6 @@ async fn follow(state: Arc<AppState>, id: SignatureId, first: FlowTree, sender: 
             _ = state.changed.notified() => {}
             _ = tokio::time::sleep(state.refresh) => {}
         }
-        tokio::time::sleep_until(read_at + MIN_READ_INTERVAL).await;
+        tokio::time::sleep_until(read_at + spacing).await;
     }
 }

@@ -169,3 +169,19 @@ pub(crate) fn unfinished(tree: &FlowTree, limit: usize) -> Vec<mageflow_runtime:
     let waiting = nodes.iter().filter(|node| !node.status.is_finished() && node.status != Status::Active);
     active.chain(waiting).take(limit).map(|node| node.id.clone()).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_values_are_cut_to_a_preview() {
+        let small = serde_json::json!({ "rows": [1, 2, 3] });
+        assert_eq!(preview(small.clone()), small);
+        let large = Value::String("é".repeat(3000));
+        let Value::String(cut) = preview(large) else { panic!("a preview is a string") };
+        assert!(cut.starts_with("\"éé"));
+        assert!(cut.ends_with("… (6002 bytes in all; read the whole value from the store)"), "{cut}");
+        assert!(cut.len() < MAX_VALUE_CHARS + 80);
+    }
+}

@@ -239,7 +239,9 @@ async fn the_flow_list_filters_by_status_and_pages() {
     browser.click("#apply-filters").await;
     let only_failed = format!("#flow-rows tr[data-id=\"{}\"]:only-child", ids[1]);
     browser.wait_for(&only_failed, "the failed flow alone in the list").await;
-    assert!(browser.client.current_url().await.unwrap().as_str().ends_with("/?status=failed&name=&younger_than=&limit="));
+    assert!(
+        browser.client.current_url().await.unwrap().as_str().ends_with("/?status=failed&name=&younger_than=&limit=")
+    );
     assert_eq!(browser.ids("#flow-rows tr").await, [ids[1].clone()]);
 
     // two per page, newest first
