@@ -261,10 +261,11 @@ fn browser_programs() -> (PathBuf, PathBuf) {
                     .filter_map(|(missing, name)| missing.then_some(name))
                     .collect();
             panic!(
-                "the browser tests need headless Chromium and chromedriver, and `{}` is missing: install Debian's \
+                "the browser tests need headless Chromium and chromedriver, and `{}` {} missing: install Debian's \
                  packages (`apt-get install chromium chromium-driver`, as .ci/run does), or set CHROME and \
                  CHROMEDRIVER to their paths",
-                missing.join("` and `")
+                missing.join("` and `"),
+                if missing.len() > 1 { "are" } else { "is" }
             )
         }
     }
