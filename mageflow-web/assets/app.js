@@ -166,7 +166,10 @@ async function showList() {
       body),
     status, pages));
 
+  let loading = false;
   const load = async () => {
+    if (loading) return; // a slow store: one request at a time
+    loading = true;
     try {
       const page = await api(`/api/flows?${listQuery(params)}`);
       body.replaceChildren(...page.flows.map(flowRow));
@@ -187,6 +190,8 @@ async function showList() {
     } catch (error) {
       status.textContent = error.message;
       status.className = 'list-status error';
+    } finally {
+      loading = false;
     }
   };
   await load();

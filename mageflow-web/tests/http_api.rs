@@ -455,3 +455,18 @@ async fn the_event_stream_sends_the_tree_and_each_change() {
     assert_eq!(last["root"]["status"], json!("done"));
     assert_eq!(last["root"]["result"], json!(50));
 }
+
+#[tokio::test]
+async fn without_its_redis_the_api_answers_503_with_what_to_check() {
+    let redis = RedisServer::start().await;
+    let client = client(&redis).await;
+    let router = mageflow_web::router(client, WebOptions::new());
+    assert_eq!(get(&router, "/api/flows").await.0, StatusCode::OK);
+    drop(redis);
+    // the store gives up after its own request timeout (10 s), which bounds this wait
+    let (status, body) = tokio::time::timeout(2 * WAIT, get(&router, "/api/flows")).await.expect("an answer");
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let message = body["error"].as_str().unwrap();
+    assert!(message.starts_with("the store is unreachable ("), "{message}");
+    assert!(message.ends_with("); check that Redis is running and REDIS_URL points at it"), "{message}");
+}
