@@ -59,7 +59,6 @@ async fn a_running_swarms_progress_advances_on_screen() {
     }
     assert_eq!(client.wait(swarm.id(), Some(WAIT)).await.unwrap().status, Status::Done);
     assert_eq!(browser.text("#flow-status").await, "done");
-    browser.client.clone().close().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,7 +124,6 @@ async fn suspend_asks_first_then_changes_the_stored_status_and_the_page_shows_it
     gate.open(2);
     browser.wait_for("#flow-head[data-status=\"done\"]", "the flow done").await;
     assert_eq!(client.wait(chain.id(), Some(WAIT)).await.unwrap().status, Status::Done);
-    browser.client.clone().close().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -211,7 +209,6 @@ async fn a_failed_node_shows_its_error() {
         "image 7 is corrupt: unexpected end of JPEG data"
     );
     assert_eq!(browser.text("#flow-status").await, "failed");
-    browser.client.clone().close().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -256,7 +253,6 @@ async fn the_flow_list_filters_by_status_and_pages() {
     // a row leads to its flow
     browser.click(&format!("#flow-rows tr[data-id=\"{}\"] a", ids[0])).await;
     browser.wait_for(&format!("{}[data-status=\"done\"]", node(&ids[0])), "the flow's page").await;
-    browser.client.clone().close().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -299,7 +295,6 @@ async fn with_a_token_the_dialog_asks_for_it_and_read_only_shows_no_buttons() {
     browser.wait_for(&format!("{}[data-status=\"canceled\"]", node(&id)), "the flow").await;
     assert_eq!(browser.text("#mode").await, "read-only");
     assert_eq!(browser.count("#actions button, #details button").await, 0);
-    browser.client.clone().close().await.unwrap();
 }
 
 /// Saves the page to `docs/web-view.png` when it differs meaningfully from the one there (more than 2% of its

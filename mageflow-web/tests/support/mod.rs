@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -237,12 +238,28 @@ impl Drop for View {
 /// Headless Chromium behind its own chromedriver, with a fresh profile; everything is removed when dropped.
 pub struct Browser {
     pub client: Client,
-    _driver: ChildProcess,
+    driver: ChildProcess,
     profile: PathBuf,
 }
 
 impl Drop for Browser {
+    /// Ends the WebDriver session (Chromium quits), then kills chromedriver's process group, where Chromium runs,
+    /// so that a test that failed half-way leaves no browser behind; then removes the profile.
     fn drop(&mut self) {
+        let client = self.client.clone();
+        let close =
+            async move { matches!(tokio::time::timeout(Duration::from_secs(10), client.close()).await, Ok(Ok(()))) };
+        let closed = match tokio::runtime::Handle::try_current() {
+            Ok(runtime) if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(|| runtime.block_on(close))
+            }
+            _ => false,
+        };
+        if !closed {
+            let group = self.driver.0.id();
+            let _ = Command::new("kill").args(["-KILL", "--", &format!("-{group}")]).stderr(Stdio::null()).status();
+        }
+        // (when the session closed, Chromium has quit and chromedriver reaped it; `driver` is killed on drop)
         let _ = std::fs::remove_dir_all(&self.profile);
     }
 }
@@ -276,7 +293,8 @@ impl Browser {
         let (chrome, driver) = browser_programs();
         let port = free_port();
         let mut command = Command::new(&driver);
-        command.arg(format!("--port={port}"));
+        // its own process group, which Chromium joins: `Drop` kills them together
+        command.arg(format!("--port={port}")).process_group(0);
         let driver_process = start_process(command, "chromedriver", "started successfully").await;
         static NEXT_PROFILE: AtomicU64 = AtomicU64::new(0);
         let profile = std::env::temp_dir().join(format!(
@@ -298,6 +316,8 @@ impl Browser {
                     "--disable-component-update",
                     "--no-first-run",
                     "--disable-sync",
+                    "--disable-crash-reporter",
+                    "--disable-breakpad",
                     "--hide-scrollbars",
                     "--force-device-scale-factor=1",
                     "--window-size=1280,860",
@@ -312,7 +332,7 @@ impl Browser {
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
             .unwrap_or_else(|error| panic!("chromedriver could not start Chromium ({}): {error}", chrome.display()));
-        Browser { client, _driver: driver_process, profile }
+        Browser { client, driver: driver_process, profile }
     }
 
     pub async fn goto(&self, url: &str) {
