@@ -63,6 +63,22 @@ pub enum Command {
     Run(RunArgs),
     /// Serves the Model Context Protocol over stdio (tools to list tasks, show, steer and start flows).
     Mcp,
+    /// Serves the web view: the list of flows, live flow graphs, lifecycle buttons.
+    Serve(ServeArgs),
+}
+
+/// `serve`'s arguments.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on. Another than a loopback address needs --token (or --read-only).
+    #[arg(long, default_value = "127.0.0.1:8642")]
+    pub bind: std::net::SocketAddr,
+    /// The token lifecycle actions must send (`Authorization: Bearer <token>`).
+    #[arg(long, env = "MAGEFLOW_WEB_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Shows flows only: no lifecycle buttons, and every action is refused.
+    #[arg(long)]
+    pub read_only: bool,
 }
 
 /// One flow, by id.

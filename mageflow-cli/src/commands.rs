@@ -217,8 +217,8 @@ pub async fn execute(cli: &Cli, client: &Mageflow) -> Result<Printed, CliError> 
             let stuck = index::list_stuck(client, args.older_than, args.limit).await?;
             Printed { text: index::render_stuck(&stuck), json: to_json(&stuck) }
         }
-        Command::Watch(_) | Command::Mcp => {
-            return Err(CliError::Usage("`watch` and `mcp` are not one-shot commands".to_owned()));
+        Command::Watch(_) | Command::Mcp | Command::Serve(_) => {
+            return Err(CliError::Usage("`watch`, `mcp` and `serve` are not one-shot commands".to_owned()));
         }
     })
 }

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use mageflow_cli::cli::{Cli, Command};
+use mageflow_cli::cli::{Cli, Command, ServeArgs};
 use mageflow_cli::{CliError, commands, connect, mcp, watch};
 
 fn logging(verbose: u8) {
@@ -25,6 +25,9 @@ async fn run(cli: &Cli) -> Result<(), CliError> {
         return mcp::serve(target).await;
     }
     let client = connect::client(&target).await?;
+    if let Command::Serve(args) = &cli.command {
+        return serve(client, args).await;
+    }
     let mut stdout = std::io::stdout().lock();
     let written = match &cli.command {
         Command::Watch(args) => return watch::watch(&client, &args.id, args.interval, cli.json, &mut stdout).await,
@@ -37,6 +40,21 @@ async fn run(cli: &Cli) -> Result<(), CliError> {
         }
     };
     written.map_err(|error| CliError::Usage(format!("cannot write to stdout: {error}")))
+}
+
+/// `mageflow serve`: prints the view's address, then serves it until Ctrl-C.
+async fn serve(client: mageflow_runtime::Mageflow, args: &ServeArgs) -> Result<(), CliError> {
+    let mut options = mageflow_web::WebOptions::default().bind(args.bind).read_only(args.read_only);
+    if let Some(token) = &args.token {
+        options = options.token(token.clone());
+    }
+    let server =
+        mageflow_web::Server::bind(client, options).await.map_err(|error| CliError::Usage(error.to_string()))?;
+    println!("the mageflow web view is at {}", server.url());
+    let stopped = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    server.run_until(stopped).await.map_err(|error| CliError::Usage(error.to_string()))
 }
 
 fn main() -> ExitCode {

@@ -460,3 +460,39 @@ async fn watch_follows_a_flow_until_it_ends() {
         )
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_serves_the_web_view_and_its_api() {
+    let redis = RedisServer::start();
+    let prefix = prefix("serve");
+    let client = worker(&redis.url, &prefix).await;
+    let done = client.sign(double).run_no_wait(Num { n: 4 }).await.unwrap().id().clone();
+    client.wait(&done, Some(WAIT)).await.unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let bind = format!("127.0.0.1:{port}");
+    let mut served = support::command(&redis.url, &prefix, &["serve", "--bind", &bind, "--read-only"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(served.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(WAIT, lines.next_line()).await.expect("in time").unwrap();
+    assert_eq!(first.as_deref(), Some(format!("the mageflow web view is at http://{bind}/").as_str()));
+    // the API answers with the flow the worker ran (plain HTTP/1.0 over a socket: no client library needed)
+    let body = http_get(&bind, "/api/flows").await;
+    let page: Value = serde_json::from_str(&body).unwrap_or_else(|_| panic!("not JSON: {body}"));
+    assert_eq!(page["flows"][0]["id"], json!(done), "{page}");
+    served.kill().await.unwrap();
+}
+
+/// The body of `GET path` on `address`.
+async fn http_get(address: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(WAIT, stream.read_to_string(&mut response)).await.expect("in time").unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    assert!(head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"), "{head}");
+    body.to_owned()
+}
