@@ -71,6 +71,13 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Stops taking runs, lets running ones finish for up to `deadline`, then aborts the rest.
     async fn shutdown(&self, deadline: Duration) -> Result<(), BackendError>;
+
+    /// An identity of the pool in this process that runs what this backend is given, if it is one (the
+    /// `LocalBackend`): the outcome of a run may then begin the next run at once, and the pool runs it in place
+    /// without a dispatch. A backend that wraps another and must see every dispatch keeps the default, `None`.
+    fn in_process_pool(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// An error of a backend.
