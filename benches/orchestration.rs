@@ -2,8 +2,9 @@
 //! concurrency 50, S3 as S2 with 10% failing items, S4 10,000 signatures created only) and S2 at 100 to 100,000
 //! items, on a real Redis (its own `redis-server` on a free port) and on the memory store, with no-op tasks and the
 //! local backend, then S1 and S2 on the apalis backend (an apalis worker in this process on a queue of the same
-//! Redis). Prints medians of 3 runs, the Redis commands per task by command, and the machine's ceiling: the
-//! rate Redis runs a script the size of a transition at.
+//! Redis). Prints medians of 3 runs, the Redis commands per task by command, S2 on a real 3-primary Redis Cluster
+//! with each primary's share of the commands and of Redis CPU, and the machine's ceiling: the rate Redis runs a
+//! script the size of a transition at.
 //!
 //! ```text
 //! cargo bench --bench orchestration                      # everything, medians of 3
@@ -27,7 +28,8 @@ use mageflow_apalis::{ApalisBackend, ApalisBackendOptions};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use support::{CountingBackend, CountingStore, RedisServer};
+use support::cluster::RedisCluster;
+use support::{CountingStore, RedisServer};
 
 static CALLBACKS: AtomicUsize = AtomicUsize::new(0);
 
@@ -90,6 +92,24 @@ struct Measure {
     round_trips: usize,
     dispatches: usize,
     memory_delta: Option<i64>,
+    /// Redis's own time in the transition script (commandstats usec of EVALSHA, EVAL and FCALL).
+    script_usec: u64,
+}
+
+/// Script calls (round trips) and runs that began on their own (`begin` transitions) from a counting store.
+fn round_trips_and_begins(counts: std::collections::BTreeMap<String, usize>) -> (usize, usize) {
+    let calls = counts.iter().filter(|(k, _)| k.starts_with("eval:")).map(|(_, v)| v).sum();
+    (calls, counts.get("op:begin").copied().unwrap_or(0))
+}
+
+/// Redis's time in scripts since the last `CONFIG RESETSTAT` (µs, from INFO commandstats).
+async fn script_usec(admin: &fred::clients::Client) -> u64 {
+    info(admin, InfoKind::CommandStats)
+        .await
+        .iter()
+        .filter(|(key, _)| ["cmdstat_evalsha", "cmdstat_eval", "cmdstat_fcall"].contains(&key.as_str()))
+        .filter_map(|(_, value)| value.split(',').find_map(|part| part.strip_prefix("usec="))?.parse::<u64>().ok())
+        .sum()
 }
 
 fn process_cpu() -> Duration {
@@ -114,7 +134,7 @@ async fn command_counts(admin: &fred::clients::Client) -> BTreeMap<String, u64> 
     let mut counts = BTreeMap::new();
     for (key, value) in info(admin, InfoKind::CommandStats).await {
         let Some(command) = key.strip_prefix("cmdstat_") else { continue };
-        if ["info", "config", "flushall", "memory", "script"].contains(&command) {
+        if ["info", "config", "flushall", "memory", "script", "function"].contains(&command) {
             continue;
         }
         let calls = value.split(',').find_map(|part| part.strip_prefix("calls=")).and_then(|c| c.parse().ok());
@@ -144,7 +164,8 @@ async fn run_once(
     admin: Option<&fred::clients::Client>,
     apalis: bool,
 ) -> Measure {
-    let backend = CountingBackend { inner: LocalBackend::new(64), ..Default::default() };
+    // the local backend itself (not wrapped): an outcome then begins the next run in place, without a dispatch
+    let backend = LocalBackend::new(64);
     let apalis = match (apalis, redis) {
         (true, Some(redis)) => {
             let options = ApalisBackendOptions::new("bench").queue(APALIS_QUEUE).concurrency(64);
@@ -155,18 +176,18 @@ async fn run_once(
     let builder = Mageflow::builder().task(noop).task(noop_fail).task(done);
     let builder = match &apalis {
         Some(apalis) => builder.backend(apalis.clone()),
-        None => builder.backend(backend.clone()),
+        None => builder.backend(backend),
     };
-    let (client, counter): (Mageflow, Box<dyn Fn() -> usize>) = match redis {
+    let (client, counter): (Mageflow, Box<dyn Fn() -> (usize, usize)>) = match redis {
         Some(redis) => {
             let store = CountingStore::new(RedisStore::connect(&redis.url).await.expect("connect"));
             let client = builder.store(store.clone()).build().await.expect("client");
-            (client, Box::new(move || store.take().values().sum()))
+            (client, Box::new(move || round_trips_and_begins(store.take())))
         }
         None => {
             let store = CountingStore::new(MemoryStore::new());
             let client = builder.store(store.clone()).build().await.expect("client");
-            (client, Box::new(move || store.take().values().sum()))
+            (client, Box::new(move || round_trips_and_begins(store.take())))
         }
     };
     CALLBACKS.store(0, Ordering::SeqCst);
@@ -223,11 +244,13 @@ async fn run_once(
     if !matches!(scenario, Scenario::Create(_)) {
         assert_eq!(callbacks, 1, "the success callback ran exactly once");
     }
-    let round_trips = counter();
-    let mut dispatches = backend.dispatched_tasks().len();
+    let (round_trips, begins) = counter();
+    // runs that began on their own were dispatched; the others were claimed by the outcome before them
+    let mut dispatches = begins;
     let mut measure = Measure { wall, cpu, round_trips, ..Default::default() };
     if let Some(admin) = admin {
         measure.redis_commands = command_counts(admin).await;
+        measure.script_usec = script_usec(admin).await;
         measure.redis_cpu = redis_cpu(admin).await.saturating_sub(redis_cpu_before);
         measure.memory_delta = Some(used_memory(admin).await - memory_before.unwrap_or(0));
         if apalis.is_some() {
@@ -271,6 +294,7 @@ fn summarize(scenario: Scenario, runs: &[Measure]) -> Row {
         tasks_per_second: per_task(&|r| tasks / r.wall.as_secs_f64()),
         cpu: per_task(&|r| r.cpu.as_secs_f64()),
         redis_cpu: per_task(&|r| r.redis_cpu.as_secs_f64()),
+        script_usec_per_task: per_task(&|r| r.script_usec as f64 / tasks),
         memory_per_signature: runs[0].memory_delta.map(|_| per_task(&|r| r.memory_delta.unwrap_or(0) as f64 / tasks)),
     }
 }
@@ -285,6 +309,7 @@ struct Row {
     tasks_per_second: f64,
     cpu: f64,
     redis_cpu: f64,
+    script_usec_per_task: f64,
     memory_per_signature: Option<f64>,
 }
 
@@ -354,6 +379,80 @@ async fn script_ceiling(redis: &RedisServer, commands: usize) -> f64 {
     rate
 }
 
+/// One admin connection per primary of a cluster, with its port.
+async fn cluster_admins(cluster: &RedisCluster) -> Vec<(u16, fred::clients::Client)> {
+    let mut admins = Vec::new();
+    for node in &cluster.nodes {
+        let url = format!("redis://127.0.0.1:{}", node.port);
+        let client = fred::types::Builder::from_config(Config::from_url(&url).expect("url")).build().expect("client");
+        client.init().await.expect("connect to a cluster node");
+        admins.push((node.port, client));
+    }
+    admins
+}
+
+/// S2 on a real 3-primary Redis Cluster: one swarm of 1,000 (one flow is one slot, so one primary does its work),
+/// then 8 swarms of 125 built 100 ms apart (8 groups, spread over the shards), with each primary's share of the
+/// commands and of Redis CPU.
+async fn cluster_rows() {
+    let cluster = RedisCluster::start();
+    let admins = cluster_admins(&cluster).await;
+    let client = Mageflow::builder()
+        .redis_url(cluster.url())
+        .backend(LocalBackend::new(64))
+        .task(noop)
+        .task(done)
+        .build()
+        .await
+        .expect("a client on the cluster");
+    println!("\n### S2 on a 3-primary Redis Cluster\n");
+    println!("| scenario | tasks / s | share of commands per primary | share of Redis CPU per primary |");
+    println!("|---|---|---|---|");
+    for (label, swarms, items) in [("one swarm of 1000", 1usize, 1000usize), ("8 swarms of 125", 8, 125)] {
+        for (_, admin) in &admins {
+            let _: () = admin.custom(fred::cmd!("CONFIG"), vec!["RESETSTAT"]).await.expect("CONFIG RESETSTAT");
+        }
+        let mut cpu_before = Vec::new();
+        for (_, admin) in &admins {
+            cpu_before.push(redis_cpu(admin).await);
+        }
+        let mut flows = Vec::new();
+        for _ in 0..swarms {
+            let nodes: Vec<Node> = (0..items).map(|_| client.sign(noop).into()).collect();
+            flows.push(client.swarm(nodes).max_concurrency(50));
+            if swarms > 1 {
+                // the next swarm's ids take a new group (and, likely, another shard)
+                tokio::time::sleep(Duration::from_millis(110)).await;
+            }
+        }
+        let started = Instant::now();
+        let handles = futures::future::join_all(flows.into_iter().map(|flow| flow.run_no_wait(json!(3)))).await;
+        for handle in handles {
+            let outcomes = handle.expect("stored").result().await.expect("the swarm runs");
+            assert_eq!(outcomes.len(), items, "every result is there");
+        }
+        let wall = started.elapsed();
+        let mut commands = Vec::new();
+        let mut cpu = Vec::new();
+        for ((_, admin), before) in admins.iter().zip(&cpu_before) {
+            commands.push(command_counts(admin).await.values().sum::<u64>() as f64);
+            cpu.push(redis_cpu(admin).await.saturating_sub(*before).as_secs_f64());
+        }
+        let share = |values: &[f64]| {
+            let total: f64 = values.iter().sum::<f64>().max(f64::MIN_POSITIVE);
+            admins
+                .iter()
+                .zip(values)
+                .map(|((port, _), value)| format!("{port}: {:.0}%", 100.0 * value / total))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let tasks = (swarms * items) as f64;
+        println!("| {label} | {:.0} | {} | {} |", tasks / wall.as_secs_f64(), share(&commands), share(&cpu));
+    }
+    client.shutdown(Duration::from_secs(5)).await.expect("shutdown");
+}
+
 async fn admin(redis: &RedisServer) -> fred::clients::Client {
     let client = fred::types::Builder::from_config(Config::from_url(&redis.url).expect("url")).build().expect("client");
     client.init().await.expect("connect");
@@ -364,9 +463,9 @@ fn print_table(title: &str, rows: &[Row], with_redis: bool) {
     println!("\n### {title}\n");
     if with_redis {
         println!(
-            "| scenario | Redis commands / task | round trips / task | dispatches / task | wall | tasks / s | CPU s (mageflow) | CPU s (Redis) | Redis memory / signature |"
+            "| scenario | Redis commands / task | round trips / task | dispatches / task | wall | tasks / s | CPU s (mageflow) | CPU s (Redis) | Redis µs in scripts / task | Redis memory / signature |"
         );
-        println!("|---|---|---|---|---|---|---|---|---|");
+        println!("|---|---|---|---|---|---|---|---|---|---|");
     } else {
         println!("| scenario | store calls / task | dispatches / task | wall | tasks / s | CPU s |");
         println!("|---|---|---|---|---|---|");
@@ -374,7 +473,7 @@ fn print_table(title: &str, rows: &[Row], with_redis: bool) {
     for row in rows {
         if with_redis {
             println!(
-                "| {} | {:.1} | {:.2} | {:.2} | {:.3} s | {:.0} | {:.2} | {:.2} | {} |",
+                "| {} | {:.1} | {:.2} | {:.2} | {:.3} s | {:.0} | {:.2} | {:.2} | {:.1} | {} |",
                 row.label,
                 row.redis_commands,
                 row.round_trips,
@@ -383,6 +482,7 @@ fn print_table(title: &str, rows: &[Row], with_redis: bool) {
                 row.tasks_per_second,
                 row.cpu,
                 row.redis_cpu,
+                row.script_usec_per_task,
                 row.memory_per_signature.map_or("".to_owned(), |m| format!("{m:.0} B")),
             );
         } else {
@@ -416,6 +516,11 @@ async fn main() {
 
     // MAGEFLOW_BENCH_ONLY=S4 runs the scenarios whose label contains it (the main table needs all four)
     let only = std::env::var("MAGEFLOW_BENCH_ONLY").ok();
+    if only.as_deref() == Some("cluster") {
+        // MAGEFLOW_BENCH_ONLY=cluster: S2 on a 3-primary cluster only
+        cluster_rows().await;
+        return;
+    }
     let selected: Vec<Scenario> = main_scenarios
         .iter()
         .chain(&scale)
@@ -475,12 +580,16 @@ async fn main() {
     if only.is_some() {
         return;
     }
+    cluster_rows().await;
     let s2 = &redis_rows[1];
-    let evals_per_task = s2.by_command.get("evalsha").copied().unwrap_or(2.0);
+    let evals_per_task: f64 =
+        ["evalsha", "eval", "fcall"].iter().filter_map(|command| s2.by_command.get(*command)).sum::<f64>().max(0.01);
     let commands_per_eval = (s2.redis_commands - evals_per_task) / evals_per_task;
     let ceiling = script_ceiling(&redis, commands_per_eval.round().max(1.0) as usize).await;
     let ceiling_tasks = ceiling / evals_per_task;
+    let empty = script_ceiling(&redis, 0).await;
     println!("\n### Ceiling\n");
+    println!("Redis runs `return 1` (EVALSHA) {empty:.0} times/s with 64 in flight.");
     println!(
         "Redis runs a script of {:.0} commands (a transition's size) {ceiling:.0} times/s with 64 in flight; at {evals_per_task:.1} \
          scripts per task that is {ceiling_tasks:.0} tasks/s. S2 reaches {:.0} tasks/s: {:.0}% of the ceiling.",

@@ -82,20 +82,11 @@ impl TtlConfig {
         Ok(())
     }
 
-    /// The six TTL arguments of the transition script, in seconds.
     /// The largest active and done TTLs over the kinds, in seconds: a group of signatures lives by them.
     pub(crate) fn largest(&self) -> (u64, u64) {
         [Kind::Task, Kind::Chain, Kind::Swarm]
             .map(|kind| self.of(kind))
             .iter()
             .fold((1, 1), |(active, done), (a, d)| (active.max(a.as_secs()), done.max(d.as_secs())))
-    }
-
-    pub(crate) fn script_args(&self) -> [String; 6] {
-        let secs = |d: Duration| d.as_secs().max(1).to_string();
-        let (task_active, task_done) = self.of(Kind::Task);
-        let (chain_active, chain_done) = self.of(Kind::Chain);
-        let (swarm_active, swarm_done) = self.of(Kind::Swarm);
-        [secs(task_active), secs(task_done), secs(chain_active), secs(chain_done), secs(swarm_active), secs(swarm_done)]
     }
 }

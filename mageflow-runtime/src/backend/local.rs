@@ -1,6 +1,7 @@
 //! [`LocalBackend`]: runs tasks in this process on a bounded pool of tokio tasks.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,6 +31,8 @@ struct Inner {
 #[derive(Default)]
 struct Runs {
     running: Mutex<HashMap<SignatureId, AbortHandle>>,
+    /// Set by `shutdown`: outcomes claim no next run.
+    closing: AtomicBool,
     tasks: tokio::sync::Mutex<JoinSet<()>>,
 }
 
@@ -65,6 +68,12 @@ impl LocalBackend {
     }
 }
 
+impl LocalBackend {
+    fn pool(&self) -> usize {
+        Arc::as_ptr(&self.inner) as usize
+    }
+}
+
 impl Default for LocalBackend {
     /// 16 tasks at once.
     fn default() -> Self {
@@ -72,24 +81,42 @@ impl Default for LocalBackend {
     }
 }
 
-/// Runs a delivery's attempts until one succeeds, fails for good or is skipped.
-async fn run_attempts(worker: Worker, run: Run) {
-    let mut attempt = 1;
+/// Runs a delivery's attempts until one succeeds, fails for good or is skipped; then the run its outcome claimed (the
+/// next step of its chain, the next item of its swarm, a callback), which began already, in the same place and
+/// holding the same slot, and so on.
+async fn run_attempts(worker: Worker, mut run: Run, runs: Arc<Runs>, pool: usize) {
+    let mut begun = None;
     loop {
-        match worker.execute(&run, Delivery::attempt(attempt)).await {
-            AttemptOutcome::Failed { retry_in: Some(wait), .. } => {
-                tokio::time::sleep(wait).await;
-                attempt += 1;
+        let mut attempt = 1;
+        let next = loop {
+            // a backend that shuts down takes no more runs, claimed ones included
+            let pool = (!runs.closing.load(Ordering::Relaxed)).then_some(pool);
+            let (outcome, next) = worker.execute_here(&run, Delivery::attempt(attempt), begun, pool).await;
+            match outcome {
+                AttemptOutcome::Failed { retry_in: Some(wait), .. } => {
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                    begun = None;
+                }
+                AttemptOutcome::Unrecorded(error) => {
+                    tracing::error!(
+                        task = %run.task, signature = %run.signature_id, %error,
+                        "the outcome could not be recorded; the recovery sweep dispatches the run again if it never began"
+                    );
+                    break next;
+                }
+                _ => break next,
             }
-            AttemptOutcome::Unrecorded(error) => {
-                tracing::error!(
-                    task = %run.task, signature = %run.signature_id, %error,
-                    "the outcome could not be recorded; the recovery sweep dispatches the run again if it never began"
-                );
-                return;
-            }
-            _ => return,
+        };
+        let Some((claimed, attempt)) = next else { return };
+        // interrupts of the claimed run abort this task, which runs it now
+        if let Ok(mut running) = runs.running.lock()
+            && let Some(handle) = running.remove(&run.signature_id)
+        {
+            running.insert(claimed.signature_id.clone(), handle);
         }
+        run = claimed;
+        begun = Some(attempt);
     }
 }
 
@@ -114,6 +141,10 @@ impl Dispatcher for LocalBackend {
         }
         Ok(())
     }
+
+    fn in_process_pool(&self) -> Option<usize> {
+        Some(self.pool())
+    }
 }
 
 #[async_trait]
@@ -124,6 +155,7 @@ impl Runner for LocalBackend {
             return Err(BackendError::Other("the local backend was already started".into()));
         };
         let runs = self.inner.runs.clone();
+        let pool = self.pool();
         let slots = Arc::new(Semaphore::new(self.inner.concurrency));
         let dispatcher = tokio::spawn(async move {
             while let Some(run) = receiver.recv().await {
@@ -134,14 +166,20 @@ impl Runner for LocalBackend {
                 let worker = worker.clone();
                 let mut tasks = runs.tasks.lock().await;
                 while tasks.try_join_next().is_some() {}
-                let handle = tasks.spawn(async move {
-                    run_attempts(worker, run).await;
-                    drop(permit);
+                // the task looks itself up under its run's id: it is listed before it can start
+                let mut running = runs.running.lock().ok();
+                let handle = tasks.spawn({
+                    let runs = runs.clone();
+                    async move {
+                        run_attempts(worker, run, runs, pool).await;
+                        drop(permit);
+                    }
                 });
-                if let Ok(mut running) = runs.running.lock() {
+                if let Some(running) = running.as_mut() {
                     running.retain(|_, handle| !handle.is_finished());
                     running.insert(id, handle);
                 }
+                drop(running);
             }
         });
         *self.inner.dispatcher.lock().map_err(|_| BackendError::ShutDown)? = Some(dispatcher);
@@ -150,6 +188,7 @@ impl Runner for LocalBackend {
 
     async fn shutdown(&self, deadline: Duration) -> Result<(), BackendError> {
         // stop taking runs; runs still queued stay in the store's outbox for a later worker
+        self.inner.runs.closing.store(true, Ordering::Relaxed);
         self.inner.sender.lock().map_err(|_| BackendError::ShutDown)?.take();
         let dispatcher = self.inner.dispatcher.lock().map_err(|_| BackendError::ShutDown)?.take();
         if let Some(dispatcher) = dispatcher {

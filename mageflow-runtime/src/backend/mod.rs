@@ -65,6 +65,13 @@ pub trait Dispatcher: Send + Sync + 'static {
 
     /// Aborts the running (or queued) runs of these signatures; their outcomes are not reported.
     async fn interrupt(&self, runs: &[Interrupt]) -> Result<(), BackendError>;
+
+    /// An identity of the pool in this process that runs what this backend is given, if it is one (the
+    /// `LocalBackend`): the outcome of a run may then begin the next run at once, and the pool runs it in place
+    /// without a dispatch. A backend that wraps another and must see every dispatch keeps the default, `None`.
+    fn in_process_pool(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// The running side of a task manager: takes deliveries and hands each to a [`Worker`], until shut down. The

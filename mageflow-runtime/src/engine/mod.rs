@@ -2,6 +2,7 @@
 //! calls return into runs for the backend.
 
 pub(crate) mod batch;
+mod batcher;
 pub(crate) mod checks;
 pub(crate) mod index;
 pub(crate) mod protocol;
@@ -24,7 +25,7 @@ use crate::run::registry::Registry;
 use crate::store::{Reply, Script, Store, StoreError};
 
 pub(crate) use protocol::{Code, DueRuns, IndexEntry, Keys, Lifecycle, Op, StoredRecord, Sub, Transition};
-use protocol::{Due, ReadReply, Record, SHARDS, encode_batch, encode_records, group_of, header, records, shard_of};
+use protocol::{Due, Header, ReadReply, Record, SHARDS, encode_batch, encode_records, group_of, records, shard_of};
 
 /// How long a run holds its signature without renewing its lease, unless configured.
 pub(crate) const DEFAULT_LEASE: Duration = Duration::from_secs(30);
@@ -44,7 +45,10 @@ fn build_input(due: &Due) -> std::result::Result<Value, String> {
 pub(crate) struct Engine {
     pub store: Arc<dyn Store>,
     pub keys: Keys,
-    ttl: [String; 6],
+    /// The TTLs and prefix every call's header carries.
+    header: Header,
+    /// Coalesces the begins and outcomes of runs under load.
+    batcher: batcher::Batcher,
     /// The largest active and done TTLs (s): a group's hash lives by them.
     ttl_max: (u64, u64),
     pub registry: Arc<Registry>,
@@ -66,10 +70,13 @@ impl Engine {
         registry: Arc<Registry>,
         backend: Arc<dyn Dispatcher>,
     ) -> Self {
+        let keys = Keys::new(prefix);
+        let header = Header::new(&keys, ttl.largest(), ttl.of(crate::model::Kind::Task).0.as_secs());
         Engine {
+            batcher: batcher::Batcher::new(store.clone(), keys.clone(), header.clone()),
             store,
-            keys: Keys::new(prefix),
-            ttl: ttl.script_args(),
+            header,
+            keys,
             ttl_max: ttl.largest(),
             registry,
             backend,
@@ -81,7 +88,7 @@ impl Engine {
 
     /// Calls the script once with these keys; `group` is the group it works on (or the one pointers name).
     async fn eval(&self, op: Op, group: &str, keys: Vec<String>, op_args: Vec<String>) -> Result<Reply> {
-        let mut args = header(op, group, &self.keys, &self.ttl, self.lease);
+        let mut args = self.header.args(op, group, self.lease);
         args.extend(op_args);
         Ok(self.store.eval(Script::engine(), keys, args).await?)
     }
@@ -104,6 +111,14 @@ impl Engine {
     /// one its pointer names.
     pub async fn call(&self, op: Op, id: &SignatureId, op_args: Vec<String>) -> Result<Transition> {
         let mut group = group_of(id).to_owned();
+        if op.batchable() {
+            // in the group its id names, with other calls of its shard under load
+            let transition = self.batcher.call(op, id, op_args.clone(), self.lease).await?;
+            match (transition.code, transition.extra.first()) {
+                (Code::Moved, Some(moved)) => group = moved.clone(),
+                _ => return Ok(transition),
+            }
+        }
         for _ in 0..3 {
             let transition = self.call_at(op, &group, &[id], op_args.clone()).await?;
             match (transition.code, transition.extra.first()) {
@@ -135,9 +150,20 @@ impl Engine {
     /// Reads signature `id` (with `whole`, the whole tree under it: children and callbacks, recursively);
     /// `None` when it does not exist. The signature comes first.
     pub async fn read(&self, id: &SignatureId, whole: bool) -> Result<Option<Vec<StoredRecord>>> {
+        self.read_as(id, whole, false).await
+    }
+
+    /// Reads signature `id` for a waiter that subscribed to its channel (see [`Keys::finished_channel`]): counts
+    /// the waiter in the signature's record, so that its end is published (the script publishes only the ends of
+    /// signatures someone waits for).
+    pub async fn read_watching(&self, id: &SignatureId) -> Result<Option<Vec<StoredRecord>>> {
+        self.read_as(id, false, true).await
+    }
+
+    async fn read_as(&self, id: &SignatureId, whole: bool, watch: bool) -> Result<Option<Vec<StoredRecord>>> {
         let mut group = group_of(id).to_owned();
         for _ in 0..3 {
-            let args = vec![id.to_string(), if whole { "1" } else { "0" }.to_owned()];
+            let args = vec![id.to_string(), flag(whole), flag(watch)];
             let reply = self.eval(Op::Read, &group, self.group_keys(&group, &[id]), args).await?;
             match ReadReply::parse(reply)? {
                 ReadReply::Records(records) => return Ok(Some(records)),
@@ -208,17 +234,50 @@ impl Engine {
     /// Records the final failure of the run of dispatch `token`, dropping the run's creation journal when it keeps
     /// one. A run that a newer dispatch replaced records nothing (code `stale`).
     pub async fn fail(&self, failure: &Failure, token: u64, journaled: bool) -> Result<Transition> {
+        self.fail_claiming(failure, token, journaled, false).await
+    }
+
+    /// [`fail`](Self::fail); with `claim`, the first task the failure dispatches is begun at once, for this process
+    /// to run (see [`Transition::claimed`] and [`take_claimed`](Self::take_claimed)).
+    pub async fn fail_claiming(
+        &self,
+        failure: &Failure,
+        token: u64,
+        journaled: bool,
+        claim: bool,
+    ) -> Result<Transition> {
         let payload = serde_json::to_string(failure)
             .map_err(|source| Error::Serialize { what: "a failure report".into(), source })?;
         let id = &failure.signature_id;
-        self.call_retrying(Op::Fail, id, vec![id.to_string(), token.to_string(), payload, flag(journaled)]).await
+        let args = vec![id.to_string(), token.to_string(), payload, flag(journaled), flag(claim)];
+        self.call_retrying(Op::Fail, id, args).await
     }
 
     /// Records the success of the run of dispatch `token`, dropping the run's creation journal when it keeps one.
     /// A run that a newer dispatch replaced records nothing (code `stale`).
-    pub async fn succeed(&self, id: &SignatureId, token: u64, output: &Value, journaled: bool) -> Result<Transition> {
-        let args = vec![id.to_string(), token.to_string(), output.to_string(), flag(journaled)];
+    /// With `claim`, the first task the success dispatches is begun at once, for this process to run (see
+    /// [`take_claimed`](Self::take_claimed)).
+    pub async fn succeed(
+        &self,
+        id: &SignatureId,
+        token: u64,
+        output: &Value,
+        journaled: bool,
+        claim: bool,
+    ) -> Result<Transition> {
+        let args = vec![id.to_string(), token.to_string(), output.to_string(), flag(journaled), flag(claim)];
         self.call_retrying(Op::Succeed, id, args).await
+    }
+
+    /// Takes the task an outcome claimed out of its transition, as a run that began (with its attempt) for this
+    /// process to run without dispatching it. `None` when it claimed none, or when its input cannot be built (it
+    /// then stays in the transition, and [`apply`](Self::apply) fails it).
+    pub fn take_claimed(&self, transition: &mut Transition) -> Option<(Run, u32)> {
+        let (id, attempt) = transition.claimed()?;
+        let index = transition.due.iter().position(|due| due.id == id)?;
+        let input = build_input(&transition.due[index]).ok()?;
+        let due = transition.due.remove(index);
+        Some((Run { signature_id: due.id, token: due.token, task: due.task, input }, attempt))
     }
 
     /// Renews the lease of the run of dispatch `token` for `length`; `false` when the run no longer holds its

@@ -47,6 +47,8 @@ pub(crate) enum Op {
     Flows,
     /// Write pointers from ids to the group their signatures are stored in.
     Point,
+    /// Several begins and outcomes of runs of one shard in one call, each its own transition.
+    Multi,
 }
 
 impl Op {
@@ -69,7 +71,13 @@ impl Op {
             Op::Due => "due",
             Op::Flows => "flows",
             Op::Point => "point",
+            Op::Multi => "multi",
         }
+    }
+
+    /// Whether `multi` may carry the operation: the begins and outcomes of runs, the most frequent calls.
+    pub fn batchable(self) -> bool {
+        matches!(self, Op::Begin | Op::Succeed | Op::Fail)
     }
 }
 
@@ -300,24 +308,54 @@ impl Keys {
         format!("{}:task:{task}", self.prefix)
     }
 
-    /// The channel the script publishes a signature's new status on when it finishes.
+    /// The channel the script publishes a signature's new status on when it finishes, if someone waits for it: a
+    /// waiter subscribes, then reads the signature with `Engine::read_watching`, which counts it.
     pub fn finished_channel(&self, id: &SignatureId) -> String {
         format!("{}:finished:{id}", self.prefix)
     }
 }
 
-/// The arguments every call starts with: the operation, the group it works on (or the one pointers name), the key
-/// prefix, the six TTLs in seconds, the caller's clock (ms since the epoch) and the length of a run's lease (ms).
-pub(crate) fn header(op: Op, group: &str, keys: &Keys, ttls: &[String; 6], lease: Duration) -> Vec<String> {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let mut args = Vec::with_capacity(16);
-    args.push(op.as_str().to_owned());
-    args.push(group.to_owned());
-    args.push(keys.prefix.clone());
-    args.extend(ttls.iter().cloned());
-    args.push(now.as_millis().to_string());
-    args.push(lease.as_millis().to_string());
-    args
+/// What every call's header says besides the operation, the group and the clock: the key prefix and the TTLs, as
+/// texts ready for the script to write (see `engine.lua`, ARGV[3..7]).
+#[derive(Clone, Debug)]
+pub(crate) struct Header {
+    prefix: String,
+    active_ttl: String,
+    done_ttl: String,
+    keep_ttl: String,
+    outbox_ttl_ms: String,
+}
+
+impl Header {
+    /// `largest`: the largest active and done TTLs (s); `task_active`: the active TTL of tasks (s), the outbox's.
+    pub fn new(keys: &Keys, largest: (u64, u64), task_active: u64) -> Header {
+        Header {
+            prefix: keys.prefix.clone(),
+            active_ttl: largest.0.to_string(),
+            done_ttl: largest.1.to_string(),
+            keep_ttl: (largest.0 + largest.1).to_string(),
+            outbox_ttl_ms: (task_active.max(1) * 1000).to_string(),
+        }
+    }
+
+    /// The arguments every call starts with: the operation, the group it works on (or the one pointers name), the
+    /// key prefix, the TTLs, the caller's clock (ms and s since the epoch) and when a lease taken now expires (ms).
+    pub fn args(&self, op: Op, group: &str, lease: Duration) -> Vec<String> {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let now_ms = now.as_millis();
+        let mut args = Vec::with_capacity(16);
+        args.push(op.as_str().to_owned());
+        args.push(group.to_owned());
+        args.push(self.prefix.clone());
+        args.push(self.active_ttl.clone());
+        args.push(self.done_ttl.clone());
+        args.push(self.keep_ttl.clone());
+        args.push(self.outbox_ttl_ms.clone());
+        args.push(now_ms.to_string());
+        args.push(now.as_secs().to_string());
+        args.push((now_ms + lease.as_millis()).to_string());
+        args
+    }
 }
 
 /// One signature as the transition script creates it.
@@ -599,6 +637,72 @@ impl Transition {
     pub fn dispatch_count(&self) -> usize {
         self.due.len()
     }
+
+    /// The task an outcome asked to claim and began at once (`succeed` / `fail` with the claim flag): its id and
+    /// attempt, from `extra`.
+    pub fn claimed(&self) -> Option<(SignatureId, u32)> {
+        if self.code != Code::Ok {
+            return None;
+        }
+        let id = SignatureId::parse(self.extra.first()?)?;
+        Some((id, self.extra.get(1)?.parse().ok()?))
+    }
+
+    /// Decodes the reply of `multi`: one transition, or the error it raised, per sub-operation.
+    pub fn parse_multi(reply: Reply, expected: usize) -> Result<Vec<Result<Transition>>> {
+        let parts = reply.as_array().ok_or_else(|| protocol(format!("`multi` returned {reply:?}")))?;
+        let replies = parts.get(1).and_then(Reply::as_array).unwrap_or_default();
+        if parts.first().and_then(Reply::as_text) != Some("ok") || replies.len() != expected {
+            return Err(protocol(format!("`multi` answered {} replies for {expected} calls", replies.len())));
+        }
+        Ok(replies
+            .iter()
+            .map(|reply| {
+                let parts = reply.as_array().unwrap_or_default();
+                if parts.first().and_then(Reply::as_text) == Some("error") {
+                    let message = texts(parts.get(3)).join(" ");
+                    return Err(Error::Store(StoreError::Script(message)));
+                }
+                Transition::parse(reply.clone())
+            })
+            .collect())
+    }
+}
+
+/// One run's begin or outcome, as `multi` carries it.
+pub(crate) struct MultiCall<'a> {
+    pub op: Op,
+    pub group: &'a str,
+    pub args: &'a [String],
+}
+
+/// The keys and arguments of a `multi` call on one shard: KEYS are the first group's hash, the shard's keys, the
+/// pointers of `ids`, then the other groups' hashes; each sub-operation names its group's hash by its index in KEYS.
+pub(crate) fn encode_multi(keys: &Keys, calls: &[MultiCall], ids: &[&SignatureId]) -> (Vec<String>, Vec<String>) {
+    let mut groups: Vec<&str> = Vec::new();
+    for call in calls {
+        if !groups.contains(&call.group) {
+            groups.push(call.group);
+        }
+    }
+    let mut declared = keys.of_group(groups[0]);
+    let mut pointers: Vec<String> = ids.iter().map(|id| keys.pointer(id)).collect();
+    pointers.sort();
+    pointers.dedup();
+    declared.extend(pointers);
+    let first_other = declared.len();
+    declared.extend(groups[1..].iter().map(|group| keys.group(group)));
+    let mut args = Vec::with_capacity(1 + calls.iter().map(|call| 4 + call.args.len()).sum::<usize>());
+    args.push(calls.len().to_string());
+    for call in calls {
+        let at = groups.iter().position(|group| *group == call.group).unwrap_or(0);
+        args.push(if at == 0 { "1".to_owned() } else { (first_other + at).to_string() });
+        args.push(call.group.to_owned());
+        args.push(call.op.as_str().to_owned());
+        args.push(call.args.len().to_string());
+        args.extend(call.args.iter().cloned());
+    }
+    (declared, args)
 }
 
 /// A stored signature, as `read` returns it: its fields by name and its children in position order.

@@ -61,7 +61,7 @@ impl Session {
             let channel = self.engine.keys.finished_channel(id);
             loop {
                 let notified = self.engine.store.notified(&channel).await?;
-                let records = self.engine.read(id, false).await?.ok_or_else(|| Error::NotFound(id.clone()))?;
+                let records = self.engine.read_watching(id).await?.ok_or_else(|| Error::NotFound(id.clone()))?;
                 let fields = records.into_iter().next().map(|record| record.fields).unwrap_or_default();
                 let status = fields.get(field::STATUS).and_then(|s| Status::parse(s));
                 if status.is_some_and(Status::is_finished) {

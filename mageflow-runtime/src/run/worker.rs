@@ -123,7 +123,35 @@ impl Worker {
             return AttemptOutcome::Unrecorded(DROPPED.to_owned());
         };
         let span = tracing::info_span!("mageflow.run", task = %run.task, signature = %run.signature_id, attempt);
-        live.execute(run, attempt, delivery.metadata, delivery.run_ref).instrument(span).await
+        live.execute(run, attempt, delivery.metadata, delivery.run_ref, None, None).instrument(span).await
+    }
+
+    /// Runs one attempt of a run in this process (the local backend) and records its outcome. With `begun`, the run
+    /// already began (its attempt): an earlier outcome claimed it, so it does not ask to begin again. The outcome
+    /// claims the first task it dispatches in turn: that run comes back, begun, for the caller to run next in the
+    /// same place, instead of being dispatched (one script call per step of a chain, or item of a swarm). Only when
+    /// `pool` is the engine's backend's [`in_process_pool`](crate::Backend::in_process_pool): a backend that wraps
+    /// the pool sees every run; and not when `pool` is `None` (the pool is shutting down).
+    pub(crate) async fn execute_here(
+        &self,
+        run: &Run,
+        delivery: Delivery,
+        begun: Option<u32>,
+        pool: Option<usize>,
+    ) -> (AttemptOutcome, Option<(Run, u32)>) {
+        let attempt = begun.unwrap_or(delivery.attempt).max(1);
+        let Some(live) = self.live() else {
+            return (AttemptOutcome::Unrecorded(DROPPED.to_owned()), None);
+        };
+        // only when what the engine dispatches would run in this very pool
+        let claim = pool.is_some() && live.engine.backend.in_process_pool() == pool;
+        let span = tracing::info_span!("mageflow.run", task = %run.task, signature = %run.signature_id, attempt);
+        let mut next = None;
+        let outcome = live
+            .execute(run, attempt, delivery.metadata, delivery.run_ref, begun, claim.then_some(&mut next))
+            .instrument(span)
+            .await;
+        (outcome, next)
     }
 
     /// Records a run as failed for good when the task manager reports that it ended without an outcome reaching
@@ -161,20 +189,31 @@ impl Worker {
 }
 
 impl Live {
+    /// `begun`: the run already began with this attempt (claimed by an earlier outcome). `next`: where the task the
+    /// outcome claims goes, when the caller runs it next (else the outcome claims none).
     async fn execute(
         &self,
         run: &Run,
         attempt: u32,
         metadata: Map<String, Value>,
         run_ref: Option<String>,
+        begun: Option<u32>,
+        mut next: Option<&mut Option<(Run, u32)>>,
     ) -> AttemptOutcome {
         let registered = self.engine.registry.handler(&run.task);
         // a task that may be retried journals what it creates, so that its retries create nothing twice
         let journaled = registered
             .is_some_and(|registered| self.engine.idempotent_creation && registered.definition.options.retries > 0);
-        let begin = match self.engine.begin(run, attempt, run_ref.as_deref(), journaled).await {
-            Ok(transition) => transition,
-            Err(error) => return AttemptOutcome::Unrecorded(error.to_string()),
+        let begin = match begun {
+            Some(attempt) => {
+                let mut begin = Transition::empty(Code::Run);
+                begin.extra.push(attempt.to_string());
+                begin
+            }
+            None => match self.engine.begin(run, attempt, run_ref.as_deref(), journaled).await {
+                Ok(transition) => transition,
+                Err(error) => return AttemptOutcome::Unrecorded(error.to_string()),
+            },
         };
         match begin.code {
             Code::Run => {}
@@ -200,7 +239,7 @@ impl Live {
                 format!("no handler for task `{}` is registered on this worker", run.task),
                 false,
             );
-            return self.record_failure(run, attempt, error, false).await;
+            return self.record_failure(run, attempt, error, false, next).await;
         };
         let allowed = registered.definition.options.retries.saturating_add(1);
         if attempt > delivered && attempt > allowed {
@@ -209,7 +248,7 @@ impl Live {
                  task's {allowed} attempt(s) are used up"
             );
             let error = TaskError::with_kind(ErrorKind::Lost, message, false);
-            return self.record_failure(run, attempt - 1, error, journaled).await;
+            return self.record_failure(run, attempt - 1, error, journaled, next).await;
         }
         let options = registered.definition.options.clone();
         let client = match journaled {
@@ -255,7 +294,9 @@ impl Live {
         match result {
             Ok(Produced::Continue(continuation)) => self.continue_with(run, attempt, &client, continuation).await,
             Ok(Produced::Output(output)) => {
-                match self.record(self.engine.succeed(&run.signature_id, run.token, &output, journaled)).await {
+                let claim = next.is_some();
+                let succeeded = self.engine.succeed(&run.signature_id, run.token, &output, journaled, claim);
+                match self.record(succeeded, next.as_deref_mut()).await {
                     Ok(true) => AttemptOutcome::Succeeded(output),
                     Ok(false) => AttemptOutcome::Skipped(SkipReason::Stale),
                     Err(error) => AttemptOutcome::Unrecorded(error.to_string()),
@@ -273,7 +314,7 @@ impl Live {
                 }
                 AttemptOutcome::Failed { message: error.message().to_owned(), retry_in: Some(retry_in) }
             }
-            Err(error) => self.record_failure(run, attempt, error, journaled).await,
+            Err(error) => self.record_failure(run, attempt, error, journaled, next).await,
         }
     }
 
@@ -297,21 +338,28 @@ impl Live {
             Err(problem) => {
                 let message = format!("the flow `{}` it continues with is invalid: {problem}", node.name());
                 let error = TaskError::with_kind(ErrorKind::InvalidOutput, message, false);
-                return self.record_failure(run, attempt, error, journaled).await;
+                return self.record_failure(run, attempt, error, journaled, None).await;
             }
         };
         if let Some(scope) = client.scope() {
             scope.adopt(&mut node);
         }
         let continued = self.engine.continue_with(&run.signature_id, run.token, &node, &input, journaled);
-        match self.record(continued).await {
+        match self.record(continued, None).await {
             Ok(true) => AttemptOutcome::Continued,
             Ok(false) => AttemptOutcome::Skipped(SkipReason::Stale),
             Err(error) => AttemptOutcome::Unrecorded(error.to_string()),
         }
     }
 
-    async fn record_failure(&self, run: &Run, attempt: u32, error: TaskError, journaled: bool) -> AttemptOutcome {
+    async fn record_failure(
+        &self,
+        run: &Run,
+        attempt: u32,
+        error: TaskError,
+        journaled: bool,
+        next: Option<&mut Option<(Run, u32)>>,
+    ) -> AttemptOutcome {
         tracing::warn!(error = %error, "the task failed for good");
         let failure = Failure {
             task: run.task.clone(),
@@ -319,7 +367,8 @@ impl Live {
             input: run.input.clone(),
             error: ErrorReport { kind: error.kind(), message: error.message().to_owned(), attempt },
         };
-        match self.record(self.engine.fail(&failure, run.token, journaled)).await {
+        let failed = self.engine.fail_claiming(&failure, run.token, journaled, next.is_some());
+        match self.record(failed, next).await {
             Ok(true) => AttemptOutcome::Failed { message: error.message().to_owned(), retry_in: None },
             Ok(false) => AttemptOutcome::Skipped(SkipReason::Stale),
             Err(store_error) => AttemptOutcome::Unrecorded(store_error.to_string()),
@@ -327,12 +376,19 @@ impl Live {
     }
 
     /// Applies the transition that records an outcome; `false` when the run was stale (a newer dispatch replaced it
-    /// after its lease was lost), so that nothing was recorded.
-    async fn record(&self, transition: impl Future<Output = crate::Result<Transition>>) -> crate::Result<bool> {
-        let transition = transition.await?;
+    /// after its lease was lost), so that nothing was recorded. The task the outcome claimed goes to `next`.
+    async fn record(
+        &self,
+        transition: impl Future<Output = crate::Result<Transition>>,
+        next: Option<&mut Option<(Run, u32)>>,
+    ) -> crate::Result<bool> {
+        let mut transition = transition.await?;
         if transition.code == Code::Stale {
             tracing::warn!("the run's outcome is stale: its lease was lost and a newer dispatch replaced it");
             return Ok(false);
+        }
+        if let Some(next) = next {
+            *next = self.engine.take_claimed(&mut transition);
         }
         self.engine.apply(transition).await?;
         Ok(true)

@@ -13,10 +13,15 @@
 -- The shard operations (`due`, `flows`, `point`) take their own KEYS, described with them.
 --
 -- ARGV[1] operation, ARGV[2] the group G, ARGV[3] the key prefix (for the channels finished signatures are
--- published on), ARGV[4..9] TTLs in seconds (task active, task done, chain active, chain done, swarm active, swarm
--- done), ARGV[10] the caller's clock (ms since the epoch), ARGV[11] the length of a run's lease (ms), ARGV[12..] the
--- operation's arguments. The caller's clock spares a TIME call: timestamps only order the outbox (against a grace of
--- seconds), expire leases and date signatures.
+-- published on), ARGV[4] the active TTL and ARGV[5] the done TTL of a group (s: the largest of the kinds'), ARGV[6]
+-- their sum (how long the flow index is kept, s), ARGV[7] the outbox's TTL (ms), ARGV[8] the caller's clock (ms since
+-- the epoch), ARGV[9] the same in seconds, ARGV[10] when a lease taken now expires (ms), ARGV[11..] the operation's
+-- arguments. The caller's clock spares a TIME call: timestamps only order the outbox (against a grace of seconds),
+-- expire leases and date signatures. The caller sends every number the script writes as text, ready to store.
+--
+-- The file is a library: it defines the operations and ends with `mageflow_main(KEYS, ARGV)`, the entry point. Redis
+-- 7 and later load it once as a Function library (FUNCTION LOAD, then FCALL), so its functions and tables are built
+-- once; older servers run it with EVALSHA behind a line that calls the entry point; MemoryStore loads it once too.
 --
 -- Signature fields: kind, task (name), status, prev (status before the last change), parent, pos, on_ok / on_err
 -- (space-separated callback ids), args (bound arguments: JSON objects, one per line, later lines winning), rf
@@ -46,25 +51,30 @@
 -- (the field `ref`, recorded when the run began); extra is operation-specific. A by-id operation on a signature
 -- that its group lacks but whose pointer names another group answers `moved` with that group in extra.
 
-local OP = ARGV[1]
-local GROUP = ARGV[2]
-local PREFIX = ARGV[3]
-local TTL = {
-  task = { tonumber(ARGV[4]), tonumber(ARGV[5]) },
-  chain = { tonumber(ARGV[6]), tonumber(ARGV[7]) },
-  swarm = { tonumber(ARGV[8]), tonumber(ARGV[9]) },
-}
-local ACTIVE_TTL = math.max(TTL.task[1], TTL.chain[1], TTL.swarm[1])
-local DONE_TTL = math.max(TTL.task[2], TTL.chain[2], TTL.swarm[2])
-local NOW_MS = tonumber(ARGV[10])
--- signatures keep seconds: a 32-bit integer is smaller in a Redis hash than milliseconds
-local NOW_S = math.floor(NOW_MS / 1000)
-local LEASE_MS = tonumber(ARGV[11])
-local A = 12
+-- Per-call state, set by `main` from its keys and arguments before an operation runs. The functions below are
+-- built once (when Redis loads the library, or once per EVAL) and read these upvalues.
+local KEYS, ARGV
+local OP, GROUP, PREFIX
+local ACTIVE_TTL, DONE_TTL, KEEP_TTL, OUTBOX_TTL_MS
+local NOW_MS, NOW_MS_TEXT, NOW_S, EXPIRY_MS
+local A = 11
+local OPS = {}
+
+-- The header of every call (see the comment at the top). Numbers are converted once, here; the texts the script
+-- writes (timestamps, TTLs) come ready from the caller, so that nothing is converted back and forth per write.
+local function read_header()
+  OP, GROUP, PREFIX = ARGV[1], ARGV[2], ARGV[3]
+  ACTIVE_TTL, DONE_TTL, KEEP_TTL, OUTBOX_TTL_MS = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+  NOW_MS_TEXT = ARGV[8]
+  NOW_MS = tonumber(NOW_MS_TEXT)
+  NOW_S = ARGV[9]
+  EXPIRY_MS = ARGV[10]
+  A = 11
+end
 
 -- ---- shard operations ------------------------------------------------------------------------------------------
 
-if OP == 'due' then
+local function op_due()
   -- KEYS: outbox, leases. grace (ms), limit: the members dispatched longer ago than the grace that never began,
   -- and the runs whose lease expired. Reads only.
   local grace, limit = tonumber(ARGV[A]), tonumber(ARGV[A + 1])
@@ -72,8 +82,9 @@ if OP == 'due' then
   local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', NOW_MS, 'WITHSCORES', 'LIMIT', 0, limit)
   return { 'ok', unbegun, expired }
 end
+OPS['due'] = op_due
 
-if OP == 'flows' then
+local function op_flows()
   -- KEYS: flows, index. before (ms, or '+inf'), the member a page ended with at that ms (or ''), after (ms,
   -- inclusive, or '-inf'), limit, statuses (space-separated, or '' for all), name (exact, or ''): root flows newest
   -- first (ties: members in reverse order, as ZREVRANGEBYSCORE gives them) that come after the cursor, each {member,
@@ -97,9 +108,10 @@ if OP == 'flows' then
       local status, finished, flow_name
       if entry then status, finished, flow_name = string.match(entry, '^(%S+) (%d+) ?(.*)$') end
       finished = tonumber(finished or 0)
+      local now_s = tonumber(NOW_S)
       local gone = not status
-        or (finished > 0 and finished + DONE_TTL < NOW_S)
-        or (finished == 0 and created / 1000 + ACTIVE_TTL < NOW_S)
+        or (finished > 0 and finished + tonumber(DONE_TTL) < now_s)
+        or (finished == 0 and created / 1000 + tonumber(ACTIVE_TTL) < now_s)
       if gone then
         redis.call('ZREM', KEYS[1], member)
         redis.call('HDEL', KEYS[2], member)
@@ -112,28 +124,40 @@ if OP == 'flows' then
   end
   return { 'ok', out }
 end
+OPS['flows'] = op_flows
 
-if OP == 'point' then
+local function op_point()
   -- KEYS: pointers of one shard. ttl (s): each names the group ARGV[2].
   local ttl = tonumber(ARGV[A])
   for _, pointer in ipairs(KEYS) do redis.call('SET', pointer, GROUP, 'EX', ttl) end
   return { 'ok' }
 end
+OPS['point'] = op_point
 
 -- ---- a group's signatures --------------------------------------------------------------------------------------
 
-local G, OUTBOX, LEASES, FLOWS, INDEX = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local POINTERS = {}
-for i = 6, #KEYS do
-  local id = string.match(KEYS[i], ':ptr:([%w_%-]+)$')
-  if id then POINTERS[id] = KEYS[i] end
+local G, OUTBOX, LEASES, FLOWS, INDEX
+local POINTERS
+local dispatches, interrupts
+-- A run's outcome (in `succeed` / `fail`) may begin the first task it dispatches at once, for a worker that runs it
+-- in its own process (the local backend): CLAIM says it may, CLAIMED is {id, attempt} once it did.
+local CLAIM, CLAIMED
+-- Set while `multi` runs sub-operations, which share one PEXPIRE of the outbox at the end.
+local IN_MULTI = false
+
+-- Binds the keys of a call on a group (see the top) and starts its reply afresh.
+local function bind_group()
+  G, OUTBOX, LEASES, FLOWS, INDEX = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+  POINTERS = {}
+  for i = 6, #KEYS do
+    local id = string.match(KEYS[i], ':ptr:([%w_%-]+)$')
+    if id then POINTERS[id] = KEYS[i] end
+  end
+  dispatches, interrupts = {}, {}
 end
 
-local dispatches = {}
-local interrupts = {}
-
 local function result(code, extra)
-  if #dispatches > 0 then redis.call('PEXPIRE', OUTBOX, TTL.task[1] * 1000) end
+  if #dispatches > 0 and not IN_MULTI then redis.call('PEXPIRE', OUTBOX, OUTBOX_TTL_MS) end
   return { code, dispatches, interrupts, extra or {} }
 end
 
@@ -229,12 +253,14 @@ local function ended(id, parent, status)
   if parent and parent ~= '' then return end
   if redis.call('HGET', G, id .. '|root') then
     index(id, status, NOW_S)
-    redis.call('EXPIRE', FLOWS, ACTIVE_TTL + DONE_TTL)
-    redis.call('EXPIRE', INDEX, ACTIVE_TTL + DONE_TTL)
+    redis.call('EXPIRE', FLOWS, KEEP_TTL)
+    redis.call('EXPIRE', INDEX, KEEP_TTL)
   end
   if redis.call('HINCRBY', G, '#live', -1) <= 0 then redis.call('EXPIRE', G, DONE_TTL) end
 end
 
+-- Tells the waiters of a signature that it finished. Only signatures someone waits for are published: a waiter
+-- counts itself in the field `w` (with `read`'s watch flag) after subscribing and before reading the status.
 local function publish(id, status)
   redis.call('PUBLISH', PREFIX .. ':finished:' .. id, status)
 end
@@ -244,7 +270,7 @@ end
 
 -- ---- runs ----------------------------------------------------------------------------------------------------
 
-if OP == 'begin' then
+local function op_begin()
   -- id, token, attempt (as the backend counts it), the backend's reference of the run, '1' when the run keeps a
   -- creation journal: may this delivery run? Replies {attempt} with the attempt counting lost ones, then, for a
   -- retry, the ids its earlier attempts created.
@@ -271,7 +297,7 @@ if OP == 'begin' then
     end
     return result('stopped', { status })
   end
-  local expiry = NOW_MS + LEASE_MS
+  local expiry = EXPIRY_MS
   local writes = { 'status', 'active', 'attempt', attempt, 'lease', expiry }
   if ref and ref ~= '' then
     writes[#writes + 1] = 'ref'
@@ -291,8 +317,9 @@ if OP == 'begin' then
   end
   return result('run', { tostring(attempt) })
 end
+OPS['begin'] = op_begin
 
-if OP == 'renew' then
+local function op_renew()
   -- id, token, lease length (ms): the run of this dispatch is still under way; replies `lost` when it no longer
   -- holds the signature (a newer dispatch replaced it, or the signature finished or was interrupted)
   local id, token, length = ARGV[A], ARGV[A + 1], tonumber(ARGV[A + 2])
@@ -306,6 +333,7 @@ if OP == 'renew' then
   redis.call('ZADD', LEASES, expiry, member(id))
   return result('ok')
 end
+OPS['renew'] = op_renew
 
 -- ---- the engine ----------------------------------------------------------------------------------------------
 
@@ -352,12 +380,19 @@ end
 -- the run begins), and the bound arguments of the task and its ancestors. `token`, `task`, `rf`, `args` and
 -- `parent` are the task's stored fields; `writes` are more fields to store with the new token; `parent_fields`, when
 -- given, are the parent's args and parent, already read.
-local function send(id, token, msg, route, task, rf, args, parent, writes, parent_fields)
-  token = tonumber(token or 0) + 1
+local function send(id, token, msg, route, task, rf, args, parent, writes, parent_fields, claim)
+  token = tostring(tonumber(token or 0) + 1)
   writes[#writes + 1] = 'token'
   writes[#writes + 1] = token
+  if claim then
+    -- begun at once, as `begin` would (attempt 1, a lease): it never enters the outbox
+    for _, v in ipairs({ 'status', 'active', 'prev', 'pending', 'attempt', '1', 'lease', EXPIRY_MS }) do
+      writes[#writes + 1] = v
+    end
+    CLAIM, CLAIMED = false, { id, '1' }
+  end
   set(id, writes)
-  local entry = { id, tostring(token), task or '', msg or 'null', route or '0', rf or '' }
+  local entry = { id, token, task or '', msg or 'null', route or '0', rf or '' }
   if args then entry[#entry + 1] = args end
   local depth = 0
   while parent and parent ~= '' and depth < 100 do
@@ -371,7 +406,11 @@ local function send(id, token, msg, route, task, rf, args, parent, writes, paren
     parent = grandparent
     depth = depth + 1
   end
-  redis.call('ZADD', OUTBOX, NOW_MS, member(id))
+  if claim then
+    redis.call('ZADD', LEASES, EXPIRY_MS, member(id))
+  else
+    redis.call('ZADD', OUTBOX, NOW_MS_TEXT, member(id))
+  end
   dispatches[#dispatches + 1] = entry
 end
 
@@ -386,7 +425,8 @@ local start, complete, report, fill, terminate
 -- Ends a signature and everything under it that has not finished: status canceled, running tasks listed for the
 -- backend to abort, callbacks dropped. Finished nodes keep their status.
 terminate = function(id)
-  local kind, status, on_ok, on_err, continued, parent, n = get(id, 'kind', 'status', 'on_ok', 'on_err', 'next', 'parent', 'n')
+  local kind, status, on_ok, on_err, continued, parent, n, watched =
+    get(id, 'kind', 'status', 'on_ok', 'on_err', 'next', 'parent', 'n', 'w')
   if not kind or finished(status) then return end
   if kind == 'task' and not continued and (status == 'active' or stopped(status)) then interrupt(id) end
   local writes = { 'status', 'canceled', 'prev', status, 'finished', NOW_S }
@@ -399,7 +439,7 @@ terminate = function(id)
   drop(id, 'slot')
   redis.call('ZREM', OUTBOX, member(id))
   if kind == 'task' then redis.call('ZREM', LEASES, member(id)) end
-  publish(id, 'canceled')
+  if watched then publish(id, 'canceled') end
   if kind ~= 'task' or continued then
     for _, c in ipairs(children(id)) do
       if c then terminate(c) end
@@ -417,7 +457,8 @@ end
 -- not start, with what is wrong with its record when it is missing or damaged. A chain whose first step is missing
 -- or damaged fails.
 start = function(id, msg, route, slot, parent_fields)
-  local kind, status, token, task, rf, args, parent = get(id, 'kind', 'status', 'token', 'task', 'rf', 'args', 'parent')
+  local kind, status, token, task, rf, args, parent, base, root =
+    get(id, 'kind', 'status', 'token', 'task', 'rf', 'args', 'parent', 'base', 'root')
   local problem = damage(kind, status, token)
   if problem then return false, problem end
   local is_stopped = stopped(status)
@@ -435,7 +476,9 @@ start = function(id, msg, route, slot, parent_fields)
     if is_stopped then
       set(id, writes)
     else
-      send(id, token, msg, route, task, rf, args, parent, writes, parent_fields)
+      local claim = CLAIM and not base
+      send(id, token, msg, route, task, rf, args, parent, writes, parent_fields, claim)
+      if claim and root then index(id, 'active') end
     end
     return kind
   end
@@ -573,15 +616,15 @@ end
 
 -- A signature finished with an outcome: record it, end whatever of it will never run, notify waiters, start the
 -- callbacks of the outcome and drop the others, and tell the parent.
-local COMPLETE_FIELDS = { 'kind', 'status', 'parent', 'on_ok', 'on_err', 'next', 'pos', 'slot', 'token' }
+local COMPLETE_FIELDS = { 'kind', 'status', 'parent', 'on_ok', 'on_err', 'next', 'pos', 'slot', 'token', 'w' }
 
 -- `fields`, when given, are the signature's COMPLETE_FIELDS, already read.
 complete = function(id, ok, payload, fields)
-  local kind, status, parent, on_ok, on_err, continued, pos, slot
+  local kind, status, parent, on_ok, on_err, continued, pos, slot, _, watched
   if fields then
-    kind, status, parent, on_ok, on_err, continued, pos, slot = unpack(fields)
+    kind, status, parent, on_ok, on_err, continued, pos, slot, _, watched = unpack(fields)
   else
-    kind, status, parent, on_ok, on_err, continued, pos, slot = get(id, unpack(COMPLETE_FIELDS))
+    kind, status, parent, on_ok, on_err, continued, pos, slot, _, watched = get(id, unpack(COMPLETE_FIELDS))
   end
   if not kind or finished(status) then return end
   local fire, skip = split(on_ok), split(on_err)
@@ -610,16 +653,19 @@ complete = function(id, ok, payload, fields)
       if c then terminate(c) end
     end
   end
-  publish(id, new_status)
+  if watched then publish(id, new_status) end
   for _, callback in ipairs(skip) do terminate(callback) end
   for _, callback in ipairs(fire) do start(callback, payload, '1') end
   ended(id, parent, new_status)
   if parent and parent ~= '' then report(parent, id, ok, payload, pos, slot) end
 end
 
-if OP == 'succeed' or OP == 'fail' then
-  -- id, token, payload (the result, or the failure report), '1' to drop the run's creation journal
+local function op_succeed_fail()
+  -- id, token, payload (the result, or the failure report), '1' to drop the run's creation journal, '1' to begin
+  -- the first task it dispatches at once (for a worker in this process). Replies {id, attempt} of that task in extra
+  -- when it began one.
   local id, token, payload, journaled = ARGV[A], ARGV[A + 1], ARGV[A + 2], ARGV[A + 3]
+  CLAIM, CLAIMED = ARGV[A + 4] == '1', nil
   local fields = { get(id, unpack(COMPLETE_FIELDS)) }
   local kind, status = fields[1], fields[2]
   if not kind then return absent(id) end
@@ -628,8 +674,10 @@ if OP == 'succeed' or OP == 'fail' then
   if not (runnable(status) or status == 'suspended') then return result('ignored', { status }) end
   complete(id, OP == 'succeed', payload, fields)
   if journaled == '1' then drop(id, 'jrn') end
-  return result('ok')
+  return result('ok', CLAIMED)
 end
+OPS['succeed'] = op_succeed_fail
+OPS['fail'] = op_succeed_fail
 
 -- ---- lifecycle -----------------------------------------------------------------------------------------------
 
@@ -684,7 +732,7 @@ local function resume(id)
   if kind == 'swarm' then fill(id) end
 end
 
-if OP == 'suspend' or OP == 'interrupt' or OP == 'resume' or OP == 'cancel' then
+local function op_suspend_interrupt_resume_cancel()
   local id = ARGV[A]
   local kind, status, parent, pos, slot = get(id, 'kind', 'status', 'parent', 'pos', 'slot')
   if not kind then return absent(id) end
@@ -703,6 +751,10 @@ if OP == 'suspend' or OP == 'interrupt' or OP == 'resume' or OP == 'cancel' then
   touch(id)
   return result('ok')
 end
+OPS['suspend'] = op_suspend_interrupt_resume_cancel
+OPS['interrupt'] = op_suspend_interrupt_resume_cancel
+OPS['resume'] = op_suspend_interrupt_resume_cancel
+OPS['cancel'] = op_suspend_interrupt_resume_cancel
 
 -- ---- reading -------------------------------------------------------------------------------------------------
 
@@ -712,14 +764,17 @@ local RECORD_FIELDS = { 'kind', 'task', 'status', 'prev', 'parent', 'pos', 'on_o
   'step', 'maxc', 'stop_after', 'max_items', 'raw', 'closed', 'started', 'running', 'ok_n', 'fail_n', 'qh', 'slot',
   'jrn' }
 
-if OP == 'read' then
-  -- id, '1' for the whole tree under it (children and callbacks, recursively): {code, records}, each record {id,
-  -- {field, value, ...}, {child ids}}. Children whose record is gone are left out.
-  local id, whole = ARGV[A], ARGV[A + 1] == '1'
+local function op_read()
+  -- id, '1' for the whole tree under it (children and callbacks, recursively), '1' when the caller waits for the
+  -- signature to finish (subscribed to its channel already): {code, records}, each record {id, {field, value, ...},
+  -- {child ids}}. Children whose record is gone are left out. A waiter is counted in `w`, so that the signature's
+  -- end is published.
+  local id, whole, watch = ARGV[A], ARGV[A + 1] == '1', ARGV[A + 2] == '1'
   if not redis.call('HGET', G, id .. '|kind') then
     local moved = absent(id)
     return { moved[1], moved[4] }
   end
+  if watch and not finished(get(id, 'status')) then incr(id, 'w', 1) end
   local records = {}
   local function read(rid)
     local values = { get(rid, unpack(RECORD_FIELDS)) }
@@ -746,6 +801,7 @@ if OP == 'read' then
   read(id)
   return { 'ok', records }
 end
+OPS['read'] = op_read
 
 -- ---- creation ------------------------------------------------------------------------------------------------
 
@@ -774,7 +830,7 @@ local function field_of(fields_at, nfields, name)
 end
 
 -- What a batch knows of the signatures it touches (see "batches" below).
-local plan = {}
+local plan
 
 -- Creates the records at index i. Existing records are left as they are, so a re-sent creation changes nothing.
 -- `place`, when given, puts records in a container: id -> {parent, position}. A record without a parent counts as
@@ -815,17 +871,17 @@ local function create_records(i, place)
     if not parent then redis.call('HINCRBY', G, '#live', 1) end
     if root then
       local m = member(id)
-      redis.call('ZADD', FLOWS, NOW_MS, m)
+      redis.call('ZADD', FLOWS, NOW_MS_TEXT, m)
       redis.call('HSET', INDEX, m, 'pending 0 ' .. (field_of(fields_at, nfields, 'task') or ''))
-      redis.call('EXPIRE', FLOWS, ACTIVE_TTL + DONE_TTL)
-      redis.call('EXPIRE', INDEX, ACTIVE_TTL + DONE_TTL)
+      redis.call('EXPIRE', FLOWS, KEEP_TTL)
+      redis.call('EXPIRE', INDEX, KEEP_TTL)
     end
   end)
   if created then redis.call('EXPIRE', G, ACTIVE_TTL) end
   return after
 end
 
-if OP == 'continue' then
+local function op_continue()
   -- task id, token, the records of the flow it continues with (its root a child of the task), the root's id, its
   -- message, '1' to drop the run's creation journal
   local id, token = ARGV[A], ARGV[A + 1]
@@ -844,6 +900,7 @@ if OP == 'continue' then
   if journaled == '1' then drop(id, 'jrn') end
   return result('ok')
 end
+OPS['continue'] = op_continue
 
 -- ---- batches --------------------------------------------------------------------------------------------------
 -- A batch is a list of sub-operations applied in one atomic call, all or nothing: every sub-operation is checked
@@ -1018,7 +1075,7 @@ local function apply_sub(sub)
   end
 end
 
-if OP == 'batch' or OP == 'check' then
+local function op_batch_check()
   -- a count, then the sub-operations, each its name followed by its arguments. `check` only checks.
   local count = tonumber(ARGV[A])
   local subs, i = {}, A + 1
@@ -1036,8 +1093,10 @@ if OP == 'batch' or OP == 'check' then
   for _, sub in ipairs(subs) do apply_sub(sub) end
   return result('ok')
 end
+OPS['batch'] = op_batch_check
+OPS['check'] = op_batch_check
 
-if OP == 'recover' then
+local function op_recover()
   -- grace (ms), a count and ids dispatched longer ago than the grace that never began, then a count and ids whose
   -- lease expired (both from `due`): dispatch them again. Replies {runs whose lease was lost}.
   local grace, unbegun = tonumber(ARGV[A]), tonumber(ARGV[A + 1])
@@ -1077,5 +1136,60 @@ if OP == 'recover' then
   end
   return result('ok', { tostring(lost) })
 end
+OPS['recover'] = op_recover
 
-return redis.error_reply('mageflow: unknown operation ' .. tostring(OP))
+-- ---- the entry point ------------------------------------------------------------------------------------------
+
+-- The operations `multi` batches: the begins and outcomes of runs.
+local MULTI_OPS = { begin = op_begin, succeed = op_succeed_fail, fail = op_succeed_fail }
+
+local function op_multi()
+  -- A count, then per sub-operation: the index in KEYS of its group's hash, the group, the operation, its argument
+  -- count and its arguments. KEYS: the first group's hash, the shard's keys, pointers, then the other groups'
+  -- hashes, all of one shard. Runs each sub-operation as if it were called alone (each is its own transition: one
+  -- failing leaves the others as they are) and replies {'ok', {reply of each}}; a sub-operation that raised an error
+  -- replies {'error', {}, {}, {message}}.
+  local count = tonumber(ARGV[A])
+  local i = A + 1
+  local replies = {}
+  local sent = false
+  IN_MULTI = true
+  for n = 1, count do
+    local key_at, nargs = tonumber(ARGV[i]), tonumber(ARGV[i + 3])
+    G, GROUP, OP, A = KEYS[key_at], ARGV[i + 1], ARGV[i + 2], i + 4
+    dispatches, interrupts, plan, CLAIM, CLAIMED = {}, {}, {}, false, nil
+    local run = MULTI_OPS[OP]
+    local ok, reply
+    if run then
+      ok, reply = pcall(run)
+    else
+      ok, reply = false, 'mageflow: the operation ' .. tostring(OP) .. ' cannot be batched'
+    end
+    if not ok then
+      if type(reply) == 'table' then reply = reply.err end
+      reply = { 'error', {}, {}, { tostring(reply) } }
+    end
+    if #dispatches > 0 then sent = true end
+    replies[n] = reply
+    i = i + 4 + nargs
+  end
+  IN_MULTI = false
+  if sent then redis.call('PEXPIRE', OUTBOX, OUTBOX_TTL_MS) end
+  return { 'ok', replies }
+end
+OPS['multi'] = op_multi
+
+local SHARD_OPS = { due = true, flows = true, point = true }
+
+local function mageflow_main(keys, argv)
+  KEYS, ARGV = keys, argv
+  read_header()
+  local run = OPS[OP]
+  if not run then return redis.error_reply('mageflow: unknown operation ' .. tostring(OP)) end
+  IN_MULTI, CLAIM, CLAIMED = false, false, nil
+  if not SHARD_OPS[OP] then
+    bind_group()
+    plan = {}
+  end
+  return run()
+end

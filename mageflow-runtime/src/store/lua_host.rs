@@ -157,12 +157,22 @@ impl LuaHost {
         let function = match self.scripts.get(script.sha1()) {
             Some(function) => function.clone(),
             None => {
-                let function = self
-                    .lua
-                    .load(script.source())
-                    .set_name(format!("@user_script:{}", &script.sha1()[..8]))
-                    .into_function()
-                    .map_err(lua_error)?;
+                let function = match script.as_library() {
+                    // a library is loaded once, as Redis loads a Function library: running its chunk yields the
+                    // entry point, called with KEYS and ARGV as arguments
+                    Some(library) => self
+                        .lua
+                        .load(library.chunk)
+                        .set_name(format!("@user_function:{}", library.name))
+                        .call::<Function>(())
+                        .map_err(lua_error)?,
+                    None => self
+                        .lua
+                        .load(script.source())
+                        .set_name(format!("@user_script:{}", &script.sha1()[..8]))
+                        .into_function()
+                        .map_err(lua_error)?,
+                };
                 self.scripts.insert(script.sha1().to_owned(), function.clone());
                 function
             }
@@ -176,11 +186,17 @@ impl LuaHost {
         }
         let declared = keys.iter().cloned().collect();
         self.with_keyspace(|keyspace| keyspace.declare(Some(declared)));
-        let globals = self.lua.globals();
         let argv = self.lua.create_sequence_from(args).map_err(lua_error)?;
-        globals.set("ARGV", argv).map_err(lua_error)?;
-        globals.set("KEYS", self.lua.create_sequence_from(keys).map_err(lua_error)?).map_err(lua_error)?;
-        let outcome = function.call::<Value>(()).map_err(lua_error).and_then(lua_to_reply);
+        let keys = self.lua.create_sequence_from(keys).map_err(lua_error)?;
+        let outcome = if script.as_library().is_some() {
+            function.call::<Value>((keys, argv))
+        } else {
+            let globals = self.lua.globals();
+            globals.set("ARGV", argv).map_err(lua_error)?;
+            globals.set("KEYS", keys).map_err(lua_error)?;
+            function.call::<Value>(())
+        };
+        let outcome = outcome.map_err(lua_error).and_then(lua_to_reply);
         self.with_keyspace(|keyspace| keyspace.declare(None));
         let published = self.with_keyspace(|keyspace| keyspace.take_published());
         outcome.map(|reply| (reply, published))

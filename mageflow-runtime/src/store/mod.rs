@@ -32,21 +32,55 @@ pub(crate) use slot::{SLOTS, slot_of};
 pub struct Script {
     source: &'static str,
     sha1: String,
+    library: Option<Library>,
+}
+
+/// A script that is also a Redis Function library: loaded once per server (`FUNCTION LOAD`), called with `FCALL`,
+/// so that the functions and tables it defines are built once instead of on every call.
+#[derive(Clone, Debug)]
+pub(crate) struct Library {
+    /// The library's name and its function's: `mageflow_` and the first 16 hex digits of the body's SHA-1, so that
+    /// two versions of mageflow on one server each call their own.
+    pub name: String,
+    /// The `FUNCTION LOAD` form: a shebang naming the library, the body, the registration of the entry point.
+    pub code: &'static str,
+    /// The body followed by `return <entry point>`: running it once yields the entry point (the memory store's form).
+    pub chunk: &'static str,
 }
 
 impl Script {
     /// A script from its source.
     pub fn new(source: &'static str) -> Self {
-        Script { source, sha1: sha1_smol::Sha1::from(source).digest().to_string() }
+        Script { source, sha1: sha1_smol::Sha1::from(source).digest().to_string(), library: None }
+    }
+
+    /// A script from a library body that defines `entry`, a `local function entry(keys, args)`: run by `EVALSHA` as
+    /// the body followed by a call of `entry`, or loaded once as a Function library where the server has them.
+    fn library(body: &'static str, entry: &str) -> Self {
+        let digest = sha1_smol::Sha1::from(body).digest().to_string();
+        let name = format!("mageflow_{}", &digest[..16]);
+        let leak = |text: String| -> &'static str { Box::leak(text.into_boxed_str()) };
+        // the EVAL form: KEYS and ARGV are read before the body's own locals of those names hide them; on the
+        // body's first line, so that line numbers in errors stay those of the file
+        let source = leak(format!(
+            "local mageflow_keys, mageflow_argv = KEYS, ARGV {body}\nreturn {entry}(mageflow_keys, mageflow_argv)\n"
+        ));
+        let code = leak(format!("#!lua name={name}\n{body}\nredis.register_function('{name}', {entry})\n"));
+        let chunk = leak(format!("{body}\nreturn {entry}\n"));
+        Script {
+            source,
+            sha1: sha1_smol::Sha1::from(source).digest().to_string(),
+            library: Some(Library { name, code, chunk }),
+        }
     }
 
     /// mageflow's transition script: every state change of every flow.
     pub fn engine() -> &'static Script {
         static ENGINE: std::sync::OnceLock<Script> = std::sync::OnceLock::new();
-        ENGINE.get_or_init(|| Script::new(include_str!("engine.lua")))
+        ENGINE.get_or_init(|| Script::library(include_str!("engine.lua"), "mageflow_main"))
     }
 
-    /// The Lua source.
+    /// The Lua source, as `EVAL` runs it.
     pub fn source(&self) -> &'static str {
         self.source
     }
@@ -54,6 +88,11 @@ impl Script {
     /// The hex SHA-1 of the source, as `EVALSHA` takes it.
     pub fn sha1(&self) -> &str {
         &self.sha1
+    }
+
+    /// The Function library form, when the script has one.
+    pub(crate) fn as_library(&self) -> Option<&Library> {
+        self.library.as_ref()
     }
 }
 

@@ -214,6 +214,7 @@ pub(crate) fn script_error(error: FredError, user: Option<&str>, source: &str) -
             let line = message
                 .split("@user_script:")
                 .nth(1)
+                .or_else(|| message.split("@user_function:").nth(1))
                 .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
                 .and_then(|number| number.parse::<usize>().ok())
                 .and_then(|number| source.lines().nth(number.checked_sub(1)?))

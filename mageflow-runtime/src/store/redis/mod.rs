@@ -1,14 +1,15 @@
 //! [`RedisStore`]: signatures in a real Redis, through `fred`.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use fred::clients::{Client, SubscriberClient};
 use fred::prelude::{
-    ClientLike, EventInterface, HashesInterface, KeysInterface, ListInterface, LuaInterface, PerformanceConfig,
-    PubsubInterface, ReconnectPolicy, Value,
+    ClientLike, EventInterface, FunctionInterface, HashesInterface, KeysInterface, ListInterface, LuaInterface,
+    PerformanceConfig, PubsubInterface, ReconnectPolicy, Value,
 };
 use futures::StreamExt;
 use tokio::sync::oneshot;
@@ -188,8 +189,9 @@ impl std::fmt::Debug for RedisStoreConfig {
 type Waiters = Arc<Mutex<HashMap<String, Vec<oneshot::Sender<()>>>>>;
 
 /// Signatures in Redis: one server, Redis Cluster or a primary behind Sentinel, over TCP or TLS. Every transition is
-/// one `EVALSHA` of mageflow's script (sent as `EVAL` to a node that lacks it: after a `SCRIPT FLUSH`, a restart or a
-/// failover); the connection reconnects with exponential backoff, and a command that is sent again after a
+/// one call of mageflow's script: `FCALL` of its Function library where the server has Redis Functions (Redis 7 and
+/// later, Valkey; the library is loaded on a node that lacks it, after a restart or a failover), else `EVALSHA`
+/// (sent as `EVAL` to a node that lacks the script); the connection reconnects with exponential backoff, and a command that is sent again after a
 /// reconnect cannot apply twice, because every script operation is idempotent.
 #[derive(Clone)]
 pub struct RedisStore {
@@ -201,6 +203,19 @@ pub struct RedisStore {
     subscriptions: Arc<tokio::sync::Mutex<()>>,
     clustered: bool,
     user: Option<String>,
+    /// Whether the server runs Redis Functions: [`FUNCTIONS_UNKNOWN`] until the first call tells.
+    functions: Arc<AtomicU8>,
+}
+
+const FUNCTIONS_UNKNOWN: u8 = 0;
+const FUNCTIONS_YES: u8 = 1;
+const FUNCTIONS_NO: u8 = 2;
+
+/// Whether an error says that the server has no Redis Functions (before Redis 7), or may not use them.
+fn lacks_functions(error: &fred::error::Error) -> bool {
+    let details = error.details().to_ascii_lowercase();
+    details.contains("unknown command")
+        || (details.contains("noperm") && (details.contains("'fcall'") || details.contains("'function")))
 }
 
 fn to_reply(value: Value) -> Result<Reply, StoreError> {
@@ -336,7 +351,15 @@ impl RedisStore {
             }
         });
         let clustered = matches!(url.topology, url::Topology::Cluster { .. });
-        Ok(RedisStore { client, subscriber, waiters, subscriptions, clustered, user: url.username.clone() })
+        Ok(RedisStore {
+            client,
+            subscriber,
+            waiters,
+            subscriptions,
+            clustered,
+            user: url.username.clone(),
+            functions: Arc::new(AtomicU8::new(FUNCTIONS_UNKNOWN)),
+        })
     }
 
     fn error(&self, error: fred::error::Error) -> StoreError {
@@ -372,16 +395,91 @@ impl RedisStore {
         connect::script_error(error, self.user.as_deref(), script.source())
     }
 
-    /// Loads `script` into the script cache of the server, or of every primary of a cluster, so that its first
-    /// `EVALSHA` anywhere finds it (the Redis user needs `+script|load`). Optional: a node that lacks the script
-    /// gets it with an `EVAL` on first use.
+    /// Loads `script` into the server, or into every primary of a cluster, so that its first call anywhere finds it:
+    /// as a Function library where the server has them (Redis 7 and later, Valkey; the Redis user needs
+    /// `+function|load`), else into the script cache (`+script|load`). Optional: a node that lacks the script gets it
+    /// on first use.
     pub async fn preload(&self, script: &Script) -> Result<(), StoreError> {
+        if let Some(library) = script.as_library()
+            && self.functions.load(Ordering::Relaxed) != FUNCTIONS_NO
+        {
+            let loaded: Result<Value, _> = if self.clustered {
+                self.client.function_load_cluster(true, library.code).await
+            } else {
+                self.client.function_load(true, library.code).await
+            };
+            match loaded {
+                Ok(_) => {
+                    self.functions.store(FUNCTIONS_YES, Ordering::Relaxed);
+                    return Ok(());
+                }
+                Err(error) if lacks_functions(&error) => self.functions.store(FUNCTIONS_NO, Ordering::Relaxed),
+                Err(error) => return Err(self.script_error(script, error)),
+            }
+        }
         if self.clustered {
             let _: Value = self.client.script_load_cluster(script.source()).await.map_err(|error| self.error(error))?;
         } else {
             let _: String = self.client.script_load(script.source()).await.map_err(|error| self.error(error))?;
         }
         Ok(())
+    }
+
+    /// Whether this store calls mageflow's transition script as a Redis Function (`FCALL`): `Some(true)` on Redis 7
+    /// and later and Valkey, `Some(false)` where the server has no Functions (it then runs `EVALSHA`), `None` before
+    /// the first call told.
+    pub fn uses_functions(&self) -> Option<bool> {
+        match self.functions.load(Ordering::Relaxed) {
+            FUNCTIONS_YES => Some(true),
+            FUNCTIONS_NO => Some(false),
+            _ => None,
+        }
+    }
+
+    /// Calls a library's entry point with `FCALL`; `None` when the server has no Functions (the caller falls back
+    /// to `EVALSHA`). A node that lacks the library (it never had it, or restarted, or was promoted) gets it with
+    /// `FUNCTION LOAD`, sent to the node the keys route to, and the call is sent again.
+    async fn fcall(
+        &self,
+        script: &Script,
+        library: &super::Library,
+        keys: &[String],
+        args: &[String],
+    ) -> Option<Result<Value, StoreError>> {
+        for _ in 0..2 {
+            match self.client.fcall::<Value, _, _, _>(library.name.as_str(), keys.to_vec(), args.to_vec()).await {
+                Ok(value) => {
+                    self.functions.store(FUNCTIONS_YES, Ordering::Relaxed);
+                    return Some(Ok(value));
+                }
+                Err(error) if error.details().contains("Function not found") => {
+                    // route the load like the call: by the slot of the first key
+                    let slot = keys.first().map(|key| super::slot_of(key)).unwrap_or_default();
+                    let load = fred::types::CustomCommand::new_static(
+                        "FUNCTION",
+                        fred::types::ClusterHash::Custom(slot),
+                        false,
+                    );
+                    let loaded: Result<Value, _> =
+                        self.client.custom(load, vec!["LOAD", "REPLACE", library.code]).await;
+                    match loaded {
+                        Ok(_) => {}
+                        Err(error) if lacks_functions(&error) => {
+                            self.functions.store(FUNCTIONS_NO, Ordering::Relaxed);
+                            return None;
+                        }
+                        Err(error) => return Some(Err(self.script_error(script, error))),
+                    }
+                }
+                Err(error) if lacks_functions(&error) => {
+                    self.functions.store(FUNCTIONS_NO, Ordering::Relaxed);
+                    return None;
+                }
+                // line numbers in the error are the library's
+                Err(error) => return Some(Err(connect::script_error(error, self.user.as_deref(), library.code))),
+            }
+        }
+        Some(Err(StoreError::Script(format!("the Function library {} did not load", library.name))))
     }
 
     /// The underlying `fred` client, for commands mageflow does not wrap.
@@ -393,6 +491,12 @@ impl RedisStore {
 #[async_trait]
 impl Store for RedisStore {
     async fn eval(&self, script: &Script, keys: Vec<String>, args: Vec<String>) -> Result<Reply, StoreError> {
+        if let Some(library) = script.as_library()
+            && self.functions.load(Ordering::Relaxed) != FUNCTIONS_NO
+            && let Some(result) = self.fcall(script, library, &keys, &args).await
+        {
+            return to_reply(result?);
+        }
         let result: Result<Value, _> = self.client.evalsha(script.sha1(), keys.clone(), args.clone()).await;
         let value = match result {
             // this node lacks the script (flushed, restarted, promoted, or never used): EVAL sends it along, to the
