@@ -6,7 +6,7 @@ use mageflow_runtime::Mageflow;
 use mageflow_runtime::store::redact_url;
 
 use crate::error::CliError;
-use crate::handoff::HandOffBackend;
+use mageflow_runtime::backend::HandOffBackend;
 
 /// Where the flows are: a Redis URL and a key prefix.
 #[derive(Clone, Debug, PartialEq, Eq)]

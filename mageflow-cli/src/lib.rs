@@ -2,14 +2,13 @@
 //! resume, cancel), start tasks and flows from JSON, and list the task definitions that workers published.
 //!
 //! The tool runs no task handlers. What it starts is stored with its first runs in the store's outbox, where a
-//! worker's recovery sweep finds them ([`handoff::HandOffBackend`]).
+//! worker's recovery sweep finds them ([`HandOffBackend`](mageflow_runtime::backend::HandOffBackend)).
 #![warn(missing_docs)]
 
 pub mod cli;
 pub mod commands;
 pub mod connect;
 pub mod error;
-pub mod handoff;
 pub mod index;
 pub mod mcp;
 pub mod view;

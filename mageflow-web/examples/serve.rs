@@ -14,36 +14,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use mageflow::Mageflow;
-use mageflow::backend::{BackendError, Dispatcher, Interrupt, Run, Runner, Worker};
+use mageflow::backend::HandOffBackend;
 use mageflow_web::{Server, WebOptions};
-
-/// Runs nothing: the runs a lifecycle action restarts stay in the outbox, where the workers' sweep finds them.
-struct LeaveToWorkers;
-
-#[async_trait]
-impl Dispatcher for LeaveToWorkers {
-    async fn dispatch(&self, _runs: Vec<Run>) -> Result<(), BackendError> {
-        Ok(())
-    }
-
-    async fn interrupt(&self, _runs: &[Interrupt]) -> Result<(), BackendError> {
-        // an interrupted run loses its lease; its worker aborts it at the next renewal
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl Runner for LeaveToWorkers {
-    async fn start(&self, _worker: Worker) -> Result<(), BackendError> {
-        Ok(())
-    }
-
-    async fn shutdown(&self, _deadline: Duration) -> Result<(), BackendError> {
-        Ok(())
-    }
-}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -53,7 +26,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = Mageflow::builder()
         .redis_url(url)
         .key_prefix(prefix)
-        .backend(LeaveToWorkers)
+        // it runs nothing: runs a lifecycle action restarts wait in the outbox for the workers' recovery sweep
+        .backend(HandOffBackend)
         .recovery(None, Duration::ZERO)
         .build()
         .await?;

@@ -3,6 +3,7 @@
 //! A backend carries [`Run`]s to workers and, on the worker side, hands each delivery to a [`Worker`], which runs
 //! the registered handler and records the outcome. Backends may deliver a run twice; the engine copes.
 
+mod handoff;
 mod local;
 
 use std::time::Duration;
@@ -13,6 +14,7 @@ use serde_json::Value;
 
 pub use crate::run::worker::{AttemptOutcome, SkipReason, Worker};
 
+pub use handoff::HandOffBackend;
 pub use local::LocalBackend;
 
 use crate::model::SignatureId;

@@ -1,17 +1,19 @@
-//! [`HandOffBackend`]: how a process without task handlers (the CLI, the MCP server) starts work.
+//! [`HandOffBackend`]: how a process without task handlers (the `mageflow` CLI, its MCP server, the web view) starts
+//! and resumes work: it leaves the runs to the workers.
 
 use std::time::Duration;
 
+use super::{BackendError, Dispatcher, Interrupt, Run, Runner, Worker};
 use async_trait::async_trait;
-use mageflow_runtime::backend::{BackendError, Dispatcher, Interrupt, Run, Runner, Worker};
 
 /// A backend that runs nothing: it leaves every run it is handed to the workers.
 ///
 /// When a flow starts (or resumes), the engine records each run that is due in the store's outbox in the same atomic
 /// step, then hands the runs to the backend. This backend accepts them and does nothing else, so they wait in the
-/// outbox until a worker's recovery sweep (`MageflowBuilder::recovery`, every 30 s for runs older than 60 s by
+/// outbox until a worker's recovery sweep ([`MageflowBuilder::recovery`](crate::MageflowBuilder::recovery), every 30 s
+/// for runs older than 60 s by
 /// default) dispatches them through that worker's own backend. A run therefore begins within the sweep's interval
-/// plus its grace after the CLI started it; workers that take runs from the CLI may sweep more often.
+/// plus its grace after it was started here; workers that take runs from such processes may sweep more often.
 ///
 /// Interrupts need nothing from here either: an interrupted run loses its lease, and the worker running it aborts
 /// it at its next lease renewal.
