@@ -22,7 +22,7 @@ use crate::model::{Outcome, SignatureId};
 use crate::run::definitions::{self, TaskDefinition};
 use crate::run::scope::CreationScope;
 use crate::run::task::{Task, TaskContext};
-use crate::store::Store;
+use crate::store::{Notified, Store};
 
 struct Inner {
     session: Session,
@@ -153,6 +153,13 @@ impl Mageflow {
     /// `timeout`, fails with [`Error::WaitTimeout`] when it takes longer.
     pub async fn wait(&self, id: &SignatureId, timeout: Option<Duration>) -> Result<SignatureState> {
         self.session().wait(id, timeout).await
+    }
+
+    /// A future that completes when signature `id` finishes, for tools that follow flows (it may also complete
+    /// when the store reconnected and a notice could have been lost: read the state again then). A signature's end
+    /// is announced only to waiters counted on it; this counts one.
+    pub async fn finish_notice(&self, id: &SignatureId) -> Result<Notified> {
+        self.session().finish_notice(id).await
     }
 
     async fn lifecycle(&self, op: Lifecycle, id: &SignatureId) -> Result<()> {

@@ -99,8 +99,7 @@ async fn follow(state: Arc<AppState>, id: SignatureId, first: FlowTree, sender: 
         let room = MAX_WATCHED.saturating_sub(watched.len());
         let new: Vec<SignatureId> = to_watch.into_iter().filter(|node| !watched.contains(node)).take(room).collect();
         for node in new {
-            let channel = format!("{}:finished:{node}", state.client.key_prefix());
-            match state.client.store().notified(&channel).await {
+            match state.client.finish_notice(&node).await {
                 Ok(notified) => {
                     watched.insert(node.clone());
                     finishes.push(notified.map(move |()| node).boxed());

@@ -11,6 +11,7 @@ use crate::engine::state::{FlowTree, SignatureState};
 use crate::error::{Error, Result};
 use crate::model::{SignatureId, Status};
 use crate::run::scope::CreationScope;
+use crate::store::Notified;
 
 /// How long a waiter goes without a notification before it reads the state again anyway (a notification can be
 /// lost while the store reconnects).
@@ -76,6 +77,15 @@ impl Session {
                 tokio::time::timeout(limit, wait).await.unwrap_or(Err(Error::WaitTimeout(id.clone(), limit)))
             }
         }
+    }
+
+    /// A future that completes when signature `id` finishes (or when notifications may have been lost because the
+    /// store reconnected: read the state again then). Subscribes, then counts itself as a waiter on the signature,
+    /// since the script announces only the ends of signatures someone waits for.
+    pub async fn finish_notice(&self, id: &SignatureId) -> Result<Notified> {
+        let notified = self.engine.store.notified(&self.engine.keys.finished_channel(id)).await?;
+        self.engine.read_watching(id).await?.ok_or_else(|| Error::NotFound(id.clone()))?;
+        Ok(notified)
     }
 
     /// Runs a lifecycle operation and hands what it makes due or interrupts to the backend.

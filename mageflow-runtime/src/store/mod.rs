@@ -32,12 +32,15 @@ pub(crate) use slot::{SLOTS, slot_of};
 pub struct Script {
     source: &'static str,
     sha1: String,
+    // read by the stores (features `redis`, `memory`)
+    #[cfg_attr(not(any(feature = "redis", feature = "memory")), allow(dead_code))]
     library: Option<Library>,
 }
 
 /// A script that is also a Redis Function library: loaded once per server (`FUNCTION LOAD`), called with `FCALL`,
 /// so that the functions and tables it defines are built once instead of on every call.
 #[derive(Clone, Debug)]
+#[cfg_attr(not(any(feature = "redis", feature = "memory")), allow(dead_code))]
 pub(crate) struct Library {
     /// The library's name and its function's: `mageflow_` and the first 16 hex digits of the body's SHA-1, so that
     /// two versions of mageflow on one server each call their own.
@@ -91,6 +94,7 @@ impl Script {
     }
 
     /// The Function library form, when the script has one.
+    #[cfg_attr(not(any(feature = "redis", feature = "memory")), allow(dead_code))]
     pub(crate) fn as_library(&self) -> Option<&Library> {
         self.library.as_ref()
     }
