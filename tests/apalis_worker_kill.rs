@@ -207,7 +207,7 @@ async fn a_killed_apalis_worker_leaves_every_flow_complete_exactly_once() {
         }
     }
     let store = client.store();
-    let counts = store.read_hash(&format!("{prefix}:counts")).await.unwrap();
+    let counts = support::read_hash(store.as_ref(), &format!("{prefix}:counts")).await;
     let expected: BTreeMap<String, String> =
         ["chain_done", "swarm_done"].iter().map(|name| (name.to_string(), "1".to_owned())).collect();
     assert_eq!(counts.into_iter().collect::<BTreeMap<_, _>>(), expected, "each callback ran exactly once");
@@ -215,7 +215,7 @@ async fn a_killed_apalis_worker_leaves_every_flow_complete_exactly_once() {
     // every item and step ran; those the killed worker had begun and not finished ran again on the other worker,
     // as attempt 2, and nothing else ran twice
     let mut runs: BTreeMap<String, Vec<(String, u32)>> = BTreeMap::new();
-    for entry in store.read_list(&format!("{prefix}:runs")).await.unwrap() {
+    for entry in support::read_list(store.as_ref(), &format!("{prefix}:runs")).await {
         let parts: Vec<&str> = entry.split(':').collect();
         runs.entry(parts[0].to_owned()).or_default().push((parts[1].to_owned(), parts[2].parse().unwrap()));
     }

@@ -55,7 +55,7 @@ async fn a_flow_runs_over_tls_with_a_custom_ca() {
     .unwrap();
     let keys = mageflow::Store::scan(&store, "tls:").await.unwrap();
     let group = keys.iter().find(|info| info.key.contains(":g:")).expect("a group of signatures");
-    let fields = mageflow::Store::read_hash(&store, &group.key).await.unwrap();
+    let fields = support::read_hash(&store, &group.key).await;
     assert!(fields.contains_key(&format!("{chain_id}|kind")), "the chain is in the TLS server: {fields:?}");
 }
 
@@ -69,12 +69,12 @@ async fn a_server_signed_by_another_ca_is_refused() {
         RedisStore::connect_with(RedisStoreConfig::new(&url).tls(RedisTls::default().ca_file(other.path("ca.pem"))))
             .await
             .unwrap_err();
-    let StoreError::Tls(message) = &error else { panic!("expected a TLS error, got {error:?}") };
+    let StoreError::Tls { detail: message, .. } = &error else { panic!("expected a TLS error, got {error:?}") };
     assert!(message.contains("is not trusted") && message.contains("UnknownIssuer"), "{message}");
     assert!(!error.to_string().contains('\n'), "one line: {error}");
     // the system roots do not know the test's CA either
     let error = RedisStore::connect(&url).await.unwrap_err();
-    assert!(matches!(&error, StoreError::Tls(message) if message.contains("is not trusted")), "{error}");
+    assert!(matches!(&error, StoreError::Tls { detail: message, .. } if message.contains("is not trusted")), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -87,7 +87,7 @@ async fn rediss_to_a_plaintext_server_is_refused() {
         RedisStore::connect_with(RedisStoreConfig::new(&url).tls(RedisTls::default().ca_file(certs.path("ca.pem"))))
             .await
             .unwrap_err();
-    let StoreError::Tls(message) = &error else { panic!("expected a TLS error, got {error:?}") };
+    let StoreError::Tls { detail: message, .. } = &error else { panic!("expected a TLS error, got {error:?}") };
     assert!(message.contains("no TLS handshake"), "{message}");
     // and the same server over redis:// works: nothing else was wrong
     RedisStore::connect(&plain).await.unwrap();
@@ -187,20 +187,20 @@ async fn passwords_appear_in_no_error_and_no_log() {
 
     // the right user with a wrong password, and a wrong user with the password
     let error = RedisStore::connect(&format!("redis://app:{SECRET}x@127.0.0.1:{port}")).await.unwrap_err();
-    assert!(matches!(error, StoreError::Authentication(_)), "{error:?}");
+    assert!(matches!(error, StoreError::Authentication { .. }), "{error:?}");
     assert_hidden(&error, "Redis refused the credentials: the user `app` or its password is wrong");
     let error = RedisStore::connect(&format!("redis://nobody:{SECRET}@127.0.0.1:{port}")).await.unwrap_err();
     assert_hidden(&error, "the user `nobody` or its password is wrong");
     // no password where one is needed
     let error = RedisStore::connect(&format!("redis://127.0.0.1:{port}")).await.unwrap_err();
-    assert!(matches!(error, StoreError::Authentication(_)), "{error:?}");
+    assert!(matches!(error, StoreError::Authentication { .. }), "{error:?}");
     assert_hidden(&error, "Redis requires a password");
 
     // a user that may not touch mageflow's keys: the first transition says so
     let url = format!("redis://limited:{SECRET}@127.0.0.1:{port}");
     let error = Mageflow::builder().redis(RedisStoreConfig::new(&url)).task(shout).build().await.unwrap_err();
     let error = store_error(error);
-    assert!(matches!(error, StoreError::PermissionDenied(_)), "{error:?}");
+    assert!(matches!(error, StoreError::PermissionDenied { .. }), "{error:?}");
     assert_hidden(&error, "the Redis user lacks a permission mageflow needs (user `limited`: NOPERM");
 
     // TLS errors with a password in the URL
@@ -258,7 +258,10 @@ async fn a_plain_url_to_one_cluster_node_connects_to_the_cluster() {
     }
     assert!(ports.len() > 1, "12 groups spread over more than one primary: {ports:?}");
     let error = RedisStore::connect(&format!("{url}/3")).await.unwrap_err();
-    assert!(matches!(&error, StoreError::Config(message) if message.contains("only database 0")), "{error}");
+    assert!(
+        matches!(&error, StoreError::Config { detail: message, .. } if message.contains("only database 0")),
+        "{error}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -272,7 +275,7 @@ async fn a_store_on_a_cluster_over_tls() {
     cluster_scenario(&mut cluster, &store).await;
     // the same nodes without the test's CA: refused, never plaintext
     let error = RedisStore::connect(&cluster.url()).await.unwrap_err();
-    assert!(matches!(&error, StoreError::Tls(message) if message.contains("is not trusted")), "{error}");
+    assert!(matches!(&error, StoreError::Tls { detail: message, .. } if message.contains("is not trusted")), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -297,7 +300,7 @@ async fn a_call_after_a_cluster_failover_reaches_the_new_primary() {
         tokio::time::timeout(WAIT, store.eval(&script, keys(), vec!["v2".into(), channel])).await.expect("in time");
     assert_eq!(reply.unwrap(), Reply::Int(2));
     tokio::time::timeout(WAIT, notified).await.expect("notified after the failover");
-    assert_eq!(store.read_list(&format!("{tag}:list")).await.unwrap(), vec!["v1", "v2"]);
+    assert_eq!(support::read_list(&store, &format!("{tag}:list")).await, vec!["v1", "v2"]);
     let exists = cluster.cli(cluster.index_of(replica), &["script", "exists", script.sha1()]);
     assert_eq!(exists.trim(), "1", "the new primary has the script");
 }
@@ -305,28 +308,17 @@ async fn a_call_after_a_cluster_failover_reaches_the_new_primary() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn task_definitions_are_published_and_listed_on_a_cluster() {
     let cluster = RedisCluster::start();
-    // no sweep: the transition script is not cluster-ready yet; publishing and listing definitions is
-    let client = Mageflow::builder()
-        .redis_url(cluster.url())
-        .key_prefix("cldef")
-        .task(shout)
-        .recovery(None, std::time::Duration::ZERO)
-        .build()
-        .await
-        .unwrap();
+    let client = Mageflow::builder().redis_url(cluster.url()).key_prefix("cldef").task(shout).build().await.unwrap();
     let definitions = client.task_definitions().await.unwrap();
     let listed: Vec<(&str, &Value, u32)> =
         definitions.iter().map(|d| (d.name.as_str(), &d.input_schema, d.retries)).collect();
     let schema = serde_json::to_value(schemars::schema_for!(String)).unwrap();
     assert_eq!(listed, [("shout", &schema, 0)]);
-    let reader = Mageflow::builder()
-        .redis_url(cluster.url())
-        .key_prefix("cldef")
-        .recovery(None, std::time::Duration::ZERO)
-        .build()
-        .await
-        .unwrap();
+    let reader = Mageflow::builder().redis_url(cluster.url()).key_prefix("cldef").build().await.unwrap();
     assert_eq!(reader.task_definitions().await.unwrap(), definitions, "any client reads them");
+    // a client that registers no task signs it by name, checked against the published definition
+    let error = reader.sign_name("shout").run(json!(42)).await.unwrap_err();
+    assert!(matches!(error, mageflow::Error::InvalidInput { .. }), "{error}");
 }
 
 /// Scripts routed by their keys to each primary, NOSCRIPT answered, reads, scans and notifications on a cluster.
@@ -364,9 +356,9 @@ async fn cluster_scenario(cluster: &mut RedisCluster, store: &RedisStore) {
         }
     }
     for (tag, node) in &tags {
-        let hash = store.read_hash(&format!("{tag}:hash")).await.unwrap();
+        let hash = support::read_hash(store, &format!("{tag}:hash")).await;
         assert_eq!(hash.get("value").map(String::as_str), Some("v2"));
-        assert_eq!(store.read_list(&format!("{tag}:list")).await.unwrap(), vec!["v1", "v2"]);
+        assert_eq!(support::read_list(store, &format!("{tag}:list")).await, vec!["v1", "v2"]);
         // the script was loaded again where it ran
         let exists = cluster.cli(cluster.index_of(*node), &["script", "exists", script.sha1()]);
         assert_eq!(exists.trim(), "1", "node {node} has the script again");
@@ -382,7 +374,7 @@ async fn cluster_scenario(cluster: &mut RedisCluster, store: &RedisStore) {
     let reply =
         tokio::time::timeout(WAIT, store.eval(&script, keys, vec!["v3".into(), channel])).await.expect("in time");
     assert_eq!(reply.unwrap(), Reply::Int(1), "the restarted node lost its list; the call was not lost");
-    assert_eq!(store.read_list(&format!("{tag}:list")).await.unwrap(), vec!["v3"]);
+    assert_eq!(support::read_list(store, &format!("{tag}:list")).await, vec!["v3"]);
 
     // preloading puts the script on every primary
     for index in 0..cluster.nodes.len() {
@@ -393,14 +385,11 @@ async fn cluster_scenario(cluster: &mut RedisCluster, store: &RedisStore) {
         let exists = cluster.cli(index, &["script", "exists", script.sha1()]);
         assert_eq!(exists.trim(), "1", "node {} has the script", cluster.nodes[index].port);
     }
-    store.write_hash("cl:task:shout", vec![("name".into(), "shout".into())]).await.unwrap();
-    assert_eq!(store.read_hash("cl:task:shout").await.unwrap().get("name").map(String::as_str), Some("shout"));
     // the scan sees the keys of every primary
     let mut found: Vec<String> = store.scan("cl:").await.unwrap().into_iter().map(|info| info.key).collect();
     found.sort();
     let mut expected: Vec<String> =
         tags.iter().flat_map(|(tag, _)| [format!("{tag}:hash"), format!("{tag}:list")]).collect();
-    expected.push("cl:task:shout".into());
     expected.sort();
     assert_eq!(found, expected);
 }
@@ -461,14 +450,17 @@ async fn a_missing_permission_or_a_wrong_password_says_which() {
     let client = Mageflow::builder().redis_url(&url).task(shout).build().await.unwrap();
     let error = tokio::time::timeout(WAIT, client.sign(shout).run("x".to_owned())).await.expect("in time").unwrap_err();
     let error = store_error(error);
-    assert!(matches!(error, StoreError::PermissionDenied(_)), "{error:?}");
+    assert!(matches!(error, StoreError::PermissionDenied { .. }), "{error:?}");
     let message = error.to_string();
     assert!(message.contains("user `mageflow`") && message.contains("redis.call('ZADD'"), "{message}");
     assert!(!message.contains('\n'), "one line: {message}");
+    let cause = std::error::Error::source(&error).expect("Redis's refusal is kept as the source");
+    assert!(cause.to_string().contains("NOPERM"), "{cause}");
+    assert!(cause.downcast_ref::<fred::error::Error>().is_some(), "the source is fred's error: {cause:?}");
 
     let url = format!("redis://mageflow:wrong-pw@127.0.0.1:{}", server.port);
     let error = store_error(Mageflow::builder().redis_url(&url).task(shout).build().await.unwrap_err());
-    assert!(matches!(error, StoreError::Authentication(_)), "{error:?}");
+    assert!(matches!(error, StoreError::Authentication { .. }), "{error:?}");
     assert_eq!(
         error.to_string(),
         "Redis refused the credentials: the user `mageflow` or its password is wrong (WRONGPASS invalid \
@@ -644,7 +636,7 @@ mod sentinel {
         // without the test's CA the sentinels themselves are refused
         let error = mageflow::RedisStore::connect(&url).await.unwrap_err();
         assert!(
-            matches!(&error, mageflow::store::StoreError::Tls(message) if message.contains("is not trusted")),
+            matches!(&error, mageflow::store::StoreError::Tls { detail: message, .. } if message.contains("is not trusted")),
             "{error}"
         );
     }

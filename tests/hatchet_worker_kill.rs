@@ -178,14 +178,14 @@ async fn a_killed_worker_leaves_the_swarm_complete_exactly_once() {
     let callback_state = client.wait(&callback_id, Some(TIMEOUT)).await.unwrap();
     assert_eq!((callback_state.status, callback_state.result), (Status::Done, Some(json!(ITEMS))));
     let store = client.store();
-    let counts = store.read_hash(&format!("{prefix}:kill:counts")).await.unwrap();
+    let counts = support::read_hash(store.as_ref(), &format!("{prefix}:kill:counts")).await;
     assert_eq!(counts.get("callback").map(String::as_str), Some("1"), "the success callback runs exactly once");
     assert_eq!(counts.get("outcomes").map(String::as_str), Some("50"));
 
     // every item ran; the items the killed worker had not finished ran again on the other worker, as attempt 2,
     // and no other item ran twice
     let mut runs: BTreeMap<i64, Vec<(String, u32)>> = BTreeMap::new();
-    for entry in store.read_list(&format!("{prefix}:kill:runs")).await.unwrap() {
+    for entry in support::read_list(store.as_ref(), &format!("{prefix}:kill:runs")).await {
         let parts: Vec<&str> = entry.split(':').collect();
         runs.entry(parts[0].parse().unwrap()).or_default().push((parts[1].to_owned(), parts[2].parse().unwrap()));
     }

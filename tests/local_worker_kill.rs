@@ -209,14 +209,14 @@ async fn runs_of_a_killed_process_are_recovered_by_another_exactly_once() {
             assert!(matches!(done.status, Status::Done | Status::Canceled), "{callback}: {:?}", done.status);
         }
     }
-    let counts = store.read_hash(&counts_key).await.unwrap();
+    let counts = support::read_hash(store.as_ref(), &counts_key).await;
     let expected: BTreeMap<String, String> =
         ["chain_done", "swarm_done", "lone_lost"].iter().map(|name| (name.to_string(), "1".to_owned())).collect();
     assert_eq!(counts.into_iter().collect::<BTreeMap<_, _>>(), expected, "each callback ran exactly once");
 
     // what ran where: the victim's runs once more on the survivor, as their next attempt; the rest once there
     let mut runs: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for entry in store.read_list(&format!("{prefix}:runs")).await.unwrap() {
+    for entry in support::read_list(store.as_ref(), &format!("{prefix}:runs")).await {
         let (what, rest) = entry.split_once(':').unwrap();
         runs.entry(what.to_owned()).or_default().push(rest.to_owned());
     }

@@ -26,7 +26,7 @@ async fn mutual_tls_from_the_environment() {
         RedisStore::connect_with(RedisStoreConfig::new(&url).tls(RedisTls::default().ca_file(certs.path("ca.pem"))))
             .await
             .unwrap_err();
-    assert!(matches!(refused, StoreError::Tls(_)), "{refused}");
+    assert!(matches!(refused, StoreError::Tls { .. }), "{refused}");
     // the environment names the CA and the client certificate; this is the only test that sets these variables
     // SAFETY: this binary runs this one test, so no other thread reads or writes the environment meanwhile
     unsafe {

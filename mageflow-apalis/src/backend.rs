@@ -188,8 +188,12 @@ impl ApalisBackend {
     /// Deletes the records apalis keeps of jobs that finished more than `age` ago (apalis-redis keeps every job's
     /// data and result until then). Returns how many were deleted.
     pub async fn vacuum(&self, age: Duration) -> std::result::Result<usize, BackendError> {
-        let mut storage = self.storage().await.map_err(|error| BackendError::Other(error.to_string()))?;
-        storage.vacuum_before(age).await.map_err(|error| BackendError::Other(format!("apalis-redis vacuum: {error}")))
+        let mut storage =
+            self.storage().await.map_err(|error| BackendError::other(error.to_string()).caused_by(error))?;
+        storage
+            .vacuum_before(age)
+            .await
+            .map_err(|error| BackendError::other(format!("apalis-redis vacuum: {error}")).caused_by(error))
     }
 
     /// The channel on which interrupts of this queue's runs are published.
@@ -210,7 +214,7 @@ impl std::fmt::Debug for ApalisBackend {
 
 /// The apalis job of a run: the run itself, as JSON.
 fn job_of(run: &Run) -> std::result::Result<RedisTask, BackendError> {
-    let bytes = serde_json::to_vec(run).map_err(|error| BackendError::Dispatch(error.to_string()))?;
+    let bytes = serde_json::to_vec(run).map_err(|error| BackendError::dispatch(error.to_string()).caused_by(error))?;
     Ok(TaskBuilder::new(bytes).build())
 }
 
@@ -222,11 +226,12 @@ impl Dispatcher for ApalisBackend {
         }
         let jobs = runs.iter().map(job_of).collect::<std::result::Result<Vec<_>, _>>()?;
         let mut conn = self.connection().await.map_err(|error| {
-            BackendError::Dispatch(format!("cannot reach the apalis queue's Redis at {}: {error}", self.inner.url))
+            BackendError::dispatch(format!("cannot reach the apalis queue's Redis at {}: {error}", self.inner.url))
+                .caused_by(error)
         })?;
         apalis_redis::queries::push_tasks(&mut conn, &self.inner.config, &jobs)
             .await
-            .map_err(|error| BackendError::Dispatch(format!("apalis-redis push: {error}")))?;
+            .map_err(|error| BackendError::dispatch(format!("apalis-redis push: {error}")).caused_by(error))?;
         // apalis-redis 1.0 pushes every job as scheduled for now (to be promoted by the next fetch) and so never
         // publishes its `available` wake-up: publish it here, or idle workers would wait for their next heartbeat
         let woken = redis::cmd("PUBLISH")
@@ -247,19 +252,17 @@ impl Dispatcher for ApalisBackend {
             return Ok(());
         }
         let mut conn = self.connection().await.map_err(|error| {
-            BackendError::Other(format!("cannot reach the apalis queue's Redis at {}: {error}", self.inner.url))
+            BackendError::other(format!("cannot reach the apalis queue's Redis at {}: {error}", self.inner.url))
+                .caused_by(error)
         })?;
         for run in runs {
             let Some(run_ref) = &run.run_ref else {
                 tracing::debug!(signature = %run.signature_id, "no apalis job to abort (the run has not begun)");
                 continue;
             };
-            redis::cmd("PUBLISH")
-                .arg(&channel)
-                .arg(run_ref)
-                .query_async::<u64>(&mut conn)
-                .await
-                .map_err(|error| BackendError::Other(format!("cannot publish the interrupt of {run_ref}: {error}")))?;
+            redis::cmd("PUBLISH").arg(&channel).arg(run_ref).query_async::<u64>(&mut conn).await.map_err(|error| {
+                BackendError::other(format!("cannot publish the interrupt of {run_ref}: {error}")).caused_by(error)
+            })?;
             tracing::info!(signature = %run.signature_id, job = %run_ref, "published an interrupt");
         }
         Ok(())
@@ -270,7 +273,7 @@ impl Dispatcher for ApalisBackend {
 impl RunningSide for ApalisBackend {
     async fn start(&self, worker: MageflowWorker) -> std::result::Result<(), BackendError> {
         if self.inner.started.set(()).is_err() {
-            return Err(BackendError::Other("the apalis backend was already started".into()));
+            return Err(BackendError::other("the apalis backend was already started"));
         }
         let options = &self.inner.options;
         if !options.run_worker {
@@ -282,7 +285,7 @@ impl RunningSide for ApalisBackend {
             return Ok(());
         }
         // interrupts first, so that no run starts before they can reach it
-        let pubsub = subscribe(&self.inner.client, &self.interrupt_channel()).await.map_err(BackendError::Other)?;
+        let pubsub = subscribe(&self.inner.client, &self.interrupt_channel()).await.map_err(BackendError::other)?;
         let subscriber = tokio::spawn(listen_for_interrupts(
             pubsub,
             self.inner.client.clone(),
@@ -331,7 +334,7 @@ impl RunningSide for ApalisBackend {
             Ok(_) => Ok(()),
             Err(_) => {
                 supervisor.abort();
-                Err(BackendError::Other("the apalis worker did not stop within 5 s of aborting its runs".into()))
+                Err(BackendError::other("the apalis worker did not stop within 5 s of aborting its runs"))
             }
         }
     }

@@ -302,7 +302,7 @@ impl Dispatcher for HatchetBackend {
                 }
                 many => retry_unreached("BulkTriggerWorkflow", || connection.bulk_trigger_workflow(many)).await,
             };
-            let run_ids = triggered.map_err(|error| BackendError::Dispatch(error.to_string()))?;
+            let run_ids = triggered.map_err(|error| BackendError::dispatch(error.to_string()).caused_by(error))?;
             tracing::debug!(runs = chunk.len(), "triggered Hatchet runs");
             self.watch(chunk, run_ids);
         }
@@ -326,7 +326,7 @@ impl Dispatcher for HatchetBackend {
         let connection = &self.inner.connection;
         let cancelled = retry_unreached("CancelTasks", || connection.cancel_tasks(refs.clone()))
             .await
-            .map_err(|error| BackendError::Other(error.to_string()))?;
+            .map_err(|error| BackendError::other(error.to_string()).caused_by(error))?;
         tracing::info!(asked = refs.len(), cancelled = cancelled.len(), "cancelled Hatchet runs");
         Ok(())
     }
@@ -336,7 +336,7 @@ impl Dispatcher for HatchetBackend {
 impl Runner for HatchetBackend {
     async fn start(&self, worker: MageflowWorker) -> std::result::Result<(), BackendError> {
         if self.inner.started.set(()).is_err() {
-            return Err(BackendError::Other("the Hatchet backend was already started".into()));
+            return Err(BackendError::other("the Hatchet backend was already started"));
         }
         let options = &self.inner.options;
         if options.watch_runs {
@@ -356,7 +356,7 @@ impl Runner for HatchetBackend {
         let mut workflows = Vec::with_capacity(names.len());
         for name in names {
             if let Some(other) = tasks.insert(name.to_lowercase(), name.clone()) {
-                return Err(BackendError::Other(format!(
+                return Err(BackendError::other(format!(
                     "the tasks `{other}` and `{name}` differ only in case, but Hatchet workflow names are lower \
                      case: rename one of them"
                 )));
@@ -372,7 +372,10 @@ impl Runner for HatchetBackend {
         let connection = &self.inner.connection;
         if !options.run_worker {
             for workflow in &workflows {
-                connection.put_workflow(workflow).await.map_err(|error| BackendError::Other(error.to_string()))?;
+                connection
+                    .put_workflow(workflow)
+                    .await
+                    .map_err(|error| BackendError::other(error.to_string()).caused_by(error))?;
             }
             tracing::info!(workflows = workflows.len(), "declared the Hatchet workflows; no worker runs here");
             return Ok(());
@@ -386,10 +389,10 @@ impl Runner for HatchetBackend {
         worker_options.reconnect_initial = options.reconnect_initial;
         worker_options.reconnect_max = options.reconnect_max;
         let runner = StepRunner { worker, tasks };
-        let handle = crate::worker::Worker::new(connection.clone(), worker_options, workflows, runner)
-            .start()
-            .await
-            .map_err(|error| BackendError::Other(format!("cannot start the Hatchet worker: {error}")))?;
+        let handle =
+            crate::worker::Worker::new(connection.clone(), worker_options, workflows, runner).start().await.map_err(
+                |error| BackendError::other(format!("cannot start the Hatchet worker: {error}")).caused_by(error),
+            )?;
         let _ = self.inner.worker_id.set(handle.worker_id().to_owned());
         let _ = self.inner.slots.set(slots);
         *lock(&self.inner.worker) = Some(handle);
@@ -406,7 +409,9 @@ impl Runner for HatchetBackend {
         if let Some(watcher) = lock(&self.inner.watcher).take() {
             watcher.abort();
         }
-        stopped.map_err(|error| BackendError::Other(format!("the Hatchet worker stopped with an error: {error}")))
+        stopped.map_err(|error| {
+            BackendError::other(format!("the Hatchet worker stopped with an error: {error}")).caused_by(error)
+        })
     }
 }
 

@@ -45,6 +45,7 @@ pub enum HatchetError {
         /// The RPC that failed, e.g. `Dispatcher.Register`.
         call: &'static str,
         /// The status the engine answered.
+        #[source]
         status: tonic::Status,
     },
 
@@ -111,3 +112,22 @@ impl HatchetError {
 
 /// Result alias for this crate.
 pub type Result<T, E = HatchetError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use mageflow_runtime::backend::BackendError;
+
+    use super::*;
+
+    #[test]
+    fn the_status_of_a_failed_call_stays_reachable_through_a_backend_error() {
+        let rpc = HatchetError::rpc("Admin.TriggerWorkflow", tonic::Status::unavailable("engine down"));
+        let error = BackendError::dispatch(rpc.to_string()).caused_by(rpc);
+        let hatchet = error.source().expect("the Hatchet error is the source");
+        assert!(matches!(hatchet.downcast_ref::<HatchetError>(), Some(HatchetError::Rpc { .. })), "{hatchet:?}");
+        let status = hatchet.source().and_then(|cause| cause.downcast_ref::<tonic::Status>()).expect("the status");
+        assert_eq!((status.code(), status.message()), (Code::Unavailable, "engine down"));
+    }
+}

@@ -193,11 +193,7 @@ impl MageflowBuilder {
         engine.idempotent_creation = self.idempotent_creation;
         engine.lease = self.lease;
         let engine = Arc::new(engine);
-        for registered in registry.registered() {
-            let key = engine.keys.definition(&registered.definition.name);
-            store.write_hash(&key, registered.definition.to_fields()).await?;
-        }
-        // for tools that run no handlers (the CLI, the MCP server): all definitions in one hash
+        // for clients that sign tasks they do not run, and for tools that run no handlers (the CLI, the MCP server)
         definitions::publish(store.as_ref(), &self.prefix, registry.registered().map(|r| &*r.definition)).await?;
         backend.start(Worker::new(&engine, self.concurrency)).await?;
         let sweeper = self.recovery_interval.map(|interval| {

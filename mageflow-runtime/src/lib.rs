@@ -22,7 +22,7 @@ pub use config::{KindTtl, TtlConfig};
 pub use engine::batch::Batch;
 pub use engine::index::{FlowCursor, FlowFilter, FlowPage, FlowSummary, StuckReason, StuckRun};
 pub use engine::state::{FlowTree, SignatureState, SwarmProgress};
-pub use error::{Error, Result};
+pub use error::{Cause, Error, Result};
 pub use flow::dsl::{Flow, InputFields, IntoFlow};
 pub use flow::{
     AnyKind, Chain, ChainKind, Handle, IntoNodes, Node, Signature, Swarm, SwarmConfig, SwarmKind, TaskKind,

@@ -48,8 +48,10 @@ async fn a_redis_that_goes_away_is_a_clear_error_and_its_return_is_picked_up() {
 
     server.stop();
     let error = client.sign(add_one).run_no_wait(msg(t, 2)).await.unwrap_err();
-    assert!(matches!(error, Error::Store(StoreError::Unavailable(_))), "{error:?}");
+    assert!(matches!(error, Error::Store(StoreError::Unavailable { .. })), "{error:?}");
     assert!(error.to_string().contains("check that Redis is running"), "{error}");
+    let cause = std::error::Error::source(&error).expect("the Redis client's error is kept as the source");
+    assert!(cause.downcast_ref::<fred::error::Error>().is_some(), "the source is fred's error: {cause:?}");
 
     // commands sent while the client reconnects wait for the connection (up to the command timeout)
     server.restart();

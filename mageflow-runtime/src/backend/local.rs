@@ -132,7 +132,7 @@ impl Dispatcher for LocalBackend {
     }
 
     async fn interrupt(&self, runs: &[Interrupt]) -> Result<(), BackendError> {
-        let running = self.inner.runs.running.lock().map_err(|_| BackendError::Other("lock poisoned".into()))?;
+        let running = self.inner.runs.running.lock().map_err(|_| BackendError::other("lock poisoned"))?;
         for run in runs {
             if let Some(handle) = running.get(&run.signature_id) {
                 tracing::info!(signature = %run.signature_id, "interrupting the running task");
@@ -152,7 +152,7 @@ impl Runner for LocalBackend {
     async fn start(&self, worker: Worker) -> Result<(), BackendError> {
         let receiver = self.inner.receiver.lock().map_err(|_| BackendError::ShutDown)?.take();
         let Some(mut receiver) = receiver else {
-            return Err(BackendError::Other("the local backend was already started".into()));
+            return Err(BackendError::other("the local backend was already started"));
         };
         let runs = self.inner.runs.clone();
         let pool = self.pool();

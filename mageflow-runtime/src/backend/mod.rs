@@ -17,6 +17,7 @@ pub use crate::run::worker::{AttemptOutcome, SkipReason, Worker};
 pub use handoff::HandOffBackend;
 pub use local::LocalBackend;
 
+use crate::error::Cause;
 use crate::model::SignatureId;
 
 /// One run of a task, as the engine dispatches it.
@@ -94,18 +95,51 @@ pub trait Backend: Dispatcher + Runner {}
 
 impl<T: Dispatcher + Runner> Backend for T {}
 
-/// An error of a backend.
-#[derive(Debug, thiserror::Error)]
+/// An error of a backend. `detail` says what went wrong (including the underlying error's text); the underlying
+/// error (a `tonic` status, a Redis error of apalis) stays reachable as the [`source`](std::error::Error::source).
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BackendError {
     /// The backend refused or failed to dispatch; the runs stay in the outbox and are dispatched again by the
     /// recovery sweep.
-    #[error("dispatch failed: {0}; the runs stay in the outbox and are dispatched again by the recovery sweep")]
-    Dispatch(String),
+    #[error("dispatch failed: {detail}; the runs stay in the outbox and are dispatched again by the recovery sweep")]
+    Dispatch {
+        /// What failed.
+        detail: String,
+        /// The underlying error.
+        #[source]
+        cause: Option<Cause>,
+    },
     /// The backend was shut down.
     #[error("the backend is shut down")]
     ShutDown,
     /// Any other failure of the task manager.
-    #[error("{0}")]
-    Other(String),
+    #[error("{detail}")]
+    Other {
+        /// What failed.
+        detail: String,
+        /// The underlying error.
+        #[source]
+        cause: Option<Cause>,
+    },
+}
+
+impl BackendError {
+    /// [`BackendError::Dispatch`] without a cause.
+    pub fn dispatch(detail: impl Into<String>) -> Self {
+        BackendError::Dispatch { detail: detail.into(), cause: None }
+    }
+
+    /// [`BackendError::Other`] without a cause.
+    pub fn other(detail: impl Into<String>) -> Self {
+        BackendError::Other { detail: detail.into(), cause: None }
+    }
+
+    /// The same error, keeping `cause` as its source (a [`ShutDown`](BackendError::ShutDown) has none to keep).
+    pub fn caused_by(mut self, error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        if let BackendError::Dispatch { cause, .. } | BackendError::Other { cause, .. } = &mut self {
+            *cause = Some(Cause::new(error));
+        }
+        self
+    }
 }

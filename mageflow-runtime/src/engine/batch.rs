@@ -198,10 +198,10 @@ fn refusal(subs: &[Sub], transition: &Transition) -> Error {
     let index: usize = extra.first().and_then(|i| i.parse().ok()).unwrap_or(0);
     let code = extra.get(1).map(String::as_str).unwrap_or_default();
     let Some(refusal) = Refusal::parse(code) else {
-        return Error::Store(crate::store::StoreError::Protocol(format!("a batch was refused with `{code}`")));
+        return Error::Store(crate::store::StoreError::protocol(format!("a batch was refused with `{code}`")));
     };
     let Some(id) = extra.get(2).and_then(|id| SignatureId::parse(id)) else {
-        return Error::Store(crate::store::StoreError::Protocol(format!("a batch was refused with {extra:?}")));
+        return Error::Store(crate::store::StoreError::protocol(format!("a batch was refused with {extra:?}")));
     };
     let detail = |n: usize| extra.get(3 + n).map(String::as_str).unwrap_or_default();
     let adding = match subs.get(index.wrapping_sub(1)) {

@@ -68,12 +68,12 @@ impl Batcher {
         if lead {
             tokio::spawn(send_all(self.inner.clone(), shard));
         }
-        answer.await.map_err(|_| Error::Store(StoreError::Unavailable("a batched call was dropped".into())))?
+        answer.await.map_err(|_| Error::Store(StoreError::unavailable("a batched call was dropped")))?
     }
 }
 
 fn poisoned() -> Error {
-    Error::Store(StoreError::Protocol("the batcher's lock is poisoned".into()))
+    Error::Store(StoreError::protocol("the batcher's lock is poisoned"))
 }
 
 /// Sends a shard's queued calls until none is left.
@@ -114,9 +114,8 @@ async fn send_all(inner: Arc<Inner>, shard: usize) {
 /// The error of a failed `multi` call, for each of its callers.
 fn same_error(error: &Error, text: &str) -> Error {
     Error::Store(match error {
-        Error::Store(StoreError::Unavailable(detail)) => StoreError::Unavailable(detail.clone()),
-        Error::Store(StoreError::Script(detail)) => StoreError::Script(detail.clone()),
-        _ => StoreError::Protocol(text.to_owned()),
+        Error::Store(store) => store.clone(),
+        _ => StoreError::protocol(text.to_owned()),
     })
 }
 

@@ -11,8 +11,8 @@ use serde_json::Value;
 use super::session::Session;
 use crate::error::{Error, Result};
 use crate::flow::{Body, Node};
-use crate::run::input;
 use crate::run::registry::Definition;
+use crate::run::{definitions, input};
 
 impl Session {
     /// Looks up the definitions of every task in a tree (registered here, or recorded in the store by a worker)
@@ -48,8 +48,7 @@ impl Session {
         if let Some(definition) = engine.registry.definition(name) {
             return Ok(definition);
         }
-        let fields = engine.store.read_hash(&engine.keys.definition(name)).await?;
-        match Definition::from_fields(&fields) {
+        match definitions::get(engine.store.as_ref(), engine.keys.prefix(), name).await? {
             Some(definition) => Ok(engine.registry.learn(definition)),
             None => Err(Error::UnknownTask { name: name.to_owned(), known: engine.registry.known_names() }),
         }

@@ -136,7 +136,7 @@ impl Engine {
         let mut delay = Duration::from_millis(100);
         loop {
             match self.call(op, id, op_args.clone()).await {
-                Err(Error::Store(StoreError::Unavailable(detail))) if started.elapsed() < self.store_retry => {
+                Err(Error::Store(StoreError::Unavailable { detail, .. })) if started.elapsed() < self.store_retry => {
                     let op = op.as_str();
                     tracing::warn!(op, %detail, "the store is unreachable; retrying the transition in {delay:?}");
                     tokio::time::sleep(delay).await;
@@ -516,7 +516,7 @@ fn flag(on: bool) -> String {
 }
 
 fn protocol_error(detail: String) -> Error {
-    Error::Store(StoreError::Protocol(detail))
+    Error::Store(StoreError::protocol(detail))
 }
 
 /// The signature a `moved` refusal names and the group it moved to.

@@ -303,11 +303,6 @@ impl Keys {
         self.shard_key(shard_of(group_of(id)), &format!("ptr:{id}"))
     }
 
-    /// A task definition's hash (input schema, return field, retries): the only keys without a TTL.
-    pub fn definition(&self, task: &str) -> String {
-        format!("{}:task:{task}", self.prefix)
-    }
-
     /// The channel the script publishes a signature's new status on when it finishes, if someone waits for it: a
     /// waiter subscribes, then reads the signature with `Engine::read_watching`, which counts it.
     pub fn finished_channel(&self, id: &SignatureId) -> String {
@@ -577,7 +572,7 @@ pub(crate) struct Transition {
 }
 
 fn protocol(detail: impl Into<String>) -> Error {
-    Error::Store(StoreError::Protocol(detail.into()))
+    Error::Store(StoreError::protocol(detail))
 }
 
 fn texts(reply: Option<&Reply>) -> Vec<String> {
@@ -661,7 +656,7 @@ impl Transition {
                 let parts = reply.as_array().unwrap_or_default();
                 if parts.first().and_then(Reply::as_text) == Some("error") {
                     let message = texts(parts.get(3)).join(" ");
-                    return Err(Error::Store(StoreError::Script(message)));
+                    return Err(Error::Store(StoreError::script(message)));
                 }
                 Transition::parse(reply.clone())
             })

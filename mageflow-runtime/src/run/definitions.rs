@@ -1,13 +1,14 @@
 //! Published task definitions: what a client that registers tasks tells operators' tools about them (name, input
 //! and output schemas, retries, timeout), in one hash `<prefix>:tasks` written and read by `store/definitions.lua`.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::run::registry::Definition;
+use crate::run::task::TaskOptions;
 use crate::store::{Reply, Script, Store, StoreError};
 
 /// The script that publishes and lists definitions (one declared key: the definitions hash).
@@ -61,6 +62,18 @@ impl TaskDefinition {
             published_at,
         }
     }
+
+    /// The definition a client that does not register the task checks signatures and inputs against.
+    fn into_definition(self) -> Definition {
+        let options = TaskOptions {
+            retries: self.retries,
+            timeout: self.timeout_ms.map(Duration::from_millis),
+            ..TaskOptions::default()
+        };
+        let mut definition = Definition::new(self.name, self.input_schema, self.return_field, options);
+        definition.output_schema = self.output_schema;
+        definition
+    }
 }
 
 /// Publishes these definitions under `prefix` in one script call.
@@ -87,25 +100,41 @@ pub(crate) async fn publish<'a>(
     Ok(())
 }
 
+/// The definition of task `name` published under `prefix`, if any client registering it was built.
+pub(crate) async fn get(store: &dyn Store, prefix: &str, name: &str) -> Result<Option<Definition>> {
+    let reply = store.eval(script(), vec![key(prefix)], vec!["get".to_owned(), name.to_owned()]).await?;
+    match reply {
+        Reply::Nil => Ok(None),
+        Reply::Text(json) => Ok(Some(parse(prefix, name, &json)?.into_definition())),
+        other => Err(StoreError::protocol(format!("reading the definition of `{name}` replied {other:?}")).into()),
+    }
+}
+
+/// A published definition read back from its JSON.
+fn parse(prefix: &str, name: &str, json: &str) -> Result<TaskDefinition> {
+    serde_json::from_str(json).map_err(|error| {
+        StoreError::protocol(format!(
+            "the definition of task `{name}` in `{}` is not a task definition ({error}); a worker of this mageflow \
+             version publishes it again when it starts",
+            key(prefix)
+        ))
+        .caused_by(error)
+        .into()
+    })
+}
+
 /// Every definition published under `prefix`, sorted by name.
 pub(crate) async fn list(store: &dyn Store, prefix: &str) -> Result<Vec<TaskDefinition>> {
     let reply = store.eval(script(), vec![key(prefix)], vec!["list".to_owned()]).await?;
     let Some(flat) = reply.as_array() else {
-        return Err(StoreError::Protocol(format!("listing task definitions replied {reply:?}")).into());
+        return Err(StoreError::protocol(format!("listing task definitions replied {reply:?}")).into());
     };
     let mut definitions = Vec::with_capacity(flat.len() / 2);
     for pair in flat.chunks(2) {
         let [Reply::Text(name), Reply::Text(json)] = pair else {
-            return Err(StoreError::Protocol(format!("listing task definitions replied {pair:?}")).into());
+            return Err(StoreError::protocol(format!("listing task definitions replied {pair:?}")).into());
         };
-        let definition: TaskDefinition = serde_json::from_str(json).map_err(|error| {
-            StoreError::Protocol(format!(
-                "the definition of task `{name}` in `{}` is not a task definition ({error}); a worker of this \
-                 mageflow version publishes it again when it starts",
-                key(prefix)
-            ))
-        })?;
-        definitions.push(definition);
+        definitions.push(parse(prefix, name, json)?);
     }
     definitions.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(definitions)
@@ -113,12 +142,9 @@ pub(crate) async fn list(store: &dyn Store, prefix: &str) -> Result<Vec<TaskDefi
 
 #[cfg(all(test, feature = "memory"))]
 mod tests {
-    use std::time::Duration;
-
     use serde_json::json;
 
     use super::*;
-    use crate::run::task::TaskOptions;
     use crate::store::MemoryStore;
 
     fn definition(name: &str, retries: u32) -> Definition {
@@ -146,7 +172,8 @@ mod tests {
     #[tokio::test]
     async fn a_damaged_definition_is_named() {
         let store = MemoryStore::new();
-        store.write_hash("p:tasks", vec![("x".into(), "{".into())]).await.unwrap();
+        let damage = Script::new("return redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])");
+        store.eval(&damage, vec!["p:tasks".into()], vec!["x".into(), "{".into()]).await.unwrap();
         let error = list(&store, "p").await.unwrap_err().to_string();
         assert_eq!(
             error,

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 use serde_json::Value;
 
@@ -99,34 +98,6 @@ impl Definition {
             }
             None => true,
         }
-    }
-
-    /// The fields stored for this definition in the store.
-    pub fn to_fields(&self) -> Vec<(String, String)> {
-        let mut fields = vec![
-            ("name".to_owned(), self.name.clone()),
-            ("schema".to_owned(), self.schema.to_string()),
-            ("retries".to_owned(), self.options.retries.to_string()),
-        ];
-        if let Some(field) = &self.return_field {
-            fields.push(("return_field".to_owned(), field.clone()));
-        }
-        if let Some(timeout) = self.options.timeout {
-            fields.push(("timeout_ms".to_owned(), timeout.as_millis().to_string()));
-        }
-        fields
-    }
-
-    /// A definition read back from the store; `None` when the fields are not one.
-    pub fn from_fields(fields: &HashMap<String, String>) -> Option<Self> {
-        let name = fields.get("name")?.clone();
-        let schema = serde_json::from_str(fields.get("schema")?).ok()?;
-        let options = TaskOptions {
-            retries: fields.get("retries").and_then(|r| r.parse().ok()).unwrap_or(0),
-            timeout: fields.get("timeout_ms").and_then(|t| t.parse().ok()).map(Duration::from_millis),
-            ..TaskOptions::default()
-        };
-        Some(Definition::new(name, schema, fields.get("return_field").cloned(), options))
     }
 }
 

@@ -10,6 +10,7 @@
 --   publish name json [name json ...]  writes these definitions (a task published again is replaced);
 --                                      replies the number of definitions written
 --   list                               replies the hash as a flat list: name, json, name, json, ...
+--   get name                           replies the definition of one task, or nil
 local op = ARGV[1]
 if op == 'publish' then
   if #ARGV % 2 == 0 then
@@ -23,5 +24,7 @@ if op == 'publish' then
   return written
 elseif op == 'list' then
   return redis.call('HGETALL', KEYS[1])
+elseif op == 'get' then
+  return redis.call('HGET', KEYS[1], ARGV[2])
 end
 return redis.error_reply('definitions.lua: unknown operation ' .. tostring(op))

@@ -16,7 +16,7 @@ pub(crate) struct LuaHost {
 }
 
 fn lua_error(error: mlua::Error) -> StoreError {
-    StoreError::Script(error.to_string())
+    StoreError::script(error.to_string()).caused_by(error)
 }
 
 /// Turns the arguments of `redis.call` into command words, as Redis does (strings and numbers only).
@@ -72,7 +72,7 @@ fn lua_to_reply(value: Value) -> Result<Reply, StoreError> {
         Value::String(text) => Reply::Text(String::from_utf8_lossy(&text.as_bytes()).into_owned()),
         Value::Table(table) => {
             if let Ok(Value::String(error)) = table.raw_get::<Value>("err") {
-                return Err(StoreError::Script(String::from_utf8_lossy(&error.as_bytes()).into_owned()));
+                return Err(StoreError::script(String::from_utf8_lossy(&error.as_bytes()).into_owned()));
             }
             if let Ok(Value::String(status)) = table.raw_get::<Value>("ok") {
                 return Ok(Reply::Text(String::from_utf8_lossy(&status.as_bytes()).into_owned()));
@@ -179,7 +179,7 @@ impl LuaHost {
         };
         let slots: std::collections::HashSet<u16> = keys.iter().map(|key| super::slot_of(key)).collect();
         if slots.len() > 1 {
-            return Err(StoreError::Protocol(format!(
+            return Err(StoreError::protocol(format!(
                 "CROSSSLOT: the keys {keys:?} of one script call hash to {} slots of a Redis Cluster",
                 slots.len()
             )));

@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use tokio::sync::oneshot;
 
-use super::keyspace::Resp;
 use super::lua_host::LuaHost;
 use super::{KeyInfo, Notified, Reply, Script, Store, StoreError};
 
@@ -19,7 +18,7 @@ pub struct MemoryStore {
 }
 
 fn poisoned<T>(_: T) -> StoreError {
-    StoreError::Protocol("the memory store's lock is poisoned (a script panicked)".into())
+    StoreError::protocol("the memory store's lock is poisoned (a script panicked)")
 }
 
 impl MemoryStore {
@@ -27,15 +26,6 @@ impl MemoryStore {
     pub fn new() -> Self {
         let host = LuaHost::new().unwrap_or_else(|error| panic!("the embedded Lua cannot start: {error}"));
         MemoryStore { host: Arc::new(Mutex::new(host)), waiters: Arc::default() }
-    }
-
-    fn command(&self, words: &[&str]) -> Result<Resp, StoreError> {
-        let words: Vec<String> = words.iter().map(|word| word.to_string()).collect();
-        let mut host = self.host.lock().map_err(poisoned)?;
-        match host.with_keyspace(|keyspace| keyspace.command(&words)) {
-            Resp::Error(message) => Err(StoreError::Protocol(message)),
-            reply => Ok(reply),
-        }
     }
 
     fn wake(&self, channels: Vec<String>) {
@@ -59,19 +49,6 @@ impl Default for MemoryStore {
     }
 }
 
-fn bulk_strings(reply: Resp) -> Vec<String> {
-    match reply {
-        Resp::Array(items) => items
-            .into_iter()
-            .filter_map(|item| match item {
-                Resp::Bulk(text) => Some(text),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
-}
-
 #[async_trait]
 impl Store for MemoryStore {
     async fn eval(&self, script: &Script, keys: Vec<String>, args: Vec<String>) -> Result<Reply, StoreError> {
@@ -81,31 +58,6 @@ impl Store for MemoryStore {
         };
         self.wake(published);
         Ok(reply)
-    }
-
-    async fn read_hash(&self, key: &str) -> Result<HashMap<String, String>, StoreError> {
-        let flat = bulk_strings(self.command(&["HGETALL", key])?);
-        Ok(flat.chunks(2).filter(|pair| pair.len() == 2).map(|pair| (pair[0].clone(), pair[1].clone())).collect())
-    }
-
-    async fn read_list(&self, key: &str) -> Result<Vec<String>, StoreError> {
-        Ok(bulk_strings(self.command(&["LRANGE", key, "0", "-1"])?))
-    }
-
-    async fn write_hash(&self, key: &str, fields: Vec<(String, String)>) -> Result<(), StoreError> {
-        if fields.is_empty() {
-            return Ok(());
-        }
-        let mut words = vec!["HSET".to_owned(), key.to_owned()];
-        for (field, value) in fields {
-            words.push(field);
-            words.push(value);
-        }
-        let mut host = self.host.lock().map_err(poisoned)?;
-        match host.with_keyspace(|keyspace| keyspace.command(&words)) {
-            Resp::Error(message) => Err(StoreError::Protocol(message)),
-            _ => Ok(()),
-        }
     }
 
     async fn scan(&self, prefix: &str) -> Result<Vec<KeyInfo>, StoreError> {

@@ -16,10 +16,11 @@ mod memory;
 mod redis;
 mod slot;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
+
+use crate::error::Cause;
 
 #[cfg(feature = "memory")]
 pub use memory::MemoryStore;
@@ -46,8 +47,10 @@ pub(crate) struct Library {
     /// two versions of mageflow on one server each call their own.
     pub name: String,
     /// The `FUNCTION LOAD` form: a shebang naming the library, the body, the registration of the entry point.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub code: &'static str,
     /// The body followed by `return <entry point>`: running it once yields the entry point (the memory store's form).
+    #[cfg_attr(not(feature = "memory"), allow(dead_code))]
     pub chunk: &'static str,
 }
 
@@ -151,15 +154,6 @@ pub trait Store: Send + Sync + 'static {
     /// also route the call on a cluster) and arguments (`ARGV`).
     async fn eval(&self, script: &Script, keys: Vec<String>, args: Vec<String>) -> Result<Reply, StoreError>;
 
-    /// All fields of a hash; empty when the key does not exist.
-    async fn read_hash(&self, key: &str) -> Result<HashMap<String, String>, StoreError>;
-
-    /// All elements of a list; empty when the key does not exist.
-    async fn read_list(&self, key: &str) -> Result<Vec<String>, StoreError>;
-
-    /// Writes fields of a hash that never expires (task definitions).
-    async fn write_hash(&self, key: &str, fields: Vec<(String, String)>) -> Result<(), StoreError>;
-
     /// Every key that starts with `prefix`, with its TTL.
     async fn scan(&self, prefix: &str) -> Result<Vec<KeyInfo>, StoreError>;
 
@@ -169,32 +163,140 @@ pub trait Store: Send + Sync + 'static {
     async fn notified(&self, channel: &str) -> Result<Notified, StoreError>;
 }
 
-/// An error of the store.
-#[derive(Debug, thiserror::Error)]
+/// An error of the store. Each variant says what went wrong in `detail` (the message already includes the
+/// underlying error's text) and keeps that error, when there is one, as its [`source`](std::error::Error::source).
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
     /// The store cannot be reached.
-    #[error("the store is unreachable ({0}); check that Redis is running and REDIS_URL points at it")]
-    Unavailable(String),
+    #[error("the store is unreachable ({detail}); check that Redis is running and REDIS_URL points at it")]
+    Unavailable {
+        /// What failed.
+        detail: String,
+        /// The underlying error.
+        #[source]
+        cause: Option<Cause>,
+    },
     /// A script failed inside the store.
-    #[error("a mageflow script failed in the store: {0}")]
-    Script(String),
+    #[error("a mageflow script failed in the store: {detail}")]
+    Script {
+        /// The script's error.
+        detail: String,
+        /// The underlying error.
+        #[source]
+        cause: Option<Cause>,
+    },
     /// The store answered something mageflow did not expect.
-    #[error("unexpected reply from the store: {0}")]
-    Protocol(String),
+    #[error("unexpected reply from the store: {detail}")]
+    Protocol {
+        /// What was unexpected.
+        detail: String,
+        /// The underlying error.
+        #[source]
+        cause: Option<Cause>,
+    },
     /// The store could not be configured (a bad URL, ...).
-    #[error("invalid store configuration: {0}")]
-    Config(String),
+    #[error("invalid store configuration: {detail}")]
+    Config {
+        /// What is wrong with the configuration.
+        detail: String,
+        /// The underlying error.
+        #[source]
+        cause: Option<Cause>,
+    },
     /// Redis refused the credentials (a wrong user name or password, or none where one is required).
-    #[error("Redis refused the credentials: {0}")]
-    Authentication(String),
+    #[error("Redis refused the credentials: {detail}")]
+    Authentication {
+        /// What Redis said, and what to check.
+        detail: String,
+        /// The underlying error.
+        #[source]
+        cause: Option<Cause>,
+    },
     /// The Redis user is not allowed a command, key or channel mageflow needs.
     #[error(
-        "the Redis user lacks a permission mageflow needs ({0}); grant it the ACL rule in the README's \"Using \
+        "the Redis user lacks a permission mageflow needs ({detail}); grant it the ACL rule in the README's \"Using \
          Redis\" section"
     )]
-    PermissionDenied(String),
+    PermissionDenied {
+        /// What Redis refused.
+        detail: String,
+        /// The underlying error.
+        #[source]
+        cause: Option<Cause>,
+    },
     /// TLS to Redis failed: the server's certificate is not trusted, or the server does not speak TLS.
-    #[error("TLS to Redis failed: {0}")]
-    Tls(String),
+    #[error("TLS to Redis failed: {detail}")]
+    Tls {
+        /// Why, and what to do.
+        detail: String,
+        /// The underlying error.
+        #[source]
+        cause: Option<Cause>,
+    },
+}
+
+impl StoreError {
+    /// [`StoreError::Unavailable`] without a cause.
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        StoreError::Unavailable { detail: detail.into(), cause: None }
+    }
+
+    /// [`StoreError::Script`] without a cause.
+    pub fn script(detail: impl Into<String>) -> Self {
+        StoreError::Script { detail: detail.into(), cause: None }
+    }
+
+    /// [`StoreError::Protocol`] without a cause.
+    pub fn protocol(detail: impl Into<String>) -> Self {
+        StoreError::Protocol { detail: detail.into(), cause: None }
+    }
+
+    /// [`StoreError::Config`] without a cause.
+    pub fn config(detail: impl Into<String>) -> Self {
+        StoreError::Config { detail: detail.into(), cause: None }
+    }
+
+    /// [`StoreError::Authentication`] without a cause.
+    pub fn authentication(detail: impl Into<String>) -> Self {
+        StoreError::Authentication { detail: detail.into(), cause: None }
+    }
+
+    /// [`StoreError::PermissionDenied`] without a cause.
+    pub fn permission_denied(detail: impl Into<String>) -> Self {
+        StoreError::PermissionDenied { detail: detail.into(), cause: None }
+    }
+
+    /// [`StoreError::Tls`] without a cause.
+    pub fn tls(detail: impl Into<String>) -> Self {
+        StoreError::Tls { detail: detail.into(), cause: None }
+    }
+
+    /// The same error, keeping `cause` as its source.
+    pub fn caused_by(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        let slot = match &mut self {
+            StoreError::Unavailable { cause, .. }
+            | StoreError::Script { cause, .. }
+            | StoreError::Protocol { cause, .. }
+            | StoreError::Config { cause, .. }
+            | StoreError::Authentication { cause, .. }
+            | StoreError::PermissionDenied { cause, .. }
+            | StoreError::Tls { cause, .. } => cause,
+        };
+        *slot = Some(Cause::new(cause));
+        self
+    }
+
+    /// What went wrong, without the advice the message adds.
+    pub fn detail(&self) -> &str {
+        match self {
+            StoreError::Unavailable { detail, .. }
+            | StoreError::Script { detail, .. }
+            | StoreError::Protocol { detail, .. }
+            | StoreError::Config { detail, .. }
+            | StoreError::Authentication { detail, .. }
+            | StoreError::PermissionDenied { detail, .. }
+            | StoreError::Tls { detail, .. } => detail,
+        }
+    }
 }

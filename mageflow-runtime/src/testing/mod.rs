@@ -274,14 +274,15 @@ impl Recorder {
     }
 
     fn worker(&self) -> Result<&Worker, BackendError> {
-        self.inner.worker.get().ok_or_else(|| BackendError::Other("the recorder was not started".into()))
+        self.inner.worker.get().ok_or_else(|| BackendError::other("the recorder was not started"))
     }
 
     /// Builds the record of a run: its bound arguments and parent from the store, its input checked against the
     /// task's schema; records the chains and swarms it starts.
     async fn describe(&self, run: &Run) -> Result<Dispatch, BackendError> {
-        let client = &self.worker()?.client().map_err(|e| BackendError::Other(e.to_string()))?;
-        let refused = |problem: String| BackendError::Dispatch(format!("task `{}`: {problem}", run.task));
+        let client =
+            &self.worker()?.client().map_err(|error| BackendError::other(error.to_string()).caused_by(error))?;
+        let refused = |problem: String| BackendError::dispatch(format!("task `{}`: {problem}", run.task));
         let definition = client.session().definition(&run.task).await.map_err(|e| refused(e.to_string()))?;
         definition.validate(&run.input).map_err(|e| refused(format!("input validation failed: {e}")))?;
         let state = client.status(&run.signature_id).await.map_err(|e| refused(e.to_string()))?;
@@ -430,7 +431,7 @@ impl Dispatcher for Recorder {
 #[async_trait]
 impl Runner for Recorder {
     async fn start(&self, worker: Worker) -> Result<(), BackendError> {
-        self.inner.worker.set(worker).map_err(|_| BackendError::Other("the recorder was already started".into()))
+        self.inner.worker.set(worker).map_err(|_| BackendError::other("the recorder was already started"))
     }
 
     async fn shutdown(&self, _deadline: std::time::Duration) -> Result<(), BackendError> {

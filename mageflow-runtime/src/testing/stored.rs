@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use crate::error::{Error, Result};
 use crate::model::SignatureId;
-use crate::store::Script;
+use crate::store::{Reply, Script};
 
 /// The ids of every signature stored under the client's key prefix (in any group), sorted.
 pub async fn stored_signatures(client: &Mageflow) -> Result<Vec<SignatureId>> {
@@ -17,8 +17,10 @@ pub async fn stored_signatures(client: &Mageflow) -> Result<Vec<SignatureId>> {
         if !key.key.contains(":g:") {
             continue;
         }
-        let fields = engine.store.read_hash(&key.key).await?;
-        ids.extend(fields.keys().filter_map(|field| field.strip_suffix("|kind")).filter_map(SignatureId::parse));
+        let script = Script::new("return redis.call('HKEYS', KEYS[1])");
+        let fields = engine.store.eval(&script, vec![key.key], Vec::new()).await?;
+        let fields = fields.as_array().unwrap_or_default().iter().filter_map(Reply::as_text);
+        ids.extend(fields.filter_map(|field| field.strip_suffix("|kind")).filter_map(SignatureId::parse));
     }
     ids.sort();
     Ok(ids)
@@ -44,7 +46,7 @@ pub async fn delete_record(client: &Mageflow, id: &SignatureId) -> Result<usize>
     let key = engine.keys.group(group_of(id));
     let reply = engine.store.eval(&Script::new(DELETE), vec![key], vec![id.to_string()]).await?;
     Ok(match reply {
-        crate::store::Reply::Int(n) => n.max(0) as usize,
+        Reply::Int(n) => n.max(0) as usize,
         _ => 0,
     })
 }

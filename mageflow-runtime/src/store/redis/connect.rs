@@ -97,11 +97,11 @@ fn access_error(error: &FredError, user: Option<&str>) -> Option<StoreError> {
     let text = details(error);
     let user = user.unwrap_or("default");
     if text.contains("WRONGPASS") || text.contains("invalid password") || text.contains("invalid username-password") {
-        Some(StoreError::Authentication(format!(
+        Some(StoreError::authentication(format!(
             "the user `{user}` or its password is wrong ({text}); check the user and password in the Redis URL"
         )))
     } else if text.starts_with("NOAUTH") || text.contains("Authentication required") {
-        Some(StoreError::Authentication(format!(
+        Some(StoreError::authentication(format!(
             "Redis requires a password ({text}); put it in the URL: redis://user:password@host:port"
         )))
     } else if text.contains("NOPERM")
@@ -110,7 +110,7 @@ fn access_error(error: &FredError, user: Option<&str>) -> Option<StoreError> {
         || text.contains("can't publish")
         || text.contains("No permissions to access")
     {
-        Some(StoreError::PermissionDenied(format!("user `{user}`: {text}")))
+        Some(StoreError::permission_denied(format!("user `{user}`: {text}")))
     } else {
         None
     }
@@ -119,22 +119,22 @@ fn access_error(error: &FredError, user: Option<&str>) -> Option<StoreError> {
 /// The error of a first connection to `url`.
 pub(crate) fn connect_error(url: &RedisUrl, error: FredError) -> StoreError {
     if let Some(access) = access_error(&error, url.username.as_deref()) {
-        return access;
+        return access.caused_by(error);
     }
     let text = details(&error);
     if url.tls
         && let Some(tls) = tls_error(url, &text, error.kind() == &ErrorKind::Tls)
     {
-        return tls;
+        return tls.caused_by(error);
     }
-    StoreError::Unavailable(format!("cannot connect to Redis at {url}: {text}"))
+    StoreError::unavailable(format!("cannot connect to Redis at {url}: {text}")).caused_by(error)
 }
 
 /// The TLS error that `text` (a failed connection's reason) describes, if it is one.
 pub(crate) fn tls_error(url: &RedisUrl, text: &str, tls_kind: bool) -> Option<StoreError> {
     let lower = text.to_ascii_lowercase();
     if lower.contains("certificate") || lower.contains("unknownissuer") || lower.contains("notvalidforname") {
-        return Some(StoreError::Tls(format!(
+        return Some(StoreError::tls(format!(
             "the certificate of Redis at {url} is not trusted ({text}); set MAGEFLOW_REDIS_TLS_CA_FILE (or \
              RedisTls::ca_file) to the CA that signed it, and check that it names the host of the URL"
         )));
@@ -145,13 +145,13 @@ pub(crate) fn tls_error(url: &RedisUrl, text: &str, tls_kind: bool) -> Option<St
         || lower.contains("tls")
         || tls_kind
     {
-        return Some(StoreError::Tls(format!(
+        return Some(StoreError::tls(format!(
             "no TLS handshake with Redis at {url} ({text}); is that port plaintext? Use the server's tls-port, or \
              redis:// for a server without TLS"
         )));
     }
     if lower.contains("connection reset") || lower.contains("broken pipe") || lower.contains("unexpected eof") {
-        return Some(StoreError::Tls(format!(
+        return Some(StoreError::tls(format!(
             "Redis at {url} closed the connection during the TLS handshake ({text}); it may require a client \
              certificate (MAGEFLOW_REDIS_TLS_CERT_FILE and MAGEFLOW_REDIS_TLS_KEY_FILE) or not speak TLS on that \
              port"
@@ -200,29 +200,31 @@ pub(crate) async fn answers_plaintext(url: &RedisUrl) -> bool {
 
 /// The error of a TLS connection to a port that answers in plaintext.
 pub(crate) fn plaintext_error(url: &RedisUrl, error: &FredError) -> StoreError {
-    StoreError::Tls(format!(
+    StoreError::tls(format!(
         "no TLS handshake with Redis at {url} ({}): that port answers in plaintext; use the server's tls-port, or \
          redis:// for a server without TLS (a rediss:// URL never falls back to plaintext)",
         details(error)
     ))
+    .caused_by(error.clone())
 }
 
 /// The error of a script call: a refused permission also names the script's line that Redis refused.
 pub(crate) fn script_error(error: FredError, user: Option<&str>, source: &str) -> StoreError {
     match command_error(error, user) {
-        StoreError::PermissionDenied(message) => {
-            let line = message
+        StoreError::PermissionDenied { detail, cause } => {
+            let line = detail
                 .split("@user_script:")
                 .nth(1)
-                .or_else(|| message.split("@user_function:").nth(1))
+                .or_else(|| detail.split("@user_function:").nth(1))
                 .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
                 .and_then(|number| number.parse::<usize>().ok())
                 .and_then(|number| source.lines().nth(number.checked_sub(1)?))
                 .map(str::trim);
-            match line {
-                Some(line) => StoreError::PermissionDenied(format!("{message} The refused line: `{line}`")),
-                None => StoreError::PermissionDenied(message),
-            }
+            let detail = match line {
+                Some(line) => format!("{detail} The refused line: `{line}`"),
+                None => detail,
+            };
+            StoreError::PermissionDenied { detail, cause }
         }
         other => other,
     }
@@ -230,17 +232,20 @@ pub(crate) fn script_error(error: FredError, user: Option<&str>, source: &str) -
 
 /// The error of a command.
 pub(crate) fn command_error(error: FredError, user: Option<&str>) -> StoreError {
-    if let Some(access) = access_error(&error, user) {
-        return access;
-    }
-    match error.kind() {
-        ErrorKind::IO | ErrorKind::Timeout | ErrorKind::Canceled | ErrorKind::Backpressure => {
-            StoreError::Unavailable(details(&error))
-        }
-        ErrorKind::Tls => StoreError::Tls(details(&error)),
-        _ if error.details().contains("ERR Error running script") || error.details().starts_with("ERR user_script") => {
-            StoreError::Script(error.details().to_owned())
-        }
-        _ => StoreError::Protocol(details(&error)),
-    }
+    let classified = match access_error(&error, user) {
+        Some(access) => access,
+        None => match error.kind() {
+            ErrorKind::IO | ErrorKind::Timeout | ErrorKind::Canceled | ErrorKind::Backpressure => {
+                StoreError::unavailable(details(&error))
+            }
+            ErrorKind::Tls => StoreError::tls(details(&error)),
+            _ if error.details().contains("ERR Error running script")
+                || error.details().starts_with("ERR user_script") =>
+            {
+                StoreError::script(error.details().to_owned())
+            }
+            _ => StoreError::protocol(details(&error)),
+        },
+    };
+    classified.caused_by(error)
 }

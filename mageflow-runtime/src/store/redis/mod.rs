@@ -8,8 +8,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use fred::clients::{Client, SubscriberClient};
 use fred::prelude::{
-    ClientLike, EventInterface, FunctionInterface, HashesInterface, KeysInterface, ListInterface, LuaInterface,
-    PerformanceConfig, PubsubInterface, ReconnectPolicy, Value,
+    ClientLike, EventInterface, FunctionInterface, KeysInterface, LuaInterface, PerformanceConfig, PubsubInterface,
+    ReconnectPolicy, Value,
 };
 use futures::StreamExt;
 use tokio::sync::oneshot;
@@ -228,7 +228,7 @@ fn to_reply(value: Value) -> Result<Reply, StoreError> {
         Value::Bytes(bytes) => Reply::Text(String::from_utf8_lossy(&bytes).into_owned()),
         Value::Array(items) => Reply::Array(items.into_iter().map(to_reply).collect::<Result<_, _>>()?),
         other => {
-            return Err(StoreError::Protocol(format!("a script returned {:?}", other.kind())));
+            return Err(StoreError::protocol(format!("a script returned {:?}", other.kind())));
         }
     })
 }
@@ -280,12 +280,12 @@ impl RedisStore {
             let _ = client.quit().await;
             let _ = subscriber.quit().await;
             if error.details().contains("SELECT is not allowed in cluster mode") {
-                return Err(StoreError::Config(format!(
+                return Err(StoreError::config(format!(
                     "{url} is a node of a Redis Cluster, which has only database 0: drop the database number"
                 )));
             }
             let mut failure = connect::connect_error(&url, error.clone());
-            if url.tls && matches!(failure, StoreError::Unavailable(_)) {
+            if url.tls && matches!(failure, StoreError::Unavailable { .. }) {
                 // the client's error may hide why: look at the first address ourselves
                 if connect::answers_plaintext(&url).await {
                     failure = connect::plaintext_error(&url, &error);
@@ -479,7 +479,7 @@ impl RedisStore {
                 Err(error) => return Some(Err(connect::script_error(error, self.user.as_deref(), library.code))),
             }
         }
-        Some(Err(StoreError::Script(format!("the Function library {} did not load", library.name))))
+        Some(Err(StoreError::script(format!("the Function library {} did not load", library.name))))
     }
 
     /// The underlying `fred` client, for commands mageflow does not wrap.
@@ -507,22 +507,6 @@ impl Store for RedisStore {
             other => other.map_err(|error| self.script_error(script, error))?,
         };
         to_reply(value)
-    }
-
-    async fn read_hash(&self, key: &str) -> Result<HashMap<String, String>, StoreError> {
-        self.client.hgetall(key).await.map_err(|error| self.error(error))
-    }
-
-    async fn read_list(&self, key: &str) -> Result<Vec<String>, StoreError> {
-        self.client.lrange(key, 0, -1).await.map_err(|error| self.error(error))
-    }
-
-    async fn write_hash(&self, key: &str, fields: Vec<(String, String)>) -> Result<(), StoreError> {
-        if fields.is_empty() {
-            return Ok(());
-        }
-        let _: i64 = self.client.hset(key, fields).await.map_err(|error| self.error(error))?;
-        Ok(())
     }
 
     async fn scan(&self, prefix: &str) -> Result<Vec<KeyInfo>, StoreError> {
@@ -557,7 +541,7 @@ impl Store for RedisStore {
         // a second waiter of a channel returns only once the first one's subscription is in place
         let _guard = self.subscriptions.lock().await;
         let first = {
-            let mut waiters = self.waiters.lock().map_err(|_| StoreError::Protocol("waiter map poisoned".into()))?;
+            let mut waiters = self.waiters.lock().map_err(|_| StoreError::protocol("waiter map poisoned"))?;
             let entry = waiters.entry(channel.to_owned()).or_default();
             entry.push(sender);
             entry.len() == 1

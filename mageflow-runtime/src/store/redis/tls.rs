@@ -34,7 +34,8 @@ impl Pem {
         match self {
             Pem::Inline(bytes) => Ok(bytes.clone()),
             Pem::File(path) => std::fs::read(path).map_err(|error| {
-                StoreError::Config(format!("cannot read the Redis TLS {what} from {}: {error}", path.display()))
+                StoreError::config(format!("cannot read the Redis TLS {what} from {}: {error}", path.display()))
+                    .caused_by(error)
             }),
         }
     }
@@ -112,7 +113,7 @@ impl RedisTls {
             (Some(cert), Some(key)) => tls = tls.client_identity_files(cert, key),
             (None, None) => {}
             _ => {
-                return Err(StoreError::Config(format!(
+                return Err(StoreError::config(format!(
                     "{ENV_CERT_FILE} and {ENV_KEY_FILE} go together: set both for mutual TLS, or neither"
                 )));
             }
@@ -134,7 +135,7 @@ impl RedisTls {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .map_err(|error| StoreError::Config(format!("cannot set up TLS for Redis: {error}")))?
+            .map_err(|error| StoreError::config(format!("cannot set up TLS for Redis: {error}")).caused_by(error))?
             .with_root_certificates(roots);
         let config = match &self.client_identity {
             None => builder.with_no_client_auth(),
@@ -142,18 +143,20 @@ impl RedisTls {
                 let chain = parse_certificates(cert, "client certificate")?;
                 let key_pem = key.read("client key")?;
                 let private_key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|error| {
-                    StoreError::Config(format!(
+                    StoreError::config(format!(
                         "no private key in {} ({error}); {ENV_KEY_FILE} must name a PEM file with the client \
                          certificate's key",
                         key.describe()
                     ))
+                    .caused_by(error)
                 })?;
                 builder.with_client_auth_cert(chain, private_key).map_err(|error| {
-                    StoreError::Config(format!(
+                    StoreError::config(format!(
                         "the client certificate {} does not go with its key {}: {error}",
                         cert.describe(),
                         key.describe()
                     ))
+                    .caused_by(error)
                 })?
             }
         };
@@ -166,7 +169,7 @@ impl RedisTls {
             None => Ok(None),
             Some(name) => ServerName::try_from(name.as_str())
                 .map(|_| Some(name.clone()))
-                .map_err(|_| StoreError::Config(format!("`{name}` is not a valid TLS server name"))),
+                .map_err(|_| StoreError::config(format!("`{name}` is not a valid TLS server name"))),
         }
     }
 
@@ -176,7 +179,8 @@ impl RedisTls {
             Some(ca) => {
                 for cert in parse_certificates(ca, "CA certificates")? {
                     roots.add(cert).map_err(|error| {
-                        StoreError::Config(format!("a CA certificate in {} is not usable: {error}", ca.describe()))
+                        StoreError::config(format!("a CA certificate in {} is not usable: {error}", ca.describe()))
+                            .caused_by(error)
                     })?;
                 }
             }
@@ -187,7 +191,7 @@ impl RedisTls {
                 }
                 let (added, _ignored) = roots.add_parsable_certificates(found.certs);
                 if added == 0 {
-                    return Err(StoreError::Config(format!(
+                    return Err(StoreError::config(format!(
                         "no system root certificates were found for TLS to Redis; install them (Debian: \
                          ca-certificates) or set {ENV_CA_FILE} to the CA that signed the server's certificate"
                     )));
@@ -204,11 +208,11 @@ fn rustls_native_certs_load() -> fred::rustls_native_certs::CertificateResult {
 
 fn parse_certificates(pem: &Pem, what: &str) -> Result<Vec<CertificateDer<'static>>, StoreError> {
     let bytes = pem.read(what)?;
-    let certs = CertificateDer::pem_slice_iter(&bytes)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|error| StoreError::Config(format!("the {what} in {} are not valid PEM: {error}", pem.describe())))?;
+    let certs = CertificateDer::pem_slice_iter(&bytes).collect::<Result<Vec<_>, _>>().map_err(|error| {
+        StoreError::config(format!("the {what} in {} are not valid PEM: {error}", pem.describe())).caused_by(error)
+    })?;
     if certs.is_empty() {
-        return Err(StoreError::Config(format!("no certificate found in {} (the {what})", pem.describe())));
+        return Err(StoreError::config(format!("no certificate found in {} (the {what})", pem.describe())));
     }
     Ok(certs)
 }

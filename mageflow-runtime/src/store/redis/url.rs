@@ -37,7 +37,7 @@ const DEFAULT_PORT: u16 = 6379;
 const DEFAULT_SENTINEL_PORT: u16 = 26379;
 
 fn invalid(url: &str, why: impl fmt::Display) -> StoreError {
-    StoreError::Config(format!(
+    StoreError::config(format!(
         "`{}` is not a Redis URL mageflow understands ({why}); use redis://[user:password@]host:port[/db], \
          rediss://... for TLS, redis-cluster://host:port[,host:port...] or \
          redis+sentinel://host:port[,host:port...]/service_name",
