@@ -208,7 +208,7 @@ impl std::fmt::Debug for ApalisBackend {
     }
 }
 
-/// The apalis job of a run: the run itself, as JSON.
+/// The apalis job of a run: the run itself, as JSON (with its trace context, when it has one).
 fn job_of(run: &Run) -> std::result::Result<RedisTask, BackendError> {
     let bytes = serde_json::to_vec(run).map_err(|error| BackendError::Dispatch(error.to_string()))?;
     Ok(TaskBuilder::new(bytes).build())
@@ -521,6 +521,9 @@ async fn run_job(run: Run, id: TaskId, runner: Data<Runner>) -> std::result::Res
     let run_ref = id.to_string();
     let mut metadata = Map::new();
     metadata.insert("apalis_job_id".into(), Value::String(run_ref.clone()));
+    if let Some(trace) = &run.trace {
+        trace.write_to(&mut metadata);
+    }
     let job = tokio::spawn(run_attempts(runner.worker.clone(), run.clone(), run_ref.clone(), metadata));
     lock(&runner.shared.running).insert(run_ref.clone(), job.abort_handle());
     let ended = job.await;

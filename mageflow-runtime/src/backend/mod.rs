@@ -18,6 +18,7 @@ pub use handoff::HandOffBackend;
 pub use local::LocalBackend;
 
 use crate::model::SignatureId;
+use crate::trace::TraceContext;
 
 /// One run of a task, as the engine dispatches it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -30,6 +31,10 @@ pub struct Run {
     pub task: String,
     /// The input, already built from the message and the bound arguments.
     pub input: Value,
+    /// The W3C trace context of the span that dispatched the run, which the run's span is made a child of (see
+    /// [`crate::trace`]). Backends carry it with the run; `None` when nothing was traced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<TraceContext>,
 }
 
 /// A running task to abort.

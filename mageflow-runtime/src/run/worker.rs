@@ -122,7 +122,7 @@ impl Worker {
         let Some(live) = self.live() else {
             return AttemptOutcome::Unrecorded(DROPPED.to_owned());
         };
-        let span = tracing::info_span!("mageflow.run", task = %run.task, signature = %run.signature_id, attempt);
+        let span = run_span(run, attempt);
         live.execute(run, attempt, delivery.metadata, delivery.run_ref, None, None).instrument(span).await
     }
 
@@ -145,7 +145,7 @@ impl Worker {
         };
         // only when what the engine dispatches would run in this very pool
         let claim = pool.is_some() && live.engine.backend.in_process_pool() == pool;
-        let span = tracing::info_span!("mageflow.run", task = %run.task, signature = %run.signature_id, attempt);
+        let span = run_span(run, attempt);
         let mut next = None;
         let outcome = live
             .execute(run, attempt, delivery.metadata, delivery.run_ref, begun, claim.then_some(&mut next))
@@ -415,6 +415,16 @@ impl Live {
             }
         }
     }
+}
+
+/// The span of one attempt of a run: a child of the span that dispatched the run when the run carries its trace
+/// context (and the feature `opentelemetry` is on), so that a whole flow is one trace.
+fn run_span(run: &Run, attempt: u32) -> tracing::Span {
+    let span = tracing::info_span!("mageflow.run", task = %run.task, signature = %run.signature_id, attempt);
+    if let Some(trace) = &run.trace {
+        trace.set_parent_of(&span);
+    }
+    span
 }
 
 impl std::fmt::Debug for Worker {
