@@ -100,8 +100,11 @@ struct Item {
     n: i64,
 }
 
-/// The signature ids of the runs of each test, by tag: (task, signature id).
-static RAN: LazyLock<Mutex<HashMap<String, Vec<(&'static str, String)>>>> = LazyLock::new(Default::default);
+/// The runs of one test: (task, signature id).
+type Ran = Vec<(&'static str, String)>;
+
+/// The runs of each test, by tag.
+static RAN: LazyLock<Mutex<HashMap<String, Ran>>> = LazyLock::new(Default::default);
 
 fn ran(tag: &str, task: &'static str, ctx: &TaskContext) {
     RAN.lock().unwrap().entry(tag.to_owned()).or_default().push((task, ctx.signature_id.to_string()));

@@ -51,7 +51,8 @@ pub struct Interrupt {
 pub struct Delivery {
     /// The attempt number, starting at 1.
     pub attempt: u32,
-    /// Metadata the handler sees in its [`TaskContext`](crate::TaskContext).
+    /// Metadata the handler sees in its [`TaskContext`](crate::TaskContext). A W3C `traceparent` (and
+    /// `tracestate`) here parents the run's span when the [`Run`] carries no [`trace`](Run::trace) itself.
     pub metadata: serde_json::Map<String, Value>,
     /// The backend's own id of the run, recorded so that an interrupt from any process can name it.
     pub run_ref: Option<String>,
