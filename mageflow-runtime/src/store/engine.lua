@@ -48,9 +48,10 @@
 --
 -- Every transition returns {code, dispatches, interrupts, extra}: dispatches are tasks to hand to the backend, each
 -- {id, token, task, msg, route, rf, tp, args...} with the run's trace context (empty when none) and the bound
--- arguments of the task and of each of its ancestors, nearest first; interrupts are running tasks to abort, each {id, ref} with the backend's reference of the run
--- (the field `ref`, recorded when the run began); extra is operation-specific. A by-id operation on a signature
--- that its group lacks but whose pointer names another group answers `moved` with that group in extra.
+-- arguments of the task and of each of its ancestors, nearest first; interrupts are running tasks to abort, each
+-- {id, ref} with the backend's reference of the run (the field `ref`, recorded when the run began); extra is
+-- operation-specific. A by-id operation on a signature that its group lacks but whose pointer names another group
+-- answers `moved` with that group in extra.
 
 -- Per-call state, set by `main` from its keys and arguments before an operation runs. The functions below are
 -- built once (when Redis loads the library, or once per EVAL) and read these upvalues.
