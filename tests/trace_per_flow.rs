@@ -1,7 +1,8 @@
 //! One trace per flow (feature `opentelemetry`): the W3C trace context travels with every run, so that each run's
 //! span is a child of the span that dispatched it. Spans go through `tracing-opentelemetry` to an SDK tracer
 //! provider with an in-memory exporter; the flow `start >> [a, b, c] >> last` with a success callback runs on the
-//! local backend, on Hatchet (a fake engine, two workers) and on apalis, and the test checks every run span's parent.
+//! local backend (on Redis and on the memory store), on Hatchet (a fake engine, two workers) and on apalis, and the
+//! test checks every run span's parent. A run the recovery sweep dispatches again keeps its parent.
 
 #[path = "support/mod.rs"]
 mod support;
@@ -250,6 +251,11 @@ async fn a_flow_is_one_trace(store: TestStore, per_run: &[&str]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_flow_is_one_trace_on_the_local_backend() {
     a_flow_is_one_trace(TestStore::new(support::StoreKind::Redis), &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flow_is_one_trace_on_the_memory_store() {
+    a_flow_is_one_trace(TestStore::new(support::StoreKind::Memory), &[]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
