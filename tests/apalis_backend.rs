@@ -202,7 +202,7 @@ async fn bad_options_and_unreachable_redis_are_clear_errors() {
     assert!(error.to_string().contains("no `:`"), "{error}");
     let lazy = ApalisBackend::connect_lazy("redis://127.0.0.1:1", ApalisBackendOptions::default()).unwrap();
     assert!(lazy.dispatch(Vec::new()).await.is_ok(), "nothing to push needs no connection");
-    let run = Run { signature_id: "sig1".parse().unwrap(), token: 1, task: "t".into(), input: json!({}) };
+    let run = Run { signature_id: "sig1".parse().unwrap(), token: 1, task: "t".into(), input: json!({}), trace: None };
     let error = lazy.dispatch(vec![run]).await.unwrap_err();
     assert!(matches!(error, BackendError::Dispatch { .. }), "{error}");
     assert!(error.to_string().contains("cannot reach the apalis queue's Redis at redis://127.0.0.1:1"), "{error}");

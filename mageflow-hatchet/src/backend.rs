@@ -1,10 +1,11 @@
-//! [`HatchetBackend`]: mageflow's [`Backend`] over Hatchet.
+//! [`HatchetBackend`]: mageflow's [`Backend`](mageflow_runtime::Backend) over Hatchet.
 //!
 //! - **Dispatch**: every run becomes one Hatchet run of the workflow named after its task (one task per
 //!   workflow), triggered with `TriggerWorkflow` (`BulkTriggerWorkflow` for several runs at once). The run's input
 //!   is the task input; its additional metadata carries the signature id and the dispatch token, built fresh for
-//!   every run (a run triggered from inside a handler never inherits its parent's metadata).
-//! - **Worker**: [`Backend::start`] declares a workflow per registered task (retries, timeout, backoff and input
+//!   every run (a run triggered from inside a handler never inherits its parent's metadata), and the W3C trace
+//!   context of the span that dispatched the run (`traceparent`, `tracestate`), as Hatchet's own SDKs write it.
+//! - **Worker**: [`Runner::start`] declares a workflow per registered task (retries, timeout, backoff and input
 //!   schema from the task) and registers a Hatchet worker for them. Each assigned step is rebuilt into a [`Run`]
 //!   and executed by mageflow's [`Worker`](mageflow_runtime::backend::Worker); the outcome goes back to Hatchet (a retryable failure is retried by
 //!   Hatchet, whose retries are the task's retries).
@@ -29,7 +30,7 @@ use futures::stream::FuturesUnordered;
 use mageflow_runtime::backend::{
     AttemptOutcome, BackendError, Delivery, Dispatcher, Interrupt, Run, Runner, SkipReason, Worker as MageflowWorker,
 };
-use mageflow_runtime::{ErrorKind, SignatureId, TaskOptions};
+use mageflow_runtime::{ErrorKind, SignatureId, TaskOptions, TraceContext};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -65,7 +66,7 @@ pub struct HatchetBackendOptions {
     pub timeout_margin: Duration,
     /// The timeout declared to Hatchet for tasks without one (Hatchet's own default is 60 s).
     pub untimed_timeout: Duration,
-    /// Whether [`Backend::start`] registers a Hatchet worker for the registered tasks. Without, the client only
+    /// Whether [`Runner::start`] registers a Hatchet worker for the registered tasks. Without, the client only
     /// dispatches (its tasks' workflows are still declared, so that runs can be triggered before a worker is up).
     pub run_worker: bool,
     /// Whether the backend subscribes to the runs it triggers, to record the failure of runs that Hatchet ends
@@ -155,7 +156,7 @@ impl Default for HatchetBackendOptions {
     }
 }
 
-/// mageflow's [`Backend`] over Hatchet: see the [module documentation](self). Cheap to clone; clones share the
+/// mageflow's [`Backend`](mageflow_runtime::Backend) over Hatchet: see the [module documentation](self). Cheap to clone; clones share the
 /// connection and the worker.
 ///
 /// ```no_run
@@ -240,9 +241,13 @@ impl HatchetBackend {
     }
 
     fn trigger_request(run: &Run) -> TriggerRequest {
-        TriggerRequest::new(run.task.clone(), run.input.clone())
+        let mut request = TriggerRequest::new(run.task.clone(), run.input.clone())
             .signature_id(run.signature_id.as_str())
-            .dispatch_token(run.token)
+            .dispatch_token(run.token);
+        if let Some(trace) = &run.trace {
+            trace.write_to(&mut request.metadata);
+        }
+        request
     }
 
     fn watch(&self, runs: &[Run], run_ids: Vec<String>) {
@@ -522,7 +527,8 @@ fn run_of(action: &StepAction, tasks: &HashMap<String, String>) -> std::result::
     let token = metadata::dispatch_token(&action.additional_metadata)
         .ok_or_else(|| format!("the run metadata of {signature_id} has no valid `{}`", metadata::DISPATCH_TOKEN_KEY))?;
     let task = tasks.get(&action.workflow_name).cloned().unwrap_or_else(|| action.workflow_name.clone());
-    Ok(Run { signature_id, token, task, input: action.input.clone() })
+    let trace = TraceContext::read_from(&action.additional_metadata);
+    Ok(Run { signature_id, token, task, input: action.input.clone(), trace })
 }
 
 /// What Hatchet is told about an attempt.
@@ -668,6 +674,7 @@ mod tests {
             token: 4,
             task: "charge".into(),
             input: json!({"amount": 3}),
+            trace: None,
         };
         let request = HatchetBackend::trigger_request(&run);
         assert_eq!(request.workflow, "charge");
@@ -676,5 +683,22 @@ mod tests {
             Value::Object(request.metadata),
             json!({"mageflow_signature_id": "sig9", "mageflow_dispatch_token": "4"})
         );
+    }
+
+    #[test]
+    fn the_trace_context_travels_in_the_metadata() {
+        let parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+        let run = Run {
+            signature_id: SignatureId::parse("sig9").unwrap(),
+            token: 4,
+            task: "charge".into(),
+            input: json!({"amount": 3}),
+            trace: TraceContext::new(parent, Some("rojo=00f067aa0ba902b7".into())),
+        };
+        let request = HatchetBackend::trigger_request(&run);
+        assert_eq!(request.metadata["traceparent"], json!(parent));
+        assert_eq!(request.metadata["tracestate"], json!("rojo=00f067aa0ba902b7"));
+        let rebuilt = run_of(&action(request.metadata), &HashMap::new()).unwrap();
+        assert_eq!(rebuilt.trace, run.trace);
     }
 }

@@ -291,6 +291,15 @@ fn fatal(code: Code) -> bool {
     matches!(code, Code::Unauthenticated | Code::PermissionDenied)
 }
 
+/// The W3C trace context in an assigned action's `additional_metadata`, if any.
+fn trace_of(action: &AssignedAction) -> Option<mageflow_runtime::TraceContext> {
+    let metadata = action.additional_metadata.as_deref().filter(|text| text.contains("traceparent"))?;
+    match serde_json::from_str(metadata).ok()? {
+        serde_json::Value::Object(metadata) => mageflow_runtime::TraceContext::read_from(&metadata),
+        _ => None,
+    }
+}
+
 fn handle_action(runtime: &Arc<Runtime>, tasks: &mut JoinSet<()>, action: AssignedAction) {
     let key = (action.task_run_external_id.clone(), u32::try_from(action.retry_count).unwrap_or(0));
     match action_kind(&action) {
@@ -309,6 +318,10 @@ fn handle_action(runtime: &Arc<Runtime>, tasks: &mut JoinSet<()>, action: Assign
                 action = %action.action_id, run = %action.workflow_run_id,
                 task_run = %action.task_run_external_id, attempt = action.retry_count,
                 signature_id = tracing::field::Empty);
+            // in the trace of the span that dispatched the run, like the run's own span (see `mageflow_runtime::trace`)
+            if let Some(trace) = trace_of(&action) {
+                trace.set_parent_of(&span);
+            }
             let rt = Arc::clone(runtime);
             let task_key = key.clone();
             let abort = tasks.spawn(

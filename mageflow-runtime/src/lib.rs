@@ -14,6 +14,7 @@ pub mod model;
 mod run;
 pub mod store;
 pub mod testing;
+pub mod trace;
 
 pub use backend::{Backend, Dispatcher, LocalBackend, Runner};
 pub use builder::MageflowBuilder;
@@ -35,6 +36,7 @@ pub use store::MemoryStore;
 #[cfg(feature = "redis")]
 pub use store::RedisStore;
 pub use store::Store;
+pub use trace::TraceContext;
 
 /// Items used by the code the mageflow macros generate. Not a public API: it changes without notice.
 #[doc(hidden)]

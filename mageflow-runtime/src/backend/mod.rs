@@ -19,6 +19,7 @@ pub use local::LocalBackend;
 
 use crate::error::Cause;
 use crate::model::SignatureId;
+use crate::trace::TraceContext;
 
 /// One run of a task, as the engine dispatches it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -31,6 +32,10 @@ pub struct Run {
     pub task: String,
     /// The input, already built from the message and the bound arguments.
     pub input: Value,
+    /// The W3C trace context of the span that dispatched the run, which the run's span is made a child of (see
+    /// [`crate::trace`]). Backends carry it with the run; `None` when nothing was traced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<TraceContext>,
 }
 
 /// A running task to abort.
@@ -47,7 +52,8 @@ pub struct Interrupt {
 pub struct Delivery {
     /// The attempt number, starting at 1.
     pub attempt: u32,
-    /// Metadata the handler sees in its [`TaskContext`](crate::TaskContext).
+    /// Metadata the handler sees in its [`TaskContext`](crate::TaskContext). A W3C `traceparent` (and
+    /// `tracestate`) here parents the run's span when the [`Run`] carries no [`trace`](Run::trace) itself.
     pub metadata: serde_json::Map<String, Value>,
     /// The backend's own id of the run, recorded so that an interrupt from any process can name it.
     pub run_ref: Option<String>,

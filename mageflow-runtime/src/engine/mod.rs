@@ -23,6 +23,7 @@ use crate::model::{ErrorKind, ErrorReport, Failure, SignatureId};
 use crate::run::input;
 use crate::run::registry::Registry;
 use crate::store::{Reply, Script, Store, StoreError};
+use crate::trace;
 
 pub(crate) use protocol::{Code, DueRuns, IndexEntry, Keys, Lifecycle, Op, StoredRecord, Sub, Transition};
 use protocol::{Due, Header, ReadReply, Record, SHARDS, encode_batch, encode_records, group_of, records, shard_of};
@@ -207,7 +208,7 @@ impl Engine {
             let mut broken = Vec::new();
             for due in transition.due {
                 match build_input(&due) {
-                    Ok(input) => runs.push(Run { signature_id: due.id, token: due.token, task: due.task, input }),
+                    Ok(input) => runs.push(due.into_run(input)),
                     Err(problem) => broken.push((due, problem)),
                 }
             }
@@ -249,7 +250,7 @@ impl Engine {
         let payload = serde_json::to_string(failure)
             .map_err(|source| Error::Serialize { what: "a failure report".into(), source })?;
         let id = &failure.signature_id;
-        let args = vec![id.to_string(), token.to_string(), payload, flag(journaled), flag(claim)];
+        let args = vec![id.to_string(), token.to_string(), payload, flag(journaled), flag(claim), trace::current_arg()];
         self.call_retrying(Op::Fail, id, args).await
     }
 
@@ -265,7 +266,14 @@ impl Engine {
         journaled: bool,
         claim: bool,
     ) -> Result<Transition> {
-        let args = vec![id.to_string(), token.to_string(), output.to_string(), flag(journaled), flag(claim)];
+        let args = vec![
+            id.to_string(),
+            token.to_string(),
+            output.to_string(),
+            flag(journaled),
+            flag(claim),
+            trace::current_arg(),
+        ];
         self.call_retrying(Op::Succeed, id, args).await
     }
 
@@ -276,8 +284,7 @@ impl Engine {
         let (id, attempt) = transition.claimed()?;
         let index = transition.due.iter().position(|due| due.id == id)?;
         let input = build_input(&transition.due[index]).ok()?;
-        let due = transition.due.remove(index);
-        Some((Run { signature_id: due.id, token: due.token, task: due.task, input }, attempt))
+        Some((transition.due.remove(index).into_run(input), attempt))
     }
 
     /// Renews the lease of the run of dispatch `token` for `length`; `false` when the run no longer holds its
@@ -368,7 +375,8 @@ impl Engine {
     /// index in `subs`.
     async fn part(&self, op: Op, group: &str, subs: &[Sub], indexes: &[usize]) -> Result<Transition> {
         let targets: Vec<&SignatureId> = indexes.iter().filter_map(|&index| subs[index].target()).collect();
-        let args = encode_batch(indexes.iter().map(|&index| &subs[index]), &|root| self.records(root, None));
+        let mut args = encode_batch(indexes.iter().map(|&index| &subs[index]), &|root| self.records(root, None));
+        args.push(trace::current_arg());
         let mut transition = self.call_at(op, group, &targets, args).await?;
         if transition.code == Code::Refused
             && let Some(local) = transition.extra.first().and_then(|n| n.parse::<usize>().ok())
@@ -395,6 +403,7 @@ impl Engine {
         args.push(flow.id.to_string());
         args.push(message.to_string());
         args.push(flag(journaled));
+        args.push(trace::current_arg());
         let mut group = group_of(task).to_owned();
         for _ in 0..3 {
             self.point(&group, &[flow]).await?;
@@ -409,7 +418,7 @@ impl Engine {
 
     /// Runs a lifecycle operation (`suspend`, `interrupt`, `resume`, `cancel`) on a signature and what it contains.
     pub async fn lifecycle(&self, op: Lifecycle, id: &SignatureId) -> Result<Transition> {
-        let transition = self.call(op.into(), id, vec![id.to_string()]).await?;
+        let transition = self.call(op.into(), id, vec![id.to_string(), trace::current_arg()]).await?;
         if transition.code == Code::Missing {
             return Err(Error::NotFound(id.clone()));
         }

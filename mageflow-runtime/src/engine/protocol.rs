@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::flow::{Body, Node};
 use crate::model::{Kind, SignatureId};
 use crate::store::{Reply, StoreError};
+use crate::trace::TraceContext;
 
 /// An operation of the transition script (its `ARGV[1]`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -550,7 +551,7 @@ pub(crate) fn encode_batch<'a>(
 }
 
 /// A task the script says is due, before its input is built: `{id, token, task, message, route, return field,
-/// bound arguments of the task and its ancestors, nearest first}`.
+/// trace context, bound arguments of the task and its ancestors, nearest first}`.
 #[derive(Debug)]
 pub(crate) struct Due {
     pub id: SignatureId,
@@ -559,7 +560,16 @@ pub(crate) struct Due {
     pub message: String,
     pub route: bool,
     pub return_field: Option<String>,
+    /// The trace context of the span that dispatched it (stored in its `tp` field).
+    pub trace: Option<TraceContext>,
     pub args: Vec<String>,
+}
+
+impl Due {
+    /// The run of this due task, with its input built.
+    pub fn into_run(self, input: Value) -> crate::backend::Run {
+        crate::backend::Run { signature_id: self.id, token: self.token, task: self.task, input, trace: self.trace }
+    }
 }
 
 /// What one call of the script decided: `{code, dispatches, interrupts, extra}`.
@@ -602,7 +612,7 @@ impl Transition {
         let mut due = Vec::new();
         for entry in parts.get(1).and_then(Reply::as_array).unwrap_or_default() {
             let words = texts(Some(entry));
-            if words.len() < 6 {
+            if words.len() < 7 {
                 return Err(protocol(format!("a dispatch entry with {} fields", words.len())));
             }
             let id = SignatureId::parse(&words[0]).ok_or_else(|| protocol(format!("bad id `{}`", words[0])))?;
@@ -613,7 +623,8 @@ impl Transition {
                 message: words[3].clone(),
                 route: words[4] == "1",
                 return_field: (!words[5].is_empty()).then(|| words[5].clone()),
-                args: words[6..].to_vec(),
+                trace: TraceContext::decode(&words[6]),
+                args: words[7..].to_vec(),
             });
         }
         let mut interrupts = Vec::new();
@@ -825,7 +836,18 @@ mod tests {
         let reply = Reply::Array(vec![
             text("run"),
             Reply::Array(vec![Reply::Array(
-                ["abc", "3", "send-email", "{\"n\":1}", "1", "order", "{\"template\":\"x\"}"].map(text).to_vec(),
+                [
+                    "abc",
+                    "3",
+                    "send-email",
+                    "{\"n\":1}",
+                    "1",
+                    "order",
+                    "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+                    "{\"template\":\"x\"}",
+                ]
+                .map(text)
+                .to_vec(),
             )]),
             Reply::Array(vec![Reply::Array(vec![text("def"), text("run-7")])]),
             Reply::Array(vec![text("2")]),
@@ -835,6 +857,7 @@ mod tests {
         let due = &transition.due[0];
         assert_eq!((due.id.as_str(), due.token, due.task.as_str(), due.route), ("abc", 3, "send-email", true));
         assert_eq!((due.return_field.as_deref(), due.args.len()), (Some("order"), 1));
+        assert_eq!(due.trace.as_ref().map(|t| t.parent_span_id()), Some("b7ad6b7169203331"));
         assert_eq!(transition.interrupts[0].run_ref.as_deref(), Some("run-7"));
         assert_eq!(transition.extra, ["2"]);
     }

@@ -18,6 +18,7 @@ use crate::model::{ErrorKind, ErrorReport, Failure, SignatureId, Status, in_grou
 use crate::run::registry::Produced;
 use crate::run::scope::CreationScope;
 use crate::run::task::{Continuation, TaskContext, TaskError};
+use crate::trace::TraceContext;
 
 /// Why a delivery did not run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -122,7 +123,7 @@ impl Worker {
         let Some(live) = self.live() else {
             return AttemptOutcome::Unrecorded(DROPPED.to_owned());
         };
-        let span = tracing::info_span!("mageflow.run", task = %run.task, signature = %run.signature_id, attempt);
+        let span = run_span(run, attempt, &delivery.metadata);
         live.execute(run, attempt, delivery.metadata, delivery.run_ref, None, None).instrument(span).await
     }
 
@@ -145,7 +146,7 @@ impl Worker {
         };
         // only when what the engine dispatches would run in this very pool
         let claim = pool.is_some() && live.engine.backend.in_process_pool() == pool;
-        let span = tracing::info_span!("mageflow.run", task = %run.task, signature = %run.signature_id, attempt);
+        let span = run_span(run, attempt, &delivery.metadata);
         let mut next = None;
         let outcome = live
             .execute(run, attempt, delivery.metadata, delivery.run_ref, begun, claim.then_some(&mut next))
@@ -415,6 +416,22 @@ impl Live {
             }
         }
     }
+}
+
+/// The span of one attempt of a run: a child of the span that dispatched the run when the run carries its trace
+/// context, or its delivery's metadata does (`traceparent`, for a backend that carries it only there), and the
+/// feature `opentelemetry` is on; so that a whole flow is one trace.
+fn run_span(run: &Run, attempt: u32, metadata: &Map<String, Value>) -> tracing::Span {
+    let span = tracing::info_span!("mageflow.run", task = %run.task, signature = %run.signature_id, attempt);
+    match &run.trace {
+        Some(trace) => trace.set_parent_of(&span),
+        None => {
+            if let Some(trace) = TraceContext::read_from(metadata) {
+                trace.set_parent_of(&span);
+            }
+        }
+    }
+    span
 }
 
 impl std::fmt::Debug for Worker {

@@ -29,7 +29,8 @@
 -- field), token (dispatch counter), attempt (the last attempt that began, counting lost ones), base (the attempts
 -- that earlier, lost dispatches used), lease (when the lease of the run under way expires, ms), ref (the backend's
 -- reference of the run), result / error (JSON), created / finished (s), root=1 on the root of a stored flow, jrn (the
--- ids a task run created, space-separated, replayed to its retries), next (the flow a task continued with). n and
+-- ids a task run created, space-separated, replayed to its retries), next (the flow a task continued with), tp (the
+-- W3C trace context of the span that first dispatched the task: `traceparent[ tracestate]`). n and
 -- c0, c1, ... list children in position order (a chain's steps, a swarm's items, a continued task's flow). Chains add
 -- step; swarms add maxc, stop_after, max_items, closed, started, running, ok_n, fail_n, qh (the position of the
 -- first item not started yet: the queue is positions qh to n-1), r0, r1, ... (item outcomes by position), and raw=1
@@ -46,10 +47,11 @@
 -- are used up with the kind `lost`.
 --
 -- Every transition returns {code, dispatches, interrupts, extra}: dispatches are tasks to hand to the backend, each
--- {id, token, task, msg, route, rf, args...} with the bound arguments of the task and of each of its ancestors,
--- nearest first; interrupts are running tasks to abort, each {id, ref} with the backend's reference of the run
--- (the field `ref`, recorded when the run began); extra is operation-specific. A by-id operation on a signature
--- that its group lacks but whose pointer names another group answers `moved` with that group in extra.
+-- {id, token, task, msg, route, rf, tp, args...} with the run's trace context (empty when none) and the bound
+-- arguments of the task and of each of its ancestors, nearest first; interrupts are running tasks to abort, each
+-- {id, ref} with the backend's reference of the run (the field `ref`, recorded when the run began); extra is
+-- operation-specific. A by-id operation on a signature that its group lacks but whose pointer names another group
+-- answers `moved` with that group in extra.
 
 -- Per-call state, set by `main` from its keys and arguments before an operation runs. The functions below are
 -- built once (when Redis loads the library, or once per EVAL) and read these upvalues.
@@ -57,6 +59,9 @@ local KEYS, ARGV
 local OP, GROUP, PREFIX
 local ACTIVE_TTL, DONE_TTL, KEEP_TTL, OUTBOX_TTL_MS
 local NOW_MS, NOW_MS_TEXT, NOW_S, EXPIRY_MS
+-- The trace context of the caller's span (the operations that dispatch take it as their last argument; empty when
+-- none): the tasks the call dispatches for the first time store it and carry it.
+local TRACE = ''
 local A = 11
 local OPS = {}
 
@@ -379,11 +384,17 @@ end
 -- Hands a task to the backend: a new dispatch token (older deliveries become stale), an outbox entry (removed when
 -- the run begins), and the bound arguments of the task and its ancestors. `token`, `task`, `rf`, `args` and
 -- `parent` are the task's stored fields; `writes` are more fields to store with the new token; `parent_fields`, when
--- given, are the parent's args and parent, already read.
-local function send(id, token, msg, route, task, rf, args, parent, writes, parent_fields, claim)
+-- given, are the parent's args and parent, already read. `trace` is the run's trace context: the caller's unless
+-- given (a task dispatched again keeps the one it was first dispatched with); it is stored with the token.
+local function send(id, token, msg, route, task, rf, args, parent, writes, parent_fields, claim, trace)
   token = tostring(tonumber(token or 0) + 1)
+  trace = trace or TRACE
   writes[#writes + 1] = 'token'
   writes[#writes + 1] = token
+  if trace ~= '' then
+    writes[#writes + 1] = 'tp'
+    writes[#writes + 1] = trace
+  end
   if claim then
     -- begun at once, as `begin` would (attempt 1, a lease): it never enters the outbox
     for _, v in ipairs({ 'status', 'active', 'prev', 'pending', 'attempt', '1', 'lease', EXPIRY_MS }) do
@@ -392,7 +403,7 @@ local function send(id, token, msg, route, task, rf, args, parent, writes, paren
     CLAIM, CLAIMED = false, { id, '1' }
   end
   set(id, writes)
-  local entry = { id, token, task or '', msg or 'null', route or '0', rf or '' }
+  local entry = { id, token, task or '', msg or 'null', route or '0', rf or '', trace }
   if args then entry[#entry + 1] = args end
   local depth = 0
   while parent and parent ~= '' and depth < 100 do
@@ -414,10 +425,11 @@ local function send(id, token, msg, route, task, rf, args, parent, writes, paren
   dispatches[#dispatches + 1] = entry
 end
 
--- Dispatches a stored task again with the message it keeps (resume, recovery).
+-- Dispatches a stored task again with the message and the trace context it keeps (resume, recovery).
 local function dispatch(id)
-  local token, task, msg, route, rf, args, parent = get(id, 'token', 'task', 'msg', 'route', 'rf', 'args', 'parent')
-  send(id, token, msg, route, task, rf, args, parent, {})
+  local token, task, msg, route, rf, args, parent, trace =
+    get(id, 'token', 'task', 'msg', 'route', 'rf', 'args', 'parent', 'tp')
+  send(id, token, msg, route, task, rf, args, parent, {}, nil, false, trace or nil)
 end
 
 local start, complete, report, fill, terminate
@@ -662,10 +674,11 @@ end
 
 local function op_succeed_fail()
   -- id, token, payload (the result, or the failure report), '1' to drop the run's creation journal, '1' to begin
-  -- the first task it dispatches at once (for a worker in this process). Replies {id, attempt} of that task in extra
-  -- when it began one.
+  -- the first task it dispatches at once (for a worker in this process), the trace context of the run's span.
+  -- Replies {id, attempt} of that task in extra when it began one.
   local id, token, payload, journaled = ARGV[A], ARGV[A + 1], ARGV[A + 2], ARGV[A + 3]
   CLAIM, CLAIMED = ARGV[A + 4] == '1', nil
+  TRACE = ARGV[A + 5] or ''
   local fields = { get(id, unpack(COMPLETE_FIELDS)) }
   local kind, status = fields[1], fields[2]
   if not kind then return absent(id) end
@@ -733,7 +746,9 @@ local function resume(id)
 end
 
 local function op_suspend_interrupt_resume_cancel()
+  -- id, the trace context of the caller's span
   local id = ARGV[A]
+  TRACE = ARGV[A + 1] or ''
   local kind, status, parent, pos, slot = get(id, 'kind', 'status', 'parent', 'pos', 'slot')
   if not kind then return absent(id) end
   if finished(status) then return result('finished', { status }) end
@@ -883,7 +898,7 @@ end
 
 local function op_continue()
   -- task id, token, the records of the flow it continues with (its root a child of the task), the root's id, its
-  -- message, '1' to drop the run's creation journal
+  -- message, '1' to drop the run's creation journal, the trace context of the run's span
   local id, token = ARGV[A], ARGV[A + 1]
   local kind, status, continued, current = get(id, 'kind', 'status', 'next', 'token')
   if not kind then return absent(id) end
@@ -891,6 +906,7 @@ local function op_continue()
   if continued or not (runnable(status) or status == 'suspended') then return result('ignored', { status }) end
   local i = create_records(A + 2)
   local next_id, msg, journaled = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  TRACE = ARGV[i + 3] or ''
   -- the run ended: its lease with it
   redis.call('ZREM', LEASES, member(id))
   drop(id, 'lease')
@@ -1076,12 +1092,14 @@ local function apply_sub(sub)
 end
 
 local function op_batch_check()
-  -- a count, then the sub-operations, each its name followed by its arguments. `check` only checks.
+  -- a count, then the sub-operations, each its name followed by its arguments, then the trace context of the
+  -- caller's span. `check` only checks.
   local count = tonumber(ARGV[A])
   local subs, i = {}, A + 1
   for n = 1, count do
     subs[n], i = parse_sub(i)
   end
+  TRACE = ARGV[i] or ''
   for n, sub in ipairs(subs) do
     local problem = check_sub(sub)
     if problem then
@@ -1157,7 +1175,7 @@ local function op_multi()
   for n = 1, count do
     local key_at, nargs = tonumber(ARGV[i]), tonumber(ARGV[i + 3])
     G, GROUP, OP, A = KEYS[key_at], ARGV[i + 1], ARGV[i + 2], i + 4
-    dispatches, interrupts, plan, CLAIM, CLAIMED = {}, {}, {}, false, nil
+    dispatches, interrupts, plan, CLAIM, CLAIMED, TRACE = {}, {}, {}, false, nil, ''
     local run = MULTI_OPS[OP]
     local ok, reply
     if run then
@@ -1186,7 +1204,7 @@ local function mageflow_main(keys, argv)
   read_header()
   local run = OPS[OP]
   if not run then return redis.error_reply('mageflow: unknown operation ' .. tostring(OP)) end
-  IN_MULTI, CLAIM, CLAIMED = false, false, nil
+  IN_MULTI, CLAIM, CLAIMED, TRACE = false, false, nil, ''
   if not SHARD_OPS[OP] then
     bind_group()
     plan = {}
