@@ -84,8 +84,31 @@ for entry in $builds; do
     per() { echo $(((ir[$build-$large-$1] - ir[$build-$small-$1]) / (large - small))); }
     echo "| $build | $(per redis) | $(per bench) |"
 done
-if [ -f "$work/redis-B-$large.out" ]; then
+for entry in $builds; do
+    build=${entry%%:*}
+    file="$work/redis-$build-$large.out"
     echo
-    echo "redis-server's profile, B, S2 of $large (inclusive Ir, exported symbols only: the binary is stripped):"
-    callgrind_annotate --inclusive=yes "$work/redis-B-$large.out" 2>/dev/null | sed -n '1,60p' | grep -E '^ *[0-9,]+ ' | head -40
-fi
+    echo "redis-server's profile, $build, S2 of $large (inclusive instructions; the binary is stripped, exported symbols only):"
+    callgrind_annotate --inclusive=yes --threshold=100 "$file" 2>/dev/null | python3 -c '
+import re, sys
+total, found = None, {}
+for line in sys.stdin:
+    m = re.match(r"\s*([\d,]+) \([ \d.]+%\)\s+(\S+)", line)
+    if not m:
+        continue
+    ir, name = int(m.group(1).replace(",", "")), m.group(2)
+    if name == "PROGRAM":
+        total = ir
+    fn = name.split(":", 1)[-1] if name.startswith("???:") else name
+    if fn in ("fcallCommand", "evalShaCommand", "evalCommand", "scriptCall", "call\x272", "lua_pcall\x272") and fn not in found:
+        found[fn] = ir
+scripts = sum(found.get(f, 0) for f in ("fcallCommand", "evalShaCommand", "evalCommand"))
+nested = found.get("call\x272", 0)
+bridge = found.get("scriptCall", 0)
+pct = lambda x: f"{100 * x / total:.1f}%"
+print(f"- in scripts (FCALL/EVALSHA, inclusive): {pct(scripts)}")
+print(f"  - Redis commands the scripts call (call, nested): {pct(nested)}; with the redis.call bridge around them: {pct(bridge)}")
+print(f"  - Lua itself (the scripts minus redis.call): {pct(scripts - bridge)}")
+print(f"- outside scripts (network, parsing, other commands): {pct(total - scripts)}")
+'
+done
