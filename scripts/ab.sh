@@ -35,11 +35,13 @@ for scenario in "S1 chain of 100" "S2 swarm of 1000,"; do
         for build in $order; do
             bin=$old_bin
             [ "$build" = B ] && bin=$new_bin
+            cpu_before=$(redis_cpu "$port")
             MAGEFLOW_TEST_REDIS_URL="redis://127.0.0.1:$port" MAGEFLOW_BENCH_AB=1 MAGEFLOW_BENCH_RUNS=1 \
                 MAGEFLOW_BENCH_MAX_ITEMS=100 MAGEFLOW_BENCH_ONLY="$scenario" "$bin" >"$work/out" 2>"$work/err" ||
                 { cat "$work/err" >&2; exit 1; }
+            cpu_after=$(redis_cpu "$port")
             row=$(redis_row "$work/out")
-            echo "{\"build\": \"$build\", \"scenario\": \"$scenario\", \"row\": $row}" >>"$results"
+            echo "{\"build\": \"$build\", \"scenario\": \"$scenario\", \"redis_cpu\": $(python3 -c "print($cpu_after - $cpu_before)"), \"row\": $row}" >>"$results"
             echo "$build $scenario: $(echo "$row" | python3 -c 'import json,sys; print(json.load(sys.stdin)["tasks / s"])') tasks/s" >&2
         done
     done
@@ -54,8 +56,8 @@ columns = [
     ("Redis commands / task", lambda r, n: float(r["Redis commands / task"])),
     ("round trips / task", lambda r, n: float(r["round trips / task"])),
     ("Redis µs in scripts / task", lambda r, n: float(r["Redis µs in scripts / task"])),
-    ("Redis CPU µs / task", lambda r, n: float(r["CPU s (Redis)"]) * 1e6 / n),
-    ("client CPU µs / task", lambda r, n: float(r["CPU s (mageflow)"]) * 1e6 / n),
+    # INFO CPU of the whole invocation (client start, function or script load, the run, FLUSHALL)
+    ("Redis CPU µs / task, whole invocation", lambda r, n: r["redis_cpu"] * 1e6 / n),
 ]
 print(f"\n### A/B, medians of {sys.argv[2]} alternating runs each\n")
 print("| scenario | build | " + " | ".join(c for c, _ in columns) + " |")
@@ -63,7 +65,7 @@ print("|---|---|" + "---|" * len(columns))
 for scenario, n in tasks.items():
     medians = {}
     for build in ("A", "B"):
-        values = [r["row"] for r in rows if r["build"] == build and r["scenario"] == scenario]
+        values = [dict(r["row"], redis_cpu=r["redis_cpu"]) for r in rows if r["build"] == build and r["scenario"] == scenario]
         medians[build] = [statistics.median(f(v, n) for v in values) for _, f in columns]
         name = "main before issue 14" if build == "A" else "this tree"
         print(f"| {scenario.rstrip(',')} | {name} | " + " | ".join(f"{m:.2f}" if m < 100 else f"{m:.0f}" for m in medians[build]) + " |")

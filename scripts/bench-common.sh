@@ -43,3 +43,8 @@ row = [c.strip() for c in lines[start + 4].strip("|").split("|")]
 print(json.dumps(dict(zip(header, row))))
 EOF
 }
+
+# Redis's CPU seconds so far (user + system), from INFO CPU of the Redis on port $1.
+redis_cpu() {
+    redis-cli -p "$1" info cpu | tr -d '\r' | awk -F: '/^used_cpu_(user|sys):/ {sum += $2} END {printf "%.6f\n", sum}'
+}
