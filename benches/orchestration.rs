@@ -868,7 +868,9 @@ async fn main() {
             s1 / workflow
         );
     }
-    let scale_rows: Vec<&Row> = redis_rows.iter().filter(|r| scale.iter().any(|s| s.label() == r.label)).collect();
+    // the scale rows come after the main scenarios that ran (S2 of 1000 is both)
+    let main_count = main_scenarios.iter().filter(|s| wanted(&s.label())).count();
+    let scale_rows: Vec<&Row> = redis_rows.iter().skip(main_count).collect();
     if scale_rows.len() > 1 {
         let commands: Vec<f64> = scale_rows.iter().map(|r| r.redis_commands).collect();
         let (min, max) = commands.iter().fold((f64::MAX, 0.0f64), |(lo, hi), c| (lo.min(*c), hi.max(*c)));
