@@ -854,18 +854,36 @@ async fn main() {
         }
     }
 
-    // the issue's targets, where this run measured both sides
-    let find = |rows: &[Row], label: &str| rows.iter().find(|r| r.label == label).map(|r| r.tasks_per_second);
-    let s1 = find(&redis_rows, &Scenario::Chain(100).label());
-    let s2 = find(&redis_rows, &Scenario::Swarm { items: 1000, failing_tenth: false }.label());
+    // the issue's targets: mageflow and its peer run alternately, so that the machine's drift hits both alike
     println!("\n### Targets (this run)\n");
-    if let (Some(s2), Some(bare)) = (s2, find(&peer_rows, BARE_PROCESSING)) {
-        println!("- S2 {s2:.0} tasks/s against bare apalis processing only {bare:.0} jobs/s: {:.2}x", s2 / bare);
-    }
-    if let (Some(s1), Some(workflow)) = (s1, find(&peer_rows, WORKFLOW_CHAIN)) {
+    if wanted("head to head") {
+        let rounds = (runs * 5).max(5);
+        let s2 = Scenario::Swarm { items: 1000, failing_tenth: false };
+        let (mageflow, bare) = head_to_head(
+            rounds,
+            || run_once(s2, Some(&redis), Some(&admin), false),
+            || apalis_bare_once(&redis, &admin, 1000, true),
+        )
+        .await;
         println!(
-            "- S1 {s1:.0} steps/s against apalis-workflow {workflow:.0} steps/s: {:.2}x (target 3x)",
-            s1 / workflow
+            "- S2 {:.0} tasks/s against bare apalis processing only {:.0} jobs/s: {:.2}x (target 1x; medians of {rounds} \
+             alternating runs)",
+            1000.0 / mageflow,
+            1000.0 / bare,
+            bare / mageflow
+        );
+        let (mageflow, workflow) = head_to_head(
+            rounds,
+            || run_once(Scenario::Chain(100), Some(&redis), Some(&admin), false),
+            || apalis_workflow_once(&redis, &admin),
+        )
+        .await;
+        println!(
+            "- S1 {:.0} steps/s against apalis-workflow {:.0} steps/s: {:.2}x (target 3x; medians of {rounds} alternating \
+             runs)",
+            100.0 / mageflow,
+            100.0 / workflow,
+            workflow / mageflow
         );
     }
     // the scale rows come after the main scenarios that ran (S2 of 1000 is both)
@@ -893,6 +911,27 @@ async fn main() {
     if only.is_none() {
         cluster_rows().await;
     }
+}
+
+/// Runs `a` and `b` alternately (a b b a a b ...) `rounds` times each; the median wall seconds of each.
+async fn head_to_head<A, AF, B, BF>(rounds: usize, a: A, b: B) -> (f64, f64)
+where
+    A: Fn() -> AF,
+    AF: std::future::Future<Output = Measure>,
+    B: Fn() -> BF,
+    BF: std::future::Future<Output = Measure>,
+{
+    let (mut on_a, mut on_b) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        if round % 2 == 0 {
+            on_a.push(a().await.wall.as_secs_f64());
+            on_b.push(b().await.wall.as_secs_f64());
+        } else {
+            on_b.push(b().await.wall.as_secs_f64());
+            on_a.push(a().await.wall.as_secs_f64());
+        }
+    }
+    (median(on_a), median(on_b))
 }
 
 /// Labels of the rows of apalis without mageflow.
