@@ -2,16 +2,22 @@
 //! concurrency 50, S3 as S2 with 10% failing items, S4 10,000 signatures created only) and S2 at 100 to 100,000
 //! items, on a real Redis (its own `redis-server` on a free port) and on the memory store, with no-op tasks and the
 //! local backend, then S1 and S2 on the apalis backend (an apalis worker in this process on a queue of the same
-//! Redis). Prints medians of 3 runs, the Redis commands per task by command, S2 on a real 3-primary Redis Cluster
-//! with each primary's share of the commands and of Redis CPU, and the machine's ceiling: the rate Redis runs a
-//! script the size of a transition at.
+//! Redis), and the peers without mageflow on the same Redis: 1,000 bare apalis-redis jobs at concurrency 50 (end to
+//! end, and processing only) and a 100-step apalis-workflow chain. Prints medians of 3 runs with Redis commands,
+//! Redis µs in scripts and Redis CPU per task, the commands per task by command, the ceiling (FCALL and EVALSHA of
+//! `return 1`, and one real transition, with 50 calls in flight), the issue's targets from mageflow and its peer run
+//! alternately, and S2 on a real 3-primary Redis Cluster with each primary's share of the commands and of Redis CPU.
 //!
 //! ```text
 //! cargo bench --bench orchestration                      # everything, medians of 3
 //! MAGEFLOW_BENCH_RUNS=1 MAGEFLOW_BENCH_MAX_ITEMS=10000 cargo bench --bench orchestration   # quicker
+//! MAGEFLOW_BENCH_ONLY=apalis cargo bench --bench orchestration   # rows whose label has it (or ceiling, cluster, head to head)
+//! MAGEFLOW_BENCH_AB=1                                    # the selected mageflow rows on Redis only (scripts/ab.sh)
+//! MAGEFLOW_TEST_REDIS_URL=redis://127.0.0.1:7000         # a Redis of yours instead of its own (it is flushed)
 //! ```
 //!
-//! Every run checks its own correctness (each callback ran once, every result is there) and panics otherwise.
+//! Every run checks its own correctness (each callback ran once, every result is there, every apalis job ran once,
+//! the chain's value went through every step) and panics otherwise.
 
 #[path = "../tests/support/mod.rs"]
 #[allow(unused_imports)]
