@@ -440,6 +440,14 @@ async fn after(admin: &fred::clients::Client, before: Before) -> Measure {
     }
 }
 
+/// apalis-redis' connection, as `apalis_redis::connect` makes it but with a 60 s response timeout (its default
+/// gives up on pushing 1,000 jobs to a redis-server slowed down by callgrind, as scripts/instructions.sh runs it).
+async fn apalis_connection(redis: &RedisServer) -> apalis_redis::ConnectionManager {
+    let config = redis::aio::ConnectionManagerConfig::new().set_response_timeout(Some(Duration::from_secs(60)));
+    let client = apalis_redis::Client::open(redis.url.as_str()).expect("a Redis URL");
+    client.get_connection_manager_with_config(config).await.expect("apalis-redis connects")
+}
+
 /// Bare apalis on apalis-redis 1.0, no mageflow: `jobs` no-op jobs pushed in one batch (`push_bulk`), run by one
 /// apalis worker at concurrency 50 (fetching 50 at a time). End to end times the push and the run; processing only
 /// pushes first and times the worker draining the queue. Either way the clock stops when the worker has stopped
@@ -450,7 +458,7 @@ async fn apalis_bare_once(
     jobs: usize,
     processing_only: bool,
 ) -> Measure {
-    let conn = apalis_redis::connect(redis.url.clone()).await.expect("apalis-redis connects");
+    let conn = apalis_connection(redis).await;
     let config = apalis_redis::Config::default().queue(BARE_QUEUE).batch_size(50);
     let mut storage = RedisStorage::<u64>::new(conn).with_config(config);
     let seen = Seen::new(jobs);
@@ -486,7 +494,7 @@ async fn apalis_workflow_once(redis: &RedisServer, admin: &fred::clients::Client
         ($flow:expr; $($n:tt)*) => { $flow $(.and_then(steps!(@step $n)))* };
         (@step $n:tt) => { workflow_step };
     }
-    let conn = apalis_redis::connect(redis.url.clone()).await.expect("apalis-redis connects");
+    let conn = apalis_connection(redis).await;
     let config = apalis_redis::Config::default().queue("workflow");
     let storage = RedisStorage::<u64>::new(conn).with_config(config);
     let mut backend = storage.poll_with_interval(BARE_POLL);

@@ -32,12 +32,13 @@ wait_redis() {
     return 1
 }
 
-# The row of the "### Redis" table that the bench printed (its stdout in file $1), as JSON keyed by column header.
+# The first row of the table titled $2 (default "### Redis") that the bench printed (its stdout in file $1), as JSON
+# keyed by column header.
 redis_row() {
-    python3 - "$1" <<'EOF'
+    python3 - "$1" "${2:-### Redis}" <<'EOF'
 import json, sys
 lines = open(sys.argv[1]).read().splitlines()
-start = lines.index("### Redis")
+start = next(i for i, line in enumerate(lines) if line == sys.argv[2] or line.startswith(sys.argv[2] + " ("))
 header = [c.strip() for c in lines[start + 2].strip("|").split("|")]
 row = [c.strip() for c in lines[start + 4].strip("|").split("|")]
 print(json.dumps(dict(zip(header, row))))

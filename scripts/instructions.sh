@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Instructions per task (valgrind --tool=callgrind; this machine has no hardware counters) for redis-server and for
 # the mageflow process, S2 (a closed swarm, concurrency 50, local backend) at two sizes: the difference of the two
-# divided by the difference in tasks, so that start-up, connection and shutdown cancel out.
+# divided by the difference in tasks, so that start-up, connection and shutdown cancel out. Then the same for the
+# bare apalis-redis peer (1,000 jobs at concurrency 50, end to end): two runs minus one run, per job.
 #
 #   scripts/instructions.sh            # this tree (B); with AB_OLD_BIN or AB_OLD_TREE also the main before issue 14 (A)
 #
@@ -31,49 +32,62 @@ trap cleanup EXIT
 
 total_ir() { awk '/^(summary|totals):/ {print $2; exit}' "$1"; }
 
-# Runs bench $1 for S2 of $2 items against the Redis on port $3; its stdout in $4.
+# Runs bench $1 against the Redis on port $2 with its stdout in $3 and the command prefix $4; the bench's settings
+# from bench_ab, bench_runs, bench_max and bench_only.
 run_bench() {
-    local bin=$1 items=$2 port=$3 out=$4 prefix=${5:-} max=$2
-    # "S2 swarm of 100," selects one row (the comma keeps "S2 swarm of 1000," apart); 1000 items are also the main
-    # S2 row, so the scale rows stop below it
-    [ "$items" = 1000 ] && max=100
-    MAGEFLOW_TEST_REDIS_URL="redis://127.0.0.1:$port" MAGEFLOW_BENCH_AB=1 MAGEFLOW_BENCH_RUNS=1 \
-        MAGEFLOW_BENCH_MAX_ITEMS="$max" MAGEFLOW_BENCH_ONLY="S2 swarm of $items," $prefix "$bin" >"$out" 2>"$out.err" ||
+    local bin=$1 port=$2 out=$3 prefix=${4:-}
+    # shellcheck disable=SC2086
+    MAGEFLOW_TEST_REDIS_URL="redis://127.0.0.1:$port" MAGEFLOW_BENCH_AB=$bench_ab MAGEFLOW_BENCH_RUNS=$bench_runs \
+        MAGEFLOW_BENCH_MAX_ITEMS=$bench_max MAGEFLOW_BENCH_ONLY=$bench_only $prefix "$bin" >"$out" 2>"$out.err" ||
         { cat "$out.err" >&2; return 1; }
 }
 
-commands() { redis_row "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Redis commands / task"])'; }
+# The bench's settings for one S2 run of $1 items: "S2 swarm of 100," selects one row (the comma keeps
+# "S2 swarm of 1000," apart); 1000 items are also the main S2 row, so the scale rows stop below it.
+s2_settings() {
+    bench_ab=1 bench_runs=1 bench_max=$1 bench_only="S2 swarm of $1,"
+    [ "$1" = 1000 ] && bench_max=100
+    return 0
+}
+
+declare -A ir
+# Measures bench $2 with the settings of run_bench: redis-server under callgrind with the bench native, then the bench under
+# callgrind with redis-server native. Sets ir[$1-redis] and ir[$1-bench]; the bench's stdout of each run in
+# $work/$1-native.txt and $work/$1-callgrind.txt.
+measure() {
+    local tag=$1 bin=$2 port
+    port=$(free_port)
+    valgrind --tool=callgrind --callgrind-out-file="$work/redis-$tag.out" \
+        redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no >"$work/redis.log" 2>&1 &
+    pids+=($!)
+    wait_redis "$port"
+    run_bench "$bin" "$port" "$work/$tag-native.txt"
+    redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
+    wait "${pids[-1]}" || true
+    ir[$tag-redis]=$(total_ir "$work/redis-$tag.out")
+    port=$(free_port)
+    redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no >"$work/redis.log" 2>&1 &
+    pids+=($!)
+    wait_redis "$port"
+    run_bench "$bin" "$port" "$work/$tag-callgrind.txt" \
+        "valgrind --tool=callgrind --callgrind-out-file=$work/bench-$tag.out"
+    redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
+    wait "${pids[-1]}" || true
+    ir[$tag-bench]=$(total_ir "$work/bench-$tag.out")
+}
+
+commands() { redis_row "$1" "${2:-### Redis}" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Redis commands / task"])'; }
 
 echo "| build | S2 items | redis-server Ir | mageflow process Ir | Redis commands / task (Redis measured, client measured) |"
 echo "|---|---|---|---|---|"
-declare -A ir
 for entry in $builds; do
     build=${entry%%:*}
     bin=${entry#*:}
     for items in "$small" "$large"; do
-        # redis-server under callgrind, the bench native
-        port=$(free_port)
-        valgrind --tool=callgrind --callgrind-out-file="$work/redis-$build-$items.out" \
-            redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no >"$work/redis.log" 2>&1 &
-        pids+=($!)
-        wait_redis "$port"
-        run_bench "$bin" "$items" "$port" "$work/bench-native.txt"
-        redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
-        wait "${pids[-1]}" || true
-        redis_ir=$(total_ir "$work/redis-$build-$items.out")
-        # the bench under callgrind, redis-server native
-        port=$(free_port)
-        redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no >"$work/redis.log" 2>&1 &
-        pids+=($!)
-        wait_redis "$port"
-        run_bench "$bin" "$items" "$port" "$work/bench-callgrind.txt" \
-            "valgrind --tool=callgrind --callgrind-out-file=$work/bench-$build-$items.out"
-        redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
-        wait "${pids[-1]}" || true
-        bench_ir=$(total_ir "$work/bench-$build-$items.out")
-        ir[$build-$items-redis]=$redis_ir
-        ir[$build-$items-bench]=$bench_ir
-        echo "| $build | $items | $redis_ir | $bench_ir | $(commands "$work/bench-native.txt"), $(commands "$work/bench-callgrind.txt") |"
+        s2_settings "$items"
+        measure "$build-$items" "$bin"
+        echo "| $build | $items | ${ir[$build-$items-redis]} | ${ir[$build-$items-bench]} |" \
+            "$(commands "$work/$build-$items-native.txt"), $(commands "$work/$build-$items-callgrind.txt") |"
     done
 done
 echo
@@ -84,6 +98,20 @@ for entry in $builds; do
     per() { echo $(((ir[$build-$large-$1] - ir[$build-$small-$1]) / (large - small))); }
     echo "| $build | $(per redis) | $(per bench) |"
 done
+
+# the bare apalis peer (this tree's bench): two runs of 1,000 jobs end to end minus one run, per job
+for runs in 1 2; do
+    bench_ab=0 bench_runs=$runs bench_max=100 bench_only="apalis-redis bare: 1000 jobs, concurrency 50, end to end"
+    measure "peer-$runs" "$new_bin"
+done
+echo
+echo "| bare apalis-redis, 1,000 jobs at concurrency 50, end to end | redis-server instructions / job | apalis process instructions / job | Redis commands / job (Redis measured, client measured) |"
+echo "|---|---|---|---|"
+peer_table="### Redis, apalis without mageflow"
+echo "| (2 runs minus 1 run) / 1,000 | $(((ir[peer-2-redis] - ir[peer-1-redis]) / 1000)) |" \
+    "$(((ir[peer-2-bench] - ir[peer-1-bench]) / 1000)) |" \
+    "$(commands "$work/peer-2-native.txt" "$peer_table"), $(commands "$work/peer-2-callgrind.txt" "$peer_table") |"
+
 for entry in $builds; do
     build=${entry%%:*}
     file="$work/redis-$build-$large.out"
