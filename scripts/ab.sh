@@ -5,16 +5,22 @@
 #
 #   scripts/ab.sh [rounds]            # default 5 rounds per scenario
 #
-# A is the tree at AB_OLD_TREE (default /work/wt-bench-old: commit 59c038f, main just before the merge of issue
-# 14, plus one bench-only commit that prints Redis µs in scripts and understands MAGEFLOW_BENCH_AB), built into
-# AB_OLD_TARGET (default /work/target-bench-old); B is this tree, built into CARGO_TARGET_DIR (default target).
+# A is the tree at AB_OLD_TREE: commit 59c038f, main just before the merge of issue 14, plus one bench-only commit
+# that prints Redis µs in scripts and understands MAGEFLOW_BENCH_AB (branch bench14-old). By default a worktree of
+# that branch next to this checkout, made when missing, built into its own target dir (AB_OLD_TARGET); B is this
+# tree, built into CARGO_TARGET_DIR (default target).
 # AB_OLD_BIN / AB_NEW_BIN skip the builds.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 source "$here/scripts/bench-common.sh"
 rounds=${1:-5}
-old_tree=${AB_OLD_TREE:-/work/wt-bench-old}
-old_bin=${AB_OLD_BIN:-$(bench_binary "$old_tree" "${AB_OLD_TARGET:-/work/target-bench-old}")}
+old_tree=${AB_OLD_TREE:-$here/../mageflow-bench-a}
+if [ -z "${AB_OLD_BIN:-}" ] && [ ! -d "$old_tree" ]; then
+  branch=bench14-old
+  git -C "$here" rev-parse --verify -q "$branch" >/dev/null || branch=origin/bench14-old
+  git -C "$here" worktree add --detach "$old_tree" "$branch" >&2
+fi
+old_bin=${AB_OLD_BIN:-$(bench_binary "$old_tree" "${AB_OLD_TARGET:-$old_tree/target}")}
 new_bin=${AB_NEW_BIN:-$(bench_binary "$here" "${CARGO_TARGET_DIR:-$here/target}")}
 [ -x "$old_bin" ] && [ -x "$new_bin" ] || { echo "cannot build the two benches ($old_bin, $new_bin)" >&2; exit 1; }
 echo "A (main before issue 14): $old_bin (tree $old_tree at $(git -C "$old_tree" log -1 --format=%h))"

@@ -18,7 +18,7 @@ large=${INSTR_LARGE:-1000}
 new_bin=${AB_NEW_BIN:-$(bench_binary "$here" "${CARGO_TARGET_DIR:-$here/target}")}
 builds="B:$new_bin"
 if [ -n "${AB_OLD_BIN:-}" ] || [ -n "${AB_OLD_TREE:-}" ]; then
-    old_bin=${AB_OLD_BIN:-$(bench_binary "$AB_OLD_TREE" "${AB_OLD_TARGET:-/work/target-bench-old}")}
+    old_bin=${AB_OLD_BIN:-$(bench_binary "$AB_OLD_TREE" "${AB_OLD_TARGET:-$AB_OLD_TREE/target}")}
     builds="A:$old_bin $builds"
 fi
 work=$(mktemp -d /tmp/bench14-instr.XXXXXX)
