@@ -74,11 +74,10 @@ async fn main() -> Result<(), mageflow::Error> {
     let summary_id = summary.id().clone();
     let started = Instant::now();
     let swarm = client
-        .swarm(items)
-        .name("thumbnails")
-        .max_concurrency(10)
-        .on_success(summary)
-        .run_no_wait(serde_json::json!({"width": 320}))
+        .run_no_wait(
+            client.swarm(items).name("thumbnails").max_concurrency(10).on_success(summary),
+            serde_json::json!({"width": 320}),
+        )
         .await?;
     println!("swarm {} started (follow it with `mageflow watch {}`)", swarm.id(), swarm.id());
 

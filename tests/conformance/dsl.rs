@@ -428,7 +428,7 @@ conformance!(every_delimiter_builds_the_same_flow, |store: TestStore| async move
         assert_eq!(client.run(flow, item(&t, 2)).await.unwrap(), item(&t, 6));
     }
     // a created flow starts later
-    let handle = client.create_flow(flow!(dsl_inc >> dsl_double)).await.unwrap();
+    let handle = client.create(flow!(dsl_inc >> dsl_double)).await.unwrap();
     assert_eq!(handle.status().await.unwrap().status, Status::Pending);
     handle.start(item(&t, 0)).await.unwrap();
     assert_eq!(handle.result_within(Some(WAIT)).await.unwrap(), item(&t, 2));

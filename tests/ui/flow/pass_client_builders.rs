@@ -14,9 +14,9 @@ async fn builders(client: Mageflow) -> mageflow::Result<()> {
     let _ = client.chain((client.sign(charge), client.sign(audit), client.sign(record)));
     let _ = client.swarm([client.sign(audit), client.sign(audit)]);
     let _ = client.swarm((client.sign(audit), client.chain((client.sign(audit), client.sign(record)))));
-    let task: Handle<Order, Receipt, TaskKind> = client.sign(charge).create().await?;
+    let task: Handle<Order, Receipt, TaskKind> = client.create(client.sign(charge)).await?;
     let _ = task.status().await?;
-    let swarm: Handle<Value, Vec<Outcome>, SwarmKind> = client.swarm([client.sign(audit)]).open().create().await?;
+    let swarm: Handle<Value, Vec<Outcome>, SwarmKind> = client.create(client.swarm([client.sign(audit)]).open()).await?;
     swarm.add((client.sign(audit), client.sign(audit))).await?;
     swarm.close().await?;
     let by_id = client.swarm_handle(swarm.id().clone());

@@ -24,8 +24,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 pub use super::{InputFields, IntoFlow};
-pub use crate::flow::Flow;
 use crate::error::Error;
+pub use crate::flow::Flow;
 use crate::flow::{Body, Node, SwarmConfig};
 use crate::model::Outcome;
 use crate::run::task::{Task, TaskInput};
