@@ -44,7 +44,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let callback = client.sign(invoice);
     let callback_id = callback.id().clone();
-    let swarm = client.run_no_wait(client.swarm(chains).max_concurrency(3).on_success(callback), json!({})).await?;
+    let prices = client.swarm(chains).max_concurrency(3).on_success(callback);
+    let swarm = client.run_no_wait(prices, json!({})).await?;
     for (id, outcome) in swarm.result_within(Some(WAIT)).await?.into_iter().enumerate() {
         match outcome {
             Outcome::Ok(priced) => println!("swarm: order {id}: {priced}"),

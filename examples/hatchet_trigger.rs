@@ -44,7 +44,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let callback = client.sign(total_words);
     let callback_id = callback.id().clone();
-    let swarm = client.run_no_wait(client.swarm(chains).max_concurrency(2).on_success(callback), json!({})).await?;
+    let counts = client.swarm(chains).max_concurrency(2).on_success(callback);
+    let swarm = client.run_no_wait(counts, json!({})).await?;
     for (id, outcome) in swarm.result_within(Some(WAIT)).await?.into_iter().enumerate() {
         match outcome {
             Outcome::Ok(count) => println!("swarm: document {id}: {count}"),
