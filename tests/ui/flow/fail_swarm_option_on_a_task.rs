@@ -8,7 +8,7 @@ use tasks::*;
 #[allow(dead_code)]
 fn options(client: Mageflow) {
     let _ = client.sign(charge).max_concurrency(3);
-    let _ = client.chain((client.sign(charge), client.sign(audit))).open();
+    let _ = client.chain((client.sign(charge), client.sign(audit))).assume_types::<Order, u64>().open();
 }
 
 fn main() {}
