@@ -26,11 +26,11 @@ use tokio::task::{AbortHandle, JoinHandle};
 use crate::error::{ApalisError, Result};
 use crate::options::ApalisBackendOptions;
 
-/// mageflow's [`Backend`] on apalis: each run is one apalis job on an `apalis-redis` queue, and apalis workers
+/// mageflow's [`Backend`](mageflow_runtime::Backend) on apalis: each run is one apalis job on an `apalis-redis` queue, and apalis workers
 /// (in this process and any other on the same queue) execute them with mageflow's worker. Cheap to clone.
 ///
 /// Who owns what:
-/// - **Dispatch**: [`Backend::dispatch`] pushes all the runs it is given (a swarm's fill, say) in one call of
+/// - **Dispatch**: [`Dispatcher::dispatch`](mageflow_runtime::Dispatcher::dispatch) pushes all the runs it is given (a swarm's fill, say) in one call of
 ///   apalis-redis' batch push script, then wakes the workers through apalis-redis' pub/sub channel (apalis-redis
 ///   1.0's push script schedules every job for now and publishes nothing itself).
 /// - **Concurrency**: apalis' concurrency limit (a tower layer on the apalis worker), sized by
@@ -42,10 +42,10 @@ use crate::options::ApalisBackendOptions;
 ///   record an outcome (its store was unreachable): apalis then delivers it again.
 /// - **Outcomes**: recorded exactly once by mageflow's engine, whatever apalis redelivers: a duplicate delivery of a
 ///   running run is busy and dropped, a delivery of a replaced run is stale and dropped.
-/// - **Interrupts**: [`Backend::interrupt`] publishes the runs' apalis job ids on the queue's interrupt channel;
+/// - **Interrupts**: [`Dispatcher::interrupt`](mageflow_runtime::Dispatcher::interrupt) publishes the runs' apalis job ids on the queue's interrupt channel;
 ///   the worker running one (in any process) aborts its handler. A worker that misses the message notices at its
 ///   next lease renewal that the run was interrupted and aborts it then.
-/// - **Shutdown**: [`Backend::shutdown`] stops the apalis worker (no new jobs; jobs fetched but not started go back
+/// - **Shutdown**: [`Runner::shutdown`](mageflow_runtime::Runner::shutdown) stops the apalis worker (no new jobs; jobs fetched but not started go back
 ///   to the queue), lets running jobs finish until the deadline, then aborts them and fails their apalis jobs so
 ///   that apalis delivers them again.
 /// - **A dead process**: mageflow's run leases and recovery sweep dispatch its runs again as new jobs (the next
@@ -174,7 +174,7 @@ impl ApalisBackend {
         Ok(RedisStorage::new(conn).with_config(self.inner.config.clone()))
     }
 
-    /// How many runs the worker started by [`Backend::start`] executes at once; `None` before it started, or when
+    /// How many runs the worker started by [`Runner::start`](mageflow_runtime::Runner::start) executes at once; `None` before it started, or when
     /// no worker runs in this process.
     pub fn worker_concurrency(&self) -> Option<usize> {
         self.inner.concurrency.get().copied()

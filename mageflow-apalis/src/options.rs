@@ -23,7 +23,7 @@ pub struct ApalisBackendOptions {
     /// How many jobs a worker takes from the queue in one fetch. Small is fair between worker processes; jobs
     /// taken but not started wait in the worker.
     pub fetch_batch: usize,
-    /// Whether [`Backend::start`](mageflow_runtime::Backend::start) starts an apalis worker. Without, the client
+    /// Whether [`Runner::start`](mageflow_runtime::Runner::start) starts an apalis worker. Without, the client
     /// only dispatches.
     pub run_worker: bool,
     /// How long a worker whose apalis stream stopped on an error (Redis went away) waits before it starts again.

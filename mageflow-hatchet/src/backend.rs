@@ -1,10 +1,10 @@
-//! [`HatchetBackend`]: mageflow's [`Backend`] over Hatchet.
+//! [`HatchetBackend`]: mageflow's [`Backend`](mageflow_runtime::Backend) over Hatchet.
 //!
 //! - **Dispatch**: every run becomes one Hatchet run of the workflow named after its task (one task per
 //!   workflow), triggered with `TriggerWorkflow` (`BulkTriggerWorkflow` for several runs at once). The run's input
 //!   is the task input; its additional metadata carries the signature id and the dispatch token, built fresh for
 //!   every run (a run triggered from inside a handler never inherits its parent's metadata).
-//! - **Worker**: [`Backend::start`] declares a workflow per registered task (retries, timeout, backoff and input
+//! - **Worker**: [`Runner::start`] declares a workflow per registered task (retries, timeout, backoff and input
 //!   schema from the task) and registers a Hatchet worker for them. Each assigned step is rebuilt into a [`Run`]
 //!   and executed by mageflow's [`Worker`](mageflow_runtime::backend::Worker); the outcome goes back to Hatchet (a retryable failure is retried by
 //!   Hatchet, whose retries are the task's retries).
@@ -65,7 +65,7 @@ pub struct HatchetBackendOptions {
     pub timeout_margin: Duration,
     /// The timeout declared to Hatchet for tasks without one (Hatchet's own default is 60 s).
     pub untimed_timeout: Duration,
-    /// Whether [`Backend::start`] registers a Hatchet worker for the registered tasks. Without, the client only
+    /// Whether [`Runner::start`] registers a Hatchet worker for the registered tasks. Without, the client only
     /// dispatches (its tasks' workflows are still declared, so that runs can be triggered before a worker is up).
     pub run_worker: bool,
     /// Whether the backend subscribes to the runs it triggers, to record the failure of runs that Hatchet ends
@@ -155,7 +155,7 @@ impl Default for HatchetBackendOptions {
     }
 }
 
-/// mageflow's [`Backend`] over Hatchet: see the [module documentation](self). Cheap to clone; clones share the
+/// mageflow's [`Backend`](mageflow_runtime::Backend) over Hatchet: see the [module documentation](self). Cheap to clone; clones share the
 /// connection and the worker.
 ///
 /// ```no_run
