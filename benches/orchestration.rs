@@ -226,7 +226,8 @@ async fn run_once(
             let nodes: Vec<Node> = (0..steps).map(|_| client.sign(noop).into()).collect();
             let callback = client.sign(done);
             let callback_id = callback.id().clone();
-            let out: Value = client.chain(nodes).on_success(callback).run(json!(7)).await.expect("the chain runs");
+            let out: Value =
+                client.run(client.chain(nodes).on_success(callback), json!(7)).await.expect("the chain runs");
             client.wait(&callback_id, Some(Duration::from_secs(600))).await.expect("the callback runs");
             assert_eq!(out, json!(7), "the chain passes its value along");
         }
@@ -238,8 +239,10 @@ async fn run_once(
                 .collect();
             let callback = client.sign(done);
             let callback_id = callback.id().clone();
-            let outcomes: Vec<Outcome> =
-                client.swarm(nodes).max_concurrency(50).on_success(callback).run(json!(3)).await.expect("swarm runs");
+            let outcomes: Vec<Outcome> = client
+                .run(client.swarm(nodes).max_concurrency(50).on_success(callback), json!(3))
+                .await
+                .expect("swarm runs");
             client.wait(&callback_id, Some(Duration::from_secs(600))).await.expect("the callback runs");
             assert_eq!(outcomes.len(), items, "every result is there");
             let failed = outcomes.iter().filter(|o| !o.is_ok()).count();
@@ -248,7 +251,7 @@ async fn run_once(
         }
         Scenario::Create(count) => {
             for _ in 0..count {
-                client.sign(noop).create().await.expect("created");
+                client.create(client.sign(noop)).await.expect("created");
             }
         }
     }
@@ -354,13 +357,13 @@ async fn memory_usage_examples(redis: &RedisServer) -> Vec<(String, i64)> {
     let prefix = client.key_prefix().to_owned();
     let mut out = Vec::new();
     let before = groups_memory(&admin, &prefix).await;
-    client.sign(noop).create().await.expect("task");
+    client.create(client.sign(noop)).await.expect("task");
     let after_task = groups_memory(&admin, &prefix).await;
     out.push(("one task".to_owned(), after_task - before));
-    client.chain([client.sign(noop), client.sign(noop), client.sign(noop)]).create().await.expect("chain");
+    client.create(client.chain([client.sign(noop), client.sign(noop), client.sign(noop)])).await.expect("chain");
     let after_chain = groups_memory(&admin, &prefix).await;
     out.push(("a chain of 3".to_owned(), after_chain - after_task));
-    client.swarm([client.sign(noop), client.sign(noop), client.sign(noop)]).create().await.expect("swarm");
+    client.create(client.swarm([client.sign(noop), client.sign(noop), client.sign(noop)])).await.expect("swarm");
     out.push(("a swarm of 3".to_owned(), groups_memory(&admin, &prefix).await - after_chain));
     let _: () = admin.flushall(false).await.expect("FLUSHALL");
     out
@@ -605,7 +608,7 @@ async fn ceilings(redis: &RedisServer) -> Vec<CeilingRow> {
     let create = ceiling_row(&admin, "one real transition: create a task signature (FCALL)", "fcall", creates, |_| {
         let client = client.clone();
         async move {
-            client.sign(noop).create().await.expect("created");
+            client.create(client.sign(noop)).await.expect("created");
         }
     })
     .await;
@@ -661,7 +664,7 @@ async fn cluster_rows() {
             }
         }
         let started = Instant::now();
-        let handles = futures::future::join_all(flows.into_iter().map(|flow| flow.run_no_wait(json!(3)))).await;
+        let handles = futures::future::join_all(flows.into_iter().map(|flow| client.run_no_wait(flow, json!(3)))).await;
         for handle in handles {
             let outcomes = handle.expect("stored").result().await.expect("the swarm runs");
             assert_eq!(outcomes.len(), items, "every result is there");

@@ -29,7 +29,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let order = Order { id: 1, items: 3 };
     let chain = client.chain((client.sign(check_order), client.sign(price_order)));
     let priced: Priced = serde_json::from_value(
-        chain.run_no_wait(serde_json::to_value(&order)?).await?.result_within(Some(WAIT)).await?,
+        client.run_no_wait(chain, serde_json::to_value(&order)?).await?.result_within(Some(WAIT)).await?,
     )?;
     println!("chain: order {} costs {} cents", priced.id, priced.cents);
 
@@ -44,7 +44,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let callback = client.sign(invoice);
     let callback_id = callback.id().clone();
-    let swarm = client.swarm(chains).max_concurrency(3).on_success(callback).run_no_wait(json!({})).await?;
+    let prices = client.swarm(chains).max_concurrency(3).on_success(callback);
+    let swarm = client.run_no_wait(prices, json!({})).await?;
     for (id, outcome) in swarm.result_within(Some(WAIT)).await?.into_iter().enumerate() {
         match outcome {
             Outcome::Ok(priced) => println!("swarm: order {id}: {priced}"),

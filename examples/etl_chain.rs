@@ -116,7 +116,7 @@ async fn main() -> Result<(), mageflow::Error> {
         .name("daily-weather-etl")
         .on_success(report_step)
         .on_error(client.sign(page_on_call));
-    let handle = etl.run_no_wait(serde_json::json!({"dataset": "weather-2026-11-26", "rows": 40})).await?;
+    let handle = client.run_no_wait(etl, serde_json::json!({"dataset": "weather-2026-11-26", "rows": 40})).await?;
     let loaded: Loaded = serde_json::from_value(handle.result().await?)
         .map_err(|source| mageflow::Error::Deserialize { id: handle.id().clone(), source })?;
     client.wait(&report_id, Some(Duration::from_secs(10))).await?;

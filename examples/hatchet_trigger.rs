@@ -27,8 +27,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let doc = Doc { id: 1, text: "Hello, Hatchet! Hello, mageflow.".into() };
     let chain = client.chain((client.sign(normalize), client.sign(count_words)));
-    let count: Count =
-        serde_json::from_value(chain.run_no_wait(serde_json::to_value(&doc)?).await?.result_within(Some(WAIT)).await?)?;
+    let count: Count = serde_json::from_value(
+        client.run_no_wait(chain, serde_json::to_value(&doc)?).await?.result_within(Some(WAIT)).await?,
+    )?;
     println!("chain: document {} has {} words", count.id, count.words);
 
     let texts = ["One two three.", "Four five", "", "six SEVEN eight nine"];
@@ -43,7 +44,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let callback = client.sign(total_words);
     let callback_id = callback.id().clone();
-    let swarm = client.swarm(chains).max_concurrency(2).on_success(callback).run_no_wait(json!({})).await?;
+    let counts = client.swarm(chains).max_concurrency(2).on_success(callback);
+    let swarm = client.run_no_wait(counts, json!({})).await?;
     for (id, outcome) in swarm.result_within(Some(WAIT)).await?.into_iter().enumerate() {
         match outcome {
             Outcome::Ok(count) => println!("swarm: document {id}: {count}"),

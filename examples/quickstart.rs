@@ -62,7 +62,8 @@ async fn process(client: &Mageflow, order: Order) -> Result<(), mageflow::Error>
     let receipt = client.sign(send_receipt);
     let alert = client.sign(alert_support);
     let callbacks = [receipt.id().clone(), alert.id().clone()];
-    let outcome = client.sign(charge).on_success(receipt).on_error(alert).run(order).await;
+    let checkout = client.sign(charge).on_success(receipt).on_error(alert);
+    let outcome = client.run(checkout, order).await;
     match &outcome {
         Ok(receipt) => println!("=> charged order {}", receipt.order_id),
         Err(error) => println!("=> {error}"),

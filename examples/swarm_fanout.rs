@@ -73,13 +73,8 @@ async fn main() -> Result<(), mageflow::Error> {
     let summary = client.sign(summarize);
     let summary_id = summary.id().clone();
     let started = Instant::now();
-    let swarm = client
-        .swarm(items)
-        .name("thumbnails")
-        .max_concurrency(10)
-        .on_success(summary)
-        .run_no_wait(serde_json::json!({"width": 320}))
-        .await?;
+    let thumbnails = client.swarm(items).name("thumbnails").max_concurrency(10).on_success(summary);
+    let swarm = client.run_no_wait(thumbnails, serde_json::json!({"width": 320})).await?;
     println!("swarm {} started (follow it with `mageflow watch {}`)", swarm.id(), swarm.id());
 
     let mut finished: FuturesUnordered<_> = item_ids.iter().map(|id| client.wait(id, None)).collect();

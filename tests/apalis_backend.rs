@@ -96,7 +96,8 @@ async fn every_run_delivered_twice_runs_once_across_two_workers() {
     let items: Vec<_> = (0..40).map(|n| client.sign(twice_item).arg("n", n)).collect();
     let callback = client.sign(twice_done);
     let callback_id = callback.id().clone();
-    let done = client.swarm(items).max_concurrency(10).on_success(callback).run_no_wait(json!({})).await.unwrap();
+    let done =
+        client.run_no_wait(client.swarm(items).max_concurrency(10).on_success(callback), json!({})).await.unwrap();
     let state = done.wait(Some(WAIT)).await.unwrap();
     assert_eq!(state.status, Status::Done);
     let outcomes: Vec<Outcome<Num>> = serde_json::from_value(state.result.unwrap()).unwrap();
@@ -144,7 +145,7 @@ async fn an_interrupt_from_another_client_aborts_the_run_where_it_runs() {
     let producer_backend =
         ApalisBackend::connect(&redis.url, options("producer", "interrupts").dispatch_only()).await.unwrap();
     let producer = builder(&redis, "interrupts").task(endless).backend(producer_backend).build().await.unwrap();
-    let handle = producer.sign(endless).run_no_wait(Num { n: 1 }).await.unwrap();
+    let handle = producer.run_no_wait(producer.sign(endless), Num { n: 1 }).await.unwrap();
     tokio::time::timeout(WAIT, ENDLESS_STARTED.notified()).await.expect("the task starts on the worker");
     assert_eq!(worker_backend.running(), 1);
     producer.interrupt(handle.id()).await.unwrap();
@@ -181,7 +182,7 @@ async fn shutdown_aborts_a_run_past_its_deadline_and_apalis_delivers_it_again() 
         }
     };
     let (first, first_backend) = build("first").await;
-    let handle = first.sign(stuck_once).run_no_wait(Num { n: 1 }).await.unwrap();
+    let handle = first.run_no_wait(first.sign(stuck_once), Num { n: 1 }).await.unwrap();
     tokio::time::timeout(WAIT, STUCK_STARTED.notified()).await.expect("the task starts");
     first_backend.shutdown(Duration::from_millis(200)).await.unwrap();
     assert_eq!(first_backend.running(), 0, "the run past the deadline was aborted");
@@ -227,7 +228,7 @@ async fn an_idle_worker_is_woken_by_each_dispatch_not_by_its_heartbeat() {
     // the worker pushes each next step itself and fetches again as the step ends)
     let rounds = async {
         for n in 0..10 {
-            let handle = producer.sign(increment).run_no_wait(Num { n }).await.unwrap();
+            let handle = producer.run_no_wait(producer.sign(increment), Num { n }).await.unwrap();
             let state = handle.wait(Some(Duration::from_secs(5))).await.unwrap();
             assert_eq!((state.status, state.result), (Status::Done, Some(json!({"n": n + 1}))));
         }

@@ -154,9 +154,10 @@ async fn a_killed_apalis_worker_leaves_every_flow_complete_exactly_once() {
     let client = client.unwrap();
     let items: Vec<_> = (0..ITEMS).map(|n| client.sign(kill_item).arg("n", n)).collect();
     let swarm = client.swarm(items).max_concurrency(20).on_success(client.sign(kill_swarm_done));
-    let swarm = swarm.run_no_wait(json!({"tag": "kill"})).await.unwrap();
+    let swarm = client.run_no_wait(swarm, json!({"tag": "kill"})).await.unwrap();
     let chain = client.chain([client.sign(kill_step), client.sign(kill_step), client.sign(kill_step)]);
-    let chain = chain.on_success(client.sign(kill_chain_done)).run_no_wait(json!({"tag": "chain", "n": 0})).await;
+    let chain =
+        client.run_no_wait(chain.on_success(client.sign(kill_chain_done)), json!({"tag": "chain", "n": 0})).await;
     let chain = chain.unwrap();
 
     let victim = format!("worker-0-{}-0", workers[0].child.id());

@@ -42,7 +42,7 @@ async fn echo(n: u64) -> Result<u64, TaskError> {
 /// A client with its defaults (memory store, local backend, recovery sweep), one task run through it, then dropped.
 async fn build_use_and_drop(n: u64) {
     let client = Mageflow::builder().memory_store().task(echo).build().await.unwrap();
-    assert_eq!(client.sign(echo).run(n).await.unwrap(), n);
+    assert_eq!(client.run(client.sign(echo), n).await.unwrap(), n);
 }
 
 /// Waits until the runtime runs at most `tasks` tasks.

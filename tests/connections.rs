@@ -25,7 +25,7 @@ async fn shout(text: String) -> Result<String, TaskError> {
 /// A chain of two tasks on this client, checked end to end.
 async fn run_flow(client: &Mageflow) {
     let chain = client.chain(vec![Node::from(client.sign(shout)), client.sign(shout).into()]);
-    let out: Value = tokio::time::timeout(WAIT, chain.run(json!("tls"))).await.expect("in time").unwrap();
+    let out: Value = tokio::time::timeout(WAIT, client.run(chain, json!("tls"))).await.expect("in time").unwrap();
     assert_eq!(out, json!("tls!!"));
 }
 
@@ -45,7 +45,7 @@ async fn a_flow_runs_over_tls_with_a_custom_ca() {
     let client = Mageflow::builder().redis(config).key_prefix("tls").task(shout).build().await.unwrap();
     let chain = client.chain(vec![Node::from(client.sign(shout)), client.sign(shout).into()]);
     let chain_id = chain.id().to_string();
-    let out: Value = tokio::time::timeout(WAIT, chain.run(json!("tls"))).await.expect("in time").unwrap();
+    let out: Value = tokio::time::timeout(WAIT, client.run(chain, json!("tls"))).await.expect("in time").unwrap();
     assert_eq!(out, json!("tls!!"));
     // the state is in the TLS server: the keys are there
     let store = RedisStore::connect_with(
@@ -248,7 +248,8 @@ async fn a_plain_url_to_one_cluster_node_connects_to_the_cluster() {
     for n in 0..12 {
         let flow = client.chain(vec![Node::from(client.sign(shout)), client.sign(shout).into()]);
         let group = flow.id().as_str()[..10].to_owned();
-        let out: Value = tokio::time::timeout(WAIT, flow.run(json!(format!("n{n}")))).await.expect("in time").unwrap();
+        let out: Value =
+            tokio::time::timeout(WAIT, client.run(flow, json!(format!("n{n}")))).await.expect("in time").unwrap();
         assert_eq!(out, json!(format!("n{n}!!")));
         let keys = mageflow::Store::scan(client.store().as_ref(), "plain:").await.unwrap();
         let stored = keys.iter().find(|info| info.key.ends_with(&format!(":g:{group}"))).expect("the flow's group");
@@ -317,7 +318,7 @@ async fn task_definitions_are_published_and_listed_on_a_cluster() {
     let reader = Mageflow::builder().redis_url(cluster.url()).key_prefix("cldef").build().await.unwrap();
     assert_eq!(reader.task_definitions().await.unwrap(), definitions, "any client reads them");
     // a client that registers no task signs it by name, checked against the published definition
-    let error = reader.sign_name("shout").run(json!(42)).await.unwrap_err();
+    let error = reader.run(reader.sign_name("shout"), json!(42)).await.unwrap_err();
     assert!(matches!(error, mageflow::Error::InvalidInput { .. }), "{error}");
 }
 
@@ -433,7 +434,7 @@ async fn flows_run_as_a_user_with_only_the_readme_acl_rule() {
         client.swarm(vec![Node::from(client.sign(shout)), client.sign(shout).into()]).into(),
     ]);
     let chain_id = chain.id().clone();
-    let out: Value = tokio::time::timeout(WAIT, chain.run(json!("acl"))).await.expect("in time").unwrap();
+    let out: Value = tokio::time::timeout(WAIT, client.run(chain, json!("acl"))).await.expect("in time").unwrap();
     assert_eq!(out, json!([{"ok": "acl!!"}, {"ok": "acl!!"}]));
     assert_eq!(client.status(&chain_id).await.unwrap().status, mageflow::Status::Done);
     client.recover(std::time::Duration::ZERO).await.unwrap();
@@ -448,7 +449,8 @@ async fn a_missing_permission_or_a_wrong_password_says_which() {
     let (server, _dir) = acl_server(&["+zadd"]);
     let url = format!("redis://mageflow:flow-pw@127.0.0.1:{}", server.port);
     let client = Mageflow::builder().redis_url(&url).task(shout).build().await.unwrap();
-    let error = tokio::time::timeout(WAIT, client.sign(shout).run("x".to_owned())).await.expect("in time").unwrap_err();
+    let error =
+        tokio::time::timeout(WAIT, client.run(client.sign(shout), "x".to_owned())).await.expect("in time").unwrap_err();
     let error = store_error(error);
     assert!(matches!(error, StoreError::PermissionDenied { .. }), "{error:?}");
     let message = error.to_string();
@@ -559,7 +561,7 @@ mod sentinel {
             let callback = client.sign(done);
             callbacks.push(callback.id().clone());
             let chain = client.chain(steps).on_success(callback);
-            handles.push(chain.run_no_wait(serde_json::json!(flow * 1000)).await.unwrap());
+            handles.push(client.run_no_wait(chain, serde_json::json!(flow * 1000)).await.unwrap());
         }
         // fail over while the flows run
         tokio::time::timeout(crate::WAIT, MID_RUN.notified()).await.expect("runs began");
@@ -630,8 +632,10 @@ mod sentinel {
             .tls(mageflow::store::RedisTls::default().ca_file(certs.path("ca.pem")));
         let client = Mageflow::builder().redis(config).key_prefix("stls").task(crate::shout).build().await.unwrap();
         let chain = client.chain(vec![Node::from(client.sign(crate::shout)), client.sign(crate::shout).into()]);
-        let out: serde_json::Value =
-            tokio::time::timeout(crate::WAIT, chain.run(serde_json::json!("s"))).await.expect("in time").unwrap();
+        let out: serde_json::Value = tokio::time::timeout(crate::WAIT, client.run(chain, serde_json::json!("s")))
+            .await
+            .expect("in time")
+            .unwrap();
         assert_eq!(out, serde_json::json!("s!!"));
         // without the test's CA the sentinels themselves are refused
         let error = mageflow::RedisStore::connect(&url).await.unwrap_err();

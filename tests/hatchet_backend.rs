@@ -130,7 +130,7 @@ static PARENT_CLIENT: OnceLock<Mageflow> = OnceLock::new();
 async fn spawner(input: Msg, ctx: TaskContext) -> Result<Msg, TaskError> {
     see(&input.tag, "spawner", &ctx);
     let client = PARENT_CLIENT.get().ok_or_else(|| TaskError::non_retryable("no client"))?;
-    client.sign(plus_one).run(input).await.map_err(|error| TaskError::non_retryable(error.to_string()))
+    client.run(client.sign(plus_one), input).await.map_err(|error| TaskError::non_retryable(error.to_string()))
 }
 
 fn tasks(builder: mageflow::MageflowBuilder) -> mageflow::MageflowBuilder {
@@ -178,7 +178,7 @@ async fn runs_started_from_a_handler_carry_their_own_signature_not_the_parents()
     let t = format!("{}-nested", store.prefix);
     let client = store.client(tasks).await;
     PARENT_CLIENT.set(client.clone()).unwrap_or_else(|_| panic!("one test sets the client"));
-    let handle = client.sign(spawner).run_no_wait(msg(&t, 1)).await.unwrap();
+    let handle = client.run_no_wait(client.sign(spawner), msg(&t, 1)).await.unwrap();
     assert_eq!(handle.result_within(Some(WAIT)).await.unwrap(), msg(&t, 2));
     let parent = seen(&t, "spawner");
     let child = seen(&t, "plus-one");
@@ -199,7 +199,7 @@ async fn interrupt_cancels_the_hatchet_run_and_aborts_its_handler() {
     let client = store.client(tasks).await;
     let callback = client.sign(plus_one);
     let callback_id = callback.id().clone();
-    let handle = client.sign(gated).on_success(callback).run_no_wait(msg(&t, 5)).await.unwrap();
+    let handle = client.run_no_wait(client.sign(gated).on_success(callback), msg(&t, 5)).await.unwrap();
     gate_reaches(&t, 1, |g| *g.entered.lock().unwrap()).await;
     client.interrupt(handle.id()).await.unwrap();
     gate_reaches(&t, 1, |g| *g.aborted.lock().unwrap()).await;
@@ -240,7 +240,7 @@ async fn a_run_hatchet_gives_up_on_is_recorded_as_failed_by_the_dispatcher() {
     let t = "gave-up-run";
     let error_callback = client.sign(report);
     let error_callback_id = error_callback.id().clone();
-    let handle = client.sign(gated).on_error(error_callback).run_no_wait(msg(t, 1)).await.unwrap();
+    let handle = client.run_no_wait(client.sign(gated).on_error(error_callback), msg(t, 1)).await.unwrap();
     gate_reaches(t, 1, |g| *g.entered.lock().unwrap()).await;
     // the worker dies: its handler is aborted and it stops heartbeating
     doomed.shutdown(Duration::ZERO).await.unwrap();
@@ -295,8 +295,10 @@ async fn a_swarm_with_every_hatchet_run_doubled_completes_once() {
     let success = client.sign(count_outcomes);
     let success_id = success.id().clone();
     let items: Vec<Node> = (0..200).map(|n| client.sign(plus_one).arg("n", n).into()).collect();
-    let handle =
-        client.swarm(items).max_concurrency(20).on_success(success).run_no_wait(json!({"tag": t})).await.unwrap();
+    let handle = client
+        .run_no_wait(client.swarm(items).max_concurrency(20).on_success(success), json!({"tag": t}))
+        .await
+        .unwrap();
     let done = handle.wait(Some(WAIT)).await.unwrap();
     assert_eq!(done.status, Status::Done);
     let outcomes: Vec<Outcome<Msg>> = serde_json::from_value(done.result.unwrap()).unwrap();
@@ -350,7 +352,8 @@ async fn a_namespace_prefixes_every_workflow_and_flows_still_run() {
     assert!(fake.workflow("staging_plus-one").is_some(), "declared under the namespace");
     assert!(fake.workflow("plus-one").is_none());
     let chain = client.chain([client.sign(plus_one), client.sign(plus_one)]);
-    let out = chain.run_no_wait(json!({"tag": t, "n": 1})).await.unwrap().result_within(Some(WAIT)).await.unwrap();
+    let out =
+        client.run_no_wait(chain, json!({"tag": t, "n": 1})).await.unwrap().result_within(Some(WAIT)).await.unwrap();
     assert_eq!(out, json!({"tag": t, "n": 3}));
     assert_eq!(seen(&t, "plus-one").len(), 2);
 }

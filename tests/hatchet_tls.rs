@@ -126,7 +126,7 @@ async fn a_flow_runs_on_the_fake_engine_over_mutual_tls() {
         .await
         .unwrap();
     let chain = client.chain(vec![Node::from(client.sign(shout)), client.sign(shout).into()]);
-    let out: Value = tokio::time::timeout(WAIT, chain.run(json!("grpc"))).await.expect("in time").unwrap();
+    let out: Value = tokio::time::timeout(WAIT, client.run(chain, json!("grpc"))).await.expect("in time").unwrap();
     assert_eq!(out, json!("grpc!!"));
     assert!(terminator.verified_clients.load(Ordering::SeqCst) >= 1, "the client showed its certificate");
 }

@@ -141,7 +141,7 @@ async fn a_killed_worker_leaves_the_swarm_complete_exactly_once() {
     let callback = client.sign(kill_done);
     let callback_id = callback.id().clone();
     let items: Vec<_> = (0..ITEMS).map(|n| client.sign(kill_item).arg("n", n)).collect();
-    let handle = client.swarm(items).on_success(callback).run_no_wait(json!({"tag": "kill"})).await.unwrap();
+    let handle = client.run_no_wait(client.swarm(items).on_success(callback), json!({"tag": "kill"})).await.unwrap();
 
     // worker 0 is killed once it has started six items (it runs four at once, so some are in flight)
     let mut started: [BTreeSet<i64>; 2] = Default::default();

@@ -141,9 +141,9 @@ async fn worker(role: String) {
         let swarm = client.swarm(items).max_concurrency(10).on_success(client.sign(swarm_done));
         let single = client.sign(lone).on_error(client.sign(lone_lost));
         let ids = [
-            chain.run_no_wait(json!({"n": 0})).await.expect("the chain starts").id().clone(),
-            swarm.run_no_wait(json!({})).await.expect("the swarm starts").id().clone(),
-            single.run_no_wait(Num { n: 7 }).await.expect("the task starts").id().clone(),
+            client.run_no_wait(chain, json!({"n": 0})).await.expect("the chain starts").id().clone(),
+            client.run_no_wait(swarm, json!({})).await.expect("the swarm starts").id().clone(),
+            client.run_no_wait(single, Num { n: 7 }).await.expect("the task starts").id().clone(),
         ];
         say(TAG, format!("FLOWS {} {} {}", ids[0], ids[1], ids[2]));
     }

@@ -38,14 +38,14 @@ async fn mutual_tls_from_the_environment() {
     assert!(config.tls.client_identity.is_some() && config.tls.ca.is_some(), "{config:?}");
     let client = Mageflow::builder().redis_url(&url).key_prefix("mtls").task(shout).build().await.unwrap();
     let chain = client.chain(vec![Node::from(client.sign(shout)), client.sign(shout).into()]);
-    let out: Value = tokio::time::timeout(WAIT, chain.run(json!("mtls"))).await.expect("in time").unwrap();
+    let out: Value = tokio::time::timeout(WAIT, client.run(chain, json!("mtls"))).await.expect("in time").unwrap();
     assert_eq!(out, json!("mtls!!"));
     // a builder told nothing takes REDIS_URL and the same variables
     // SAFETY: as above
     unsafe { std::env::set_var("REDIS_URL", &url) };
     let client = Mageflow::builder().key_prefix("mtls-env").task(shout).build().await.unwrap();
     let out: String =
-        tokio::time::timeout(WAIT, client.sign(shout).run("env".to_owned())).await.expect("in time").unwrap();
+        tokio::time::timeout(WAIT, client.run(client.sign(shout), "env".to_owned())).await.expect("in time").unwrap();
     assert_eq!(out, "env!");
     let keys = mageflow::Store::scan(&RedisStore::connect_with(config).await.unwrap(), "mtls-env:").await.unwrap();
     assert!(!keys.is_empty(), "the state is in the TLS Redis, not in memory");

@@ -69,7 +69,7 @@ async fn records_dispatches_without_running_them() {
     let recorder = Recorder::new();
     let client = client(&recorder).await;
     recorder.assert_nothing_dispatched();
-    let handle = client.sign(charge).run_no_wait(Order { id: 7, cents: 250 }).await.unwrap();
+    let handle = client.run_no_wait(client.sign(charge), Order { id: 7, cents: 250 }).await.unwrap();
     let dispatch = recorder.assert_task_dispatched("charge", json!({"id": 7}));
     assert_eq!(dispatch.signature_id, *handle.id());
     assert_eq!(dispatch.parent, None);
@@ -85,8 +85,8 @@ async fn records_dispatches_without_running_them() {
 async fn failed_assertions_explain_themselves() {
     let recorder = Recorder::new();
     let client = client(&recorder).await;
-    client.sign(charge).run_no_wait(Order { id: 7, cents: 250 }).await.unwrap();
-    client.sign(charge).run_no_wait(Order { id: 8, cents: 90 }).await.unwrap();
+    client.run_no_wait(client.sign(charge), Order { id: 7, cents: 250 }).await.unwrap();
+    client.run_no_wait(client.sign(charge), Order { id: 8, cents: 90 }).await.unwrap();
 
     let message = failure_of(|| {
         recorder.assert_task_dispatched("charge", json!({"id": 9, "currency": "EUR"}));
@@ -122,9 +122,9 @@ async fn chains_and_swarms_are_recorded_with_their_members() {
     let client = client(&recorder).await;
     let chain =
         client.chain(vec![Node::from(client.sign(charge)), client.sign(mail).arg("template", "receipt").into()]);
-    chain.name("checkout").run_no_wait(json!({"id": 1, "cents": 5})).await.unwrap();
+    client.run_no_wait(chain.name("checkout"), json!({"id": 1, "cents": 5})).await.unwrap();
     let swarm = client.swarm([client.sign(charge), client.sign(charge)]).name("batch-charge");
-    swarm.run_no_wait(json!({"id": 2, "cents": 6})).await.unwrap();
+    client.run_no_wait(swarm, json!({"id": 2, "cents": 6})).await.unwrap();
 
     let chain = recorder.assert_chain_dispatched("checkout", &["charge", "mail"]);
     let first = recorder.assert_task_dispatched("charge", json!({"id": 1}));
@@ -153,10 +153,10 @@ async fn inline_runs_a_whole_flow_step_by_step() {
     let recorder = Recorder::inline();
     let client = client(&recorder).await;
     let out = client
-        .sign(charge)
-        .on_success(client.sign(mail).arg("template", "thanks"))
-        .on_error(client.sign(refund))
-        .run(Order { id: 3, cents: 120 })
+        .run(
+            client.sign(charge).on_success(client.sign(mail).arg("template", "thanks")).on_error(client.sign(refund)),
+            Order { id: 3, cents: 120 },
+        )
         .await
         .unwrap();
     assert_eq!(out, Receipt { order: 3, cents: 120 });
@@ -180,7 +180,7 @@ async fn inline_runs_a_whole_flow_step_by_step() {
     );
 
     recorder.clear();
-    let failed = client.sign(charge).on_error(client.sign(refund)).run(Order { id: 4, cents: 0 }).await;
+    let failed = client.run(client.sign(charge).on_error(client.sign(refund)), Order { id: 4, cents: 0 }).await;
     assert!(failed.is_err());
     recorder.settle().await;
     let refunded = recorder.assert_task_dispatched("refund", json!({"input": {"id": 4}, "error": {"kind": "error"}}));
@@ -193,7 +193,7 @@ async fn dispatched_inputs_are_checked_against_the_schemas() {
     let client = client(&recorder).await;
     // `mail` needs a template, and nothing binds one: the dispatch of `mail` is refused
     let chain = client.chain(vec![Node::from(client.sign(charge)), client.sign(mail).into()]);
-    chain.run_no_wait(json!({"id": 5, "cents": 10})).await.unwrap();
+    client.run_no_wait(chain, json!({"id": 5, "cents": 10})).await.unwrap();
     recorder.settle().await;
     let charged = recorder.assert_task_dispatched("charge", json!({"id": 5}));
     let Some(RunOutcome::Failed(message)) = charged.outcome else { panic!("{:?}", charged.outcome) };

@@ -122,7 +122,7 @@ pub async fn start_task(client: &Mageflow, task: &str, input: Value) -> Result<S
     if !known.iter().any(|definition| definition.name == task) {
         return Err(unknown_task(client, task.to_owned(), &known));
     }
-    Ok(client.sign_name(task).run_no_wait(input).await?.id().clone())
+    Ok(client.run_no_wait(client.sign_name(task), input).await?.id().clone())
 }
 
 /// Starts a flow from its JSON description with `input`; its tasks must be published under the prefix.

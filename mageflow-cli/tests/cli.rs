@@ -43,8 +43,8 @@ async fn show_prints_every_node_with_its_status_timings_and_result_or_error() {
     let prefix = prefix("show");
     let client = worker(&redis.url, &prefix).await;
     let chain = client.chain([client.sign(double), client.sign(double)]).name("twice");
-    let chain = chain.run_no_wait(json!({"n": 3})).await.unwrap().id().clone();
-    let failing = client.sign(broken).run_no_wait(Num { n: 5 }).await.unwrap().id().clone();
+    let chain = client.run_no_wait(chain, json!({"n": 3})).await.unwrap().id().clone();
+    let failing = client.run_no_wait(client.sign(broken), Num { n: 5 }).await.unwrap().id().clone();
     let tree = finished_tree(&client, &chain).await;
     let (first, second) = (&tree.children[0].state, &tree.children[1].state);
 
@@ -72,7 +72,7 @@ async fn show_json_prints_the_whole_tree() {
     let prefix = prefix("showjson");
     let client = worker(&redis.url, &prefix).await;
     let flow = client.chain([client.sign(double), client.sign(broken)]).name("half-broken");
-    let id = flow.run_no_wait(json!({"n": 1})).await.unwrap().id().clone();
+    let id = client.run_no_wait(flow, json!({"n": 1})).await.unwrap().id().clone();
     let tree = finished_tree(&client, &id).await;
     let node = |state: &SignatureState, message: Value, result: Value, error: Value, children: Vec<Value>| {
         json!({
@@ -125,7 +125,7 @@ async fn lifecycle_commands_change_the_stored_status() {
     let client = worker(&redis.url, &prefix).await;
     let gate_name = format!("{prefix}-gate");
     let flow = client.chain([client.sign_name("hold"), client.sign_name("double")]);
-    let id = flow.run_no_wait(json!(Hold { gate: gate_name.clone(), n: 1 })).await.unwrap().id().clone();
+    let id = client.run_no_wait(flow, json!(Hold { gate: gate_name.clone(), n: 1 })).await.unwrap().id().clone();
     gate(&gate_name).started().await;
 
     let suspended = mageflow(&redis.url, &prefix, &["suspend", id.as_str()]).await;
@@ -323,9 +323,9 @@ async fn flows_lists_the_index_by_status_and_page_and_stuck_lists_runs_that_neve
     let redis = RedisServer::start();
     let prefix = prefix("flows");
     let client = worker(&redis.url, &prefix).await;
-    let done = client.sign_name("double").run_no_wait(json!({"n": 1})).await.unwrap().id().clone();
+    let done = client.run_no_wait(client.sign_name("double"), json!({"n": 1})).await.unwrap().id().clone();
     client.wait(&done, Some(WAIT)).await.unwrap();
-    let failing = client.sign_name("broken").run_no_wait(json!({"n": 1})).await.unwrap().id().clone();
+    let failing = client.run_no_wait(client.sign_name("broken"), json!({"n": 1})).await.unwrap().id().clone();
     client.wait(&failing, Some(WAIT)).await.unwrap();
 
     let listed = mageflow(&redis.url, &prefix, &["--json", "flows"]).await;
@@ -362,7 +362,7 @@ async fn flows_lists_the_index_by_status_and_page_and_stuck_lists_runs_that_neve
         .build()
         .await
         .unwrap();
-    let waiting = idle.sign(double).run_no_wait(Num { n: 2 }).await.unwrap().id().clone();
+    let waiting = idle.run_no_wait(idle.sign(double), Num { n: 2 }).await.unwrap().id().clone();
     let stuck = mageflow(&redis.url, &idle_prefix, &["--json", "stuck", "--older-than", "0s"]).await;
     assert_eq!((stuck.code, stuck.stderr.as_str()), (Some(0), ""));
     let stuck: Value = serde_json::from_str(&stuck.stdout).unwrap();
@@ -380,7 +380,7 @@ async fn watch_follows_a_flow_until_it_ends() {
     let client = worker(&redis.url, &prefix).await;
     let gate_name = format!("{prefix}-gate");
     let flow = client.chain([client.sign_name("hold"), client.sign_name("double")]).name("held");
-    let id = flow.run_no_wait(json!(Hold { gate: gate_name.clone(), n: 5 })).await.unwrap().id().clone();
+    let id = client.run_no_wait(flow, json!(Hold { gate: gate_name.clone(), n: 5 })).await.unwrap().id().clone();
     gate(&gate_name).started().await;
 
     let mut watching = support::command(&redis.url, &prefix, &["--json", "watch", id.as_str(), "--interval", "50ms"])
@@ -418,7 +418,7 @@ async fn watch_follows_a_flow_until_it_ends() {
     // a flow ends with its callbacks: watch waits for a success callback that runs after the task
     let gate_name = format!("{prefix}-callback");
     let callback = client.sign_name("hold").bind(json!({"gate": gate_name}));
-    let task = client.sign(double).on_success(callback).run_no_wait(Num { n: 4 }).await.unwrap().id().clone();
+    let task = client.run_no_wait(client.sign(double).on_success(callback), Num { n: 4 }).await.unwrap().id().clone();
     gate(&gate_name).started().await;
     let mut watching = support::command(&redis.url, &prefix, &["--json", "watch", task.as_str()])
         .stdout(std::process::Stdio::piped())
@@ -445,7 +445,7 @@ async fn watch_follows_a_flow_until_it_ends() {
         (&json!("done"), &json!({"n": 8}))
     );
 
-    let failing = client.sign(broken).run_no_wait(Num { n: 9 }).await.unwrap().id().clone();
+    let failing = client.run_no_wait(client.sign(broken), Num { n: 9 }).await.unwrap().id().clone();
     let failed = finished_tree(&client, &failing).await;
     let watched = mageflow(&redis.url, &prefix, &["watch", failing.as_str()]).await;
     assert_eq!(watched.code, Some(3));
@@ -466,7 +466,7 @@ async fn serve_serves_the_web_view_and_its_api() {
     let redis = RedisServer::start();
     let prefix = prefix("serve");
     let client = worker(&redis.url, &prefix).await;
-    let done = client.sign(double).run_no_wait(Num { n: 4 }).await.unwrap().id().clone();
+    let done = client.run_no_wait(client.sign(double), Num { n: 4 }).await.unwrap().id().clone();
     client.wait(&done, Some(WAIT)).await.unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let bind = format!("127.0.0.1:{port}");

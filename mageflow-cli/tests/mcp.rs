@@ -38,7 +38,7 @@ async fn an_mcp_client_lists_the_tools_and_calls_each_one() {
     let client = worker(&redis.url, &prefix).await;
     let gate_name = format!("{prefix}-gate");
     let flow = client.chain([client.sign_name("hold"), client.sign_name("double")]);
-    let id = flow.run_no_wait(json!(Hold { gate: gate_name.clone(), n: 1 })).await.unwrap().id().clone();
+    let id = client.run_no_wait(flow, json!(Hold { gate: gate_name.clone(), n: 1 })).await.unwrap().id().clone();
     gate(&gate_name).started().await;
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp_client.py");

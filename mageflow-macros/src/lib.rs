@@ -119,8 +119,8 @@ pub fn derive_input_fields(input: TokenStream) -> TokenStream {
 ///   tuple of their outputs. It fails at its first failed member; with `stop_after_failures = n` it tolerates
 ///   failures and its output is the tuple of the members' `Outcome`s. Options after `;`: `max_concurrency`,
 ///   `stop_after_failures`, `max_items`. The members of a swarm that starts a flow all take the flow's input;
-/// - `(a >> b)`: a group (a chain inside the flow), `{ expr }`: any expression that yields a flow (a `Flow`, a
-///   `Signature`, a task);
+/// - `(a >> b)`: a group (a chain inside the flow), `{ expr }`: any expression that yields a flow (a `Flow` of any
+///   kind, such as `client.sign(task)`, or a task);
 /// - `task.bind(field = value, ..)`: bound arguments, each a field of the task's input (derive `InputFields` or
 ///   `TaskInput` on it) with the field's type;
 /// - options after the sequence: `name = "etl"` (a chain's or a swarm's name), `on_success = node` (takes the

@@ -1,6 +1,7 @@
-//! [`Mageflow`]: the client. Build it with [`Mageflow::builder`] (in `builder`), register tasks, then sign and run them, read
-//! their state, and suspend, resume, interrupt or cancel whole flows. Every operation of the client is here; it
-//! works through a [`Session`] on the engine, which the flows and handles it makes hold too.
+//! [`Mageflow`]: the client. Build it with [`Mageflow::builder`] (in `builder`), register tasks, then make flows and
+//! run them, read their state, and suspend, resume, interrupt or cancel whole flows. Every operation of the client is
+//! here; it works through a [`Session`] on the engine, which the handles it returns hold too. The flows it makes are
+//! plain values ([`Flow`]): only the client runs or stores them.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,8 +17,8 @@ use crate::engine::session::Session;
 use crate::engine::state::{FlowTree, SignatureState};
 use crate::engine::{Engine, Lifecycle};
 use crate::error::{Error, Result};
-use crate::flow::dsl::{Flow, json};
-use crate::flow::{Body, Chain, Handle, IntoNodes, Node, Signature, Swarm, SwarmConfig, SwarmKind};
+use crate::flow::dsl::json;
+use crate::flow::{Body, Chain, Flow, Handle, IntoNodes, Node, Swarm, SwarmConfig, SwarmKind, TaskKind};
 use crate::model::{Outcome, SignatureId};
 use crate::run::definitions::{self, TaskDefinition};
 use crate::run::scope::CreationScope;
@@ -41,7 +42,7 @@ impl Drop for Inner {
     }
 }
 
-/// The mageflow client: signs tasks, runs flows, reads their state and controls their lifecycle. Cheap to clone.
+/// The mageflow client: makes flows (signs tasks, chains, swarms), runs and stores them, reads their state and controls their lifecycle. Cheap to clone.
 #[derive(Clone)]
 pub struct Mageflow {
     inner: Arc<Inner>,
@@ -98,32 +99,31 @@ impl Mageflow {
         self.engine().keys.prefix()
     }
 
-    /// A signature of a task, typed by the task's input and output.
-    pub fn sign<T: Task>(&self, task: T) -> Signature<T::Input, T::Output> {
-        Signature::new(self.session().clone(), self.node(Body::Task { name: task.name().to_owned() }))
+    /// A flow of one task, typed by the task's input and output. Run it with [`run`](Self::run) (or
+    /// [`run_no_wait`](Self::run_no_wait), [`create`](Self::create)), or use it as a step, an item or a callback of
+    /// another flow.
+    pub fn sign<T: Task>(&self, task: T) -> Flow<T::Input, T::Output, TaskKind> {
+        Flow::from_node(self.node(Body::Task { name: task.name().to_owned() }))
     }
 
-    /// A signature of a task by its registered name. The name and the inputs are checked (against the task's JSON
-    /// schema) when the signature is created or run, before anything is stored.
-    pub fn sign_name(&self, task: &str) -> Signature<Value, Value> {
-        Signature::new(self.session().clone(), self.node(Body::Task { name: task.to_owned() }))
+    /// A flow of one task by its registered name. The name and the inputs are checked (against the task's JSON
+    /// schema) when the flow is created or run, before anything is stored.
+    pub fn sign_name(&self, task: &str) -> Flow<Value, Value, TaskKind> {
+        Flow::from_node(self.node(Body::Task { name: task.to_owned() }))
     }
 
     /// A chain of steps (tasks, chains or swarms, at least two): each step gets the previous step's result. Steps
     /// of different types go in a tuple: `client.chain((client.sign(charge), client.sign(send_receipt)))`.
     pub fn chain(&self, steps: impl IntoNodes) -> Chain<Value, Value> {
         let steps = steps.into_nodes();
-        Signature::new(self.session().clone(), self.node(Body::Chain { name: None, steps }))
+        Flow::from_node(self.node(Body::Chain { name: None, steps }))
     }
 
     /// A swarm of items (tasks, chains or swarms) that run in parallel with the swarm's message; closed unless
-    /// made [`open`](Signature::open). Items of different types go in a tuple.
+    /// made [`open`](Flow::open). Items of different types go in a tuple.
     pub fn swarm(&self, items: impl IntoNodes) -> Swarm<Value> {
         let items = items.into_nodes();
-        Signature::new(
-            self.session().clone(),
-            self.node(Body::Swarm { name: None, items, config: SwarmConfig::default(), closed: true }),
-        )
+        Flow::from_node(self.node(Body::Swarm { name: None, items, config: SwarmConfig::default(), closed: true }))
     }
 
     /// A handle on a stored flow, by id (for flows started elsewhere). Its kind is not known: for a swarm, use
@@ -200,14 +200,17 @@ impl Mageflow {
         Batch::new(self.session().clone())
     }
 
-    /// Runs a flow with `input` and waits for its output. Like [`Signature::run`], the input of every task that
-    /// starts at once is checked against its JSON schema first, and on any error nothing is stored.
-    pub async fn run<I: Serialize, O: DeserializeOwned>(&self, flow: Flow<I, O>, input: I) -> Result<O> {
+    /// Runs a flow (of any kind: a task, a chain, a swarm, a `flow!`) with `input` and waits for its output. The
+    /// input of every task that starts at once is checked against its JSON schema first, and on any error nothing is
+    /// stored.
+    pub async fn run<I: Serialize, O: DeserializeOwned, K>(&self, flow: Flow<I, O, K>, input: I) -> Result<O> {
         self.run_no_wait(flow, input).await?.result().await
     }
 
-    /// Stores a flow and starts it with `input`; returns at once with a handle on it.
-    pub async fn run_no_wait<I: Serialize, O>(&self, flow: Flow<I, O>, input: I) -> Result<Handle<I, O>> {
+    /// Stores a flow and starts it with `input`; returns at once with a handle on it, of the flow's kind (a swarm's
+    /// handle can [`add`](Handle::add) items). Like [`run`](Self::run), it checks the input first and stores nothing
+    /// on any error.
+    pub async fn run_no_wait<I: Serialize, O, K>(&self, flow: Flow<I, O, K>, input: I) -> Result<Handle<I, O, K>> {
         let node = flow.into_checked()?;
         let message = serde_json::to_value(&input)
             .map_err(|source| Error::Serialize { what: format!("the input of `{}`", node.name()), source })?;
@@ -215,8 +218,8 @@ impl Mageflow {
         Ok(Handle::new(self.session().clone(), id))
     }
 
-    /// Stores a flow without running it; start it later with [`Handle::start`].
-    pub async fn create_flow<I, O>(&self, flow: Flow<I, O>) -> Result<Handle<I, O>> {
+    /// Stores a flow (and its callbacks) without running it; start it later with [`Handle::start`].
+    pub async fn create<I, O, K>(&self, flow: Flow<I, O, K>) -> Result<Handle<I, O, K>> {
         let node = flow.into_checked()?;
         let id = self.session().create(node).await?;
         Ok(Handle::new(self.session().clone(), id))

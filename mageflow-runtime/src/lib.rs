@@ -24,10 +24,8 @@ pub use engine::batch::Batch;
 pub use engine::index::{FlowCursor, FlowFilter, FlowPage, FlowSummary, StuckReason, StuckRun};
 pub use engine::state::{FlowTree, SignatureState, SwarmProgress};
 pub use error::{Cause, Error, Result};
-pub use flow::dsl::{Flow, InputFields, IntoFlow};
-pub use flow::{
-    AnyKind, Chain, ChainKind, Handle, IntoNodes, Node, Signature, Swarm, SwarmConfig, SwarmKind, TaskKind,
-};
+pub use flow::dsl::{InputFields, IntoFlow};
+pub use flow::{AnyKind, Chain, ChainKind, Flow, Handle, IntoNodes, Node, Swarm, SwarmConfig, SwarmKind, TaskKind};
 pub use model::{ErrorKind, ErrorReport, Failure, Kind, Outcome, SignatureId, Status};
 pub use run::definitions::TaskDefinition;
 pub use run::task::{Backoff, BoxFuture, Continuation, Next, Task, TaskContext, TaskError, TaskInput, TaskOptions};

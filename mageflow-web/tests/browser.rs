@@ -31,10 +31,7 @@ async fn a_running_swarms_progress_advances_on_screen() {
     let items: Vec<Node> = (1..=3).map(|n| client.sign(resize).arg("n", n).into()).collect();
     let item_ids: Vec<String> = items.iter().map(|item| item.id().to_string()).collect();
     let swarm = client
-        .swarm(items)
-        .name("thumbnails")
-        .max_concurrency(2)
-        .run_no_wait(json!({ "gate": gate.name, "n": 0 }))
+        .run_no_wait(client.swarm(items).name("thumbnails").max_concurrency(2), json!({ "gate": gate.name, "n": 0 }))
         .await
         .unwrap();
     let id = swarm.id().to_string();
@@ -72,9 +69,10 @@ async fn suspend_asks_first_then_changes_the_stored_status_and_the_page_shows_it
     let first = client.sign(resize).arg("n", 4);
     let first_id = first.id().to_string();
     let chain = client
-        .chain([Node::from(first), client.sign(publish).into()])
-        .name("checkout")
-        .run_no_wait(json!({ "gate": gate.name, "n": 0 }))
+        .run_no_wait(
+            client.chain([Node::from(first), client.sign(publish).into()]).name("checkout"),
+            json!({ "gate": gate.name, "n": 0 }),
+        )
         .await
         .unwrap();
     let id = chain.id().to_string();
@@ -149,11 +147,14 @@ async fn a_failed_node_shows_its_error() {
     let on_error = client.sign(alert);
     let (notify_id, alert_id) = (on_success.id().to_string(), on_error.id().to_string());
     let chain = client
-        .chain([Node::from(client.sign(prepare)), swarm.into(), client.sign(publish).into()])
-        .name("publish-album")
-        .on_success(on_success)
-        .on_error(on_error)
-        .run_no_wait(json!({ "album": "summer" }))
+        .run_no_wait(
+            client
+                .chain([Node::from(client.sign(prepare)), swarm.into(), client.sign(publish).into()])
+                .name("publish-album")
+                .on_success(on_success)
+                .on_error(on_error),
+            json!({ "album": "summer" }),
+        )
         .await
         .unwrap();
     let id = chain.id().to_string();
@@ -199,7 +200,7 @@ async fn a_failed_node_shows_its_error() {
     assert_eq!(client.wait(chain.id(), Some(WAIT)).await.unwrap().status, Status::Done);
 
     // a flow that fails as a whole shows its own error at its root
-    let lone = client.sign(resize).run_no_wait(Job { gate: String::new(), n: 7, fail: true }).await.unwrap();
+    let lone = client.run_no_wait(client.sign(resize), Job { gate: String::new(), n: 7, fail: true }).await.unwrap();
     assert_eq!(client.wait(lone.id(), Some(WAIT)).await.unwrap().status, Status::Failed);
     browser.goto(&view.url(&format!("/flows/{}", lone.id()))).await;
     let root = node(lone.id());
@@ -220,7 +221,8 @@ async fn the_flow_list_filters_by_status_and_pages() {
 
     let mut ids = Vec::new();
     for n in 1..=3u64 {
-        let handle = client.sign(resize).run_no_wait(Job { gate: String::new(), n, fail: n == 2 }).await.unwrap();
+        let handle =
+            client.run_no_wait(client.sign(resize), Job { gate: String::new(), n, fail: n == 2 }).await.unwrap();
         client.wait(handle.id(), Some(WAIT)).await.unwrap();
         ids.push(handle.id().to_string());
     }
@@ -262,7 +264,8 @@ async fn with_a_token_the_dialog_asks_for_it_and_read_only_shows_no_buttons() {
     let view = View::start(client.clone(), WebOptions::new().token("s3cret")).await;
     let browser = Browser::start().await;
     let gate = Gate::new();
-    let handle = client.sign(resize).run_no_wait(Job { gate: gate.name.clone(), n: 1, fail: false }).await.unwrap();
+    let handle =
+        client.run_no_wait(client.sign(resize), Job { gate: gate.name.clone(), n: 1, fail: false }).await.unwrap();
     gate.reached(1).await;
     let id = handle.id().to_string();
 

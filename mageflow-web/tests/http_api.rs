@@ -43,7 +43,8 @@ fn error(message: &str) -> Value {
 /// A task held at a gate that never opens: a flow that stays active.
 async fn running_task(client: &Mageflow) -> SignatureId {
     let gate = Gate::new();
-    let handle = client.sign(resize).run_no_wait(Job { gate: gate.name.clone(), n: 1, fail: false }).await.unwrap();
+    let handle =
+        client.run_no_wait(client.sign(resize), Job { gate: gate.name.clone(), n: 1, fail: false }).await.unwrap();
     gate.reached(1).await;
     assert_eq!(client.status(handle.id()).await.unwrap().status, Status::Active);
     handle.id().clone()
@@ -273,7 +274,8 @@ async fn the_flow_list_filters_and_pages() {
     let router = mageflow_web::router(client.clone(), WebOptions::new());
     let mut ids = Vec::new();
     for n in 1..=3u64 {
-        let handle = client.sign(resize).run_no_wait(Job { gate: String::new(), n, fail: n == 2 }).await.unwrap();
+        let handle =
+            client.run_no_wait(client.sign(resize), Job { gate: String::new(), n, fail: n == 2 }).await.unwrap();
         client.wait(handle.id(), Some(WAIT)).await.unwrap();
         ids.push(handle.id().to_string());
     }
@@ -355,10 +357,10 @@ async fn a_flow_is_its_tree_in_json() {
     let on_error = client.sign(alert);
     let alert_id = on_error.id().to_string();
     let chain = client
-        .chain([Node::from(swarm), client.sign(publish).into()])
-        .name("album")
-        .on_error(on_error)
-        .run_no_wait(json!({ "n": 0 }))
+        .run_no_wait(
+            client.chain([Node::from(swarm), client.sign(publish).into()]).name("album").on_error(on_error),
+            json!({ "n": 0 }),
+        )
         .await
         .unwrap();
     assert_eq!(client.wait(chain.id(), Some(WAIT)).await.unwrap().status, Status::Done);
@@ -428,7 +430,8 @@ async fn the_event_stream_sends_the_tree_and_each_change() {
     // a long refresh: the finish arrives through its notification, not through a periodic read
     let router = mageflow_web::router(client.clone(), WebOptions::new().refresh(std::time::Duration::from_secs(600)));
     let gate = Gate::new();
-    let handle = client.sign(resize).run_no_wait(Job { gate: gate.name.clone(), n: 5, fail: false }).await.unwrap();
+    let handle =
+        client.run_no_wait(client.sign(resize), Job { gate: gate.name.clone(), n: 5, fail: false }).await.unwrap();
     let request = Request::get(format!("/api/flows/{}/events", handle.id())).header(header::HOST, HOST);
     let response = router.oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);

@@ -38,7 +38,7 @@ conformance!(a_batch_applies_everything_at_once, |store: TestStore| async move {
 conformance!(a_refused_batch_writes_nothing, |store: TestStore| async move {
     let t = format!("{}-refused", store.prefix);
     let client = store.client(register).await;
-    let closed = client.swarm([client.sign(add_one)]).create().await.unwrap();
+    let closed = client.create(client.swarm([client.sign(add_one)])).await.unwrap();
     let keys = || async { mageflow::testing::stored_signatures(&client).await.unwrap().len() };
     let before = keys().await;
 

@@ -26,7 +26,7 @@ conformance!(steps_run_in_order_and_feed_each_other, |store: TestStore| async mo
         .on_success(chain_callback)
         .on_error(client.sign(on_failure));
     let chain_id = chain.id().clone();
-    let out: Value = chain.run(json!({"tag": "ignored", "n": 3})).await.unwrap();
+    let out: Value = client.run(chain, json!({"tag": "ignored", "n": 3})).await.unwrap();
     assert_eq!(out, json!({"tag": t, "n": 9}), "(3 + 1) * 2 + 1");
     let order: Vec<(&str, i64)> =
         calls(&t).iter().filter(|c| c.task != "note").map(|c| (c.task, c.input["n"].as_i64().unwrap())).collect();
@@ -52,14 +52,17 @@ conformance!(a_failing_step_stops_the_chain, |store: TestStore| async move {
     let chain_error = client.sign(alarm).arg("tag", &t);
     let chain_error_id = chain_error.id().clone();
     let handle = client
-        .chain(vec![
-            Node::from(client.sign(add_one)),
-            client.sign(fail_negative).on_error(step_error).into(),
-            last.into(),
-        ])
-        .on_success(chain_success)
-        .on_error(chain_error)
-        .run_no_wait(json!({"tag": t, "n": -10}))
+        .run_no_wait(
+            client
+                .chain(vec![
+                    Node::from(client.sign(add_one)),
+                    client.sign(fail_negative).on_error(step_error).into(),
+                    last.into(),
+                ])
+                .on_success(chain_success)
+                .on_error(chain_error),
+            json!({"tag": t, "n": -10}),
+        )
         .await
         .unwrap();
     let Err(Error::Failed(failure)) = handle.result().await else { panic!("the chain must fail") };
@@ -81,18 +84,19 @@ conformance!(chains_by_name_and_their_shape_errors, |store: TestStore| async mov
     let t = format!("{}-named", store.prefix);
     let client = store.client(register).await;
     let out: Value = client
-        .chain([client.sign_name("double"), client.sign_name("add-one"), client.sign_name("double")])
-        .run(json!({"tag": t, "n": 5}))
+        .run(
+            client.chain([client.sign_name("double"), client.sign_name("add-one"), client.sign_name("double")]),
+            json!({"tag": t, "n": 5}),
+        )
         .await
         .unwrap();
     assert_eq!(out, json!({"tag": t, "n": 22}));
 
     let before = mageflow::testing::stored_signatures(&client).await.unwrap().len();
-    let error = client.chain([client.sign_name("double")]).run(json!({"tag": t, "n": 1})).await.unwrap_err();
+    let error = client.run(client.chain([client.sign_name("double")]), json!({"tag": t, "n": 1})).await.unwrap_err();
     assert!(matches!(&error, Error::InvalidFlow(m) if m.contains("at least two")), "{error}");
     let error = client
-        .chain([client.sign_name("double"), client.sign_name("add-one")])
-        .run(json!({"tag": t, "n": "five"}))
+        .run(client.chain([client.sign_name("double"), client.sign_name("add-one")]), json!({"tag": t, "n": "five"}))
         .await
         .unwrap_err();
     assert!(matches!(&error, Error::InvalidInput { task, .. } if task == "double"), "{error}");

@@ -13,7 +13,7 @@ conformance!(a_task_continues_with_a_flow_and_finishes_with_its_result, |store: 
     let client = store.client(register).await;
     let callback = client.sign(note).arg("note", "routed");
     let callback_id = callback.id().clone();
-    let handle = client.sign(route).on_success(callback).run_no_wait(msg(&t, 5)).await.unwrap();
+    let handle = client.run_no_wait(client.sign(route).on_success(callback), msg(&t, 5)).await.unwrap();
     assert_eq!(handle.result().await.unwrap(), msg(&t, 12), "(5 + 1) * 2, from the continuation");
     assert_eq!(finished(&client, &callback_id).await.result, Some(json!("routed: 12")));
     let tree = handle.tree().await.unwrap();
@@ -22,19 +22,18 @@ conformance!(a_task_continues_with_a_flow_and_finishes_with_its_result, |store: 
     assert_eq!(calls_of(&t, "route").len(), 1);
     assert_eq!(calls_of(&t, "note").len(), 1);
 
-    assert_eq!(client.sign(route).run(msg(&t, 200)).await.unwrap(), msg(&t, 200), "or it returns its output");
+    assert_eq!(client.run(client.sign(route), msg(&t, 200)).await.unwrap(), msg(&t, 200), "or it returns its output");
 });
 
 conformance!(a_continuation_is_spliced_into_its_parent, |store: TestStore| async move {
     let t = format!("{}-splice", store.prefix);
     let client = store.client(register).await;
     let out: serde_json::Value = client
-        .chain(vec![Node::from(client.sign(route)), client.sign(add_one).into()])
-        .run(json!(msg(&t, 1)))
+        .run(client.chain(vec![Node::from(client.sign(route)), client.sign(add_one).into()]), json!(msg(&t, 1)))
         .await
         .unwrap();
     assert_eq!(out, json!({"tag": t, "n": 5}), "the next step got the continuation's result");
-    let outcomes = client.swarm([client.sign(route), client.sign(route)]).run(json!(msg(&t, 2))).await.unwrap();
+    let outcomes = client.run(client.swarm([client.sign(route), client.sign(route)]), json!(msg(&t, 2))).await.unwrap();
     assert_eq!(outcomes.into_iter().map(|o| o.ok().unwrap()["n"].clone()).collect::<Vec<_>>(), vec![6, 6]);
 });
 
@@ -43,7 +42,7 @@ conformance!(an_invalid_continuation_fails_the_task, |store: TestStore| async mo
     let client = store.client(register).await;
     let alarm_callback = client.sign(alarm).arg("tag", &t);
     let alarm_id = alarm_callback.id().clone();
-    let Err(Error::Failed(failure)) = client.sign(route).on_error(alarm_callback).run(msg(&t, -1)).await else {
+    let Err(Error::Failed(failure)) = client.run(client.sign(route).on_error(alarm_callback), msg(&t, -1)).await else {
         panic!("the task must fail")
     };
     assert_eq!(failure.error.kind, ErrorKind::InvalidOutput);
@@ -55,7 +54,7 @@ conformance!(an_invalid_continuation_fails_the_task, |store: TestStore| async mo
 conformance!(suspend_and_cancel_reach_into_a_continuation, |store: TestStore| async move {
     let t = format!("{}-continue-life", store.prefix);
     let client = store.client(register).await;
-    let handle = client.sign(route).run_no_wait(msg(&t, 50)).await.unwrap();
+    let handle = client.run_no_wait(client.sign(route), msg(&t, 50)).await.unwrap();
     entered(&t, 1).await;
     handle.suspend().await.unwrap();
     gate(&t).release.add_permits(1);
@@ -70,7 +69,7 @@ conformance!(suspend_and_cancel_reach_into_a_continuation, |store: TestStore| as
     handle.resume().await.unwrap();
     assert_eq!(handle.result().await.unwrap(), msg(&t, 51));
 
-    let canceled = client.sign(route).run_no_wait(msg(&format!("{t}-2"), 50)).await.unwrap();
+    let canceled = client.run_no_wait(client.sign(route), msg(&format!("{t}-2"), 50)).await.unwrap();
     entered(&format!("{t}-2"), 1).await;
     canceled.cancel().await.unwrap();
     let tree = canceled.tree().await.unwrap();

@@ -30,7 +30,7 @@ async fn a_chain_step_costs_one_round_trip() {
     let server = RedisServer::start();
     let (client, store) = counting_client(&server).await;
     let steps: Vec<Node> = (0..20).map(|_| client.sign(add_one).into()).collect();
-    let chain = client.chain(steps).create().await.unwrap();
+    let chain = client.create(client.chain(steps)).await.unwrap();
     store.take();
     chain.start(json!({"tag": "cost-chain", "n": 0})).await.unwrap();
     let done = client.wait(chain.id(), Some(WAIT)).await.unwrap();
@@ -49,7 +49,7 @@ async fn a_swarm_item_costs_one_transition_and_at_most_one_round_trip() {
     let server = RedisServer::start();
     let (client, store) = counting_client(&server).await;
     let items: Vec<Node> = (0..100).map(|n| client.sign(add_one).arg("n", n).into()).collect();
-    let swarm = client.swarm(items).max_concurrency(10).create().await.unwrap();
+    let swarm = client.create(client.swarm(items).max_concurrency(10)).await.unwrap();
     store.take();
     swarm.start(json!({"tag": "cost-swarm"})).await.unwrap();
     let done = client.wait(swarm.id(), Some(WAIT)).await.unwrap();

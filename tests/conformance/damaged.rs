@@ -26,7 +26,7 @@ conformance!(local_backend: a_chain_whose_next_step_was_deleted_fails_naming_it,
     let alert = client.sign(on_failure);
     let alert_id = alert.id().clone();
     let chain = client.chain(vec![Node::from(client.sign(held)), second.into()]).on_error(alert);
-    let handle = chain.run_no_wait(json!({"tag": t, "n": 1})).await.unwrap();
+    let handle = client.run_no_wait(chain, json!({"tag": t, "n": 1})).await.unwrap();
     entered(&t, 1).await;
     delete_record(&client, &second_id).await;
     gate(&t).release.add_permits(1);
@@ -56,7 +56,7 @@ conformance!(local_backend: a_queued_swarm_item_that_was_deleted_fails_in_its_po
         client.sign(add_one).arg("n", 30).into(),
     ];
     let lost_id = items[2].id().clone();
-    let handle = client.swarm(items).max_concurrency(1).run_no_wait(json!({"tag": t, "n": 0})).await.unwrap();
+    let handle = client.run_no_wait(client.swarm(items).max_concurrency(1), json!({"tag": t, "n": 0})).await.unwrap();
     entered(&t, 1).await;
     delete_record(&client, &lost_id).await;
     gate(&t).release.add_permits(1);
@@ -82,7 +82,7 @@ conformance!(local_backend: a_task_whose_success_callback_was_deleted_fails_and_
     let callback_id = callback.id().clone();
     let alert = client.sign(on_failure);
     let alert_id = alert.id().clone();
-    let handle = client.sign(held).on_success(callback).on_error(alert).run_no_wait(msg(&t, 4)).await.unwrap();
+    let handle = client.run_no_wait(client.sign(held).on_success(callback).on_error(alert), msg(&t, 4)).await.unwrap();
     entered(&t, 1).await;
     delete_record(&client, &callback_id).await;
     gate(&t).release.add_permits(1);
@@ -103,7 +103,7 @@ conformance!(local_backend: a_step_with_a_corrupt_field_fails_its_chain, |store:
     let second = client.sign(add_one);
     let second_id = second.id().clone();
     let chain = client.chain(vec![Node::from(client.sign(held)), second.into()]);
-    let handle = chain.run_no_wait(json!({"tag": t, "n": 1})).await.unwrap();
+    let handle = client.run_no_wait(chain, json!({"tag": t, "n": 1})).await.unwrap();
     entered(&t, 1).await;
     corrupt_field(&client, &second_id, "kind", "bogus").await;
     gate(&t).release.add_permits(1);
@@ -117,7 +117,7 @@ conformance!(local_backend: starting_a_stored_signature_with_corrupt_fields_is_a
     let t = format!("{}-corrupt-start", store.prefix);
     let client = store.client(register).await;
     for (field, value) in [("status", "sideways"), ("token", "many"), ("kind", "blob")] {
-        let stored = client.sign(add_one).create().await.unwrap();
+        let stored = client.create(client.sign(add_one)).await.unwrap();
         corrupt_field(&client, stored.id(), field, value).await;
         let error = stored.start(msg(&t, 1)).await.unwrap_err();
         let Error::CorruptState { id, detail } = &error else { panic!("{field}: {error:?}") };

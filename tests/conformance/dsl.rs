@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
 
 use mageflow::{
-    Error, ErrorKind, Failure, Flow, InputFields, Mageflow, MageflowBuilder, Node, Outcome, Status, TaskContext,
+    Chain, Error, ErrorKind, Failure, Flow, InputFields, Mageflow, MageflowBuilder, Node, Outcome, Status, TaskContext,
     TaskError, TaskInput, flow, task,
 };
 use schemars::JsonSchema;
@@ -141,9 +141,9 @@ fn register(builder: MageflowBuilder) -> MageflowBuilder {
 }
 
 /// Runs a flow and returns its result as JSON, with the calls it made (sorted), then forgets the calls.
-async fn run_json<I: Serialize, O: Serialize + serde::de::DeserializeOwned>(
+async fn run_json<I: Serialize, O: Serialize + serde::de::DeserializeOwned, K>(
     client: &Mageflow,
-    flow: Flow<I, O>,
+    flow: Flow<I, O, K>,
     input: I,
     tag: &str,
 ) -> (Result<Value, String>, Calls) {
@@ -334,7 +334,7 @@ conformance!(groups_braces_and_variables_are_nodes, |store: TestStore| async mov
         Node::from(client.chain([client.sign(dsl_inc), client.sign(dsl_inc)])),
         Node::from(client.chain([client.sign(dsl_double), client.sign(dsl_inc)])),
     ]);
-    let built: Flow<Item, Item> = Flow::from(built).assume_types();
+    let built: Chain<Item, Item> = built.assume_types();
     assert_eq!(
         built.to_json(),
         json!({"chain": [{"chain": ["dsl-inc", "dsl-inc"]}, {"chain": ["dsl-double", "dsl-inc"]}]})
@@ -428,7 +428,7 @@ conformance!(every_delimiter_builds_the_same_flow, |store: TestStore| async move
         assert_eq!(client.run(flow, item(&t, 2)).await.unwrap(), item(&t, 6));
     }
     // a created flow starts later
-    let handle = client.create_flow(flow!(dsl_inc >> dsl_double)).await.unwrap();
+    let handle = client.create(flow!(dsl_inc >> dsl_double)).await.unwrap();
     assert_eq!(handle.status().await.unwrap().status, Status::Pending);
     handle.start(item(&t, 0)).await.unwrap();
     assert_eq!(handle.result_within(Some(WAIT)).await.unwrap(), item(&t, 2));

@@ -19,11 +19,10 @@ conformance!(local_backend: a_thousand_item_swarm_with_every_delivery_doubled_co
     let callback_id = callback.id().clone();
     let items: Vec<Node> = (0..1000).map(|n| client.sign(add_one).arg("n", n).into()).collect();
     let item_ids: Vec<_> = items.iter().map(|i| i.id().clone()).collect();
-    let handle = client
+    let handle = client.run_no_wait(client
         .swarm(items)
         .max_concurrency(50)
-        .on_success(callback)
-        .run_no_wait(json!({"tag": t, "n": 0}))
+        .on_success(callback), json!({"tag": t, "n": 0}))
         .await
         .unwrap();
     let outcomes = handle.wait(Some(WAIT)).await.unwrap();
@@ -53,7 +52,7 @@ conformance!(local_backend: a_worker_lost_between_transition_and_dispatch_loses_
     let first = store.client(|b| register(b).backend(crashing.clone())).await;
     let chain = first.chain([first.sign(add_one), first.sign(double), first.sign(add_one)]);
     let chain_id = chain.id().clone();
-    let handle = chain.run_no_wait(json!({"tag": t, "n": 1})).await.unwrap();
+    let handle = first.run_no_wait(chain, json!({"tag": t, "n": 1})).await.unwrap();
     let steps = first.status(&chain_id).await.unwrap().children;
     finished(&first, &steps[0]).await;
     while !crashing.dispatched_tasks().contains(&"double".to_owned()) {
@@ -80,7 +79,7 @@ conformance!(local_backend: one_dispatch_per_task_and_no_helper_runs, |store: Te
     let callback = client.sign(collect).arg("tag", &t);
     let callback_id = callback.id().clone();
     let items: Vec<Node> = (0..40).map(|n| client.sign(add_one).arg("n", n).into()).collect();
-    client.swarm(items).max_concurrency(7).on_success(callback).run(json!({"tag": t})).await.unwrap();
+    client.run(client.swarm(items).max_concurrency(7).on_success(callback), json!({"tag": t})).await.unwrap();
     finished(&client, &callback_id).await;
     let dispatched = backend.dispatched_tasks();
     assert_eq!(dispatched.iter().filter(|t| *t == "add-one").count(), 40, "one dispatch per item");
@@ -95,7 +94,7 @@ conformance!(local_backend: a_run_that_stops_renewing_its_lease_runs_again_and_i
         .await;
     let callback = client.sign(note).arg("note", "finished");
     let callback_id = callback.id().clone();
-    let handle = client.sign(stall).on_success(callback).run_no_wait(msg(&t, 1)).await.unwrap();
+    let handle = client.run_no_wait(client.sign(stall).on_success(callback), msg(&t, 1)).await.unwrap();
     // the first attempt holds its thread: its lease expires, and the sweep dispatches the run again
     entered(&t, 1).await;
     let out: Msg = handle.result().await.unwrap();

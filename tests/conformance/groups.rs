@@ -33,7 +33,7 @@ conformance!(items_from_another_group_join_their_swarm_and_are_found_by_id, |sto
     let t = format!("{}-foreign", store.prefix);
     let client = store.client(register).await;
     let swarm = client.swarm([client.sign(held)]).open().arg("tag", &t);
-    let handle = swarm.run_no_wait(json!({"n": 1})).await.unwrap();
+    let handle = client.run_no_wait(swarm, json!({"n": 1})).await.unwrap();
     entered(&t, 1).await;
     next_group();
     let late = client.sign(add_one);
@@ -65,8 +65,8 @@ conformance!(items_from_another_group_join_their_swarm_and_are_found_by_id, |sto
 conformance!(a_batch_that_spans_groups_applies_every_part_or_none, |store: TestStore| async move {
     let t = format!("{}-parts", store.prefix);
     let client = store.client(register).await;
-    let earlier = client.sign(add_one).create().await.unwrap();
-    let closed = client.swarm([client.sign(add_one)]).create().await.unwrap();
+    let earlier = client.create(client.sign(add_one)).await.unwrap();
+    let closed = client.create(client.swarm([client.sign(add_one)])).await.unwrap();
     next_group();
 
     // refused in the part of the earlier group: nothing of the later group's part is stored either
@@ -94,15 +94,15 @@ conformance!(the_flow_index_lists_root_flows_by_status_name_and_page, |store: Te
     let client = store.client(register).await;
     let mut done = Vec::new();
     for n in 0..3 {
-        let handle = client
-            .chain([client.sign(add_one), client.sign(double)])
-            .name("pair")
-            .run_no_wait(json!({"tag": t, "n": n}));
+        let handle = client.run_no_wait(
+            client.chain([client.sign(add_one), client.sign(double)]).name("pair"),
+            json!({"tag": t, "n": n}),
+        );
         done.push(handle.await.unwrap());
         next_group();
     }
-    let waiting = client.sign(add_one).create().await.unwrap();
-    let failing = client.sign(refuse).run_no_wait(msg(&t, 0)).await.unwrap();
+    let waiting = client.create(client.sign(add_one)).await.unwrap();
+    let failing = client.run_no_wait(client.sign(refuse), msg(&t, 0)).await.unwrap();
     for handle in &done {
         finished(&client, handle.id()).await;
     }
@@ -162,7 +162,7 @@ conformance!(local_backend: runs_that_never_began_are_listed_as_stuck, |store: T
     let t = format!("{}-stuck", store.prefix);
     let recorder = Recorder::new();
     let client = register(store.builder().backend(recorder.clone())).build().await.unwrap();
-    let handle = client.sign(add_one).run_no_wait(msg(&t, 1)).await.unwrap();
+    let handle = client.run_no_wait(client.sign(add_one), msg(&t, 1)).await.unwrap();
     assert_eq!(recorder.dispatches().len(), 1, "dispatched to a backend that runs nothing");
     let stuck = client.stuck(Duration::ZERO).await.unwrap();
     assert_eq!(stuck.len(), 1, "{stuck:?}");

@@ -14,7 +14,7 @@ fn ids_of(call: &Call) -> Vec<String> {
 conformance!(a_retry_gets_back_what_its_failed_attempt_created, |store: TestStore| async move {
     let t = format!("{}-retry-ids", store.prefix);
     let client = store.client(register).await;
-    let handle = client.sign(spawner).run_no_wait(msg(&t, 1)).await.unwrap();
+    let handle = client.run_no_wait(client.sign(spawner), msg(&t, 1)).await.unwrap();
     let ids = handle.result().await.unwrap();
     let attempts = calls_of(&t, "spawner");
     assert_eq!(attempts.iter().map(|c| c.attempt).collect::<Vec<_>>(), vec![1, 2]);
@@ -37,8 +37,8 @@ conformance!(a_retry_gets_back_what_its_failed_attempt_created, |store: TestStor
 conformance!(concurrent_runs_keep_separate_journals, |store: TestStore| async move {
     let t = format!("{}-separate", store.prefix);
     let client = store.client(register).await;
-    let a = client.sign(spawner).run_no_wait(msg(&t, 1)).await.unwrap();
-    let b = client.sign(spawner).run_no_wait(msg(&t, 1)).await.unwrap();
+    let a = client.run_no_wait(client.sign(spawner), msg(&t, 1)).await.unwrap();
+    let b = client.run_no_wait(client.sign(spawner), msg(&t, 1)).await.unwrap();
     let (a_ids, b_ids) = (a.result().await.unwrap(), b.result().await.unwrap());
     assert!(a_ids.iter().all(|id| !b_ids.contains(id)), "{a_ids:?} and {b_ids:?} share ids");
     let mut runs: Vec<Vec<String>> = calls_of(&t, "spawner").iter().map(ids_of).collect();
@@ -53,7 +53,7 @@ conformance!(concurrent_runs_keep_separate_journals, |store: TestStore| async mo
 conformance!(without_idempotent_creation_a_retry_creates_new_flows, |store: TestStore| async move {
     let t = format!("{}-off", store.prefix);
     let client = store.client(|b| register(b).idempotent_creation(false)).await;
-    client.sign(spawner).run(msg(&t, 1)).await.unwrap();
+    client.run(client.sign(spawner), msg(&t, 1)).await.unwrap();
     let attempts = calls_of(&t, "spawner");
     let (first, second) = (ids_of(&attempts[0]), ids_of(&attempts[1]));
     assert!(first.iter().all(|id| !second.contains(id)));

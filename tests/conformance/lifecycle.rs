@@ -16,7 +16,7 @@ conformance!(a_suspended_chain_keeps_the_next_step_until_resumed, |store: TestSt
     let second = client.sign(add_one);
     let second_id = second.id().clone();
     let chain = client.chain(vec![Node::from(client.sign(held)), second.into(), client.sign(double).into()]);
-    let handle = chain.on_success(callback).run_no_wait(json!({"tag": t, "n": 1})).await.unwrap();
+    let handle = client.run_no_wait(chain.on_success(callback), json!({"tag": t, "n": 1})).await.unwrap();
     entered(&t, 1).await;
     handle.suspend().await.unwrap();
     handle.suspend().await.unwrap();
@@ -44,7 +44,7 @@ conformance!(a_suspended_chain_keeps_the_next_step_until_resumed, |store: TestSt
 conformance!(a_task_suspended_and_resumed_while_it_runs_runs_once_and_reports, |store: TestStore| async move {
     let t = format!("{}-suspend-running", store.prefix);
     let client = store.client(register).await;
-    let handle = client.sign(held).run_no_wait(msg(&t, 2)).await.unwrap();
+    let handle = client.run_no_wait(client.sign(held), msg(&t, 2)).await.unwrap();
     entered(&t, 1).await;
     handle.suspend().await.unwrap();
     assert_eq!(handle.status().await.unwrap().status, Status::Suspended);
@@ -60,9 +60,9 @@ conformance!(a_run_that_starts_while_suspended_is_canceled_and_resumed_once, |st
     let t = format!("{}-late", store.prefix);
     // one worker slot: the held task occupies it, so the second run is dispatched but cannot begin yet
     let client = store.client(|b| register(b).concurrency(1)).await;
-    let blocker = client.sign(held).run_no_wait(msg(&t, 0)).await.unwrap();
+    let blocker = client.run_no_wait(client.sign(held), msg(&t, 0)).await.unwrap();
     entered(&t, 1).await;
-    let waiting = client.sign(add_one).run_no_wait(msg(&t, 5)).await.unwrap();
+    let waiting = client.run_no_wait(client.sign(add_one), msg(&t, 5)).await.unwrap();
     waiting.suspend().await.unwrap();
     gate(&t).release.add_permits(1);
     blocker.result().await.unwrap();
@@ -82,7 +82,7 @@ conformance!(interrupt_aborts_running_work_and_resume_runs_it_again, |store: Tes
     let client = store.client(register).await;
     let callback = client.sign(double);
     let callback_id = callback.id().clone();
-    let handle = client.sign(held).on_success(callback).run_no_wait(msg(&t, 3)).await.unwrap();
+    let handle = client.run_no_wait(client.sign(held).on_success(callback), msg(&t, 3)).await.unwrap();
     entered(&t, 1).await;
     client.interrupt(handle.id()).await.unwrap();
     client.interrupt(handle.id()).await.unwrap();
@@ -103,7 +103,7 @@ conformance!(suspending_a_swarm_cascades_into_its_chains, |store: TestStore| asy
     let client = store.client(register).await;
     let chains: Vec<Node> = (0..3).map(|_| client.chain([client.sign(add_one), client.sign(double)]).into()).collect();
     let chain_ids: Vec<_> = chains.iter().map(|c| c.id().clone()).collect();
-    let swarm = client.swarm(chains).max_concurrency(1).arg("tag", &t).create().await.unwrap();
+    let swarm = client.create(client.swarm(chains).max_concurrency(1).arg("tag", &t)).await.unwrap();
     client.suspend(swarm.id()).await.unwrap();
     swarm.start(json!({"n": 1})).await.unwrap();
     for id in &chain_ids {
@@ -125,10 +125,10 @@ conformance!(cancel_ends_a_flow_for_good, |store: TestStore| async move {
     let failure = client.sign(alarm).arg("tag", &t);
     let callbacks = [success.id().clone(), failure.id().clone()];
     let handle = client
-        .chain([client.sign(held), client.sign(add_one)])
-        .on_success(success)
-        .on_error(failure)
-        .run_no_wait(json!({"tag": t, "n": 1}))
+        .run_no_wait(
+            client.chain([client.sign(held), client.sign(add_one)]).on_success(success).on_error(failure),
+            json!({"tag": t, "n": 1}),
+        )
         .await
         .unwrap();
     entered(&t, 1).await;
@@ -152,8 +152,9 @@ conformance!(canceling_a_swarm_item_counts_it_as_failed, |store: TestStore| asyn
     let client = store.client(register).await;
     let first = client.sign(held);
     let first_id = first.id().clone();
-    let handle =
-        client.swarm(vec![Node::from(first), client.sign(add_one).into()]).run_no_wait(json!({"tag": t, "n": 1})).await;
+    let handle = client
+        .run_no_wait(client.swarm(vec![Node::from(first), client.sign(add_one).into()]), json!({"tag": t, "n": 1}))
+        .await;
     let handle = handle.unwrap();
     entered(&t, 1).await;
     client.cancel(&first_id).await.unwrap();
@@ -168,7 +169,7 @@ conformance!(canceling_a_running_item_gives_its_slot_back, |store: TestStore| as
     let first = client.sign(held);
     let first_id = first.id().clone();
     let items = vec![Node::from(first), client.sign(add_one).into(), client.sign(add_one).into()];
-    let handle = client.swarm(items).max_concurrency(1).run_no_wait(json!({"tag": t, "n": 1})).await.unwrap();
+    let handle = client.run_no_wait(client.swarm(items).max_concurrency(1), json!({"tag": t, "n": 1})).await.unwrap();
     entered(&t, 1).await;
     client.cancel(&first_id).await.unwrap();
     // with its one slot back, the swarm runs the queued items and completes

@@ -14,7 +14,7 @@ conformance!(chains_in_swarms_and_swarms_in_swarms, |store: TestStore| async mov
     let chain = client.chain([client.sign_name("add-one"), client.sign_name("double")]).name("inner-chain");
     let inner = client.swarm([client.sign_name("double"), client.sign_name("add-one")]).name("inner-swarm");
     let outer = client.swarm(vec![Node::from(chain), inner.into(), client.sign_name("add-one").into()]);
-    let outcomes = outer.arg("tag", &t).run(json!({"n": 10})).await.unwrap();
+    let outcomes = client.run(outer.arg("tag", &t), json!({"n": 10})).await.unwrap();
     let values: Vec<Value> = outcomes.into_iter().map(|o| o.ok().unwrap()).collect();
     assert_eq!(values[0], json!({"tag": t, "n": 22}), "the chain reports its last result");
     assert_eq!(
@@ -32,7 +32,7 @@ conformance!(swarms_in_chains_pass_their_outcomes_on, |store: TestStore| async m
     let fan_out = client.swarm([client.sign(double), client.sign(add_one)]).max_concurrency(1);
     let collect_step = client.sign(collect).arg("tag", &t);
     let chain = client.chain(vec![Node::from(client.sign(add_one)), fan_out.into(), collect_step.into()]);
-    let out: Value = chain.run(json!({"tag": t, "n": 1})).await.unwrap();
+    let out: Value = client.run(chain, json!({"tag": t, "n": 1})).await.unwrap();
     assert_eq!(out, json!(2));
     let collected = calls_of(&t, "collect");
     assert_eq!(collected.len(), 1);
@@ -49,11 +49,10 @@ conformance!(chains_and_swarms_run_as_callbacks, |store: TestStore| async move {
     let error_chain = client.chain([client.sign(double), client.sign(double)]);
     let error_chain_id = error_chain.id().clone();
     let out = client
-        .sign(add_one)
-        .on_success(chain_callback)
-        .on_success(swarm_callback)
-        .on_error(error_chain)
-        .run(msg(&t, 2))
+        .run(
+            client.sign(add_one).on_success(chain_callback).on_success(swarm_callback).on_error(error_chain),
+            msg(&t, 2),
+        )
         .await
         .unwrap();
     assert_eq!(out, msg(&t, 3));
@@ -96,11 +95,10 @@ conformance!(the_ancestors_complex_flow_in_our_terms, |store: TestStore| async m
     let main_callback = client.sign(collect).arg("tag", &t);
     let main_callback_id = main_callback.id().clone();
     let outcomes = client
-        .swarm(items)
-        .max_concurrency(2)
-        .arg("tag", &t)
-        .on_success(main_callback)
-        .run(json!({"tag": "replaced by the swarm's argument", "n": 100}))
+        .run(
+            client.swarm(items).max_concurrency(2).arg("tag", &t).on_success(main_callback),
+            json!({"tag": "replaced by the swarm's argument", "n": 100}),
+        )
         .await
         .unwrap();
 

@@ -285,14 +285,14 @@ pub async fn route(input: Msg, ctx: TaskContext) -> Result<Next<Msg>, TaskError>
 pub async fn spawner(input: Msg, ctx: TaskContext) -> Result<Vec<String>, TaskError> {
     let client = ctx.client().ok_or_else(|| TaskError::new("no client"))?;
     let tag = input.tag.clone();
-    let started = client.sign(add_one).run_no_wait(msg(&tag, 1)).await?;
-    let stored = client.sign(double).create().await?;
-    let chain = client.chain([client.sign(add_one), client.sign(double)]).create().await?;
-    let swarm = client.swarm([client.sign(add_one), client.sign(add_one)]).create().await?;
+    let started = client.run_no_wait(client.sign(add_one), msg(&tag, 1)).await?;
+    let stored = client.create(client.sign(double)).await?;
+    let chain = client.create(client.chain([client.sign(add_one), client.sign(double)])).await?;
+    let swarm = client.create(client.swarm([client.sign(add_one), client.sign(add_one)])).await?;
     let mut ids: Vec<String> =
         [started.id(), stored.id(), chain.id(), swarm.id()].into_iter().map(ToString::to_string).collect();
     if ctx.attempt >= 2 {
-        ids.push(client.sign(double).create().await?.id().to_string());
+        ids.push(client.create(client.sign(double)).await?.id().to_string());
     }
     record(&tag, "spawner", &ids, ctx.attempt);
     if ctx.attempt == 1 && input.n == 1 {

@@ -12,7 +12,7 @@ use crate::support::*;
 conformance!(local_backend: shutdown_lets_running_work_finish, |store: TestStore| async move {
     let t = format!("{}-graceful", store.prefix);
     let client = store.client(register).await;
-    let handle = client.sign(held).run_no_wait(msg(&t, 1)).await.unwrap();
+    let handle = client.run_no_wait(client.sign(held), msg(&t, 1)).await.unwrap();
     entered(&t, 1).await;
     let shutdown = tokio::spawn({
         let client = client.clone();
@@ -26,7 +26,7 @@ conformance!(local_backend: shutdown_lets_running_work_finish, |store: TestStore
 conformance!(local_backend: shutdown_aborts_what_outlives_its_deadline, |store: TestStore| async move {
     let t = format!("{}-deadline", store.prefix);
     let client = store.client(register).await;
-    let handle = client.sign(held).run_no_wait(msg(&t, 1)).await.unwrap();
+    let handle = client.run_no_wait(client.sign(held), msg(&t, 1)).await.unwrap();
     entered(&t, 1).await;
     client.shutdown(Duration::from_millis(100)).await.unwrap();
     gate(&t).release.add_permits(1);
@@ -44,10 +44,10 @@ async fn a_redis_that_goes_away_is_a_clear_error_and_its_return_is_picked_up() {
     config.reconnect_delay = (Duration::from_millis(20), Duration::from_millis(100));
     let store = RedisStore::connect_with(config).await.unwrap();
     let client: Mageflow = register(Mageflow::builder().store(store)).build().await.unwrap();
-    assert_eq!(client.sign(add_one).run(msg(t, 1)).await.unwrap(), msg(t, 2));
+    assert_eq!(client.run(client.sign(add_one), msg(t, 1)).await.unwrap(), msg(t, 2));
 
     server.stop();
-    let error = client.sign(add_one).run_no_wait(msg(t, 2)).await.unwrap_err();
+    let error = client.run_no_wait(client.sign(add_one), msg(t, 2)).await.unwrap_err();
     assert!(matches!(error, Error::Store(StoreError::Unavailable { .. })), "{error:?}");
     assert!(error.to_string().contains("check that Redis is running"), "{error}");
     let cause = std::error::Error::source(&error).expect("the Redis client's error is kept as the source");
@@ -55,5 +55,9 @@ async fn a_redis_that_goes_away_is_a_clear_error_and_its_return_is_picked_up() {
 
     // commands sent while the client reconnects wait for the connection (up to the command timeout)
     server.restart();
-    assert_eq!(client.sign(add_one).run(msg(t, 3)).await.unwrap(), msg(t, 4), "the client reconnects on its own");
+    assert_eq!(
+        client.run(client.sign(add_one), msg(t, 3)).await.unwrap(),
+        msg(t, 4),
+        "the client reconnects on its own"
+    );
 }

@@ -20,12 +20,10 @@ conformance!(runs_a_task_and_its_success_callbacks_once, |store: TestStore| asyn
     let error_cb = client.sign(on_failure);
     let ids = [whole.id().clone(), field.id().clone(), bound.id().clone(), error_cb.id().clone()];
     let handle = client
-        .sign(add_one)
-        .on_success(whole)
-        .on_success(field)
-        .on_success(bound)
-        .on_error(error_cb)
-        .run_no_wait(msg(&t, 1))
+        .run_no_wait(
+            client.sign(add_one).on_success(whole).on_success(field).on_success(bound).on_error(error_cb),
+            msg(&t, 1),
+        )
         .await
         .unwrap();
     assert_eq!(handle.result().await.unwrap(), msg(&t, 2));
@@ -50,8 +48,10 @@ conformance!(error_callbacks_run_once_after_the_last_retry, |store: TestStore| a
     let error_cb = client.sign(on_failure);
     let success_cb = client.sign(double);
     let (error_id, success_id) = (error_cb.id().clone(), success_cb.id().clone());
-    let handle =
-        client.sign(fail_negative).on_error(error_cb).on_success(success_cb).run_no_wait(msg(&t, -5)).await.unwrap();
+    let handle = client
+        .run_no_wait(client.sign(fail_negative).on_error(error_cb).on_success(success_cb), msg(&t, -5))
+        .await
+        .unwrap();
     let Err(Error::Failed(failure)) = handle.result().await else { panic!("expected a failure") };
     assert_eq!(failure.error.kind, ErrorKind::Error);
     assert_eq!(failure.error.attempt, 3, "retries = 2 means three attempts");
@@ -73,7 +73,7 @@ conformance!(a_retry_that_succeeds_fires_only_success_callbacks, |store: TestSto
     let client = store.client(register).await;
     let success_cb = client.sign(double);
     let success_id = success_cb.id().clone();
-    let out = client.sign(flaky).on_success(success_cb).on_error(client.sign(on_failure)).run(msg(&t, 3)).await;
+    let out = client.run(client.sign(flaky).on_success(success_cb).on_error(client.sign(on_failure)), msg(&t, 3)).await;
     assert_eq!(out.unwrap(), msg(&t, 3));
     assert_eq!(finished(&client, &success_id).await.result, Some(json!({"tag": t, "n": 6})));
     assert_eq!(calls_of(&t, "flaky").len(), 2);
@@ -84,12 +84,12 @@ conformance!(a_retry_that_succeeds_fires_only_success_callbacks, |store: TestSto
 conformance!(non_retryable_errors_timeouts_and_panics_fail_with_their_kind, |store: TestStore| async move {
     let t = tag(&store, "kinds");
     let client = store.client(register).await;
-    let Err(Error::Failed(refused)) = client.sign(refuse).run(msg(&t, 1)).await else { panic!() };
+    let Err(Error::Failed(refused)) = client.run(client.sign(refuse), msg(&t, 1)).await else { panic!() };
     assert_eq!((refused.error.kind, refused.error.attempt), (ErrorKind::Error, 1));
     assert_eq!(calls_of(&t, "refuse").len(), 1, "a non-retryable error is not retried despite retries = 5");
-    let Err(Error::Failed(slow)) = client.sign(too_slow).run(msg(&t, 2)).await else { panic!() };
+    let Err(Error::Failed(slow)) = client.run(client.sign(too_slow), msg(&t, 2)).await else { panic!() };
     assert_eq!(slow.error.kind, ErrorKind::Timeout);
-    let Err(Error::Failed(panicked)) = client.sign(explode).run(msg(&t, 3)).await else { panic!() };
+    let Err(Error::Failed(panicked)) = client.run(client.sign(explode), msg(&t, 3)).await else { panic!() };
     assert_eq!(panicked.error.kind, ErrorKind::Panic);
     assert!(panicked.error.message.contains("boom 3"), "{}", panicked.error.message);
 });
@@ -99,33 +99,32 @@ conformance!(by_name_signatures_are_validated_before_anything_is_stored, |store:
     let client = store.client(register).await;
     let keys = || async { mageflow::testing::stored_signatures(&client).await.unwrap().len() };
 
-    let out = client.sign_name("double").run(json!({"tag": t, "n": 4})).await.unwrap();
+    let out = client.run(client.sign_name("double"), json!({"tag": t, "n": 4})).await.unwrap();
     assert_eq!(out, json!({"tag": t, "n": 8}));
     let stored = keys().await;
 
-    let error = client.sign_name("tripple").run(json!({"tag": t, "n": 4})).await.unwrap_err();
+    let error = client.run(client.sign_name("tripple"), json!({"tag": t, "n": 4})).await.unwrap_err();
     assert!(matches!(&error, Error::UnknownTask { name, .. } if name == "tripple"), "{error}");
     assert!(error.to_string().contains("double"), "the message lists the known tasks: {error}");
 
-    let error = client.sign_name("double").run(json!({"tag": t, "n": "four"})).await.unwrap_err();
+    let error = client.run(client.sign_name("double"), json!({"tag": t, "n": "four"})).await.unwrap_err();
     assert!(matches!(&error, Error::InvalidInput { task, .. } if task == "double"), "{error}");
     assert!(error.to_string().contains("/n"), "the message names the field: {error}");
 
-    let error = client.sign_name("double").run(json!({"tag": t})).await.unwrap_err();
+    let error = client.run(client.sign_name("double"), json!({"tag": t})).await.unwrap_err();
     assert!(error.to_string().contains("\"n\" is a required property"), "{error}");
 
-    let error = client.sign_name("double").arg("tag", &t).arg("m", 1).run(json!({"n": 1})).await.unwrap_err();
+    let error = client.run(client.sign_name("double").arg("tag", &t).arg("m", 1), json!({"n": 1})).await.unwrap_err();
     assert!(error.to_string().contains("`m` is not a field"), "{error}");
 
     let error = client
-        .sign_name("double")
-        .on_success(client.sign_name("nope"))
-        .run(json!({"tag": t, "n": 1}))
+        .run(client.sign_name("double").on_success(client.sign_name("nope")), json!({"tag": t, "n": 1}))
         .await
         .unwrap_err();
     assert!(matches!(&error, Error::UnknownTask { name, .. } if name == "nope"), "{error}");
 
-    let error = client.sign_name("double").bind(json!([1, 2])).run(json!({"tag": t, "n": 1})).await.unwrap_err();
+    let error =
+        client.run(client.sign_name("double").bind(json!([1, 2])), json!({"tag": t, "n": 1})).await.unwrap_err();
     assert!(matches!(error, Error::InvalidFlow(_)), "{error}");
 
     assert_eq!(keys().await, stored, "nothing half-written stays after an error");
@@ -141,7 +140,9 @@ conformance!(an_output_that_does_not_serialize_fails_the_task, |store: TestStore
     }
 
     let client = store.client(|b| b.task(bad_output)).await;
-    let Err(Error::Failed(failure)) = client.sign(bad_output).run(7).await else { panic!("expected a failure") };
+    let Err(Error::Failed(failure)) = client.run(client.sign(bad_output), 7).await else {
+        panic!("expected a failure")
+    };
     assert_eq!(failure.error.kind, ErrorKind::InvalidOutput);
     assert!(failure.error.message.contains("does not serialize"), "{}", failure.error.message);
 });
@@ -151,7 +152,7 @@ conformance!(state_reads_back_and_ttls_follow_the_lifecycle, |store: TestStore| 
     let client = store.client(|b| register(b).ttl(TestStore::ttl())).await;
     let callback = client.sign(double);
     let callback_id = callback.id().clone();
-    let created = client.sign(add_one).arg("n", 10).on_success(callback).create().await.unwrap();
+    let created = client.create(client.sign(add_one).arg("n", 10).on_success(callback)).await.unwrap();
     let state = created.status().await.unwrap();
     assert_eq!((state.kind, state.status, state.name.as_str()), (Kind::Task, Status::Pending, "add-one"));
     assert_eq!(state.args, json!({"n": 10}).as_object().unwrap().clone());

@@ -19,7 +19,7 @@ conformance!(a_finished_flow_reports_its_tree_and_leaves_no_key_without_ttl, |st
         .chain(vec![Node::from(client.sign(add_one)), swarm.into(), client.sign(collect).arg("tag", &t).into()])
         .name("etl")
         .on_error(client.sign(alarm).arg("tag", &t));
-    let handle = flow.run_no_wait(json!({"tag": t, "n": 1})).await.unwrap();
+    let handle = client.run_no_wait(flow, json!({"tag": t, "n": 1})).await.unwrap();
     assert_eq!(handle.wait(Some(WAIT)).await.unwrap().result, Some(json!(2)), "collect counted two outcomes");
 
     let tree = handle.tree().await.unwrap();

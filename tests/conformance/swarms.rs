@@ -24,7 +24,7 @@ conformance!(items_get_the_message_and_results_come_in_item_order, |store: TestS
         client.sign(overlap).arg("n", -1).into(),
     ];
     let swarm = client.swarm(items).max_concurrency(10).arg("tag", &t).on_success(callback);
-    let handle = swarm.run_no_wait(json!({"n": 7})).await.unwrap();
+    let handle = client.run_no_wait(swarm, json!({"n": 7})).await.unwrap();
     entered(&t, 1).await;
     for n in [8, 100] {
         // the other succeeding items finish while item 0 waits
@@ -50,7 +50,7 @@ conformance!(max_concurrency_is_never_exceeded, |store: TestStore| async move {
     let t = format!("{}-conc", store.prefix);
     let client = store.client(|b| register(b).concurrency(32)).await;
     let items: Vec<Node> = (0..24).map(|n| client.sign(overlap).arg("n", n).into()).collect();
-    let outcomes = client.swarm(items).max_concurrency(3).run(json!({"tag": t, "n": 0})).await.unwrap();
+    let outcomes = client.run(client.swarm(items).max_concurrency(3), json!({"tag": t, "n": 0})).await.unwrap();
     assert_eq!(outcomes.len(), 24);
     assert!(outcomes.iter().all(Outcome::is_ok));
     assert_eq!(calls_of(&t, "overlap").len(), 24);
@@ -69,13 +69,16 @@ conformance!(stop_after_failures_fails_the_swarm_once, |store: TestStore| async 
     let first = client.sign(held);
     let held_id = first.id().clone();
     let handle = client
-        .swarm([first])
-        .open()
-        .max_concurrency(2)
-        .stop_after_failures(1)
-        .on_success(success)
-        .on_error(failure)
-        .run_no_wait(json!({"tag": t, "n": 1}))
+        .run_no_wait(
+            client
+                .swarm([first])
+                .open()
+                .max_concurrency(2)
+                .stop_after_failures(1)
+                .on_success(success)
+                .on_error(failure),
+            json!({"tag": t, "n": 1}),
+        )
         .await
         .unwrap();
     entered(&t, 1).await;
@@ -106,12 +109,10 @@ conformance!(three_failures_of_six_with_threshold_two_fire_the_error_callback_on
     let items: Vec<Node> =
         (0..6).map(|n| if n % 2 == 0 { client.sign(add_one).into() } else { client.sign(refuse).into() }).collect();
     let handle = client
-        .swarm(items)
-        .max_concurrency(2)
-        .stop_after_failures(2)
-        .on_success(success)
-        .on_error(failure)
-        .run_no_wait(json!({"tag": t, "n": 1}))
+        .run_no_wait(
+            client.swarm(items).max_concurrency(2).stop_after_failures(2).on_success(success).on_error(failure),
+            json!({"tag": t, "n": 1}),
+        )
         .await
         .unwrap();
     assert!(matches!(handle.result().await, Err(Error::Failed(_))));
@@ -127,7 +128,8 @@ conformance!(three_failures_of_six_with_threshold_two_fire_the_error_callback_on
 conformance!(items_can_be_added_while_an_open_swarm_runs, |store: TestStore| async move {
     let t = format!("{}-open", store.prefix);
     let client = store.client(register).await;
-    let handle = client.swarm([client.sign(add_one)]).open().arg("tag", &t).run_no_wait(json!({"n": 1})).await.unwrap();
+    let handle =
+        client.run_no_wait(client.swarm([client.sign(add_one)]).open().arg("tag", &t), json!({"n": 1})).await.unwrap();
     handle.add([client.sign(double)]).await.unwrap();
     handle.add_with_message([client.sign(add_one)], json!({"n": 10})).await.unwrap();
     handle.add_each([(client.sign(double), json!({"n": 20})), (client.sign(add_one), json!({"n": 30}))]).await.unwrap();
@@ -147,7 +149,8 @@ conformance!(closed_full_and_canceled_swarms_refuse_items, |store: TestStore| as
     let t = format!("{}-refuse", store.prefix);
     let client = store.client(register).await;
     let gate_item = client.sign(held);
-    let open = client.swarm([gate_item]).open().max_items(2).run_no_wait(json!({"tag": t, "n": 1})).await.unwrap();
+    let open =
+        client.run_no_wait(client.swarm([gate_item]).open().max_items(2), json!({"tag": t, "n": 1})).await.unwrap();
     open.add([client.sign(add_one)]).await.unwrap();
     assert!(open.status().await.unwrap().swarm.unwrap().closed, "reaching max_items closes the swarm");
     let error = open.add([client.sign(add_one)]).await.unwrap_err();
@@ -155,19 +158,19 @@ conformance!(closed_full_and_canceled_swarms_refuse_items, |store: TestStore| as
     gate(&t).release.add_permits(1);
     assert_eq!(open.result().await.unwrap().len(), 2, "it completes without close()");
 
-    let capped = client.swarm([client.sign(add_one)]).open().max_items(2).create().await.unwrap();
+    let capped = client.create(client.swarm([client.sign(add_one)]).open().max_items(2)).await.unwrap();
     let error = capped.add([client.sign(add_one), client.sign(add_one)]).await.unwrap_err();
     assert!(matches!(error, Error::TooManyItems { max_items: 2, current: 1, adding: 2, .. }), "{error}");
 
-    let closed = client.swarm([client.sign(add_one)]).create().await.unwrap();
+    let closed = client.create(client.swarm([client.sign(add_one)])).await.unwrap();
     assert!(matches!(closed.add([client.sign(add_one)]).await.unwrap_err(), Error::SwarmClosed(_)));
 
-    let canceled = client.swarm([client.sign(add_one)]).open().create().await.unwrap();
+    let canceled = client.create(client.swarm([client.sign(add_one)]).open()).await.unwrap();
     canceled.cancel().await.unwrap();
     let error = canceled.add([client.sign(add_one)]).await.unwrap_err();
     assert!(matches!(error, Error::SwarmFinished { status: Status::Canceled, .. }), "{error}");
 
-    let task = client.sign(add_one).create().await.unwrap();
+    let task = client.create(client.sign(add_one)).await.unwrap();
     // a task's handle has no `add` (a compile error, tests/ui/api); an id claimed to be a swarm is checked
     let not_a_swarm = client.swarm_handle(task.id().clone());
     assert!(matches!(not_a_swarm.add([client.sign(add_one)]).await.unwrap_err(), Error::WrongKind { .. }));
@@ -179,7 +182,7 @@ conformance!(queued_items_start_in_order_as_slots_free, |store: TestStore| async
     let t = format!("{}-fifo", store.prefix);
     let client = store.client(register).await;
     let items: Vec<Node> = (0..4).map(|n| client.sign(held).arg("n", n).into()).collect();
-    let handle = client.swarm(items).open().max_concurrency(3).arg("tag", &t).create().await.unwrap();
+    let handle = client.create(client.swarm(items).open().max_concurrency(3).arg("tag", &t)).await.unwrap();
     handle.add([client.sign(held).arg("n", 4)]).await.unwrap();
     handle.close().await.unwrap();
     handle.start(json!({})).await.unwrap();

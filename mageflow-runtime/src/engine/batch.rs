@@ -9,7 +9,7 @@ use super::protocol::{Code, Refusal};
 use super::session::Session;
 use super::{Sub, Transition};
 use crate::error::{Error, Result};
-use crate::flow::{Handle, Signature};
+use crate::flow::{Flow, Handle};
 use crate::flow::{IntoNodes, Node};
 use crate::model::{Kind, SignatureId, Status};
 
@@ -29,7 +29,7 @@ impl Batch {
     }
 
     /// The node of a flow, and a handle on it; a flow that was built wrongly is noted (and fails the commit).
-    fn take<I, O, K>(&mut self, flow: Signature<I, O, K>) -> (Option<Node>, Handle<I, O, K>) {
+    fn take<I, O, K>(&mut self, flow: Flow<I, O, K>) -> (Option<Node>, Handle<I, O, K>) {
         match flow.into_checked() {
             Ok(node) => {
                 let handle = Handle::new(self.session.clone(), node.id.clone());
@@ -43,7 +43,7 @@ impl Batch {
     }
 
     /// Stores a flow without starting it.
-    pub fn create<I, O, K>(&mut self, flow: Signature<I, O, K>) -> Handle<I, O, K> {
+    pub fn create<I, O, K>(&mut self, flow: Flow<I, O, K>) -> Handle<I, O, K> {
         let (node, handle) = self.take(flow);
         if let Some(node) = node {
             self.checks.push((node.clone(), None));
@@ -53,7 +53,7 @@ impl Batch {
     }
 
     /// Stores a flow and starts it with `input`.
-    pub fn run<I: Serialize, O, K>(&mut self, flow: Signature<I, O, K>, input: I) -> Handle<I, O, K> {
+    pub fn run<I: Serialize, O, K>(&mut self, flow: Flow<I, O, K>, input: I) -> Handle<I, O, K> {
         let (node, handle) = self.take(flow);
         let Some(node) = node else { return handle };
         match serde_json::to_value(input) {

@@ -1,6 +1,6 @@
-//! [`Session`]: what clients, flow builders and handles do through the engine — store and start flows (with the
-//! creation journal of the task run they are made in, if any), read state, wait, and control the lifecycle. Flow
-//! values and handles hold a session, not a client, so that the client sits above them.
+//! [`Session`]: what the client, batches and handles do through the engine — store and start flows (with the
+//! creation journal of the task run they are made in, if any), read state, wait, and control the lifecycle. Handles
+//! hold a session, not a client, so that the client sits above them; flow values hold neither.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -7,7 +7,7 @@ use tasks::*;
 
 #[allow(dead_code)]
 async fn add_to_a_task(client: Mageflow) -> mageflow::Result<()> {
-    let task = client.sign(charge).create().await?;
+    let task = client.create(client.sign(charge)).await?;
     task.add([client.sign(audit)]).await?;
     Ok(())
 }

@@ -1,165 +1,22 @@
-//! Typed flows: [`Flow`], the value `flow!` builds, whose input and output types the compiler checks; the
-//! [`IntoFlow`] and [`InputFields`] traits it relies on; flows described in JSON at run time
-//! ([`Flow::from_json`], [`Mageflow::flow_from_json`](crate::Mageflow::flow_from_json)); and running flows with [`Mageflow::run`](crate::Mageflow::run).
+//! What `flow!` builds [`Flow`]s with: the [`IntoFlow`] and [`InputFields`] traits it relies on, and flows
+//! described in JSON at run time ([`Flow::from_json`],
+//! [`Mageflow::flow_from_json`](crate::Mageflow::flow_from_json)).
 //!
 //! `flow!` arranges calls into [`private`] (reached as `::mageflow::__private`); the typing rules live there, as
 //! trait bounds.
 
-use std::fmt;
-use std::marker::PhantomData;
-
-use serde_json::Value;
-
-use crate::error::{Error, Result};
-use crate::flow::Signature;
-use crate::flow::{Body, Node};
-use crate::model::SignatureId;
+use crate::flow::{Body, Flow, Node};
 use crate::run::task::Task;
 
 pub(crate) mod json;
 pub mod private;
 
-/// A flow typed by its input `I` and output `O`: a task, a chain or a swarm, with bound arguments and callbacks,
-/// not tied to a client. `flow!` builds them, checking at compile time that every step accepts its predecessor's
-/// output; [`Flow::from_json`] and [`Mageflow::flow_from_json`](crate::Mageflow::flow_from_json) build untyped ones (`Flow<Value, Value>`) at run
-/// time. Run one with [`Mageflow::run`](crate::Mageflow::run) or [`Mageflow::run_no_wait`](crate::Mageflow::run_no_wait); use one as a node of another flow (in `flow!`,
-/// as a chain step or a swarm item) since it converts into a [`Node`].
-///
-/// Nothing is stored until the flow runs. Its ids are fixed when it is built, so a flow runs once: build it again
-/// to run it again.
-#[must_use = "a flow does nothing until it is run"]
-pub struct Flow<I, O> {
-    pub(crate) node: Node,
-    pub(crate) problem: Option<Error>,
-    types: PhantomData<fn(I) -> O>,
-}
-
-impl<I, O> Flow<I, O> {
-    pub(crate) fn from_node(node: Node) -> Self {
-        Flow { node, problem: None, types: PhantomData }
-    }
-
-    pub(crate) fn with_problem(node: Node, problem: Option<Error>) -> Self {
-        Flow { node, problem, types: PhantomData }
-    }
-
-    /// Keeps the first problem met while building.
-    pub(crate) fn note(&mut self, problem: Option<Error>) {
-        if self.problem.is_none() {
-            self.problem = problem;
-        }
-    }
-
-    /// The id the flow's root will have in the store.
-    pub fn id(&self) -> &SignatureId {
-        self.node.id()
-    }
-
-    /// The flow's root node.
-    pub fn node(&self) -> &Node {
-        &self.node
-    }
-
-    /// The flow described in JSON, in the form [`Flow::from_json`] reads: a task is its name (or
-    /// `{"task": name, "bind": {...}}`), a chain `{"chain": [...]}`, a swarm `{"swarm": [...], "max_concurrency":
-    /// n, ...}`, with `name`, `bind`, `on_success` and `on_error` where given. Ids are left out.
-    pub fn to_json(&self) -> Value {
-        json::describe(&self.node)
-    }
-
-    /// Declares the input and output types of a flow whose types the compiler cannot know, such as one built from
-    /// JSON (`Flow<Value, Value>`), so that it can take part in a typed flow. Nothing is checked at compile time:
-    /// the entry input is still checked against the tasks' schemas when the flow runs, and the result must
-    /// deserialize into `O2`.
-    pub fn assume_types<I2, O2>(self) -> Flow<I2, O2> {
-        Flow { node: self.node, problem: self.problem, types: PhantomData }
-    }
-
-    /// The node, or the first problem met while building the flow.
-    pub(crate) fn into_checked(self) -> Result<Node> {
-        match self.problem {
-            Some(problem) => Err(problem),
-            None => Ok(self.node),
-        }
-    }
-}
-
-impl<I, O> Flow<I, Vec<O>> {
-    /// A swarm of flows that take the same input and produce the same type, known while running (one member per
-    /// file, say): its output is the list of their outputs, in member order. Like the swarms of `flow!`, it fails at
-    /// its first failed member; it runs at most 30 members at once unless told otherwise
-    /// ([`max_concurrency`](Self::max_concurrency)). Use it in `flow!` in braces:
-    /// `flow!(list >> { Flow::swarm(files.iter().map(|file| flow!(resize.bind(file = file)))) } >> merge)`.
-    pub fn swarm(members: impl IntoIterator<Item = Flow<I, O>>) -> Self {
-        let mut problem = None;
-        let items = members
-            .into_iter()
-            .map(|member| {
-                problem = problem.take().or(member.problem);
-                member.node
-            })
-            .collect();
-        let config =
-            crate::flow::SwarmConfig { stop_after_failures: Some(1), outputs_only: true, ..Default::default() };
-        Flow::with_problem(Node::new(Body::Swarm { name: None, items, config, closed: true }), problem)
-    }
-
-    /// At most `limit` members of the swarm run at once (0: no limit).
-    pub fn max_concurrency(mut self, limit: u32) -> Self {
-        match &mut self.node.body {
-            Body::Swarm { config, .. } => config.max_concurrency = limit,
-            _ => self.note(Some(Error::InvalidFlow("`max_concurrency` applies to a swarm".to_owned()))),
-        }
-        self
-    }
-}
-
-impl Flow<Value, Value> {
-    /// A flow from its JSON description (see [`Mageflow::flow_from_json`](crate::Mageflow::flow_from_json) for the format). Only the shape is
-    /// checked here; [`Mageflow::flow_from_json`](crate::Mageflow::flow_from_json) also checks the task names and bound arguments against the tasks'
-    /// schemas, and running a flow always does.
-    pub fn from_json(description: &Value) -> Result<Self> {
-        let node = json::parse(description)?;
-        node.check_shape()?;
-        Ok(Flow::from_node(node))
-    }
-}
-
-impl<I, O> From<Flow<I, O>> for Node {
-    /// The flow's root node. A problem met while building the flow stays with the node: storing or running it
-    /// reports the problem.
-    fn from(flow: Flow<I, O>) -> Node {
-        let mut node = flow.node;
-        if let Some(problem) = flow.problem {
-            node.problem.get_or_insert_with(|| problem.to_string());
-        }
-        node
-    }
-}
-
-impl<I, O, K> From<Signature<I, O, K>> for Flow<I, O> {
-    fn from(signature: Signature<I, O, K>) -> Self {
-        signature.into_flow()
-    }
-}
-
-impl<I, O> fmt::Debug for Flow<I, O> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut debug = f.debug_struct("Flow");
-        debug.field("id", self.id()).field("flow", &format_args!("{}", self.to_json()));
-        if let Some(problem) = &self.problem {
-            debug.field("problem", &format_args!("{problem}"));
-        }
-        debug.finish()
-    }
-}
-
-/// What can be a node of `flow!`: a task (made with `#[mageflow::task]`), a [`Flow`], or a [`Signature`].
+/// What can be a node of `flow!`: a task (made with `#[mageflow::task]`) or a [`Flow`] of any kind.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a task or a flow",
     label = "not a task",
-    note = "a node of `flow!` is a task made with `#[mageflow::task]`, a `Flow` (from `flow!` or `Flow::from_json`) \
-            or a `Signature`"
+    note = "a node of `flow!` is a task made with `#[mageflow::task]` or a `Flow` (from the client, `flow!` or \
+            `Flow::from_json`)"
 )]
 pub trait IntoFlow {
     /// The input of the flow.
@@ -185,27 +42,13 @@ impl<T: Task> IntoFlow for T {
     }
 }
 
-impl<I, O> IntoFlow for Flow<I, O> {
+impl<I, O, K> IntoFlow for Flow<I, O, K> {
     type Input = I;
     type Output = O;
     type Binding = private::Trusted;
 
     fn into_flow(self) -> Flow<I, O> {
-        self
-    }
-}
-
-impl<I, O, K> IntoFlow for Signature<I, O, K> {
-    type Input = I;
-    type Output = O;
-    type Binding = private::Trusted;
-
-    fn into_flow(self) -> Flow<I, O> {
-        let id = self.id().clone();
-        match self.into_checked() {
-            Ok(node) => Flow::from_node(node),
-            Err(problem) => Flow::with_problem(Node::with_id(id, Body::Task { name: String::new() }), Some(problem)),
-        }
+        self.any_kind()
     }
 }
 
@@ -244,7 +87,7 @@ pub trait InputFields {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
 
@@ -273,8 +116,11 @@ mod tests {
             json!({"swarm": ["a", "b", "c"], "max_concurrency": 2, "stop_after_failures": 1, "outputs_only": true})
         );
         assert!(swarm.problem.is_none());
-        let chain = private::end(private::then(private::seq(task("a")), task("b")));
-        assert!(chain.assume_types::<Value, Vec<Value>>().max_concurrency(2).problem.is_some());
+        // the swarm options exist only on swarms (`K = SwarmKind`): on another flow they do not compile
+        // (tests/ui/flow/fail_swarm_option_on_a_task.rs); a failure threshold other than 1 would break the output's
+        // type, so storing such a swarm is refused
+        let tolerant = Node::from(Flow::swarm(["a", "b"].map(task)).stop_after_failures(2));
+        assert!(tolerant.check_shape().is_err());
     }
 
     #[test]

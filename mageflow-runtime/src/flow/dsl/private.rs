@@ -23,8 +23,9 @@ use std::marker::PhantomData;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-pub use super::{Flow, InputFields, IntoFlow};
+pub use super::{InputFields, IntoFlow};
 use crate::error::Error;
+pub use crate::flow::Flow;
 use crate::flow::{Body, Node, SwarmConfig};
 use crate::model::Outcome;
 use crate::run::task::{Task, TaskInput};
@@ -151,7 +152,7 @@ impl<X> FailureReport for crate::model::Failure<X> {}
 
 /// Gives a checked node the predecessor's output type as its input type (the checks are `flow!`'s).
 pub fn retype<I2, I, O>(flow: Flow<I, O>) -> Flow<I2, O> {
-    Flow { node: flow.node, problem: flow.problem, types: PhantomData }
+    Flow::with_problem(flow.node, flow.problem)
 }
 
 // ---- nodes ------------------------------------------------------------------------------------------------------
