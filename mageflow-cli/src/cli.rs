@@ -3,11 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use clap::{Args, Parser, Subcommand};
 
 use crate::connect::Target;
+use crate::index::StatusArg;
 
 /// Inspect, steer and start mageflow flows stored in Redis.
 #[derive(Debug, Parser)]
@@ -111,35 +110,6 @@ pub struct RunArgs {
     /// The input, as JSON.
     #[arg(long, default_value = "{}", value_name = "JSON")]
     pub input: String,
-}
-
-/// A status of a flow, as a filter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-#[allow(missing_docs)]
-pub enum StatusArg {
-    Pending,
-    Active,
-    Done,
-    Failed,
-    Suspended,
-    Interrupted,
-    Canceled,
-}
-
-impl From<StatusArg> for mageflow_runtime::Status {
-    fn from(status: StatusArg) -> Self {
-        use mageflow_runtime::Status;
-        match status {
-            StatusArg::Pending => Status::Pending,
-            StatusArg::Active => Status::Active,
-            StatusArg::Done => Status::Done,
-            StatusArg::Failed => Status::Failed,
-            StatusArg::Suspended => Status::Suspended,
-            StatusArg::Interrupted => Status::Interrupted,
-            StatusArg::Canceled => Status::Canceled,
-        }
-    }
 }
 
 /// `flows`' arguments.

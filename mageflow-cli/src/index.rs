@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
+use clap::ValueEnum;
 use mageflow_runtime::{Kind, Mageflow, SignatureId, Status, SwarmProgress};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::cli::StatusArg;
 use crate::error::CliError;
 
 /// Which flows to list: `flows`' options, and the MCP tool `list_flows`' arguments.
@@ -277,5 +278,34 @@ mod tests {
              r2 task `load`: its lease expired (since 2026-12-05T06:01:00Z, attempt 2)\n"
         );
         assert_eq!(serde_json::to_value(&stuck).unwrap()["runs"][1]["reason"], "lease_expired");
+    }
+}
+
+/// A status of a flow, as a filter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum StatusArg {
+    Pending,
+    Active,
+    Done,
+    Failed,
+    Suspended,
+    Interrupted,
+    Canceled,
+}
+
+impl From<StatusArg> for mageflow_runtime::Status {
+    fn from(status: StatusArg) -> Self {
+        use mageflow_runtime::Status;
+        match status {
+            StatusArg::Pending => Status::Pending,
+            StatusArg::Active => Status::Active,
+            StatusArg::Done => Status::Done,
+            StatusArg::Failed => Status::Failed,
+            StatusArg::Suspended => Status::Suspended,
+            StatusArg::Interrupted => Status::Interrupted,
+            StatusArg::Canceled => Status::Canceled,
+        }
     }
 }

@@ -4,42 +4,14 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tonic::codec::CompressionEncoding;
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::Interceptor;
-use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
+pub use crate::auth::{AuthChannel, AuthInterceptor};
 use crate::config::{HatchetConfig, TlsStrategy};
 use crate::error::{HatchetError, Result};
 use crate::proto::{self, dispatcher_client::DispatcherClient, v1, workflow_service_client::WorkflowServiceClient};
 use crate::subscribe::{RunResult, RunSubscriber};
 use crate::workflow::{TriggerRequest, WorkflowDefinition};
-
-/// Adds `authorization: Bearer <token>` to every call.
-#[derive(Clone)]
-pub struct AuthInterceptor {
-    header: MetadataValue<Ascii>,
-}
-
-impl AuthInterceptor {
-    /// Builds the interceptor for `token`.
-    pub fn new(token: &str) -> Result<Self> {
-        let header = format!("Bearer {token}").parse().map_err(|_| HatchetError::InvalidToken {
-            reason: "it contains characters that cannot be sent in a gRPC header".into(),
-        })?;
-        Ok(AuthInterceptor { header })
-    }
-}
-
-impl Interceptor for AuthInterceptor {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        request.metadata_mut().insert("authorization", self.header.clone());
-        Ok(request)
-    }
-}
-
-/// The channel type every generated client uses here.
-pub type AuthChannel = InterceptedService<Channel, AuthInterceptor>;
 
 /// Identity the engine gave a registered worker.
 #[derive(Debug, Clone, PartialEq, Eq)]

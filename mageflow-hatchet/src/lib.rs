@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod action;
+pub mod auth;
 pub mod backend;
 pub mod backoff;
 pub mod config;

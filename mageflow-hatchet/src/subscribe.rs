@@ -8,8 +8,8 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
+use crate::auth::AuthChannel;
 use crate::backoff::ExponentialBackoff;
-use crate::connection::AuthChannel;
 use crate::error::{HatchetError, Result};
 use crate::proto::{self, SubscribeToWorkflowRunsRequest, WorkflowRunEventType, dispatcher_client::DispatcherClient};
 

@@ -5,6 +5,7 @@
 
 pub mod backend;
 mod builder;
+mod cause;
 mod client;
 mod config;
 mod engine;
@@ -18,12 +19,13 @@ pub mod trace;
 
 pub use backend::{Backend, Dispatcher, LocalBackend, Runner};
 pub use builder::MageflowBuilder;
+pub use cause::Cause;
 pub use client::Mageflow;
 pub use config::{KindTtl, TtlConfig};
 pub use engine::batch::Batch;
 pub use engine::index::{FlowCursor, FlowFilter, FlowPage, FlowSummary, StuckReason, StuckRun};
 pub use engine::state::{FlowTree, SignatureState, SwarmProgress};
-pub use error::{Cause, Error, Result};
+pub use error::{Error, Result};
 pub use flow::dsl::{InputFields, IntoFlow};
 pub use flow::{AnyKind, Chain, ChainKind, Flow, Handle, IntoNodes, Node, Swarm, SwarmConfig, SwarmKind, TaskKind};
 pub use model::{ErrorKind, ErrorReport, Failure, Kind, Outcome, SignatureId, Status};

@@ -17,7 +17,7 @@ pub use crate::run::worker::{AttemptOutcome, SkipReason, Worker};
 pub use handoff::HandOffBackend;
 pub use local::LocalBackend;
 
-use crate::error::Cause;
+use crate::cause::Cause;
 use crate::model::SignatureId;
 use crate::trace::TraceContext;
 

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::error::Cause;
+use crate::cause::Cause;
 
 #[cfg(feature = "memory")]
 pub use memory::MemoryStore;
