@@ -5,5 +5,5 @@ use mageflow::flow;
 use tasks::*;
 
 fn main() {
-    let _ = flow!(charge >> send_email.bind(template = 7));
+    let _ = flow!(charge >> send_email.bind(template = "receipt", copies = true));
 }
