@@ -173,9 +173,36 @@ local function get(id, ...)
   return unpack(redis.call('HMGET', G, unpack(names)))
 end
 
--- Writes field/value pairs (a list) of signature `id`, a thousand at a time (Lua's stack bounds `unpack`).
+-- The fields of signature `id` named in the list `list`, as a list (false where missing).
+local function get_list(id, list)
+  local names = {}
+  for i = 1, #list do names[i] = id .. '|' .. list[i] end
+  return redis.call('HMGET', G, unpack(names))
+end
+
+-- The texts of small non-negative integers, made once (a number written or joined is otherwise formatted anew with
+-- sprintf every time). nil for other numbers.
+local TEXT = {}
+local function small_text(n)
+  local t = TEXT[n]
+  if t == nil and n >= 0 and n < 1024 and n % 1 == 0 then
+    t = tostring(n)
+    TEXT[n] = t
+  end
+  return t
+end
+
+-- Writes field/value pairs (a list) of signature `id`, a thousand at a time (Lua's stack bounds `unpack`). The list
+-- is used up: its names are rewritten in place into the hash's fields.
 local function set(id, writes)
-  for from = 1, #writes, 2000 do
+  local count = #writes
+  if count <= 2000 then
+    local prefix = id .. '|'
+    for i = 1, count, 2 do writes[i] = prefix .. writes[i] end
+    redis.call('HSET', G, unpack(writes, 1, count))
+    return
+  end
+  for from = 1, count, 2000 do
     local args = {}
     for i = from, math.min(from + 1999, #writes), 2 do
       args[#args + 1] = id .. '|' .. writes[i]
@@ -232,6 +259,9 @@ end
 local function interrupt(id)
   interrupts[#interrupts + 1] = { id, redis.call('HGET', G, id .. '|ref') or '' }
 end
+
+-- An empty list that is only read (never added to).
+local NONE = {}
 
 local function split(text)
   local out = {}
@@ -387,7 +417,8 @@ end
 -- given, are the parent's args and parent, already read. `trace` is the run's trace context: the caller's unless
 -- given (a task dispatched again keeps the one it was first dispatched with); it is stored with the token.
 local function send(id, token, msg, route, task, rf, args, parent, writes, parent_fields, claim, trace)
-  token = tostring(tonumber(token or 0) + 1)
+  token = tonumber(token or 0) + 1
+  token = small_text(token) or tostring(token)
   trace = trace or TRACE
   writes[#writes + 1] = 'token'
   writes[#writes + 1] = token
@@ -397,9 +428,9 @@ local function send(id, token, msg, route, task, rf, args, parent, writes, paren
   end
   if claim then
     -- begun at once, as `begin` would (attempt 1, a lease): it never enters the outbox
-    for _, v in ipairs({ 'status', 'active', 'prev', 'pending', 'attempt', '1', 'lease', EXPIRY_MS }) do
-      writes[#writes + 1] = v
-    end
+    local at = #writes
+    writes[at + 1], writes[at + 2], writes[at + 3], writes[at + 4] = 'status', 'active', 'prev', 'pending'
+    writes[at + 5], writes[at + 6], writes[at + 7], writes[at + 8] = 'attempt', '1', 'lease', EXPIRY_MS
     CLAIM, CLAIMED = false, { id, '1' }
   end
   set(id, writes)
@@ -478,7 +509,7 @@ start = function(id, msg, route, slot, parent_fields)
   local writes = { 'msg', msg, 'route', route }
   if slot then
     writes[#writes + 1] = 'slot'
-    writes[#writes + 1] = 1
+    writes[#writes + 1] = '1'
   end
   if is_stopped then
     writes[#writes + 1] = 'prev'
@@ -495,7 +526,8 @@ start = function(id, msg, route, slot, parent_fields)
     return kind
   end
   if not is_stopped then
-    for _, v in ipairs({ 'status', 'active', 'prev', 'pending' }) do writes[#writes + 1] = v end
+    local at = #writes
+    writes[at + 1], writes[at + 2], writes[at + 3], writes[at + 4] = 'status', 'active', 'prev', 'pending'
   end
   if kind == 'chain' then
     writes[#writes + 1] = 'step'
@@ -533,12 +565,42 @@ local function check_complete(sid, known)
   complete(sid, true, '[' .. table.concat(parts, ',') .. ']')
 end
 
+-- The fields `report` reads of a parent that may be a swarm: first the 13 that `fill` reads, in the order of its
+-- locals, then kind, raw, stop_after.
+local REPORT_FIELDS = { 'status', 'started', 'maxc', 'running', 'msg', 'route', 'args', 'parent', 'closed', 'n', 'ok_n',
+                        'fail_n', 'qh', 'kind', 'raw', 'stop_after' }
+
+-- The names of a swarm's REPORT_FIELDS in its group's hash, then the prefixes of its children and results
+-- (`<sid>|c`, `<sid>|r`), by swarm: made once per call of the script, since a swarm's fields are read and written
+-- once per item.
+local SWARM_NAMES = {}
+local function swarm_names(sid)
+  local names = SWARM_NAMES[sid]
+  if not names then
+    local prefix = sid .. '|'
+    names = {}
+    for i = 1, #REPORT_FIELDS do names[i] = prefix .. REPORT_FIELDS[i] end
+    names[#names + 1] = prefix .. 'c'
+    names[#names + 1] = prefix .. 'r'
+    SWARM_NAMES[sid] = names
+  end
+  return names
+end
+
 -- Starts queued swarm items while running slots are free (max_concurrency 0 means no limit), then checks
 -- completion. Reads the counters from the store on every turn, since starting an item may complete it at once.
-fill = function(sid)
-  local status, started, maxc, running, msg, route, args, parent, closed, n, ok_n, fail_n, qh = get(sid,
-    'status', 'started', 'maxc', 'running', 'msg', 'route', 'args', 'parent', 'closed', 'n', 'ok_n', 'fail_n', 'qh')
-  if status ~= 'active' or started ~= '1' then return end
+-- `known`, when given, is the swarm's first 13 REPORT_FIELDS, already read (`running` a number); `pending`, when
+-- given, are writes of the swarm not sent yet, hash fields and values (see `swarm_names`) starting with the running
+-- count: they go with the first write of the fill, or before it returns.
+fill = function(sid, known, pending)
+  local names = swarm_names(sid)
+  local status, started, maxc, running, msg, route, args, parent, closed, n, ok_n, fail_n, qh
+  if not known then known = redis.call('HMGET', G, unpack(names, 1, 13)) end
+  status, started, maxc, running, msg, route, args, parent, closed, n, ok_n, fail_n, qh = unpack(known, 1, 13)
+  if status ~= 'active' or started ~= '1' then
+    if pending then redis.call('HSET', G, unpack(pending)) end
+    return
+  end
   maxc = tonumber(maxc or 0)
   running = tonumber(running or 0)
   qh = tonumber(qh or 0)
@@ -546,10 +608,16 @@ fill = function(sid)
   local nested = false
   while (maxc == 0 or running < maxc) and qh < count do
     local pos = qh
-    local item = child(sid, pos)
+    local item = redis.call('HGET', G, names[17] .. (small_text(pos) or pos))
     qh = qh + 1
-    set(sid, { 'qh', qh })
-    running = incr(sid, 'running', 1)
+    running = running + 1
+    -- one write for the queue's head, the running count and what the caller left pending
+    local writes = pending or { names[4], 0 }
+    pending = nil
+    writes[2] = small_text(running) or running
+    writes[#writes + 1] = names[13]
+    writes[#writes + 1] = small_text(qh) or qh
+    redis.call('HSET', G, unpack(writes))
     local kind, problem = start(item or '', msg or 'null', route or '0', true, { args, parent })
     if problem then
       -- the item fails in its position (items leave the queue in position order); report fills on
@@ -569,6 +637,7 @@ fill = function(sid)
       qh = tonumber(now_qh or 0)
     end
   end
+  if pending then redis.call('HSET', G, unpack(pending)) end
   -- starting tasks changes none of the fields completion depends on
   check_complete(sid, (not nested) and { status, closed, started, n, ok_n, fail_n } or nil)
 end
@@ -577,7 +646,14 @@ end
 -- position, frees the item's slot, stops at its failure threshold, or fills and checks completion.
 -- `pos` and `slot` are the child's position and whether it held a running slot.
 report = function(pid, cid, ok, payload, pos, slot)
-  local kind, status, raw, stop_after = get(pid, 'kind', 'status', 'raw', 'stop_after')
+  local known, kind, status, raw, stop_after
+  if slot == '1' then
+    -- a child that held a running slot reports to a swarm, which fills next: one read for both
+    known = redis.call('HMGET', G, unpack(swarm_names(pid), 1, 16))
+    status, kind, raw, stop_after = known[1], known[14], known[15], known[16]
+  else
+    kind, status, raw, stop_after = get(pid, 'kind', 'status', 'raw', 'stop_after')
+  end
   if not kind or finished(status) then return end
   if kind == 'task' then
     -- the flow a task continued with finished: the task finishes with its outcome
@@ -610,6 +686,32 @@ report = function(pid, cid, ok, payload, pos, slot)
   else
     outcome = '{"ok":' .. payload .. '}'
   end
+  if known then
+    -- the outcome, the freed slot and the count are written with the fill's first write (`fill`'s pending, which
+    -- starts with the running count)
+    local names = swarm_names(pid)
+    local running = tonumber(known[4] or 0) - 1
+    known[4] = running
+    local pending = { names[4], small_text(running) or running, names[18] .. (pos or 0), outcome }
+    if ok then
+      local ok_n = tonumber(known[11] or 0) + 1
+      known[11] = ok_n
+      pending[5], pending[6] = names[11], small_text(ok_n) or ok_n
+    else
+      local failures = tonumber(known[12] or 0) + 1
+      known[12] = failures
+      pending[5], pending[6] = names[12], small_text(failures) or failures
+      local limit = tonumber(stop_after or 0)
+      if limit > 0 and failures >= limit then
+        redis.call('HSET', G, unpack(pending))
+        complete(pid, false, failure_json(pid, 'swarm_failed',
+          failures .. ' items failed, which reached stop_after_failures = ' .. limit))
+        return
+      end
+    end
+    fill(pid, known, pending)
+    return
+  end
   set(pid, { 'r' .. (pos or 0), outcome })
   if slot == '1' then incr(pid, 'running', -1) end
   if ok then
@@ -639,7 +741,9 @@ complete = function(id, ok, payload, fields)
     kind, status, parent, on_ok, on_err, continued, pos, slot, _, watched = get(id, unpack(COMPLETE_FIELDS))
   end
   if not kind or finished(status) then return end
-  local fire, skip = split(on_ok), split(on_err)
+  -- most signatures have no callbacks: no lists to build for them
+  local fire = on_ok and split(on_ok) or NONE
+  local skip = on_err and split(on_err) or NONE
   if ok then
     -- a success callback that cannot run fails the signature instead, loudly
     for _, callback in ipairs(fire) do
@@ -656,7 +760,7 @@ complete = function(id, ok, payload, fields)
   if slot == '1' then
     -- the slot goes back to the parent in report, below
     writes[#writes + 1] = 'slot'
-    writes[#writes + 1] = 0
+    writes[#writes + 1] = '0'
   end
   set(id, writes)
   if kind == 'task' and not continued then redis.call('ZREM', LEASES, member(id)) end
@@ -679,7 +783,7 @@ local function op_succeed_fail()
   local id, token, payload, journaled = ARGV[A], ARGV[A + 1], ARGV[A + 2], ARGV[A + 3]
   CLAIM, CLAIMED = ARGV[A + 4] == '1', nil
   TRACE = ARGV[A + 5] or ''
-  local fields = { get(id, unpack(COMPLETE_FIELDS)) }
+  local fields = get_list(id, COMPLETE_FIELDS)
   local kind, status = fields[1], fields[2]
   if not kind then return absent(id) end
   -- a run that a newer dispatch replaced (its lease was lost) reports nothing
@@ -1208,6 +1312,7 @@ local function mageflow_main(keys, argv)
   if not SHARD_OPS[OP] then
     bind_group()
     plan = {}
+    SWARM_NAMES = {}
   end
   return run()
 end
