@@ -192,6 +192,14 @@ local function small_text(n)
   return t
 end
 
+-- A stored counter of a swarm, as a number: an integer, as HINCRBY insists, so that a damaged counter stops the
+-- script with an error instead of counting on from a fraction.
+local function counter(text)
+  local n = tonumber(text or 0)
+  if not n or n % 1 ~= 0 then error('mageflow: a swarm counter is not an integer: ' .. tostring(text)) end
+  return n
+end
+
 -- Writes field/value pairs (a list) of signature `id`, a thousand at a time (Lua's stack bounds `unpack`). The list
 -- is used up: its names are rewritten in place into the hash's fields.
 local function set(id, writes)
@@ -690,15 +698,15 @@ report = function(pid, cid, ok, payload, pos, slot)
     -- the outcome, the freed slot and the count are written with the fill's first write (`fill`'s pending, which
     -- starts with the running count)
     local names = swarm_names(pid)
-    local running = tonumber(known[4] or 0) - 1
+    local running = counter(known[4]) - 1
     known[4] = running
     local pending = { names[4], small_text(running) or running, names[18] .. (pos or 0), outcome }
     if ok then
-      local ok_n = tonumber(known[11] or 0) + 1
+      local ok_n = counter(known[11]) + 1
       known[11] = ok_n
       pending[5], pending[6] = names[11], small_text(ok_n) or ok_n
     else
-      local failures = tonumber(known[12] or 0) + 1
+      local failures = counter(known[12]) + 1
       known[12] = failures
       pending[5], pending[6] = names[12], small_text(failures) or failures
       local limit = tonumber(stop_after or 0)
