@@ -1,10 +1,10 @@
 //! Where signatures live: the [`Store`] trait, `RedisStore` on a real Redis (feature `redis`) and the embedded
 //! `MemoryStore` (feature `memory`); both features are on by default.
 //!
-//! Every change of a flow's state is one call of mageflow's transition script ([`Script::engine`]): a single
-//! `EVALSHA` on Redis, and the same Lua run over an in-process keyspace in the memory store. A store therefore only
-//! needs to run that script atomically, read hashes and lists back, report keys with their TTLs, and tell waiters
-//! when a signature finishes.
+//! Every change of a flow's state, and every read of it, is one call of mageflow's transition script
+//! ([`Script::engine`]): an `FCALL` (or `EVALSHA`) on Redis, and the same Lua run over an in-process keyspace in the
+//! memory store. A store therefore only runs scripts atomically on the keys they declare, lists keys with their TTLs,
+//! and tells waiters when a signature finishes; it offers no raw reads or writes.
 
 #[cfg(feature = "memory")]
 mod keyspace;
