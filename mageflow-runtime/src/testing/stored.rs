@@ -13,11 +13,11 @@ use crate::store::{Reply, Script};
 pub async fn stored_signatures(client: &Mageflow) -> Result<Vec<SignatureId>> {
     let engine = client.engine();
     let mut ids = Vec::new();
+    let script = Script::new("return redis.call('HKEYS', KEYS[1])");
     for key in engine.store.scan(&format!("{}:", engine.keys.prefix())).await? {
         if !key.key.contains(":g:") {
             continue;
         }
-        let script = Script::new("return redis.call('HKEYS', KEYS[1])");
         let fields = engine.store.eval(&script, vec![key.key], Vec::new()).await?;
         let fields = fields.as_array().unwrap_or_default().iter().filter_map(Reply::as_text);
         ids.extend(fields.filter_map(|field| field.strip_suffix("|kind")).filter_map(SignatureId::parse));
