@@ -147,8 +147,9 @@ local dispatches, interrupts
 -- A run's outcome (in `succeed` / `fail`) may begin the first task it dispatches at once, for a worker that runs it
 -- in its own process (the local backend): CLAIM says it may, CLAIMED is {id, attempt} once it did.
 local CLAIM, CLAIMED
--- Set while `multi` runs sub-operations, which share one PEXPIRE of the outbox at the end.
-local IN_MULTI = false
+-- How many outcomes this call has still to record, this one included (a batch's sub-operations left, else 1): how
+-- many queued items a swarm may start in it.
+local OUTCOMES_AHEAD = 1
 -- Set once the call put a task in the outbox (a task begun at once never enters it), so that the outbox's TTL is
 -- renewed only then.
 local OUTBOXED = false
@@ -175,8 +176,59 @@ local function use_group(key)
   FIELDS, CHANGED = cache[1], cache[2]
 end
 
--- Sends the writes of every group touched so far, a thousand fields per command (Lua's stack bounds `unpack`), then
--- the TTLs asked for; the caches stay valid.
+-- The changes of this call to the outbox and the leases (sorted sets), by key: member -> score (a text), or false
+-- when the member leaves. `flush` sends them; the last change of a member wins, as if each had been sent at once.
+local QUEUES = {}
+
+local function queue(key, score, m)
+  local changes = QUEUES[key]
+  if not changes then
+    changes = {}
+    QUEUES[key] = changes
+  end
+  changes[m] = score
+end
+
+local function unqueue(key, m) queue(key, false, m) end
+
+-- A member's score in the outbox or the leases, as the call has left it (false when not there).
+local function queued(key, m)
+  local changes = QUEUES[key]
+  local score = changes and changes[m]
+  if score == nil then score = redis.call('ZSCORE', key, m) end
+  return score
+end
+
+-- Sends the changes of the sorted sets, a thousand members per command.
+local function flush_queues()
+  for key, changes in pairs(QUEUES) do
+    local adds, removes = {}, {}
+    for m, score in pairs(changes) do
+      if score then
+        adds[#adds + 1] = score
+        adds[#adds + 1] = m
+        if #adds == 2000 then
+          redis.call('ZADD', key, unpack(adds))
+          adds = {}
+        end
+      else
+        removes[#removes + 1] = m
+        if #removes == 1000 then
+          redis.call('ZREM', key, unpack(removes))
+          removes = {}
+        end
+      end
+    end
+    if #adds > 0 then redis.call('ZADD', key, unpack(adds)) end
+    if #removes > 0 then redis.call('ZREM', key, unpack(removes)) end
+  end
+  QUEUES = {}
+  if OUTBOXED then redis.call('PEXPIRE', OUTBOX, OUTBOX_TTL_MS) end
+  OUTBOXED = false
+end
+
+-- Sends the writes of every group touched so far, a thousand fields per command (Lua's stack bounds `unpack`), the
+-- TTLs asked for, and the changes of the outbox and the leases; the caches stay valid.
 local function flush()
   for key, cache in pairs(CACHES) do
     local fields, changed = cache[1], cache[2]
@@ -205,11 +257,12 @@ local function flush()
   end
   for key, ttl in pairs(EXPIRING) do redis.call('EXPIRE', key, ttl) end
   EXPIRING = {}
+  flush_queues()
 end
 
 -- Binds the keys of a call on a group (see the top) and starts its reply afresh.
 local function bind_group()
-  CACHES, EXPIRING = {}, {}
+  CACHES, EXPIRING, QUEUES = {}, {}, {}
   use_group(KEYS[1])
   OUTBOX, LEASES, FLOWS, INDEX = KEYS[2], KEYS[3], KEYS[4], KEYS[5]
   POINTERS = {}
@@ -221,7 +274,6 @@ local function bind_group()
 end
 
 local function result(code, extra)
-  if OUTBOXED and not IN_MULTI then redis.call('PEXPIRE', OUTBOX, OUTBOX_TTL_MS) end
   return { code, dispatches, interrupts, extra or {} }
 end
 
@@ -409,7 +461,7 @@ local function op_begin()
     get(id, 'kind', 'status', 'token', 'attempt', 'base', 'lease', 'next', 'jrn', 'root')
   if not kind then return absent(id) end
   if current ~= token then return result('stale', { status }) end
-  redis.call('ZREM', OUTBOX, member(id))
+  unqueue(OUTBOX, member(id))
   if finished(status) then return result('finished', { status }) end
   if continued then return result('continued', { status }) end
   attempt = tonumber(attempt) + tonumber(base or 0)
@@ -423,7 +475,7 @@ local function op_begin()
     set(id, { 'prev', 'active' })
     if lease then
       drop(id, 'lease')
-      redis.call('ZREM', LEASES, member(id))
+      unqueue(LEASES, member(id))
     end
     return result('stopped', { status })
   end
@@ -438,7 +490,7 @@ local function op_begin()
     writes[#writes + 1] = status
   end
   set(id, writes)
-  redis.call('ZADD', LEASES, expiry, member(id))
+  queue(LEASES, expiry, member(id))
   if root and status ~= 'active' then index(id, 'active') end
   if journaled == '1' and journal and attempt > 1 then
     local replay = split(journal)
@@ -460,7 +512,7 @@ local function op_renew()
   end
   local expiry = NOW_MS + length
   set(id, { 'lease', expiry })
-  redis.call('ZADD', LEASES, expiry, member(id))
+  queue(LEASES, expiry, member(id))
   return result('ok')
 end
 OPS['renew'] = op_renew
@@ -544,9 +596,9 @@ local function send(id, token, msg, route, task, rf, args, parent, writes, paren
     depth = depth + 1
   end
   if claim then
-    redis.call('ZADD', LEASES, EXPIRY_MS, member(id))
+    queue(LEASES, EXPIRY_MS, member(id))
   else
-    redis.call('ZADD', OUTBOX, NOW_MS_TEXT, member(id))
+    queue(OUTBOX, NOW_MS_TEXT, member(id))
     OUTBOXED = true
   end
   dispatches[#dispatches + 1] = entry
@@ -576,8 +628,8 @@ terminate = function(id)
   end
   set(id, writes)
   drop(id, 'slot')
-  redis.call('ZREM', OUTBOX, member(id))
-  if kind == 'task' then redis.call('ZREM', LEASES, member(id)) end
+  unqueue(OUTBOX, member(id))
+  if kind == 'task' then unqueue(LEASES, member(id)) end
   if watched then publish(id, 'canceled') end
   if kind ~= 'task' or continued then
     for _, c in ipairs(children(id)) do
@@ -689,7 +741,13 @@ fill = function(sid)
   local count = tonumber(n or 0)
   while (maxc == 0 or running < maxc) and qh < count do
     local pos = qh
-    local item = field(names.c .. (small_text(pos) or pos))
+    local item = FIELDS[names.c .. (small_text(pos) or pos)]
+    if item == nil then
+      -- the items after it are likely to start in this call too: the free slots of this turn, or one for each
+      -- outcome still to come in this batch
+      local ahead = math.max(maxc == 0 and count - pos or maxc - running, OUTCOMES_AHEAD)
+      item = numbered(sid, 'c', pos, math.min(count, pos + math.min(ahead, 1000)) - 1)[1]
+    end
     qh = qh + 1
     running = running + 1
     put(names.running, small_text(running) or running)
@@ -812,7 +870,7 @@ complete = function(id, ok, payload, fields)
     writes[#writes + 1] = '0'
   end
   set(id, writes)
-  if kind == 'task' and not continued then redis.call('ZREM', LEASES, member(id)) end
+  if kind == 'task' and not continued then unqueue(LEASES, member(id)) end
   if kind == 'chain' or (kind == 'swarm' and not ok) then
     for _, c in ipairs(children(id)) do
       if c then terminate(c) end
@@ -855,7 +913,7 @@ local function stop(id, mode)
   local running_task = kind == 'task' and not continued
   if runnable(status) then
     local prev = status
-    if kind == 'task' and status == 'pending' and redis.call('ZSCORE', OUTBOX, member(id)) then prev = 'active' end
+    if kind == 'task' and status == 'pending' and queued(OUTBOX, member(id)) then prev = 'active' end
     set(id, { 'status', mode, 'prev', prev })
     if running_task and status == 'active' and mode == 'interrupted' then interrupt(id) end
   elseif status ~= mode and mode == 'interrupted' then
@@ -865,7 +923,7 @@ local function stop(id, mode)
   if running_task and mode == 'interrupted' then
     -- the run is aborted: it holds no lease, and resume dispatches it again
     drop(id, 'lease')
-    redis.call('ZREM', LEASES, member(id))
+    unqueue(LEASES, member(id))
   end
   if not running_task then
     for _, c in ipairs(children(id)) do
@@ -1061,7 +1119,7 @@ local function op_continue()
   local next_id, msg, journaled = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   TRACE = ARGV[i + 3] or ''
   -- the run ended: its lease with it
-  redis.call('ZREM', LEASES, member(id))
+  unqueue(LEASES, member(id))
   drop(id, 'lease')
   set(id, { 'next', next_id, 'n', 1, 'c0', next_id })
   if status == 'suspended' then stop(next_id, 'suspended') end
@@ -1274,12 +1332,12 @@ local function op_recover()
   for j = 1, unbegun do
     local id = ARGV[A + 1 + j]
     local kind, status = get(id, 'kind', 'status')
-    local since = tonumber(redis.call('ZSCORE', OUTBOX, member(id)) or NOW_MS)
+    local since = tonumber(queued(OUTBOX, member(id)) or NOW_MS)
     if kind == 'task' and status == 'pending' then
       -- not dispatched again since `due` read it
       if since <= NOW_MS - grace then dispatch(id) end
     else
-      redis.call('ZREM', OUTBOX, member(id))
+      unqueue(OUTBOX, member(id))
     end
   end
   local at = A + unbegun + 2
@@ -1287,7 +1345,7 @@ local function op_recover()
   for j = 1, tonumber(ARGV[at]) do
     local id = ARGV[at + j]
     local kind, status, lease, begun, continued, root = get(id, 'kind', 'status', 'lease', 'attempt', 'next', 'root')
-    redis.call('ZREM', LEASES, member(id))
+    unqueue(LEASES, member(id))
     if kind == 'task' and not continued and lease and tonumber(lease) <= NOW_MS then
       if status == 'active' then
         -- the lost attempt counts: the next delivery's attempts follow it
@@ -1302,7 +1360,7 @@ local function op_recover()
       end
     elseif kind == 'task' and lease and (status == 'active' or status == 'suspended') then
       -- renewed since it was indexed: keep it indexed at its expiry
-      redis.call('ZADD', LEASES, lease, member(id))
+      queue(LEASES, lease, member(id))
     end
   end
   return result('ok', { tostring(lost) })
@@ -1323,11 +1381,11 @@ local function op_multi()
   local count = tonumber(ARGV[A])
   local i = A + 1
   local replies = {}
-  IN_MULTI = true
   for n = 1, count do
     local key_at, nargs = tonumber(ARGV[i]), tonumber(ARGV[i + 3])
     use_group(KEYS[key_at])
     GROUP, OP, A = ARGV[i + 1], ARGV[i + 2], i + 4
+    OUTCOMES_AHEAD = count - n + 1
     dispatches, interrupts, plan, CLAIM, CLAIMED, TRACE = {}, {}, {}, false, nil, ''
     local run = MULTI_OPS[OP]
     local ok, reply
@@ -1343,9 +1401,6 @@ local function op_multi()
     replies[n] = reply
     i = i + 4 + nargs
   end
-  IN_MULTI = false
-  flush()
-  if OUTBOXED then redis.call('PEXPIRE', OUTBOX, OUTBOX_TTL_MS) end
   return { 'ok', replies }
 end
 OPS['multi'] = op_multi
@@ -1357,7 +1412,7 @@ local function mageflow_main(keys, argv)
   read_header()
   local run = OPS[OP]
   if not run then return redis.error_reply('mageflow: unknown operation ' .. tostring(OP)) end
-  IN_MULTI, OUTBOXED, CLAIM, CLAIMED, TRACE = false, false, false, nil, ''
+  OUTBOXED, CLAIM, CLAIMED, TRACE, OUTCOMES_AHEAD = false, false, nil, '', 1
   if SHARD_OPS[OP] then return run() end
   bind_group()
   plan = {}
