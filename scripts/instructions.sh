@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Instructions per task (valgrind --tool=callgrind; this machine has no hardware counters) for redis-server and for
 # the mageflow process, S2 (a closed swarm, concurrency 50, local backend) at two sizes: the difference of the two
-# divided by the difference in tasks, so that start-up, connection and shutdown cancel out. Then the same for the
-# bare apalis-redis peer (1,000 jobs at concurrency 50, end to end): two runs minus one run, per job.
+# divided by the difference in tasks, so that start-up, connection and shutdown cancel out. Then S1 (a chain of 100
+# steps) and the bare apalis-redis peer (1,000 jobs at concurrency 50, end to end): two runs minus one run, per step
+# or job.
 #
 #   scripts/instructions.sh            # this tree (B); with AB_OLD_BIN or AB_OLD_TREE also the main before issue 14 (A)
 #
@@ -97,6 +98,22 @@ for entry in $builds; do
     build=${entry%%:*}
     per() { echo $(((ir[$build-$large-$1] - ir[$build-$small-$1]) / (large - small))); }
     echo "| $build | $(per redis) | $(per bench) |"
+done
+
+# S1 (a chain of 100 on the local backend): two runs minus one run, per step
+echo
+echo "| build | S1 redis-server instructions / step | S1 mageflow process instructions / step | Redis commands / step (Redis measured, client measured) |"
+echo "|---|---|---|---|"
+for entry in $builds; do
+    build=${entry%%:*}
+    bin=${entry#*:}
+    for runs in 1 2; do
+        bench_ab=1 bench_runs=$runs bench_max=100 bench_only="S1 chain of 100"
+        measure "$build-s1-$runs" "$bin"
+    done
+    echo "| $build | $(((ir[$build-s1-2-redis] - ir[$build-s1-1-redis]) / 100)) |" \
+        "$(((ir[$build-s1-2-bench] - ir[$build-s1-1-bench]) / 100)) |" \
+        "$(commands "$work/$build-s1-2-native.txt"), $(commands "$work/$build-s1-2-callgrind.txt") |"
 done
 
 # the bare apalis peer (this tree's bench): two runs of 1,000 jobs end to end minus one run, per job

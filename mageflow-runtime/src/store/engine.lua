@@ -147,124 +147,15 @@ local dispatches, interrupts
 -- A run's outcome (in `succeed` / `fail`) may begin the first task it dispatches at once, for a worker that runs it
 -- in its own process (the local backend): CLAIM says it may, CLAIMED is {id, attempt} once it did.
 local CLAIM, CLAIMED
--- How many outcomes this call has still to record, this one included (a batch's sub-operations left, else 1): how
--- many queued items a swarm may start in it.
-local OUTCOMES_AHEAD = 1
+-- Set while `multi` runs sub-operations, which share one PEXPIRE of the outbox at the end.
+local IN_MULTI = false
 -- Set once the call put a task in the outbox (a task begun at once never enters it), so that the outbox's TTL is
 -- renewed only then.
 local OUTBOXED = false
 
--- What the call knows of the group hashes it touches, by key: FIELDS[field] is the value read or written (false:
--- known to be missing); CHANGED[field] is true for the fields written since the last flush. Every read and write of
--- a group's hash goes through them, and `flush` sends all writes at the end of the call in one HSET (and one HDEL):
--- a field read twice is read once, and a transition's writes to a task, its swarm and the next item are one command.
--- The caches of the group G the call works on now, and every group's of this call.
-local FIELDS, CHANGED
-local CACHES = {}
--- The TTL each group hash gets once its writes are flushed (EXPIRE of a hash that does not exist yet would do
--- nothing), by key.
-local EXPIRING = {}
-
--- Makes `key` the group hash the call works on.
-local function use_group(key)
-  G = key
-  local cache = CACHES[key]
-  if not cache then
-    cache = { {}, {} }
-    CACHES[key] = cache
-  end
-  FIELDS, CHANGED = cache[1], cache[2]
-end
-
--- The changes of this call to the outbox and the leases (sorted sets), by key: member -> score (a text), or false
--- when the member leaves. `flush` sends them; the last change of a member wins, as if each had been sent at once.
-local QUEUES = {}
-
-local function queue(key, score, m)
-  local changes = QUEUES[key]
-  if not changes then
-    changes = {}
-    QUEUES[key] = changes
-  end
-  changes[m] = score
-end
-
-local function unqueue(key, m) queue(key, false, m) end
-
--- A member's score in the outbox or the leases, as the call has left it (false when not there).
-local function queued(key, m)
-  local changes = QUEUES[key]
-  local score = changes and changes[m]
-  if score == nil then score = redis.call('ZSCORE', key, m) end
-  return score
-end
-
--- Sends the changes of the sorted sets, a thousand members per command.
-local function flush_queues()
-  for key, changes in pairs(QUEUES) do
-    local adds, removes = {}, {}
-    for m, score in pairs(changes) do
-      if score then
-        adds[#adds + 1] = score
-        adds[#adds + 1] = m
-        if #adds == 2000 then
-          redis.call('ZADD', key, unpack(adds))
-          adds = {}
-        end
-      else
-        removes[#removes + 1] = m
-        if #removes == 1000 then
-          redis.call('ZREM', key, unpack(removes))
-          removes = {}
-        end
-      end
-    end
-    if #adds > 0 then redis.call('ZADD', key, unpack(adds)) end
-    if #removes > 0 then redis.call('ZREM', key, unpack(removes)) end
-  end
-  QUEUES = {}
-  if OUTBOXED then redis.call('PEXPIRE', OUTBOX, OUTBOX_TTL_MS) end
-  OUTBOXED = false
-end
-
--- Sends the writes of every group touched so far, a thousand fields per command (Lua's stack bounds `unpack`), the
--- TTLs asked for, and the changes of the outbox and the leases; the caches stay valid.
-local function flush()
-  for key, cache in pairs(CACHES) do
-    local fields, changed = cache[1], cache[2]
-    local writes, deletes = {}, {}
-    for name in pairs(changed) do
-      local value = fields[name]
-      if value then
-        writes[#writes + 1] = name
-        writes[#writes + 1] = value
-        if #writes == 2000 then
-          redis.call('HSET', key, unpack(writes))
-          writes = {}
-        end
-      else
-        deletes[#deletes + 1] = name
-        if #deletes == 1000 then
-          redis.call('HDEL', key, unpack(deletes))
-          deletes = {}
-        end
-      end
-    end
-    if #writes > 0 then redis.call('HSET', key, unpack(writes)) end
-    if #deletes > 0 then redis.call('HDEL', key, unpack(deletes)) end
-    cache[2] = {}
-    if key == G then CHANGED = cache[2] end
-  end
-  for key, ttl in pairs(EXPIRING) do redis.call('EXPIRE', key, ttl) end
-  EXPIRING = {}
-  flush_queues()
-end
-
 -- Binds the keys of a call on a group (see the top) and starts its reply afresh.
 local function bind_group()
-  CACHES, EXPIRING, QUEUES = {}, {}, {}
-  use_group(KEYS[1])
-  OUTBOX, LEASES, FLOWS, INDEX = KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+  G, OUTBOX, LEASES, FLOWS, INDEX = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
   POINTERS = {}
   for i = 6, #KEYS do
     local id = string.match(KEYS[i], ':ptr:([%w_%-]+)$')
@@ -274,65 +165,22 @@ local function bind_group()
 end
 
 local function result(code, extra)
+  if OUTBOXED and not IN_MULTI then redis.call('PEXPIRE', OUTBOX, OUTBOX_TTL_MS) end
   return { code, dispatches, interrupts, extra or {} }
-end
-
--- The values of the hash fields in the list `names` (false where missing), as a new list, read from the store only
--- where the call does not know them yet: one HMGET per thousand.
-local function fetch(names)
-  local missing
-  for i = 1, #names do
-    local value = FIELDS[names[i]]
-    if value == nil then
-      missing = missing or {}
-      missing[#missing + 1] = i
-    end
-  end
-  if missing then
-    for first = 1, #missing, 1000 do
-      local last = math.min(first + 999, #missing)
-      local asked = {}
-      for j = first, last do asked[#asked + 1] = names[missing[j]] end
-      local got = redis.call('HMGET', G, unpack(asked))
-      for j = 1, #asked do FIELDS[asked[j]] = got[j] end
-    end
-  end
-  local values = {}
-  for i = 1, #names do values[i] = FIELDS[names[i]] end
-  return values
-end
-
--- One hash field's value (false when missing).
-local function field(name)
-  local value = FIELDS[name]
-  if value == nil then
-    value = redis.call('HGET', G, name)
-    FIELDS[name] = value
-  end
-  return value
-end
-
--- Writes one hash field (false deletes it), sent by `flush`. Numbers are stored as Redis would store them.
-local function put(name, value)
-  if type(value) == 'number' then value = tostring(value) end
-  if FIELDS[name] ~= value then
-    FIELDS[name] = value
-    CHANGED[name] = true
-  end
 end
 
 -- The fields of signature `id`, by name.
 local function get(id, ...)
   local names = { ... }
   for i = 1, #names do names[i] = id .. '|' .. names[i] end
-  return unpack(fetch(names))
+  return unpack(redis.call('HMGET', G, unpack(names)))
 end
 
 -- The fields of signature `id` named in the list `list`, as a list (false where missing).
 local function get_list(id, list)
   local names = {}
   for i = 1, #list do names[i] = id .. '|' .. list[i] end
-  return fetch(names)
+  return redis.call('HMGET', G, unpack(names))
 end
 
 -- The texts of small non-negative integers, made once (a number written or joined is otherwise formatted anew with
@@ -347,46 +195,62 @@ local function small_text(n)
   return t
 end
 
--- Writes field/value pairs (a list) of signature `id`.
+-- A stored counter of a swarm, as a number: an integer, as HINCRBY insists, so that a damaged counter stops the
+-- script with an error instead of counting on from a fraction.
+local function counter(text)
+  local n = tonumber(text or 0)
+  if not n or n % 1 ~= 0 then error('mageflow: a swarm counter is not an integer: ' .. tostring(text)) end
+  return n
+end
+
+-- Writes field/value pairs (a list) of signature `id`, a thousand at a time (Lua's stack bounds `unpack`). The list
+-- is used up: its names are rewritten in place into the hash's fields.
 local function set(id, writes)
-  local prefix = id .. '|'
-  for i = 1, #writes, 2 do put(prefix .. writes[i], writes[i + 1]) end
+  local count = #writes
+  if count <= 2000 then
+    local prefix = id .. '|'
+    for i = 1, count, 2 do writes[i] = prefix .. writes[i] end
+    redis.call('HSET', G, unpack(writes, 1, count))
+    return
+  end
+  for from = 1, count, 2000 do
+    local args = {}
+    for i = from, math.min(from + 1999, #writes), 2 do
+      args[#args + 1] = id .. '|' .. writes[i]
+      args[#args + 1] = writes[i + 1]
+    end
+    redis.call('HSET', G, unpack(args))
+  end
 end
 
 local function drop(id, ...)
   local names = { ... }
-  for i = 1, #names do put(id .. '|' .. names[i], false) end
+  for i = 1, #names do names[i] = id .. '|' .. names[i] end
+  redis.call('HDEL', G, unpack(names))
 end
 
--- Adds `by` to an integer field and returns the sum; a field that is not an integer stops the script, as HINCRBY
--- would.
-local function add(name, by)
-  local text = field(name)
-  local n = tonumber(text or 0)
-  if not n or n % 1 ~= 0 then error('mageflow: the field ' .. name .. ' is not an integer: ' .. tostring(text)) end
-  n = n + by
-  put(name, n)
-  return n
-end
-
-local function incr(id, name, by) return add(id .. '|' .. name, by) end
+local function incr(id, name, by) return redis.call('HINCRBY', G, id .. '|' .. name, by) end
 
 -- A signature's entry in the outbox, the leases and the flow index.
 local function member(id) return GROUP .. '|' .. id end
 
 -- The child at a position (false when there is none).
-local function child(id, pos) return field(id .. '|c' .. pos) end
+local function child(id, pos) return redis.call('HGET', G, id .. '|c' .. pos) end
 
--- Fields `<id>|<name><pos>` for positions from..to; false where missing.
+-- Fields `<id>|<name><pos>` for positions from..to, a thousand per HMGET; false where missing.
 local function numbered(id, name, from, to)
-  local names = {}
-  local prefix = id .. '|' .. name
-  for p = from, to do names[#names + 1] = prefix .. p end
-  return fetch(names)
+  local out = {}
+  for first = from, to, 1000 do
+    local names = {}
+    for p = first, math.min(first + 999, to) do names[#names + 1] = id .. '|' .. name .. p end
+    local got = redis.call('HMGET', G, unpack(names))
+    for j = 1, #names do out[#out + 1] = got[j] end
+  end
+  return out
 end
 
 local function children(id)
-  return numbered(id, 'c', 0, tonumber(field(id .. '|n') or 0) - 1)
+  return numbered(id, 'c', 0, tonumber(redis.call('HGET', G, id .. '|n') or 0) - 1)
 end
 
 local function runnable(s) return s == 'pending' or s == 'active' end
@@ -404,7 +268,7 @@ end
 
 -- A running task to abort: its id and the backend's reference of its run (empty when unknown).
 local function interrupt(id)
-  interrupts[#interrupts + 1] = { id, field(id .. '|ref') or '' }
+  interrupts[#interrupts + 1] = { id, redis.call('HGET', G, id .. '|ref') or '' }
 end
 
 -- An empty list that is only read (never added to).
@@ -420,7 +284,7 @@ end
 
 -- The flow index's entry of a root flow: its status, when it finished, its name.
 local function index(id, status, finished_s)
-  redis.call('HSET', INDEX, member(id), status .. ' ' .. (finished_s or 0) .. ' ' .. (field(id .. '|task') or ''))
+  redis.call('HSET', INDEX, member(id), status .. ' ' .. (finished_s or 0) .. ' ' .. (redis.call('HGET', G, id .. '|task') or ''))
 end
 
 -- Updates the flow index when `id` is a root flow.
@@ -433,12 +297,12 @@ end
 -- with none left, gets the done TTL; a root flow's index entry follows.
 local function ended(id, parent, status)
   if parent and parent ~= '' then return end
-  if field(id .. '|root') then
+  if redis.call('HGET', G, id .. '|root') then
     index(id, status, NOW_S)
     redis.call('EXPIRE', FLOWS, KEEP_TTL)
     redis.call('EXPIRE', INDEX, KEEP_TTL)
   end
-  if add('#live', -1) <= 0 then EXPIRING[G] = DONE_TTL end
+  if redis.call('HINCRBY', G, '#live', -1) <= 0 then redis.call('EXPIRE', G, DONE_TTL) end
 end
 
 -- Tells the waiters of a signature that it finished. Only signatures someone waits for are published: a waiter
@@ -461,7 +325,7 @@ local function op_begin()
     get(id, 'kind', 'status', 'token', 'attempt', 'base', 'lease', 'next', 'jrn', 'root')
   if not kind then return absent(id) end
   if current ~= token then return result('stale', { status }) end
-  unqueue(OUTBOX, member(id))
+  redis.call('ZREM', OUTBOX, member(id))
   if finished(status) then return result('finished', { status }) end
   if continued then return result('continued', { status }) end
   attempt = tonumber(attempt) + tonumber(base or 0)
@@ -475,7 +339,7 @@ local function op_begin()
     set(id, { 'prev', 'active' })
     if lease then
       drop(id, 'lease')
-      unqueue(LEASES, member(id))
+      redis.call('ZREM', LEASES, member(id))
     end
     return result('stopped', { status })
   end
@@ -490,7 +354,7 @@ local function op_begin()
     writes[#writes + 1] = status
   end
   set(id, writes)
-  queue(LEASES, expiry, member(id))
+  redis.call('ZADD', LEASES, expiry, member(id))
   if root and status ~= 'active' then index(id, 'active') end
   if journaled == '1' and journal and attempt > 1 then
     local replay = split(journal)
@@ -512,7 +376,7 @@ local function op_renew()
   end
   local expiry = NOW_MS + length
   set(id, { 'lease', expiry })
-  queue(LEASES, expiry, member(id))
+  redis.call('ZADD', LEASES, expiry, member(id))
   return result('ok')
 end
 OPS['renew'] = op_renew
@@ -596,9 +460,9 @@ local function send(id, token, msg, route, task, rf, args, parent, writes, paren
     depth = depth + 1
   end
   if claim then
-    queue(LEASES, EXPIRY_MS, member(id))
+    redis.call('ZADD', LEASES, EXPIRY_MS, member(id))
   else
-    queue(OUTBOX, NOW_MS_TEXT, member(id))
+    redis.call('ZADD', OUTBOX, NOW_MS_TEXT, member(id))
     OUTBOXED = true
   end
   dispatches[#dispatches + 1] = entry
@@ -628,8 +492,8 @@ terminate = function(id)
   end
   set(id, writes)
   drop(id, 'slot')
-  unqueue(OUTBOX, member(id))
-  if kind == 'task' then unqueue(LEASES, member(id)) end
+  redis.call('ZREM', OUTBOX, member(id))
+  if kind == 'task' then redis.call('ZREM', LEASES, member(id)) end
   if watched then publish(id, 'canceled') end
   if kind ~= 'task' or continued then
     for _, c in ipairs(children(id)) do
@@ -697,8 +561,14 @@ end
 
 -- Completes a swarm that is closed, started and has an outcome for every item: its result is the list of item
 -- outcomes in position order.
-local function check_complete(sid)
-  local status, closed, started, n, ok_n, fail_n = get(sid, 'status', 'closed', 'started', 'n', 'ok_n', 'fail_n')
+-- `known`, when given, is {status, closed, started, n, ok_n, fail_n}, already read.
+local function check_complete(sid, known)
+  local status, closed, started, n, ok_n, fail_n
+  if known then
+    status, closed, started, n, ok_n, fail_n = unpack(known)
+  else
+    status, closed, started, n, ok_n, fail_n = get(sid, 'status', 'closed', 'started', 'n', 'ok_n', 'fail_n')
+  end
   if status ~= 'active' or closed ~= '1' or started ~= '1' then return end
   n = tonumber(n or 0)
   if tonumber(ok_n or 0) + tonumber(fail_n or 0) < n then return end
@@ -707,51 +577,59 @@ local function check_complete(sid)
   complete(sid, true, '[' .. table.concat(parts, ',') .. ']')
 end
 
--- The fields a swarm's item report and the fill after it read, in the order of `fill`'s locals, then kind, raw and
--- stop_after.
-local SWARM_FIELDS = { 'status', 'started', 'maxc', 'running', 'msg', 'route', 'args', 'parent', 'closed', 'n', 'ok_n',
-                       'fail_n', 'qh', 'kind', 'raw', 'stop_after' }
+-- The fields `report` reads of a parent that may be a swarm: first the 13 that `fill` reads, in the order of its
+-- locals, then kind, raw, stop_after.
+local REPORT_FIELDS = { 'status', 'started', 'maxc', 'running', 'msg', 'route', 'args', 'parent', 'closed', 'n', 'ok_n',
+                        'fail_n', 'qh', 'kind', 'raw', 'stop_after' }
 
--- The names of a swarm's SWARM_FIELDS in its group's hash (a list), with the names of its counters and the prefixes
--- of its children and results by key (`running`, `qh`, `ok_n`, `fail_n`, `c`, `r`): made once per call of the
--- script, since a swarm's fields are read and written once per item.
+-- The names of a swarm's REPORT_FIELDS in its group's hash, then the prefixes of its children and results
+-- (`<sid>|c`, `<sid>|r`), by swarm: made once per call of the script, since a swarm's fields are read and written
+-- once per item.
 local SWARM_NAMES = {}
 local function swarm_names(sid)
   local names = SWARM_NAMES[sid]
   if not names then
     local prefix = sid .. '|'
     names = {}
-    for i = 1, #SWARM_FIELDS do names[i] = prefix .. SWARM_FIELDS[i] end
-    names.running, names.qh, names.ok_n, names.fail_n = names[4], names[13], names[11], names[12]
-    names.c, names.r = prefix .. 'c', prefix .. 'r'
+    for i = 1, #REPORT_FIELDS do names[i] = prefix .. REPORT_FIELDS[i] end
+    names[#names + 1] = prefix .. 'c'
+    names[#names + 1] = prefix .. 'r'
     SWARM_NAMES[sid] = names
   end
   return names
 end
 
 -- Starts queued swarm items while running slots are free (max_concurrency 0 means no limit), then checks
--- completion. Reads the swarm again after an item that is not a task, since starting it may change the swarm.
-fill = function(sid)
+-- completion. Reads the counters from the store on every turn, since starting an item may complete it at once.
+-- `known`, when given, is the swarm's first 13 REPORT_FIELDS, already read (`running` a number); `pending`, when
+-- given, are writes of the swarm not sent yet, hash fields and values (see `swarm_names`) starting with the running
+-- count: they go with the first write of the fill, or before it returns.
+fill = function(sid, known, pending)
   local names = swarm_names(sid)
-  local status, started, maxc, running, msg, route, args, parent, _, n, _, _, qh = unpack(fetch(names), 1, 13)
-  if status ~= 'active' or started ~= '1' then return end
+  local status, started, maxc, running, msg, route, args, parent, closed, n, ok_n, fail_n, qh
+  if not known then known = redis.call('HMGET', G, unpack(names, 1, 13)) end
+  status, started, maxc, running, msg, route, args, parent, closed, n, ok_n, fail_n, qh = unpack(known, 1, 13)
+  if status ~= 'active' or started ~= '1' then
+    if pending then redis.call('HSET', G, unpack(pending)) end
+    return
+  end
   maxc = tonumber(maxc or 0)
   running = tonumber(running or 0)
   qh = tonumber(qh or 0)
   local count = tonumber(n or 0)
+  local nested = false
   while (maxc == 0 or running < maxc) and qh < count do
     local pos = qh
-    local item = FIELDS[names.c .. (small_text(pos) or pos)]
-    if item == nil then
-      -- the items after it are likely to start in this call too: the free slots of this turn, or one for each
-      -- outcome still to come in this batch
-      local ahead = math.max(maxc == 0 and count - pos or maxc - running, OUTCOMES_AHEAD)
-      item = numbered(sid, 'c', pos, math.min(count, pos + math.min(ahead, 1000)) - 1)[1]
-    end
+    local item = redis.call('HGET', G, names[17] .. (small_text(pos) or pos))
     qh = qh + 1
     running = running + 1
-    put(names.running, small_text(running) or running)
-    put(names.qh, small_text(qh) or qh)
+    -- one write for the queue's head, the running count and what the caller left pending
+    local writes = pending or { names[4], 0 }
+    pending = nil
+    writes[2] = small_text(running) or running
+    writes[#writes + 1] = names[13]
+    writes[#writes + 1] = small_text(qh) or qh
+    redis.call('HSET', G, unpack(writes))
     local kind, problem = start(item or '', msg or 'null', route or '0', true, { args, parent })
     if problem then
       -- the item fails in its position (items leave the queue in position order); report fills on
@@ -763,25 +641,28 @@ fill = function(sid)
       running = incr(sid, 'running', -1)
       drop(item, 'slot')
     elseif kind ~= 'task' then
-      -- a chain or swarm item may have finished at once and changed this swarm
-      local now_status, now_running, now_qh = field(names[1]), field(names.running), field(names.qh)
+      -- a chain or swarm item may have finished at once and changed this swarm: read it again
+      nested = true
+      local now_status, now_running, now_qh = get(sid, 'status', 'running', 'qh')
       if now_status ~= 'active' then return end
       running = tonumber(now_running or 0)
       qh = tonumber(now_qh or 0)
     end
   end
-  check_complete(sid)
+  if pending then redis.call('HSET', G, unpack(pending)) end
+  -- starting tasks changes none of the fields completion depends on
+  check_complete(sid, (not nested) and { status, closed, started, n, ok_n, fail_n } or nil)
 end
 
 -- A child of a container finished: a chain starts its next step or ends; a swarm records the outcome at the item's
 -- position, frees the item's slot, stops at its failure threshold, or fills and checks completion.
 -- `pos` and `slot` are the child's position and whether it held a running slot.
 report = function(pid, cid, ok, payload, pos, slot)
-  local kind, status, raw, stop_after, args, grandparent, next_step
+  local known, kind, status, raw, stop_after, args, grandparent, next_step
   local next_pos = tonumber(pos or 0) + 1
   if slot == '1' then
     -- a child that held a running slot reports to a swarm, which fills next: one read for both
-    local known = fetch(swarm_names(pid))
+    known = redis.call('HMGET', G, unpack(swarm_names(pid), 1, 16))
     status, kind, raw, stop_after = known[1], known[14], known[15], known[16]
   else
     -- with what a chain needs to start its next step: that step, and the chain's args and parent for its dispatch
@@ -818,13 +699,38 @@ report = function(pid, cid, ok, payload, pos, slot)
   else
     outcome = '{"ok":' .. payload .. '}'
   end
-  local names = swarm_names(pid)
-  put(names.r .. (pos or 0), outcome)
-  if slot == '1' then add(names.running, -1) end
+  if known then
+    -- the outcome, the freed slot and the count are written with the fill's first write (`fill`'s pending, which
+    -- starts with the running count)
+    local names = swarm_names(pid)
+    local running = counter(known[4]) - 1
+    known[4] = running
+    local pending = { names[4], small_text(running) or running, names[18] .. (pos or 0), outcome }
+    if ok then
+      local ok_n = counter(known[11]) + 1
+      known[11] = ok_n
+      pending[5], pending[6] = names[11], small_text(ok_n) or ok_n
+    else
+      local failures = counter(known[12]) + 1
+      known[12] = failures
+      pending[5], pending[6] = names[12], small_text(failures) or failures
+      local limit = tonumber(stop_after or 0)
+      if limit > 0 and failures >= limit then
+        redis.call('HSET', G, unpack(pending))
+        complete(pid, false, failure_json(pid, 'swarm_failed',
+          failures .. ' items failed, which reached stop_after_failures = ' .. limit))
+        return
+      end
+    end
+    fill(pid, known, pending)
+    return
+  end
+  set(pid, { 'r' .. (pos or 0), outcome })
+  if slot == '1' then incr(pid, 'running', -1) end
   if ok then
-    add(names.ok_n, 1)
+    incr(pid, 'ok_n', 1)
   else
-    local failures = add(names.fail_n, 1)
+    local failures = incr(pid, 'fail_n', 1)
     local limit = tonumber(stop_after or 0)
     if limit > 0 and failures >= limit then
       complete(pid, false, failure_json(pid, 'swarm_failed',
@@ -870,7 +776,7 @@ complete = function(id, ok, payload, fields)
     writes[#writes + 1] = '0'
   end
   set(id, writes)
-  if kind == 'task' and not continued then unqueue(LEASES, member(id)) end
+  if kind == 'task' and not continued then redis.call('ZREM', LEASES, member(id)) end
   if kind == 'chain' or (kind == 'swarm' and not ok) then
     for _, c in ipairs(children(id)) do
       if c then terminate(c) end
@@ -913,7 +819,7 @@ local function stop(id, mode)
   local running_task = kind == 'task' and not continued
   if runnable(status) then
     local prev = status
-    if kind == 'task' and status == 'pending' and queued(OUTBOX, member(id)) then prev = 'active' end
+    if kind == 'task' and status == 'pending' and redis.call('ZSCORE', OUTBOX, member(id)) then prev = 'active' end
     set(id, { 'status', mode, 'prev', prev })
     if running_task and status == 'active' and mode == 'interrupted' then interrupt(id) end
   elseif status ~= mode and mode == 'interrupted' then
@@ -923,7 +829,7 @@ local function stop(id, mode)
   if running_task and mode == 'interrupted' then
     -- the run is aborted: it holds no lease, and resume dispatches it again
     drop(id, 'lease')
-    unqueue(LEASES, member(id))
+    redis.call('ZREM', LEASES, member(id))
   end
   if not running_task then
     for _, c in ipairs(children(id)) do
@@ -996,7 +902,7 @@ local function op_read()
   -- {child ids}}. Children whose record is gone are left out. A waiter is counted in `w`, so that the signature's
   -- end is published.
   local id, whole, watch = ARGV[A], ARGV[A + 1] == '1', ARGV[A + 2] == '1'
-  if not field(id .. '|kind') then
+  if not redis.call('HGET', G, id .. '|kind') then
     local moved = absent(id)
     return { moved[1], moved[4] }
   end
@@ -1067,7 +973,7 @@ local function create_records(i, place)
     local planned_record = plan[id]
     if planned_record and planned_record.fresh then
       planned_record.fresh = false
-    elseif field(id .. '|kind') then
+    elseif redis.call('HEXISTS', G, id .. '|kind') == 1 then
       return
     end
     created = true
@@ -1094,7 +1000,7 @@ local function create_records(i, place)
       end
     end
     set(id, writes)
-    if not parent then add('#live', 1) end
+    if not parent then redis.call('HINCRBY', G, '#live', 1) end
     if root then
       local m = member(id)
       redis.call('ZADD', FLOWS, NOW_MS_TEXT, m)
@@ -1103,7 +1009,7 @@ local function create_records(i, place)
       redis.call('EXPIRE', INDEX, KEEP_TTL)
     end
   end)
-  if created then EXPIRING[G] = ACTIVE_TTL end
+  if created then redis.call('EXPIRE', G, ACTIVE_TTL) end
   return after
 end
 
@@ -1119,7 +1025,7 @@ local function op_continue()
   local next_id, msg, journaled = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   TRACE = ARGV[i + 3] or ''
   -- the run ended: its lease with it
-  unqueue(LEASES, member(id))
+  redis.call('ZREM', LEASES, member(id))
   drop(id, 'lease')
   set(id, { 'next', next_id, 'n', 1, 'c0', next_id })
   if status == 'suspended' then stop(next_id, 'suspended') end
@@ -1228,7 +1134,7 @@ local function check_sub(sub)
     for j = 0, sub.count - 1 do
       local item = ARGV[sub.items_at + j]
       -- an item already in the swarm (a re-sent call) is not added again
-      if field(item .. '|parent') ~= sub.sid then new[#new + 1] = item end
+      if redis.call('HGET', G, item .. '|parent') ~= sub.sid then new[#new + 1] = item end
     end
     sub.items = new
     if #new == 0 then return nil end
@@ -1332,12 +1238,12 @@ local function op_recover()
   for j = 1, unbegun do
     local id = ARGV[A + 1 + j]
     local kind, status = get(id, 'kind', 'status')
-    local since = tonumber(queued(OUTBOX, member(id)) or NOW_MS)
+    local since = tonumber(redis.call('ZSCORE', OUTBOX, member(id)) or NOW_MS)
     if kind == 'task' and status == 'pending' then
       -- not dispatched again since `due` read it
       if since <= NOW_MS - grace then dispatch(id) end
     else
-      unqueue(OUTBOX, member(id))
+      redis.call('ZREM', OUTBOX, member(id))
     end
   end
   local at = A + unbegun + 2
@@ -1345,7 +1251,7 @@ local function op_recover()
   for j = 1, tonumber(ARGV[at]) do
     local id = ARGV[at + j]
     local kind, status, lease, begun, continued, root = get(id, 'kind', 'status', 'lease', 'attempt', 'next', 'root')
-    unqueue(LEASES, member(id))
+    redis.call('ZREM', LEASES, member(id))
     if kind == 'task' and not continued and lease and tonumber(lease) <= NOW_MS then
       if status == 'active' then
         -- the lost attempt counts: the next delivery's attempts follow it
@@ -1360,7 +1266,7 @@ local function op_recover()
       end
     elseif kind == 'task' and lease and (status == 'active' or status == 'suspended') then
       -- renewed since it was indexed: keep it indexed at its expiry
-      queue(LEASES, lease, member(id))
+      redis.call('ZADD', LEASES, lease, member(id))
     end
   end
   return result('ok', { tostring(lost) })
@@ -1381,11 +1287,10 @@ local function op_multi()
   local count = tonumber(ARGV[A])
   local i = A + 1
   local replies = {}
+  IN_MULTI = true
   for n = 1, count do
     local key_at, nargs = tonumber(ARGV[i]), tonumber(ARGV[i + 3])
-    use_group(KEYS[key_at])
-    GROUP, OP, A = ARGV[i + 1], ARGV[i + 2], i + 4
-    OUTCOMES_AHEAD = count - n + 1
+    G, GROUP, OP, A = KEYS[key_at], ARGV[i + 1], ARGV[i + 2], i + 4
     dispatches, interrupts, plan, CLAIM, CLAIMED, TRACE = {}, {}, {}, false, nil, ''
     local run = MULTI_OPS[OP]
     local ok, reply
@@ -1401,6 +1306,8 @@ local function op_multi()
     replies[n] = reply
     i = i + 4 + nargs
   end
+  IN_MULTI = false
+  if OUTBOXED then redis.call('PEXPIRE', OUTBOX, OUTBOX_TTL_MS) end
   return { 'ok', replies }
 end
 OPS['multi'] = op_multi
@@ -1412,15 +1319,11 @@ local function mageflow_main(keys, argv)
   read_header()
   local run = OPS[OP]
   if not run then return redis.error_reply('mageflow: unknown operation ' .. tostring(OP)) end
-  OUTBOXED, CLAIM, CLAIMED, TRACE, OUTCOMES_AHEAD = false, false, nil, '', 1
-  if SHARD_OPS[OP] then return run() end
-  bind_group()
-  plan = {}
-  SWARM_NAMES = {}
-  -- the writes of the group hashes go out when the operation ends, even when it stops with an error (as the writes
-  -- before an error would have, had they been sent one by one)
-  local ok, reply = pcall(run)
-  flush()
-  if not ok then error(reply, 0) end
-  return reply
+  IN_MULTI, OUTBOXED, CLAIM, CLAIMED, TRACE = false, false, false, nil, ''
+  if not SHARD_OPS[OP] then
+    bind_group()
+    plan = {}
+    SWARM_NAMES = {}
+  end
+  return run()
 end
