@@ -183,6 +183,15 @@ local function get_list(id, list)
   return redis.call('HMGET', G, unpack(names))
 end
 
+-- The message a signature was started with, and its route, from its fields msg, route and parent: a swarm's items
+-- keep no copy of the swarm's message, which they all start with.
+local function started_with(msg, route, parent)
+  if msg or not parent or parent == '' then return msg, route end
+  local kind, swarm_msg, swarm_route = get(parent, 'kind', 'msg', 'route')
+  if kind == 'swarm' then return swarm_msg, swarm_route end
+  return msg, route
+end
+
 -- The texts of small non-negative integers, made once (a number written or joined is otherwise formatted anew with
 -- sprintf every time). nil for other numbers.
 local TEXT = {}
@@ -394,7 +403,8 @@ end
 
 -- A failure report (the JSON of `Failure`) for failures the script decides itself.
 local function failure_json(id, kind, message)
-  local name, msg, attempt = get(id, 'task', 'msg', 'attempt')
+  local name, msg, attempt, parent = get(id, 'task', 'msg', 'attempt', 'parent')
+  msg = started_with(msg, '0', parent)
   return '{"task":' .. json_string(name or '') .. ',"signature_id":' .. json_string(id) ..
     ',"input":' .. (msg or 'null') .. ',"error":{"kind":"' .. kind .. '","message":' .. json_string(message) ..
     ',"attempt":' .. (attempt or '0') .. '}}'
@@ -472,6 +482,7 @@ end
 local function dispatch(id)
   local token, task, msg, route, rf, args, parent, trace =
     get(id, 'token', 'task', 'msg', 'route', 'rf', 'args', 'parent', 'tp')
+  msg, route = started_with(msg, route, parent)
   send(id, token, msg, route, task, rf, args, parent, {}, nil, false, trace or nil)
 end
 
@@ -518,7 +529,8 @@ start = function(id, msg, route, slot, parent_fields)
   if problem then return false, problem end
   local is_stopped = stopped(status)
   if status ~= 'pending' and not is_stopped then return false end
-  local writes = { 'msg', msg, 'route', route }
+  -- a task that is a swarm's item keeps no copy of its swarm's message (see `started_with`)
+  local writes = (slot and kind == 'task') and {} or { 'msg', msg, 'route', route }
   if slot then
     writes[#writes + 1] = 'slot'
     writes[#writes + 1] = '1'
@@ -911,6 +923,10 @@ local function op_read()
   local function read(rid)
     local values = { get(rid, unpack(RECORD_FIELDS)) }
     if not values[1] then return end
+    -- a task that was started (dispatched, or due when resumed) has a message: a swarm item's is its swarm's
+    if values[1] == 'task' and (values[13] or values[4] == 'active') then
+      values[11], values[12] = started_with(values[11], values[12], values[5])
+    end
     local fields = {}
     for i, name in ipairs(RECORD_FIELDS) do
       if values[i] then
