@@ -986,20 +986,16 @@ local plan
 -- Redis keeps a small hash (up to hash-max-listpack-entries fields: 128 by default, 512 in some distributions) as a
 -- flat list that every read and write searches from the start, so that filling one with hundreds of fields costs
 -- time quadratic in their number: storing a chain of 100 steps spent 40% of Redis's time per step on those searches.
--- A group about to grow past LISTPACK_FIELDS (its runs roughly double what creation writes) gets the field `#table`
--- first, whose value is longer than hash-max-listpack-value (64 bytes by default): Redis makes the hash a hash table
--- at once. Smaller groups stay compact.
+-- A creation that will take its group past LISTPACK_FIELDS fields (its runs roughly double what creation writes)
+-- writes the field `#table` first, whose value is longer than hash-max-listpack-value (64 bytes by default): Redis
+-- makes the hash a hash table at once. Groups that grow a little at a time stay compact.
 local LISTPACK_FIELDS = 128
 local TABLE_MARK = 'a hash table from the start: more fields than a listpack searches quickly (see engine.lua)'
 
 local function make_room(i)
   local fields = 0
   scan_records(i, function(_, _, _, nfields, _, nchildren) fields = fields + nfields + nchildren + 6 end)
-  if fields == 0 then return end
-  local stored = redis.call('HLEN', G)
-  if stored <= LISTPACK_FIELDS and stored + 2 * fields > LISTPACK_FIELDS then
-    redis.call('HSET', G, '#table', TABLE_MARK)
-  end
+  if 2 * fields > LISTPACK_FIELDS then redis.call('HSET', G, '#table', TABLE_MARK) end
 end
 
 local function create_records(i, place)

@@ -478,10 +478,6 @@ impl Keyspace {
                 let keys = self.hash(&args[0])?.map(|hash| hash.keys().cloned().collect()).unwrap_or_else(Vec::new);
                 Resp::Array(keys.into_iter().map(Resp::Bulk).collect())
             }
-            "HLEN" => {
-                arity(1)?;
-                Resp::Int(self.hash(&args[0])?.map_or(0, |hash| hash.len()) as i64)
-            }
             "HEXISTS" => {
                 arity(2)?;
                 Resp::Int(self.hash(&args[0])?.is_some_and(|hash| hash.contains_key(&args[1])) as i64)
