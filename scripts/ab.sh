@@ -5,20 +5,18 @@
 #
 #   scripts/ab.sh [rounds]            # default 5 rounds per scenario
 #
-# A is the tree at AB_OLD_TREE: commit 59c038f, main just before the merge of issue 14, plus one bench-only commit
-# that prints Redis µs in scripts and understands MAGEFLOW_BENCH_AB (branch bench14-old). By default a worktree of
-# that branch next to this checkout, made when missing, built into its own target dir (AB_OLD_TARGET); B is this
-# tree, built into CARGO_TARGET_DIR (default target).
-# AB_OLD_BIN / AB_NEW_BIN skip the builds.
+# A is the tree at AB_OLD_TREE: commit 59c038f, main just before the merge of issue 14, with the bench-only patch
+# scripts/ab-old-bench.patch applied (the old bench then prints Redis µs in scripts and understands
+# MAGEFLOW_BENCH_AB; its engine is untouched). By default a worktree next to this checkout (../mageflow-bench-a),
+# made and patched when missing, built into its own target dir (AB_OLD_TARGET); B is this tree, built into
+# CARGO_TARGET_DIR (default target). AB_OLD_BIN / AB_NEW_BIN skip the builds.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 source "$here/scripts/bench-common.sh"
 rounds=${1:-5}
 old_tree=${AB_OLD_TREE:-$here/../mageflow-bench-a}
-if [ -z "${AB_OLD_BIN:-}" ] && [ ! -d "$old_tree" ]; then
-  branch=bench14-old
-  git -C "$here" rev-parse --verify -q "$branch" >/dev/null || branch=origin/bench14-old
-  git -C "$here" worktree add --detach "$old_tree" "$branch" >&2
+if [ -z "${AB_OLD_BIN:-}" ]; then
+  old_tree_of "$here" "$old_tree"
 fi
 old_bin=${AB_OLD_BIN:-$(bench_binary "$old_tree" "${AB_OLD_TARGET:-$old_tree/target}")}
 new_bin=${AB_NEW_BIN:-$(bench_binary "$here" "${CARGO_TARGET_DIR:-$here/target}")}

@@ -17,6 +17,15 @@ for line in sys.stdin:
 ' | tail -1
 }
 
+# Makes the A tree of the A/B at $2 when it is missing: a worktree of the checkout at $1 at commit 59c038f (main just
+# before the merge of issue 14) with the bench-only patch scripts/ab-old-bench.patch applied.
+old_tree_of() {
+    local here=$1 tree=$2
+    [ -d "$tree" ] && return 0
+    git -C "$here" worktree add --detach "$tree" 59c038f >&2
+    git -C "$tree" apply "$here/scripts/ab-old-bench.patch"
+}
+
 # A free TCP port on 127.0.0.1.
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

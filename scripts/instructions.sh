@@ -19,6 +19,7 @@ large=${INSTR_LARGE:-1000}
 new_bin=${AB_NEW_BIN:-$(bench_binary "$here" "${CARGO_TARGET_DIR:-$here/target}")}
 builds="B:$new_bin"
 if [ -n "${AB_OLD_BIN:-}" ] || [ -n "${AB_OLD_TREE:-}" ]; then
+    [ -n "${AB_OLD_BIN:-}" ] || old_tree_of "$here" "$AB_OLD_TREE"
     old_bin=${AB_OLD_BIN:-$(bench_binary "$AB_OLD_TREE" "${AB_OLD_TARGET:-$AB_OLD_TREE/target}")}
     builds="A:$old_bin $builds"
 fi

@@ -4,7 +4,7 @@
 --
 -- Layout (see docs/architecture.md, "The key layout"). Every key a call touches is in its KEYS, and all of them
 -- share one hash tag, so that each call runs on one slot of a Redis Cluster:
---   KEYS[1] P:{s}:g:<G>   hash: every signature stored in group G, as fields `<id>|<field>`, and `#live`
+--   KEYS[1] P:{s}:g:<G>   hash: every signature stored in group G, as fields `<id>|<field>`, `#live` and `#table`
 --   KEYS[2] P:{s}:outbox  sorted set: tasks dispatched but not begun, members `<G>|<id>`, scored by dispatch (ms)
 --   KEYS[3] P:{s}:leases  sorted set: task runs under way, members `<G>|<id>`, scored by their lease's expiry (ms)
 --   KEYS[4] P:{s}:flows   sorted set: root flows, members `<G>|<id>`, scored by creation (ms)
@@ -24,33 +24,28 @@
 -- once; older servers run it with EVALSHA behind a line that calls the entry point; MemoryStore loads it once too.
 --
 -- Signature fields: kind, task (name), status, prev (status before the last change), parent, pos, on_ok / on_err
--- (space-separated callback ids), args (bound arguments: JSON objects, one per line, later lines winning), rf
--- (return field), msg / route (the message it was started with, and whether that message goes to its return
--- field), token (dispatch counter), attempt (the last attempt that began, counting lost ones), base (the attempts
--- that earlier, lost dispatches used), lease (when the lease of the run under way expires, ms), ref (the backend's
--- reference of the run), result / error (JSON), created / finished (s), root=1 on the root of a stored flow, jrn (the
--- ids a task run created, space-separated, replayed to its retries), next (the flow a task continued with), tp (the
--- W3C trace context of the span that first dispatched the task: `traceparent[ tracestate]`). n and
--- c0, c1, ... list children in position order (a chain's steps, a swarm's items, a continued task's flow). Chains add
--- step; swarms add maxc, stop_after, max_items, closed, started, running, ok_n, fail_n, qh (the position of the
--- first item not started yet: the queue is positions qh to n-1), r0, r1, ... (item outcomes by position), and raw=1
--- when their result lists the items' outputs themselves instead of outcomes. Items of a swarm that hold a running
--- slot have slot=1.
---
--- A group's hash has the largest active TTL while any of its parentless signatures (flows and callbacks; `#live`
--- counts them) has not finished, and the largest done TTL once all have.
---
--- Runs and leases: a run that begins holds a lease, which its worker renews while the handler runs. While the lease
--- holds, another delivery of the same dispatch is busy and does not run: one execution at a time per run. When the
--- lease expires (its process died or was cut off), recover dispatches the run again with a new token, so that a late
--- report of the lost execution is stale; the lost attempt counts (base), and the worker fails a run whose attempts
--- are used up with the kind `lost`.
---
--- Every transition returns {code, dispatches, interrupts, extra}: dispatches are tasks to hand to the backend, each
--- {id, token, task, msg, route, rf, tp, args...} with the run's trace context (empty when none) and the bound
--- arguments of the task and of each of its ancestors, nearest first; interrupts are running tasks to abort, each
--- {id, ref} with the backend's reference of the run (the field `ref`, recorded when the run began); extra is
--- operation-specific. A by-id operation on a signature that its group lacks but whose pointer names another group
+-- (space-separated callback ids), args (bound arguments: JSON objects, one per line, later lines winning), rf (return
+-- field), msg / route (the message it was started with, and whether that message goes to its return field; a task that
+-- is a swarm's item keeps none: its swarm's are its), token (dispatch counter), attempt (the last attempt that began,
+-- counting lost ones), base (the attempts that earlier, lost dispatches used), lease (when the lease of the run under
+-- way expires, ms), ref (the backend's reference of the run), result / error (JSON), created / finished (s), root=1 on
+-- the root of a stored flow, jrn (the ids a task run created, space-separated, replayed to its retries), next (the flow
+-- a task continued with), tp (the W3C trace context of the span that first dispatched the task: `traceparent[
+-- tracestate]`). n and c0, c1, ... list children in position order (a chain's steps, a swarm's items, a continued
+-- task's flow). Chains add step; swarms add maxc, stop_after, max_items, closed, started, running, ok_n, fail_n, qh
+-- (the position of the first item not started yet: the queue is positions qh to n-1), r0, r1, ... (item outcomes by
+-- position), and raw=1 when their result lists the items' outputs themselves instead of outcomes. Items of a swarm that
+-- hold a running slot have slot=1.  A group's hash has the largest active TTL while any of its parentless signatures
+-- (flows and callbacks; `#live` counts them) has not finished, and the largest done TTL once all have.  Runs and
+-- leases: a run that begins holds a lease, which its worker renews while the handler runs. While the lease holds,
+-- another delivery of the same dispatch is busy and does not run: one execution at a time per run. When the lease
+-- expires (its process died or was cut off), recover dispatches the run again with a new token, so that a late report
+-- of the lost execution is stale; the lost attempt counts (base), and the worker fails a run whose attempts are used up
+-- with the kind `lost`.  Every transition returns {code, dispatches, interrupts, extra}: dispatches are tasks to hand
+-- to the backend, each {id, token, task, msg, route, rf, tp, args...} with the run's trace context (empty when none)
+-- and the bound arguments of the task and of each of its ancestors, nearest first; interrupts are running tasks to
+-- abort, each {id, ref} with the backend's reference of the run (the field `ref`, recorded when the run began); extra
+-- is operation-specific. A by-id operation on a signature that its group lacks but whose pointer names another group
 -- answers `moved` with that group in extra.
 
 -- Per-call state, set by `main` from its keys and arguments before an operation runs. The functions below are
@@ -980,9 +975,6 @@ end
 -- What a batch knows of the signatures it touches (see "batches" below).
 local plan
 
--- Creates the records at index i. Existing records are left as they are, so a re-sent creation changes nothing.
--- `place`, when given, puts records in a container: id -> {parent, position}. A record without a parent counts as
--- live in the group; a root flow enters the flow index. Returns the index after the records.
 -- Redis keeps a small hash (up to hash-max-listpack-entries fields: 128 by default, 512 in some distributions) as a
 -- flat list that every read and write searches from the start, so that filling one with hundreds of fields costs
 -- time quadratic in their number: storing a chain of 100 steps spent 40% of Redis's time per step on those searches.
@@ -998,6 +990,9 @@ local function make_room(i)
   if 2 * fields > LISTPACK_FIELDS then redis.call('HSET', G, '#table', TABLE_MARK) end
 end
 
+-- Creates the records at index i. Existing records are left as they are, so a re-sent creation changes nothing.
+-- `place`, when given, puts records in a container: id -> {parent, position}. A record without a parent counts as
+-- live in the group; a root flow enters the flow index. Returns the index after the records.
 local function create_records(i, place)
   local created = false
   make_room(i)
