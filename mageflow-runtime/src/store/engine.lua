@@ -30,22 +30,27 @@
 -- counting lost ones), base (the attempts that earlier, lost dispatches used), lease (when the lease of the run under
 -- way expires, ms), ref (the backend's reference of the run), result / error (JSON), created / finished (s), root=1 on
 -- the root of a stored flow, jrn (the ids a task run created, space-separated, replayed to its retries), next (the flow
--- a task continued with), tp (the W3C trace context of the span that first dispatched the task: `traceparent[
--- tracestate]`). n and c0, c1, ... list children in position order (a chain's steps, a swarm's items, a continued
--- task's flow). Chains add step; swarms add maxc, stop_after, max_items, closed, started, running, ok_n, fail_n, qh
--- (the position of the first item not started yet: the queue is positions qh to n-1), r0, r1, ... (item outcomes by
--- position), and raw=1 when their result lists the items' outputs themselves instead of outcomes. Items of a swarm that
--- hold a running slot have slot=1.  A group's hash has the largest active TTL while any of its parentless signatures
--- (flows and callbacks; `#live` counts them) has not finished, and the largest done TTL once all have.  Runs and
--- leases: a run that begins holds a lease, which its worker renews while the handler runs. While the lease holds,
--- another delivery of the same dispatch is busy and does not run: one execution at a time per run. When the lease
--- expires (its process died or was cut off), recover dispatches the run again with a new token, so that a late report
--- of the lost execution is stale; the lost attempt counts (base), and the worker fails a run whose attempts are used up
--- with the kind `lost`.  Every transition returns {code, dispatches, interrupts, extra}: dispatches are tasks to hand
--- to the backend, each {id, token, task, msg, route, rf, tp, args...} with the run's trace context (empty when none)
--- and the bound arguments of the task and of each of its ancestors, nearest first; interrupts are running tasks to
--- abort, each {id, ref} with the backend's reference of the run (the field `ref`, recorded when the run began); extra
--- is operation-specific. A by-id operation on a signature that its group lacks but whose pointer names another group
+-- a task continued with), tp (the W3C trace context of the span that first dispatched the task:
+-- `traceparent[ tracestate]`). n and c0, c1, ... list children in position order (a chain's steps, a swarm's items, a
+-- continued task's flow). Chains add step; swarms add maxc, stop_after, max_items, closed, started, running, ok_n,
+-- fail_n, qh (the position of the first item not started yet: the queue is positions qh to n-1), r0, r1, ... (item
+-- outcomes by position), and raw=1 when their result lists the items' outputs themselves instead of outcomes. Items of
+-- a swarm that hold a running slot have slot=1.
+--
+-- A group's hash has the largest active TTL while any of its parentless signatures (flows and callbacks; `#live`
+-- counts them) has not finished, and the largest done TTL once all have.
+--
+-- Runs and leases: a run that begins holds a lease, which its worker renews while the handler runs. While the lease
+-- holds, another delivery of the same dispatch is busy and does not run: one execution at a time per run. When the
+-- lease expires (its process died or was cut off), recover dispatches the run again with a new token, so that a late
+-- report of the lost execution is stale; the lost attempt counts (base), and the worker fails a run whose attempts
+-- are used up with the kind `lost`.
+--
+-- Every transition returns {code, dispatches, interrupts, extra}: dispatches are tasks to hand to the backend, each
+-- {id, token, task, msg, route, rf, tp, args...} with the run's trace context (empty when none) and the bound
+-- arguments of the task and of each of its ancestors, nearest first; interrupts are running tasks to abort, each
+-- {id, ref} with the backend's reference of the run (the field `ref`, recorded when the run began); extra is
+-- operation-specific. A by-id operation on a signature that its group lacks but whose pointer names another group
 -- answers `moved` with that group in extra.
 
 -- Per-call state, set by `main` from its keys and arguments before an operation runs. The functions below are
