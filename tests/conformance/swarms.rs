@@ -23,6 +23,7 @@ conformance!(items_get_the_message_and_results_come_in_item_order, |store: TestS
         client.sign(double).arg("n", 50).into(),
         client.sign(overlap).arg("n", -1).into(),
     ];
+    let item_ids: Vec<_> = items.iter().map(|item| item.id().clone()).collect();
     let swarm = client.swarm(items).max_concurrency(10).arg("tag", &t).on_success(callback);
     let handle = client.run_no_wait(swarm, json!({"n": 7})).await.unwrap();
     entered(&t, 1).await;
@@ -41,6 +42,10 @@ conformance!(items_get_the_message_and_results_come_in_item_order, |store: TestS
     assert_eq!(values[3]["failed"]["error"]["kind"], json!("error"), "failed items are reported, not dropped");
     assert_eq!(values[3]["failed"]["input"], json!({"tag": t, "n": -1}));
     assert_eq!(finished(&client, &callback_id).await.result, Some(json!(4)));
+    for id in &item_ids {
+        // items keep no copy of the swarm's message: their state shows the swarm's
+        assert_eq!(finished(&client, id).await.message, Some(json!({"n": 7})), "item {id} was started with it");
+    }
     let collected = calls_of(&t, "collect");
     assert_eq!(collected.len(), 1, "the success callback runs once");
     assert_eq!(collected[0].input["outcomes"], Value::Array(values));
