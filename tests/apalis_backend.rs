@@ -177,7 +177,8 @@ async fn shutdown_aborts_a_run_past_its_deadline_and_apalis_delivers_it_again() 
         let redis = &redis;
         async move {
             let backend = ApalisBackend::connect(&url, options(name, "shutdown")).await.unwrap();
-            let client = builder(redis, "shutdown").run_lease(Duration::from_millis(300)).task(stuck_once);
+            // a lease far longer than the test: the aborted execution must end it, or the next delivery is busy
+            let client = builder(redis, "shutdown").run_lease(Duration::from_secs(60)).task(stuck_once);
             (client.backend(backend.clone()).build().await.unwrap(), backend)
         }
     };
@@ -186,7 +187,8 @@ async fn shutdown_aborts_a_run_past_its_deadline_and_apalis_delivers_it_again() 
     tokio::time::timeout(WAIT, STUCK_STARTED.notified()).await.expect("the task starts");
     first_backend.shutdown(Duration::from_millis(200)).await.unwrap();
     assert_eq!(first_backend.running(), 0, "the run past the deadline was aborted");
-    // no recovery sweep runs anywhere: the run comes back because apalis delivers its failed job again
+    // no recovery sweep runs anywhere: the run comes back because apalis delivers its failed job again, and runs
+    // at once because the aborted execution released its lease
     let (second, _) = build("second").await;
     let state = second.wait(handle.id(), Some(WAIT)).await.unwrap();
     assert_eq!((state.status, state.result), (Status::Done, Some(json!({"n": 2}))));

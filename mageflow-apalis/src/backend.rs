@@ -46,8 +46,9 @@ use crate::options::ApalisBackendOptions;
 ///   the worker running one (in any process) aborts its handler. A worker that misses the message notices at its
 ///   next lease renewal that the run was interrupted and aborts it then.
 /// - **Shutdown**: [`Runner::shutdown`](mageflow_runtime::Runner::shutdown) stops the apalis worker (no new jobs; jobs fetched but not started go back
-///   to the queue), lets running jobs finish until the deadline, then aborts them and fails their apalis jobs so
-///   that apalis delivers them again.
+///   to the queue), lets running jobs finish until the deadline, then aborts them, ends their runs' leases and
+///   fails their apalis jobs, so that apalis delivers them again and the next delivery runs at once (not skipped
+///   as busy while the aborted execution's lease would still hold).
 /// - **A dead process**: mageflow's run leases and recovery sweep dispatch its runs again as new jobs (the next
 ///   attempt, with a new dispatch token), so keep the sweep on in at least one process. apalis' orphan recovery
 ///   also puts the dead worker's own jobs back in the queue: each is skipped as busy while its run's lease holds,
@@ -533,11 +534,19 @@ async fn run_job(run: Run, id: TaskId, runner: Data<Runner>) -> std::result::Res
     lock(&runner.shared.running).remove(&run_ref);
     match ended {
         Ok(result) => result,
-        Err(error) if error.is_cancelled() && runner.shared.aborting.load(Ordering::SeqCst) => Err(format!(
-            "the run of {} was aborted by the worker's shutdown; apalis delivers it again",
-            run.signature_id
-        )
-        .into()),
+        Err(error) if error.is_cancelled() && runner.shared.aborting.load(Ordering::SeqCst) => {
+            // apalis may deliver the job again at once: without its lease, that delivery runs instead of being
+            // skipped as busy (and acknowledged) while the aborted execution's lease would still hold
+            if let Err(error) = runner.worker.release(&run).await {
+                tracing::warn!(%error, signature = %run.signature_id, "cannot end the aborted run's lease; \
+                    apalis' next delivery is skipped while it holds, and the recovery sweep dispatches the run again");
+            }
+            Err(format!(
+                "the run of {} was aborted by the worker's shutdown; apalis delivers it again",
+                run.signature_id
+            )
+            .into())
+        }
         Err(error) if error.is_cancelled() => {
             tracing::info!(signature = %run.signature_id, job = %run_ref, "the run was interrupted");
             Ok(json!({ "mageflow": "interrupted" }))

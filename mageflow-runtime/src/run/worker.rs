@@ -169,6 +169,14 @@ impl Worker {
         engine.apply(transition).await
     }
 
+    /// Ends the lease of a run whose execution the backend aborted (at shutdown, say), so that the next delivery
+    /// of the same dispatch runs at once instead of being skipped as busy until the lease would have expired.
+    /// `false` when the run no longer held its signature (it finished, was interrupted, or a newer dispatch
+    /// replaced it). Call it only once the execution has stopped: a run whose lease ended may run again elsewhere.
+    pub async fn release(&self, run: &Run) -> crate::Result<bool> {
+        self.engine()?.renew(&run.signature_id, run.token, Duration::ZERO).await
+    }
+
     /// The last attempt of `run` that began (0 if none did) while `run` is still its signature's current dispatch
     /// and the signature may still run (pending or active); `None` when the signature finished, is suspended or
     /// interrupted, expired, or a newer dispatch replaced this run.
