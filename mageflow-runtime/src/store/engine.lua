@@ -213,9 +213,15 @@ local function counter(text)
   return n
 end
 
+-- The REPORT_FIELDS (below) of the swarms whose items reported in this call, by swarm, kept up to date by `report`
+-- and `fill`, which write them: the items of one swarm that report in one `multi` read their swarm once. Any other
+-- write of a swarm's fields (`set`, `drop`, `incr`) forgets what was read of it.
+local SWARM_KNOWN = {}
+
 -- Writes field/value pairs (a list) of signature `id`, a thousand at a time (Lua's stack bounds `unpack`). The list
 -- is used up: its names are rewritten in place into the hash's fields.
 local function set(id, writes)
+  if SWARM_KNOWN[id] then SWARM_KNOWN[id] = nil end
   local count = #writes
   if count <= 2000 then
     local prefix = id .. '|'
@@ -234,12 +240,16 @@ local function set(id, writes)
 end
 
 local function drop(id, ...)
+  if SWARM_KNOWN[id] then SWARM_KNOWN[id] = nil end
   local names = { ... }
   for i = 1, #names do names[i] = id .. '|' .. names[i] end
   redis.call('HDEL', G, unpack(names))
 end
 
-local function incr(id, name, by) return redis.call('HINCRBY', G, id .. '|' .. name, by) end
+local function incr(id, name, by)
+  if SWARM_KNOWN[id] then SWARM_KNOWN[id] = nil end
+  return redis.call('HINCRBY', G, id .. '|' .. name, by)
+end
 
 -- A signature's entry in the outbox, the leases and the flow index.
 local function member(id) return GROUP .. '|' .. id end
@@ -643,6 +653,7 @@ fill = function(sid, known, pending)
     writes[#writes + 1] = names[13]
     writes[#writes + 1] = small_text(qh) or qh
     redis.call('HSET', G, unpack(writes))
+    known[4], known[13] = running, qh
     local kind, problem = start(item or '', msg or 'null', route or '0', true, { args, parent })
     if problem then
       -- the item fails in its position (items leave the queue in position order); report fills on
@@ -656,6 +667,7 @@ fill = function(sid, known, pending)
     elseif kind ~= 'task' then
       -- a chain or swarm item may have finished at once and changed this swarm: read it again
       nested = true
+      SWARM_KNOWN[sid] = nil
       local now_status, now_running, now_qh = get(sid, 'status', 'running', 'qh')
       if now_status ~= 'active' then return end
       running = tonumber(now_running or 0)
@@ -674,8 +686,13 @@ report = function(pid, cid, ok, payload, pos, slot)
   local known, kind, status, raw, stop_after, args, grandparent, next_step
   local next_pos = tonumber(pos or 0) + 1
   if slot == '1' then
-    -- a child that held a running slot reports to a swarm, which fills next: one read for both
-    known = redis.call('HMGET', G, unpack(swarm_names(pid), 1, 16))
+    -- a child that held a running slot reports to a swarm, which fills next: one read for both, and for the
+    -- swarm's other items that report in this call
+    known = SWARM_KNOWN[pid]
+    if not known then
+      known = redis.call('HMGET', G, unpack(swarm_names(pid), 1, 16))
+      SWARM_KNOWN[pid] = known
+    end
     status, kind, raw, stop_after = known[1], known[14], known[15], known[16]
   else
     -- with what a chain needs to start its next step: that step, and the chain's args and parent for its dispatch
@@ -1334,6 +1351,8 @@ local function op_multi()
       ok, reply = false, 'mageflow: the operation ' .. tostring(OP) .. ' cannot be batched'
     end
     if not ok then
+      -- what the failed sub-operation read may not be what it left
+      SWARM_KNOWN = {}
       if type(reply) == 'table' then reply = reply.err end
       reply = { 'error', {}, {}, { tostring(reply) } }
     end
@@ -1357,7 +1376,7 @@ local function mageflow_main(keys, argv)
   if not SHARD_OPS[OP] then
     bind_group()
     plan = {}
-    SWARM_NAMES = {}
+    SWARM_NAMES, SWARM_KNOWN = {}, {}
   end
   return run()
 end
