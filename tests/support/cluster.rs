@@ -15,6 +15,46 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
+/// Starts a cluster node in its own directory under `dir`, on a free port whose cluster bus port (10,000 higher)
+/// is free too. A port is only free when asked: another process (a client connection's local port, often, for the
+/// bus port) may take it before the node binds it, so a node that cannot bind tries again on other ports.
+fn start_node(dir: &Path, node_args: &impl Fn(u16) -> Vec<String>) -> RedisProcess {
+    let mut problems = Vec::new();
+    for _ in 0..5 {
+        let port = loop {
+            let port = free_port();
+            let bus = port.checked_add(10_000);
+            if bus.is_some_and(|bus| TcpListener::bind(("127.0.0.1", bus)).is_ok()) {
+                break port;
+            }
+        };
+        let node_dir = dir.join(port.to_string());
+        std::fs::create_dir_all(&node_dir).expect("a node dir");
+        let mut args = node_args(port);
+        args.extend(
+            [
+                "--bind",
+                "127.0.0.1",
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ]
+            .map(String::from),
+        );
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        match RedisProcess::try_start(port, &node_dir, &args) {
+            Ok(node) => return node,
+            Err(problem) => problems.push(problem),
+        }
+    }
+    panic!("no cluster node started in 5 tries:\n{}", problems.join("\n"))
+}
+
 /// A new empty directory under the system's temp dir, for one test's files; removed when dropped.
 pub fn temp_dir(what: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!(
@@ -56,6 +96,11 @@ impl RedisProcess {
     /// log says it accepts connections (`Ready to accept connections` or, for a sentinel, `Sentinel ID`). Panics,
     /// never skips, when it cannot.
     pub fn start(port: u16, dir: &Path, args: &[&str]) -> RedisProcess {
+        RedisProcess::try_start(port, dir, args).unwrap_or_else(|problem| panic!("{problem}"))
+    }
+
+    /// [`start`](Self::start), or what went wrong when the server exited before accepting connections.
+    pub fn try_start(port: u16, dir: &Path, args: &[&str]) -> Result<RedisProcess, String> {
         let mut child = Command::new("redis-server")
             .args(args)
             .current_dir(dir)
@@ -70,11 +115,17 @@ impl RedisProcess {
             match lines.next() {
                 Some(Ok(line)) if line.contains("Ready to accept connections") || line.contains("Sentinel ID") => break,
                 Some(Ok(line)) => seen.push(line),
-                _ => panic!("redis-server {args:?} exited before accepting connections:\n{}", seen.join("\n")),
+                _ => {
+                    let _ = child.wait();
+                    return Err(format!(
+                        "redis-server {args:?} exited before accepting connections:\n{}",
+                        seen.join("\n")
+                    ));
+                }
             }
         }
         std::thread::spawn(move || for _ in lines {});
-        RedisProcess { port, dir: dir.to_owned(), args: args.iter().map(|arg| arg.to_string()).collect(), child }
+        Ok(RedisProcess { port, dir: dir.to_owned(), args: args.iter().map(|arg| arg.to_string()).collect(), child })
     }
 
     /// Kills the process (a server that dies).
@@ -177,27 +228,7 @@ impl RedisCluster {
         let dir = temp_dir("cluster");
         let mut nodes = Vec::new();
         for _ in 0..3 * (1 + replicas) {
-            let port = free_port();
-            let node_dir = dir.join(port.to_string());
-            std::fs::create_dir_all(&node_dir).expect("a node dir");
-            let mut args = node_args(port);
-            args.extend(
-                [
-                    "--bind",
-                    "127.0.0.1",
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    "nodes.conf",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ]
-                .map(String::from),
-            );
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            nodes.push(RedisProcess::start(port, &node_dir, &args));
+            nodes.push(start_node(&dir, &node_args));
         }
         let cluster = RedisCluster { nodes, cli_prefix, tls, _dir: dir };
         let addresses: Vec<String> = cluster.nodes.iter().map(|node| format!("127.0.0.1:{}", node.port)).collect();
