@@ -1,7 +1,8 @@
 //! [`Batcher`]: the begins and outcomes of runs, coalesced into one script call per shard under load.
 //!
-//! A call goes out at once when no call of its shard is under way, so a lone call waits for nothing. Calls made while
-//! one is under way queue up, and go out together (one `multi` call, up to [`MAX_BATCH`]) as soon as it returns.
+//! A call goes out at once, from the task that makes it, when no call of its shard is under way, so a lone call waits
+//! for nothing (not even a hop to another task). Calls made while one is under way queue up, and go out together
+//! (one `multi` call, up to [`MAX_BATCH`]) from a sender task as soon as it returns.
 //! Each sub-operation of a `multi` is the same transition the call would have made alone, so exactly-once, the
 //! order of a run's own calls (a run's outcome is only sent after its begin returned) and every reply stay as they
 //! were; only the round trips are shared.
@@ -59,16 +60,61 @@ impl Batcher {
     /// Makes one call of `op` on signature `id` in the group its id names, alone or with others of its shard.
     pub async fn call(&self, op: Op, id: &SignatureId, args: Vec<String>, lease: Duration) -> Result<Transition> {
         let shard = shard_of(group_of(id));
-        let (reply, answer) = oneshot::channel();
-        let lead = {
+        let turn = {
             let mut queue = self.inner.queues[shard].lock().map_err(|_| poisoned())?;
-            queue.pending.push(Pending { op, id: id.clone(), args, lease, reply });
-            !std::mem::replace(&mut queue.busy, true)
+            if queue.busy {
+                let (reply, answer) = oneshot::channel();
+                queue.pending.push(Pending { op, id: id.clone(), args, lease, reply });
+                Turn::Queued(answer)
+            } else {
+                queue.busy = true;
+                Turn::Lead(args)
+            }
         };
-        if lead {
-            tokio::spawn(send_all(self.inner.clone(), shard));
+        match turn {
+            Turn::Lead(args) => {
+                let _lead = Lead { inner: &self.inner, shard };
+                self.inner.single(op, id, &args, lease).await
+            }
+            Turn::Queued(answer) => {
+                answer.await.map_err(|_| Error::Store(StoreError::unavailable("a batched call was dropped")))?
+            }
         }
-        answer.await.map_err(|_| Error::Store(StoreError::unavailable("a batched call was dropped")))?
+    }
+}
+
+/// Whether a call goes out from its own task, or waits in its shard's queue for the sender task.
+enum Turn {
+    Lead(Vec<String>),
+    Queued(oneshot::Receiver<Result<Transition>>),
+}
+
+/// The shard a task's own call is under way on. When the call ends (or its task drops it), the calls that queued
+/// meanwhile go to a sender task; with none, the shard is free.
+struct Lead<'a> {
+    inner: &'a Arc<Inner>,
+    shard: usize,
+}
+
+impl Drop for Lead<'_> {
+    fn drop(&mut self) {
+        let Ok(mut queue) = self.inner.queues[self.shard].lock() else { return };
+        if queue.pending.is_empty() {
+            queue.busy = false;
+            return;
+        }
+        drop(queue);
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(send_all(self.inner.clone(), self.shard));
+            }
+            Err(_) => {
+                // no runtime to send them from (it is shutting down): their callers learn it at once
+                let Ok(mut queue) = self.inner.queues[self.shard].lock() else { return };
+                queue.busy = false;
+                queue.pending.clear();
+            }
+        }
     }
 }
 
@@ -89,7 +135,7 @@ async fn send_all(inner: Arc<Inner>, shard: usize) {
             queue.pending.drain(..take).collect()
         };
         if let [one] = &batch[..] {
-            let result = inner.single(one).await;
+            let result = inner.single(one.op, &one.id, &one.args, one.lease).await;
             if let Some(one) = batch.into_iter().next() {
                 let _ = one.reply.send(result);
             }
@@ -121,12 +167,12 @@ fn same_error(error: &Error, text: &str) -> Error {
 
 impl Inner {
     /// One call, as it would be made without batching.
-    async fn single(&self, call: &Pending) -> Result<Transition> {
-        let group = group_of(&call.id);
+    async fn single(&self, op: Op, id: &SignatureId, call_args: &[String], lease: Duration) -> Result<Transition> {
+        let group = group_of(id);
         let mut keys = self.keys.of_group(group);
-        keys.push(self.keys.pointer(&call.id));
-        let mut args = self.header.args(call.op, group, call.lease);
-        args.extend(call.args.iter().cloned());
+        keys.push(self.keys.pointer(id));
+        let mut args = self.header.args(op, group, lease);
+        args.extend(call_args.iter().cloned());
         Transition::parse(self.store.eval(Script::engine(), keys, args).await?)
     }
 
@@ -140,5 +186,87 @@ impl Inner {
         args.extend(op_args);
         let reply = self.store.eval(Script::engine(), keys, args).await?;
         Transition::parse_multi(reply, batch.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use async_trait::async_trait;
+    use tokio::sync::{Notify, Semaphore};
+
+    use super::*;
+    use crate::engine::Code;
+    use crate::store::{KeyInfo, MemoryStore, Notified, Reply};
+
+    /// The memory store behind a gate: each call counts itself, says it arrived, and waits for a permit.
+    struct Gated {
+        store: MemoryStore,
+        permits: Semaphore,
+        arrived: Notify,
+        calls: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl Store for Gated {
+        async fn eval(&self, script: &Script, keys: Vec<String>, args: Vec<String>) -> Result<Reply, StoreError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            self.arrived.notify_one();
+            self.permits.acquire().await.expect("the gate stays open").forget();
+            self.store.eval(script, keys, args).await
+        }
+
+        async fn scan(&self, prefix: &str) -> Result<Vec<KeyInfo>, StoreError> {
+            self.store.scan(prefix).await
+        }
+
+        async fn notified(&self, channel: &str) -> Result<Notified, StoreError> {
+            self.store.notified(channel).await
+        }
+    }
+
+    const WAIT: Duration = Duration::from_secs(5);
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_call_dropped_while_it_leads_hands_the_queued_calls_to_a_sender() {
+        let gated = Arc::new(Gated {
+            store: MemoryStore::new(),
+            permits: Semaphore::new(0),
+            arrived: Notify::new(),
+            calls: AtomicUsize::new(0),
+        });
+        let keys = Keys::new("gate".into());
+        let header = Header::new(&keys, (60, 60), 60);
+        let batcher = Arc::new(Batcher::new(gated.clone(), keys, header));
+        let id = SignatureId::generate();
+        let renew = |batcher: Arc<Batcher>, id: SignatureId| async move {
+            let args = vec![id.to_string(), "1".into(), "1000".into()];
+            batcher.call(Op::Renew, &id, args, Duration::from_secs(1)).await
+        };
+
+        // the first call goes out from its own task and waits at the gate; the second queues behind it
+        let lead = tokio::spawn(renew(batcher.clone(), id.clone()));
+        tokio::time::timeout(WAIT, gated.arrived.notified()).await.expect("the first call reaches the store");
+        let queued = tokio::spawn(renew(batcher.clone(), id.clone()));
+        let shard = shard_of(group_of(&id));
+        while batcher.inner.queues[shard].lock().unwrap().pending.is_empty() {
+            tokio::task::yield_now().await;
+        }
+
+        // the leading call is dropped mid-flight: the queued one still goes out, from a sender task
+        lead.abort();
+        assert!(lead.await.unwrap_err().is_cancelled());
+        gated.permits.add_permits(1);
+        let transition = tokio::time::timeout(WAIT, queued).await.expect("the queued call is sent").unwrap().unwrap();
+        assert_eq!(transition.code, Code::Missing);
+        assert_eq!(gated.calls.load(Ordering::SeqCst), 2, "the dropped call and the queued one, each sent once");
+
+        // and the shard is free again: the next call leads
+        gated.permits.add_permits(1);
+        let next = tokio::time::timeout(WAIT, renew(batcher.clone(), id.clone())).await.expect("the shard is free");
+        assert_eq!(next.unwrap().code, Code::Missing);
+        assert_eq!(gated.calls.load(Ordering::SeqCst), 3);
+        assert!(!batcher.inner.queues[shard].lock().unwrap().busy);
     }
 }
