@@ -2,6 +2,7 @@
 //! works on, the records it creates, and its replies. This is the only Rust code that knows them; the other side
 //! is `store/engine.lua`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -263,11 +264,25 @@ fn shard_tags() -> &'static [String; SHARDS] {
 #[derive(Clone, Debug)]
 pub(crate) struct Keys {
     prefix: String,
+    /// Each shard's `<prefix>:{<tag>}:` and its outbox, leases, flow list and flow index, made once: every call
+    /// names them.
+    shards: Arc<[ShardKeys; SHARDS]>,
+}
+
+#[derive(Debug)]
+struct ShardKeys {
+    head: String,
+    keys: [String; 4],
 }
 
 impl Keys {
     pub fn new(prefix: String) -> Self {
-        Keys { prefix }
+        let shards = std::array::from_fn(|shard| {
+            let head = format!("{prefix}:{{{}}}:", shard_tags()[shard]);
+            let keys = ["outbox", "leases", "flows", "index"].map(|name| format!("{head}{name}"));
+            ShardKeys { head, keys }
+        });
+        Keys { prefix, shards: Arc::new(shards) }
     }
 
     /// The key prefix.
@@ -275,33 +290,41 @@ impl Keys {
         &self.prefix
     }
 
-    fn shard_key(&self, shard: usize, name: &str) -> String {
-        format!("{}:{{{}}}:{name}", self.prefix, shard_tags()[shard])
+    /// `<prefix>:{<tag of the shard>}:<a>:<b>`.
+    fn shard_key(&self, shard: usize, a: &str, b: &str) -> String {
+        let head = &self.shards[shard].head;
+        let mut key = String::with_capacity(head.len() + a.len() + 1 + b.len());
+        key.push_str(head);
+        key.push_str(a);
+        key.push(':');
+        key.push_str(b);
+        key
     }
 
     /// The hash that holds every signature of a group.
     pub fn group(&self, group: &str) -> String {
-        self.shard_key(shard_of(group), &format!("g:{group}"))
+        self.shard_key(shard_of(group), "g", group)
     }
 
     /// The keys a call on a group declares: the group's hash, then its shard's outbox, leases, flow list and flow
     /// index.
     pub fn of_group(&self, group: &str) -> Vec<String> {
         let shard = shard_of(group);
-        let mut keys = vec![self.group(group)];
-        keys.extend(self.of_shard(shard));
+        let mut keys = Vec::with_capacity(6);
+        keys.push(self.shard_key(shard, "g", group));
+        keys.extend(self.shards[shard].keys.iter().cloned());
         keys
     }
 
     /// A shard's outbox, leases, flow list and flow index.
     pub fn of_shard(&self, shard: usize) -> [String; 4] {
-        ["outbox", "leases", "flows", "index"].map(|name| self.shard_key(shard, name))
+        self.shards[shard].keys.clone()
     }
 
     /// The pointer from a signature id to the group it is stored in, when that is not the group the id names; in
     /// the shard of the group the id names.
     pub fn pointer(&self, id: &SignatureId) -> String {
-        self.shard_key(shard_of(group_of(id)), &format!("ptr:{id}"))
+        self.shard_key(shard_of(group_of(id)), "ptr", id.as_str())
     }
 
     /// The channel the script publishes a signature's new status on when it finishes, if someone waits for it: a
