@@ -11,6 +11,7 @@ use fred::prelude::{
     ClientLike, EventInterface, FunctionInterface, KeysInterface, LuaInterface, PerformanceConfig, PubsubInterface,
     ReconnectPolicy, Value,
 };
+use fred::types::Key;
 use futures::StreamExt;
 use tokio::sync::oneshot;
 
@@ -224,7 +225,8 @@ fn to_reply(value: Value) -> Result<Reply, StoreError> {
         Value::Integer(number) => Reply::Int(number),
         Value::Boolean(flag) => Reply::Int(flag as i64),
         Value::Double(number) => Reply::Int(number as i64),
-        Value::String(text) => Reply::Text(text.to_string()),
+        // a copy of the text (`to_string` would go through `Display`)
+        Value::String(text) => Reply::Text(String::from(&*text)),
         Value::Bytes(bytes) => Reply::Text(String::from_utf8_lossy(&bytes).into_owned()),
         Value::Array(items) => Reply::Array(items.into_iter().map(to_reply).collect::<Result<_, _>>()?),
         other => {
@@ -443,8 +445,8 @@ impl RedisStore {
         &self,
         script: &Script,
         library: &super::Library,
-        keys: &[String],
-        args: &[String],
+        keys: &[Key],
+        args: &[Value],
     ) -> Option<Result<Value, StoreError>> {
         for _ in 0..2 {
             match self.client.fcall::<Value, _, _, _>(library.name.as_str(), keys.to_vec(), args.to_vec()).await {
@@ -454,7 +456,7 @@ impl RedisStore {
                 }
                 Err(error) if error.details().contains("Function not found") => {
                     // route the load like the call: by the slot of the first key
-                    let slot = keys.first().map(|key| super::slot_of(key)).unwrap_or_default();
+                    let slot = keys.first().map(|key| super::slot_of(&key.as_str_lossy())).unwrap_or_default();
                     let load = fred::types::CustomCommand::new_static(
                         "FUNCTION",
                         fred::types::ClusterHash::Custom(slot),
@@ -491,6 +493,9 @@ impl RedisStore {
 #[async_trait]
 impl Store for RedisStore {
     async fn eval(&self, script: &Script, keys: Vec<String>, args: Vec<String>) -> Result<Reply, StoreError> {
+        // fred's keys and values take the strings without copying them; a call sent again clones only handles
+        let keys: Vec<Key> = keys.into_iter().map(Key::from).collect();
+        let args: Vec<Value> = args.into_iter().map(Value::from).collect();
         if let Some(library) = script.as_library()
             && self.functions.load(Ordering::Relaxed) != FUNCTIONS_NO
             && let Some(result) = self.fcall(script, library, &keys, &args).await
