@@ -1376,7 +1376,8 @@ local function mageflow_main(keys, argv)
   if not SHARD_OPS[OP] then
     bind_group()
     plan = {}
-    SWARM_NAMES, SWARM_KNOWN = {}, {}
+    SWARM_NAMES = {}
+    if next(SWARM_KNOWN) then SWARM_KNOWN = {} end
   end
   return run()
 end
