@@ -31,20 +31,34 @@ pub struct RedisServer {
 }
 
 impl RedisServer {
-    /// Starts `redis-server` on a free port (nothing saved to disk) and waits until it accepts connections.
-    /// Panics, never skips, when it cannot.
+    /// Starts `redis-server` on a free port (nothing saved to disk) and waits until it accepts connections; on
+    /// another port when another process took the first one before the server bound it. Panics, never skips, when
+    /// it cannot.
     pub fn start() -> RedisServer {
         if let Ok(url) = std::env::var("MAGEFLOW_TEST_REDIS_URL") {
             return RedisServer { url, child: None };
         }
-        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap();
-        let (child, port) = spawn_redis(&port.to_string());
-        RedisServer { url: format!("redis://127.0.0.1:{port}"), child: Some(child) }
+        let mut problems = Vec::new();
+        for _ in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap();
+            match try_spawn_redis(&port.to_string()) {
+                Ok((child, port)) => {
+                    return RedisServer { url: format!("redis://127.0.0.1:{port}"), child: Some(child) };
+                }
+                Err(problem) => problems.push(problem),
+            }
+        }
+        panic!("redis-server did not start in 5 tries:\n{}", problems.join("\n"))
     }
 }
 
 /// Starts `redis-server` on `port` and waits until it accepts connections.
 fn spawn_redis(port: &str) -> (Child, String) {
+    try_spawn_redis(port).unwrap_or_else(|problem| panic!("{problem}"))
+}
+
+/// [`spawn_redis`], or what went wrong when the server exited before accepting connections.
+fn try_spawn_redis(port: &str) -> Result<(Child, String), String> {
     let mut child = Command::new("redis-server")
         .args(["--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
         .stdout(Stdio::piped())
@@ -58,16 +72,23 @@ fn spawn_redis(port: &str) -> (Child, String) {
         });
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
     loop {
         match lines.next() {
             Some(Ok(line)) if line.contains("Ready to accept connections") => break,
-            Some(Ok(_)) => {}
-            _ => panic!("redis-server on port {port} exited before accepting connections"),
+            Some(Ok(line)) => seen.push(line),
+            _ => {
+                let _ = child.wait();
+                return Err(format!(
+                    "redis-server on port {port} exited before accepting connections:\n{}",
+                    seen.join("\n")
+                ));
+            }
         }
     }
     // keep draining its output so that it never blocks on a full pipe
     std::thread::spawn(move || for _ in lines {});
-    (child, port.to_owned())
+    Ok((child, port.to_owned()))
 }
 
 impl RedisServer {
