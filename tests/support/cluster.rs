@@ -55,6 +55,27 @@ fn start_node(dir: &Path, node_args: &impl Fn(u16) -> Vec<String>) -> RedisProce
     panic!("no cluster node started in 5 tries:\n{}", problems.join("\n"))
 }
 
+/// Waits until the `redis-server` `child` (its stdout piped) says it accepts connections (`Ready to accept
+/// connections` or, for a sentinel, `Sentinel ID`), then keeps draining its output so that it never blocks on a full
+/// pipe. When it exits first, what it printed, under `what`.
+pub fn wait_until_ready(child: &mut Child, what: &str) -> Result<(), String> {
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut seen = Vec::new();
+    loop {
+        match lines.next() {
+            Some(Ok(line)) if line.contains("Ready to accept connections") || line.contains("Sentinel ID") => break,
+            Some(Ok(line)) => seen.push(line),
+            _ => {
+                let _ = child.wait();
+                return Err(format!("{what} exited before accepting connections:\n{}", seen.join("\n")));
+            }
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    Ok(())
+}
+
 /// A new empty directory under the system's temp dir, for one test's files; removed when dropped.
 pub fn temp_dir(what: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!(
@@ -108,23 +129,7 @@ impl RedisProcess {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap_or_else(|error| panic!("cannot start redis-server ({error}): install Redis (redis-server)"));
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let mut seen = Vec::new();
-        loop {
-            match lines.next() {
-                Some(Ok(line)) if line.contains("Ready to accept connections") || line.contains("Sentinel ID") => break,
-                Some(Ok(line)) => seen.push(line),
-                _ => {
-                    let _ = child.wait();
-                    return Err(format!(
-                        "redis-server {args:?} exited before accepting connections:\n{}",
-                        seen.join("\n")
-                    ));
-                }
-            }
-        }
-        std::thread::spawn(move || for _ in lines {});
+        wait_until_ready(&mut child, &format!("redis-server {args:?}"))?;
         Ok(RedisProcess { port, dir: dir.to_owned(), args: args.iter().map(|arg| arg.to_string()).collect(), child })
     }
 

@@ -8,7 +8,6 @@ pub mod processes;
 pub mod tls;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -70,24 +69,7 @@ fn try_spawn_redis(port: &str) -> Result<(Child, String), String> {
                  MAGEFLOW_TEST_REDIS_URL to a Redis the tests may use"
             )
         });
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let mut seen = Vec::new();
-    loop {
-        match lines.next() {
-            Some(Ok(line)) if line.contains("Ready to accept connections") => break,
-            Some(Ok(line)) => seen.push(line),
-            _ => {
-                let _ = child.wait();
-                return Err(format!(
-                    "redis-server on port {port} exited before accepting connections:\n{}",
-                    seen.join("\n")
-                ));
-            }
-        }
-    }
-    // keep draining its output so that it never blocks on a full pipe
-    std::thread::spawn(move || for _ in lines {});
+    cluster::wait_until_ready(&mut child, &format!("redis-server on port {port}"))?;
     Ok((child, port.to_owned()))
 }
 
