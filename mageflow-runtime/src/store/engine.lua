@@ -201,7 +201,7 @@ end
 -- Lua's "%.14g", whose floating-point conversion cost a swarm of 10,000 items 7,900 redis-server instructions per
 -- task (its positions); "%d" formats an integer at a fraction of that, and the texts of small ones are made once.
 local TEXT = {}
-local function small_text(n)
+local function int_text(n)
   local t = TEXT[n]
   if t == nil and n >= 0 and n % 1 == 0 then
     t = string.format('%d', n)
@@ -267,7 +267,7 @@ local function numbered(id, name, from, to)
   local out = {}
   for first = from, to, 1000 do
     local names = {}
-    for p = first, math.min(first + 999, to) do names[#names + 1] = id .. '|' .. name .. small_text(p) end
+    for p = first, math.min(first + 999, to) do names[#names + 1] = id .. '|' .. name .. int_text(p) end
     local got = redis.call('HMGET', G, unpack(names))
     for j = 1, #names do out[#out + 1] = got[j] end
   end
@@ -455,7 +455,7 @@ end
 -- given (a task dispatched again keeps the one it was first dispatched with); it is stored with the token.
 local function send(id, token, msg, route, task, rf, args, parent, writes, parent_fields, claim, trace)
   token = tonumber(token or 0) + 1
-  token = small_text(token) or tostring(token)
+  token = int_text(token) or tostring(token)
   trace = trace or TRACE
   writes[#writes + 1] = 'token'
   writes[#writes + 1] = token
@@ -648,15 +648,15 @@ fill = function(sid, known, pending)
   local nested = false
   while (maxc == 0 or running < maxc) and qh < count do
     local pos = qh
-    local item = redis.call('HGET', G, names[17] .. (small_text(pos) or pos))
+    local item = redis.call('HGET', G, names[17] .. (int_text(pos) or pos))
     qh = qh + 1
     running = running + 1
     -- one write for the queue's head, the running count and what the caller left pending
     local writes = pending or { names[4], 0 }
     pending = nil
-    writes[2] = small_text(running) or running
+    writes[2] = int_text(running) or running
     writes[#writes + 1] = names[13]
-    writes[#writes + 1] = small_text(qh) or qh
+    writes[#writes + 1] = int_text(qh) or qh
     redis.call('HSET', G, unpack(writes))
     known[4], known[13] = running, qh
     local kind, problem = start(item or '', msg or 'null', route or '0', true, { args, parent })
@@ -702,7 +702,7 @@ report = function(pid, cid, ok, payload, pos, slot)
   else
     -- with what a chain needs to start its next step: that step, and the chain's args and parent for its dispatch
     kind, status, raw, stop_after, args, grandparent, next_step =
-      get(pid, 'kind', 'status', 'raw', 'stop_after', 'args', 'parent', 'c' .. (small_text(next_pos) or next_pos))
+      get(pid, 'kind', 'status', 'raw', 'stop_after', 'args', 'parent', 'c' .. (int_text(next_pos) or next_pos))
   end
   if not kind or finished(status) then return end
   if kind == 'task' then
@@ -716,7 +716,7 @@ report = function(pid, cid, ok, payload, pos, slot)
       return
     end
     if next_step then
-      set(pid, { 'step', small_text(next_pos) or next_pos })
+      set(pid, { 'step', int_text(next_pos) or next_pos })
       local _, problem = start(next_step, payload, '1', nil, { args, grandparent })
       if problem then
         complete(pid, false, damaged_json(next_step, 'step ' .. (next_pos + 1) .. ' of chain ' .. pid, problem, payload))
@@ -740,15 +740,15 @@ report = function(pid, cid, ok, payload, pos, slot)
     local names = swarm_names(pid)
     local running = counter(known[4]) - 1
     known[4] = running
-    local pending = { names[4], small_text(running) or running, names[18] .. (pos or 0), outcome }
+    local pending = { names[4], int_text(running) or running, names[18] .. (pos or 0), outcome }
     if ok then
       local ok_n = counter(known[11]) + 1
       known[11] = ok_n
-      pending[5], pending[6] = names[11], small_text(ok_n) or ok_n
+      pending[5], pending[6] = names[11], int_text(ok_n) or ok_n
     else
       local failures = counter(known[12]) + 1
       known[12] = failures
-      pending[5], pending[6] = names[12], small_text(failures) or failures
+      pending[5], pending[6] = names[12], int_text(failures) or failures
       local limit = tonumber(stop_after or 0)
       if limit > 0 and failures >= limit then
         redis.call('HSET', G, unpack(pending))
@@ -1050,7 +1050,7 @@ local function create_records(i, place)
       writes[#writes + 1] = 'n'
       writes[#writes + 1] = nchildren
       for c = 0, nchildren - 1 do
-        writes[#writes + 1] = 'c' .. small_text(c)
+        writes[#writes + 1] = 'c' .. int_text(c)
         writes[#writes + 1] = ARGV[children_at + c]
       end
     end
@@ -1231,7 +1231,7 @@ local function apply_sub(sub)
     max_items = tonumber(max_items or 0)
     local place, writes = {}, {}
     for j, item in ipairs(sub.items) do
-      local pos = small_text(n + j - 1)
+      local pos = int_text(n + j - 1)
       place[item] = { sub.sid, pos }
       writes[#writes + 1] = 'c' .. pos
       writes[#writes + 1] = item
@@ -1381,7 +1381,8 @@ local function mageflow_main(keys, argv)
   if not SHARD_OPS[OP] then
     bind_group()
     plan = {}
-    SWARM_NAMES = {}
+    -- both are per call; a call that used neither keeps the empty tables
+    if next(SWARM_NAMES) then SWARM_NAMES = {} end
     if next(SWARM_KNOWN) then SWARM_KNOWN = {} end
   end
   return run()
