@@ -32,10 +32,10 @@
 -- the root of a stored flow, jrn (the ids a task run created, space-separated, replayed to its retries), next (the flow
 -- a task continued with), tp (the W3C trace context of the span that first dispatched the task:
 -- `traceparent[ tracestate]`). n and c0, c1, ... list children in position order (a chain's steps, a swarm's items, a
--- continued task's flow). Chains add step; swarms add maxc, stop_after, max_items, closed, started, running, ok_n,
+-- continued task's flow). Swarms add maxc, stop_after, max_items, closed, started, running, ok_n,
 -- fail_n, qh (the position of the first item not started yet: the queue is positions qh to n-1), r0, r1, ... (item
 -- outcomes by position), and raw=1 when their result lists the items' outputs themselves instead of outcomes. Items of
--- a swarm that hold a running slot have slot=1.
+-- a swarm that took a running slot have slot=1 (it stays when they finish: report gives the slot back).
 --
 -- A group's hash has the largest active TTL while any of its parentless signatures (flows and callbacks; `#live`
 -- counts them) has not finished, and the largest done TTL once all have.
@@ -570,8 +570,6 @@ start = function(id, msg, route, slot, parent_fields)
     writes[at + 1], writes[at + 2], writes[at + 3], writes[at + 4] = 'status', 'active', 'prev', 'pending'
   end
   if kind == 'chain' then
-    writes[#writes + 1] = 'step'
-    writes[#writes + 1] = 0
     set(id, writes)
     local first = child(id, 0)
     if first then
@@ -701,8 +699,10 @@ report = function(pid, cid, ok, payload, pos, slot)
     status, kind, raw, stop_after = known[1], known[14], known[15], known[16]
   else
     -- with what a chain needs to start its next step: that step, and the chain's args and parent for its dispatch
-    kind, status, raw, stop_after, args, grandparent, next_step =
-      get(pid, 'kind', 'status', 'raw', 'stop_after', 'args', 'parent', 'c' .. (int_text(next_pos) or next_pos))
+    kind, status, args, grandparent, next_step =
+      get(pid, 'kind', 'status', 'args', 'parent', 'c' .. (int_text(next_pos) or next_pos))
+    -- a swarm's item that held no slot (it was canceled while queued): what the swarm's outcome needs
+    if kind == 'swarm' then raw, stop_after = get(pid, 'raw', 'stop_after') end
   end
   if not kind or finished(status) then return end
   if kind == 'task' then
@@ -716,7 +716,6 @@ report = function(pid, cid, ok, payload, pos, slot)
       return
     end
     if next_step then
-      set(pid, { 'step', int_text(next_pos) or next_pos })
       local _, problem = start(next_step, payload, '1', nil, { args, grandparent })
       if problem then
         complete(pid, false, damaged_json(next_step, 'step ' .. (next_pos + 1) .. ' of chain ' .. pid, problem, payload))
@@ -804,15 +803,13 @@ complete = function(id, ok, payload, fields)
   end
   if not ok then fire, skip = skip, fire end
   local new_status = ok and 'done' or 'failed'
-  local writes = { 'status', new_status, 'prev', status, ok and 'result' or 'error', payload, 'finished', NOW_S }
-  if slot == '1' then
-    -- the slot goes back to the parent in report, below
-    writes[#writes + 1] = 'slot'
-    writes[#writes + 1] = '0'
-  end
-  set(id, writes)
+  -- a swarm item keeps its `slot` mark: report, below, gives the slot back, and nothing reads the mark of an item
+  -- that finished
+  set(id, { 'status', new_status, 'prev', status, ok and 'result' or 'error', payload, 'finished', NOW_S })
   if kind == 'task' and not continued then redis.call('ZREM', LEASES, member(id)) end
-  if kind == 'chain' or (kind == 'swarm' and not ok) then
+  if not ok and kind ~= 'task' then
+    -- what of a failed container has not finished never runs; a container that succeeded has none (a chain succeeds
+    -- when its last step does, a swarm when all its items have), so its children are not read again
     for _, c in ipairs(children(id)) do
       if c then terminate(c) end
     end
@@ -928,7 +925,7 @@ OPS['cancel'] = op_suspend_interrupt_resume_cancel
 -- Every field a record may have, but the numbered ones (children, results).
 local RECORD_FIELDS = { 'kind', 'task', 'status', 'prev', 'parent', 'pos', 'on_ok', 'on_err', 'args', 'rf', 'msg',
   'route', 'token', 'attempt', 'base', 'lease', 'ref', 'result', 'error', 'created', 'finished', 'root', 'next', 'n',
-  'step', 'maxc', 'stop_after', 'max_items', 'raw', 'closed', 'started', 'running', 'ok_n', 'fail_n', 'qh', 'slot',
+  'maxc', 'stop_after', 'max_items', 'raw', 'closed', 'started', 'running', 'ok_n', 'fail_n', 'qh', 'slot',
   'jrn' }
 
 local function op_read()
@@ -1125,10 +1122,23 @@ end
 
 -- Plans records; an existing record must be the same signature (a creation replayed on retry), else the problem.
 local function plan_records(i)
+  -- the kind and name of every record in the store, read for all of them at once (creation stores hundreds)
+  local names = {}
+  scan_records(i, function(id)
+    names[#names + 1] = id .. '|kind'
+    names[#names + 1] = id .. '|task'
+  end)
+  local stored = {}
+  for first = 1, #names, 1000 do
+    local got = redis.call('HMGET', G, unpack(names, first, math.min(first + 999, #names)))
+    for j = 1, #got do stored[#stored + 1] = got[j] end
+  end
   local problem
+  local at = -1
   local after = scan_records(i, function(id, kind, fields_at, nfields, _, nchildren)
     local name = field_of(fields_at, nfields, 'task')
-    local existing_kind, existing_name = get(id, 'kind', 'task')
+    at = at + 2
+    local existing_kind, existing_name = stored[at], stored[at + 1]
     if existing_kind then
       if not problem and (existing_kind ~= kind or existing_name ~= name) then
         problem = { 'mismatch', id, existing_kind .. ' ' .. (existing_name or ''), kind .. ' ' .. (name or '') }
