@@ -1,7 +1,7 @@
 //! Chains: each step gets the previous step's result; chain-level arguments reach every step; a failing step stops
 //! the chain; callbacks run once.
 
-use mageflow::{Error, Node, Status};
+use mageflow::{Error, ErrorKind, Node, Status};
 use serde_json::{Value, json};
 
 use crate::conformance;
@@ -102,4 +102,26 @@ conformance!(chains_by_name_and_their_shape_errors, |store: TestStore| async mov
     assert!(matches!(&error, Error::InvalidInput { task, .. } if task == "double"), "{error}");
     let after = mageflow::testing::stored_signatures(&client).await.unwrap().len();
     assert_eq!(before, after, "nothing stored after an error");
+});
+
+conformance!(a_later_step_shows_the_result_before_it_as_its_message, |store: TestStore| async move {
+    // a step after the first keeps no copy of its message: reads, failure reports and the run itself get the result of
+    // the step before it
+    let t = format!("{}-message", store.prefix);
+    let client = store.client(register).await;
+    let second = client.sign(held);
+    let second_id = second.id().clone();
+    let chain = client.chain(vec![Node::from(client.sign(add_one)), second.into(), client.sign(double).into()]);
+    let handle = client.run_no_wait(chain, json!({"tag": t, "n": 1})).await.unwrap();
+    entered(&t, 1).await;
+    assert_eq!(calls_of(&t, "held")[0].input, json!({"tag": t, "n": 2}), "the run got the first step's result");
+    let shown = client.status(&second_id).await.unwrap();
+    assert_eq!((shown.status, shown.message), (Status::Active, Some(json!({"tag": t, "n": 2}))));
+
+    client.cancel(&second_id).await.unwrap();
+    let Err(Error::Failed(failure)) = handle.result().await else { panic!("a chain whose step was canceled fails") };
+    assert_eq!(failure.error.kind, ErrorKind::Canceled);
+    assert_eq!(failure.input, json!({"tag": t, "n": 2}), "the report names the input the step ran with");
+    assert_eq!(client.status(&second_id).await.unwrap().message, Some(json!({"tag": t, "n": 2})));
+    assert!(calls_of(&t, "double").is_empty());
 });

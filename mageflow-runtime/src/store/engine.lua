@@ -188,12 +188,19 @@ local function get_list(id, list)
   return redis.call('HMGET', G, unpack(names))
 end
 
--- The message a signature was started with, and its route, from its fields msg, route and parent: a swarm's items
--- keep no copy of the swarm's message, which they all start with.
-local function started_with(msg, route, parent)
+-- The message a task was started with, and its route, from its fields msg, route, parent and pos. Two kinds of
+-- task keep no copy of their message: a swarm's item starts with its swarm's, and a chain's step after the first
+-- with the result of the step before it (its route is 1: the result goes to its return field).
+local function started_with(msg, route, parent, pos)
   if msg or not parent or parent == '' then return msg, route end
-  local kind, swarm_msg, swarm_route = get(parent, 'kind', 'msg', 'route')
-  if kind == 'swarm' then return swarm_msg, swarm_route end
+  local kind, parent_msg, parent_route = get(parent, 'kind', 'msg', 'route')
+  if kind == 'swarm' then return parent_msg, parent_route end
+  local at = kind == 'chain' and tonumber(pos)
+  local before = at and at >= 1 and at % 1 == 0 and redis.call('HGET', G, parent .. '|c' .. string.format('%d', at - 1))
+  if before then
+    local result = redis.call('HGET', G, before .. '|result')
+    if result then return result, '1' end
+  end
   return msg, route
 end
 
@@ -419,8 +426,8 @@ end
 
 -- A failure report (the JSON of `Failure`) for failures the script decides itself.
 local function failure_json(id, kind, message)
-  local name, msg, attempt, parent = get(id, 'task', 'msg', 'attempt', 'parent')
-  msg = started_with(msg, '0', parent)
+  local name, msg, attempt, parent, pos = get(id, 'task', 'msg', 'attempt', 'parent', 'pos')
+  msg = started_with(msg, '0', parent, pos)
   return '{"task":' .. json_string(name or '') .. ',"signature_id":' .. json_string(id) ..
     ',"input":' .. (msg or 'null') .. ',"error":{"kind":"' .. kind .. '","message":' .. json_string(message) ..
     ',"attempt":' .. (attempt or '0') .. '}}'
@@ -496,9 +503,9 @@ end
 
 -- Dispatches a stored task again with the message and the trace context it keeps (resume, recovery).
 local function dispatch(id)
-  local token, task, msg, route, rf, args, parent, trace =
-    get(id, 'token', 'task', 'msg', 'route', 'rf', 'args', 'parent', 'tp')
-  msg, route = started_with(msg, route, parent)
+  local token, task, msg, route, rf, args, parent, trace, pos =
+    get(id, 'token', 'task', 'msg', 'route', 'rf', 'args', 'parent', 'tp', 'pos')
+  msg, route = started_with(msg, route, parent, pos)
   send(id, token, msg, route, task, rf, args, parent, {}, nil, false, trace or nil)
 end
 
@@ -534,19 +541,20 @@ end
 
 -- A signature receives the message it runs with. Tasks are dispatched, chains start their first step, swarms
 -- fill their running slots. A stopped (suspended or interrupted) signature keeps the message and is marked due
--- (prev = active), so that resume starts it. `slot` marks a swarm item that takes a running slot; `parent_fields`
--- are its parent's args and parent, when the caller has read them. Returns the signature's kind; or false if it could
+-- (prev = active), so that resume starts it. `slot` marks a swarm item that takes a running slot; `chained` a
+-- chain's step after the first, whose message is the result of the step before it; `parent_fields` are its parent's
+-- args and parent, when the caller has read them. Returns the signature's kind; or false if it could
 -- not start, with what is wrong with its record when it is missing or damaged. A chain whose first step is missing
 -- or damaged fails.
-start = function(id, msg, route, slot, parent_fields)
+start = function(id, msg, route, slot, parent_fields, chained)
   local kind, status, token, task, rf, args, parent, base, root =
     get(id, 'kind', 'status', 'token', 'task', 'rf', 'args', 'parent', 'base', 'root')
   local problem = damage(kind, status, token)
   if problem then return false, problem end
   local is_stopped = stopped(status)
   if status ~= 'pending' and not is_stopped then return false end
-  -- a task that is a swarm's item keeps no copy of its swarm's message (see `started_with`)
-  local writes = (slot and kind == 'task') and {} or { 'msg', msg, 'route', route }
+  -- a task that is a swarm's item or a chain's later step keeps no copy of its message (see `started_with`)
+  local writes = ((slot or chained) and kind == 'task') and {} or { 'msg', msg, 'route', route }
   if slot then
     writes[#writes + 1] = 'slot'
     writes[#writes + 1] = '1'
@@ -716,7 +724,7 @@ report = function(pid, cid, ok, payload, pos, slot)
       return
     end
     if next_step then
-      local _, problem = start(next_step, payload, '1', nil, { args, grandparent })
+      local _, problem = start(next_step, payload, '1', nil, { args, grandparent }, true)
       if problem then
         complete(pid, false, damaged_json(next_step, 'step ' .. (next_pos + 1) .. ' of chain ' .. pid, problem, payload))
       end
@@ -945,7 +953,7 @@ local function op_read()
     if not values[1] then return end
     -- a task that was started (dispatched, or due when resumed) has a message: a swarm item's is its swarm's
     if values[1] == 'task' and (values[13] or values[4] == 'active') then
-      values[11], values[12] = started_with(values[11], values[12], values[5])
+      values[11], values[12] = started_with(values[11], values[12], values[5], values[6])
     end
     local fields = {}
     for i, name in ipairs(RECORD_FIELDS) do
