@@ -26,7 +26,7 @@
 -- Signature fields: kind, task (name), status, prev (status before the last change), parent, pos, on_ok / on_err
 -- (space-separated callback ids), args (bound arguments: JSON objects, one per line, later lines winning), rf (return
 -- field), msg / route (the message it was started with, and whether that message goes to its return field; a task that
--- is a swarm's item keeps none: its swarm's are its), token (dispatch counter), attempt (the last attempt that began,
+-- is a swarm's item or a chain's step after the first keeps none: see `started_with`), token (dispatch counter), attempt (the last attempt that began,
 -- counting lost ones), base (the attempts that earlier, lost dispatches used), lease (when the lease of the run under
 -- way expires, ms), ref (the backend's reference of the run), result / error (JSON), created / finished (s), root=1 on
 -- the root of a stored flow, jrn (the ids a task run created, space-separated, replayed to its retries), next (the flow
