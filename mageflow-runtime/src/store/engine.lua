@@ -26,16 +26,16 @@
 -- Signature fields: kind, task (name), status, prev (status before the last change), parent, pos, on_ok / on_err
 -- (space-separated callback ids), args (bound arguments: JSON objects, one per line, later lines winning), rf (return
 -- field), msg / route (the message it was started with, and whether that message goes to its return field; a task that
--- is a swarm's item or a chain's step after the first keeps none: see `started_with`), token (dispatch counter), attempt (the last attempt that began,
--- counting lost ones), base (the attempts that earlier, lost dispatches used), lease (when the lease of the run under
--- way expires, ms), ref (the backend's reference of the run), result / error (JSON), created / finished (s), root=1 on
--- the root of a stored flow, jrn (the ids a task run created, space-separated, replayed to its retries), next (the flow
--- a task continued with), tp (the W3C trace context of the span that first dispatched the task:
--- `traceparent[ tracestate]`). n and c0, c1, ... list children in position order (a chain's steps, a swarm's items, a
--- continued task's flow). Swarms add maxc, stop_after, max_items, closed, started, running, ok_n,
--- fail_n, qh (the position of the first item not started yet: the queue is positions qh to n-1), r0, r1, ... (item
--- outcomes by position), and raw=1 when their result lists the items' outputs themselves instead of outcomes. Items of
--- a swarm that took a running slot have slot=1 (it stays when they finish: report gives the slot back).
+-- is a swarm's item or a chain's step after the first keeps none: see `started_with`), token (dispatch counter),
+-- attempt (the last attempt that began, counting lost ones), base (the attempts that earlier, lost dispatches used),
+-- lease (when the lease of the run under way expires, ms), ref (the backend's reference of the run), result / error
+-- (JSON), created / finished (s), root=1 on the root of a stored flow, jrn (the ids a task run created,
+-- space-separated, replayed to its retries), next (the flow a task continued with), tp (the W3C trace context of the
+-- span that first dispatched the task: `traceparent[ tracestate]`). n and c0, c1, ... list children in position order
+-- (a chain's steps, a swarm's items, a continued task's flow). Swarms add maxc, stop_after, max_items, closed, started,
+-- running, ok_n, fail_n, qh (the position of the first item not started yet: the queue is positions qh to n-1), r0, r1,
+-- ... (item outcomes by position), and raw=1 when their result lists the items' outputs themselves instead of outcomes.
+-- Items of a swarm that took a running slot have slot=1 (it stays when they finish: report gives the slot back).
 --
 -- A group's hash has the largest active TTL while any of its parentless signatures (flows and callbacks; `#live`
 -- counts them) has not finished, and the largest done TTL once all have.
@@ -455,10 +455,10 @@ local function damaged_json(id, role, problem, msg)
       ', so the flow cannot go on') .. ',"attempt":0}}'
 end
 
--- Hands a task to the backend: a new dispatch token (older deliveries become stale), an outbox entry (removed when
--- the run begins), and the bound arguments of the task and its ancestors. `token`, `task`, `rf`, `args` and
--- `parent` are the task's stored fields; `writes` are more fields to store with the new token; `parent_fields`, when
--- given, are the parent's args and parent, already read. `trace` is the run's trace context: the caller's unless
+-- Hands a task to the backend: a new dispatch token (older deliveries become stale), an outbox entry (removed when the
+-- run begins), and the bound arguments of the task and its ancestors. `token`, `task`, `rf`, `args` and `parent` are
+-- the task's stored fields; `writes` are more fields to store with the new token; `parent_fields`, when given, are the
+-- parent's args, parent and id, already read (see `start`). `trace` is the run's trace context: the caller's unless
 -- given (a task dispatched again keeps the one it was first dispatched with); it is stored with the token.
 local function send(id, token, msg, route, task, rf, args, parent, writes, parent_fields, claim, trace)
   token = tonumber(token or 0) + 1
@@ -481,13 +481,12 @@ local function send(id, token, msg, route, task, rf, args, parent, writes, paren
   local entry = { id, token, task or '', msg or 'null', route or '0', rf or '', trace }
   if args then entry[#entry + 1] = args end
   local depth = 0
+  if parent_fields then
+    if parent_fields[1] then entry[#entry + 1] = parent_fields[1] end
+    parent, depth = parent_fields[2], 1
+  end
   while parent and parent ~= '' and depth < 100 do
-    local parent_args, grandparent
-    if depth == 0 and parent_fields then
-      parent_args, grandparent = parent_fields[1], parent_fields[2]
-    else
-      parent_args, grandparent = get(parent, 'args', 'parent')
-    end
+    local parent_args, grandparent = get(parent, 'args', 'parent')
     if parent_args then entry[#entry + 1] = parent_args end
     parent = grandparent
     depth = depth + 1
@@ -539,16 +538,23 @@ terminate = function(id)
   ended(id, parent, 'canceled')
 end
 
--- A signature receives the message it runs with. Tasks are dispatched, chains start their first step, swarms
--- fill their running slots. A stopped (suspended or interrupted) signature keeps the message and is marked due
--- (prev = active), so that resume starts it. `slot` marks a swarm item that takes a running slot; `chained` a
--- chain's step after the first, whose message is the result of the step before it; `parent_fields` are its parent's
--- args and parent, when the caller has read them. Returns the signature's kind; or false if it could
--- not start, with what is wrong with its record when it is missing or damaged. A chain whose first step is missing
--- or damaged fails.
+-- A signature receives the message it runs with. Tasks are dispatched, chains start their first step, swarms fill their
+-- running slots. A stopped (suspended or interrupted) signature keeps the message and is marked due (prev = active), so
+-- that resume starts it. `slot` marks a swarm item that takes a running slot; `chained` a chain's step after the first,
+-- whose message is the result of the step before it; `parent_fields` are its parent's args, parent and id, when the
+-- caller is its parent and has read them (then its own `parent` is not read). Returns the signature's kind; or false if
+-- it could not start, with what is wrong with its record when it is missing or damaged. A chain whose first step is
+-- missing or damaged fails.
 start = function(id, msg, route, slot, parent_fields, chained)
-  local kind, status, token, task, rf, args, parent, base, root =
-    get(id, 'kind', 'status', 'token', 'task', 'rf', 'args', 'parent', 'base', 'root')
+  local kind, status, token, task, rf, args, base, root, parent
+  if parent_fields then
+    kind, status, token, task, rf, args, base, root =
+      get(id, 'kind', 'status', 'token', 'task', 'rf', 'args', 'base', 'root')
+    parent = parent_fields[3]
+  else
+    kind, status, token, task, rf, args, base, root, parent =
+      get(id, 'kind', 'status', 'token', 'task', 'rf', 'args', 'base', 'root', 'parent')
+  end
   local problem = damage(kind, status, token)
   if problem then return false, problem end
   local is_stopped = stopped(status)
@@ -581,7 +587,7 @@ start = function(id, msg, route, slot, parent_fields, chained)
     set(id, writes)
     local first = child(id, 0)
     if first then
-      local _, problem = start(first, msg, route, nil, { args, parent })
+      local _, problem = start(first, msg, route, nil, { args, parent, id })
       if problem then complete(id, false, damaged_json(first, 'step 1 of chain ' .. id, problem, msg)) end
     end
   else
@@ -637,8 +643,9 @@ end
 -- completion. Reads the counters from the store on every turn, since starting an item may complete it at once.
 -- `known`, when given, is the swarm's first 13 REPORT_FIELDS, already read (`running` a number); `pending`, when
 -- given, are writes of the swarm not sent yet, hash fields and values (see `swarm_names`) starting with the running
--- count: they go with the first write of the fill, or before it returns.
-fill = function(sid, known, pending)
+-- count: they go with the first write of the fill, or before it returns; `stored_running` is then the running count
+-- in the store, which that write leaves as it is when the fill takes the freed slot again.
+fill = function(sid, known, pending, stored_running)
   local names = swarm_names(sid)
   local status, started, maxc, running, msg, route, args, parent, closed, n, ok_n, fail_n, qh
   if not known then known = redis.call('HMGET', G, unpack(names, 1, 13)) end
@@ -663,9 +670,10 @@ fill = function(sid, known, pending)
     writes[2] = int_text(running) or running
     writes[#writes + 1] = names[13]
     writes[#writes + 1] = int_text(qh) or qh
-    redis.call('HSET', G, unpack(writes))
+    redis.call('HSET', G, unpack(writes, running == stored_running and 3 or 1))
+    stored_running = nil
     known[4], known[13] = running, qh
-    local kind, problem = start(item or '', msg or 'null', route or '0', true, { args, parent })
+    local kind, problem = start(item or '', msg or 'null', route or '0', true, { args, parent, sid })
     if problem then
       -- the item fails in its position (items leave the queue in position order); report fills on
       local role = 'item ' .. (pos + 1) .. ' of swarm ' .. sid
@@ -724,7 +732,7 @@ report = function(pid, cid, ok, payload, pos, slot)
       return
     end
     if next_step then
-      local _, problem = start(next_step, payload, '1', nil, { args, grandparent }, true)
+      local _, problem = start(next_step, payload, '1', nil, { args, grandparent, pid }, true)
       if problem then
         complete(pid, false, damaged_json(next_step, 'step ' .. (next_pos + 1) .. ' of chain ' .. pid, problem, payload))
       end
@@ -764,7 +772,7 @@ report = function(pid, cid, ok, payload, pos, slot)
         return
       end
     end
-    fill(pid, known, pending)
+    fill(pid, known, pending, running + 1)
     return
   end
   set(pid, { 'r' .. (pos or 0), outcome })
