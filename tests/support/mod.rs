@@ -8,7 +8,6 @@ pub mod processes;
 pub mod tls;
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -39,8 +38,7 @@ impl RedisServer {
         }
         let mut problems = Vec::new();
         for _ in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap();
-            match try_spawn_redis(&port.to_string()) {
+            match try_spawn_redis(&cluster::free_port().to_string()) {
                 Ok((child, port)) => {
                     return RedisServer { url: format!("redis://127.0.0.1:{port}"), child: Some(child) };
                 }

@@ -456,7 +456,7 @@ impl RedisStore {
                 }
                 Err(error) if error.details().contains("Function not found") => {
                     // route the load like the call: by the slot of the first key
-                    let slot = keys.first().map(|key| super::slot_of(&key.as_str_lossy())).unwrap_or_default();
+                    let slot = keys.first().map(Key::cluster_hash).unwrap_or_default();
                     let load = fred::types::CustomCommand::new_static(
                         "FUNCTION",
                         fred::types::ClusterHash::Custom(slot),
