@@ -56,7 +56,7 @@ async fn a_flow_runs_over_tls_with_a_custom_ca() {
     let keys = mageflow::Store::scan(&store, "tls:").await.unwrap();
     let group = keys.iter().find(|info| info.key.contains(":g:")).expect("a group of signatures");
     let fields = support::read_hash(&store, &group.key).await;
-    assert!(fields.contains_key(&format!("{chain_id}|kind")), "the chain is in the TLS server: {fields:?}");
+    assert!(fields.contains_key(&format!("{chain_id}|h")), "the chain is in the TLS server: {fields:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -127,3 +127,21 @@ conformance!(local_backend: starting_a_stored_signature_with_corrupt_fields_is_a
     }
     assert!(calls(&t).is_empty(), "nothing ran");
 });
+
+conformance!(local_backend: a_step_whose_head_does_not_parse_fails_its_chain, |store: TestStore| async move {
+    let t = format!("{}-unreadable-step", store.prefix);
+    let client = store.client(register).await;
+    let second = client.sign(add_one);
+    let second_id = second.id().clone();
+    let chain = client.chain(vec![Node::from(client.sign(held)), second.into()]);
+    let handle = client.run_no_wait(chain, json!({"tag": t, "n": 1})).await.unwrap();
+    entered(&t, 1).await;
+    // a stray write over the packed fields (the head) of the step
+    corrupt_field(&client, &second_id, "h", "garbage").await;
+    gate(&t).release.add_permits(1);
+
+    let report = finished(&client, handle.id()).await.error.unwrap();
+    assert_eq!((report.error.kind, &report.signature_id), (ErrorKind::Damaged, &second_id));
+    assert!(report.error.message.contains("does not parse"), "{}", report.error.message);
+    assert!(calls_of(&t, "add-one").is_empty(), "the damaged step did not run");
+});

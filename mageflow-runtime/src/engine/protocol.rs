@@ -223,12 +223,26 @@ pub(crate) mod field {
     pub const FAILED: &str = "fail_n";
     /// On the root of a stored flow: the flow index lists it.
     pub const ROOT: &str = "root";
+
+    /// The fields packed into a signature's head, the hash field `<id>|h`, in their order there (separated by single
+    /// spaces; the last one takes the rest of the text). `engine.lua` packs them (its `HEAD`); `read` gives them as
+    /// fields like the others, so only code that touches the stored hash itself needs this.
+    pub const HEAD: [&str; 16] = [
+        "kind", "status", "parent", "token", "prev", "attempt", "base", "lease", "slot", "root", "w", "pos", "next",
+        "created", "finished", "task",
+    ];
 }
 
 /// How many virtual shards the keys of a prefix are spread over. Each shard is one hash tag, so one slot of a
 /// Redis Cluster; a group (and the flows stored in it) lives in one shard. Part of the layout: changing it moves
 /// every key.
 pub(crate) const SHARDS: usize = 16;
+
+/// The version of the stored layout, in the name of every key of a shard (`<prefix>:{<tag>}:v2:...`). A version of
+/// mageflow that stores records differently names its keys with another layout version, so that processes of two
+/// versions that share a prefix (a rolling deploy) never misread, recover or expire each other's state: each runs its
+/// own flows to their end. Version 2 packs a signature's small fields into its head (see `engine.lua`).
+pub(crate) const LAYOUT: &str = "v2";
 
 /// The leading characters of a signature id that name its group (see [`SignatureId::generate`]).
 pub(crate) const GROUP_LEN: usize = 10;
@@ -278,7 +292,7 @@ struct ShardKeys {
 impl Keys {
     pub fn new(prefix: String) -> Self {
         let shards = std::array::from_fn(|shard| {
-            let head = format!("{prefix}:{{{}}}:", shard_tags()[shard]);
+            let head = format!("{prefix}:{{{}}}:{LAYOUT}:", shard_tags()[shard]);
             let keys = ["outbox", "leases", "flows", "index"].map(|name| format!("{head}{name}"));
             ShardKeys { head, keys }
         });
@@ -290,7 +304,7 @@ impl Keys {
         &self.prefix
     }
 
-    /// `<prefix>:{<tag of the shard>}:<a>:<b>`.
+    /// `<prefix>:{<tag of the shard>}:<layout>:<a>:<b>`.
     fn shard_key(&self, shard: usize, a: &str, b: &str) -> String {
         let head = &self.shards[shard].head;
         let mut key = String::with_capacity(head.len() + a.len() + 1 + b.len());
@@ -852,6 +866,15 @@ impl IndexEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_head_fields_are_those_the_script_packs() {
+        let source = include_str!("../store/engine.lua");
+        let start = source.find("local HEAD = {").expect("engine.lua defines HEAD");
+        let list = &source[start..start + source[start..].find('}').unwrap()];
+        let names: Vec<&str> = list.split('\'').skip(1).step_by(2).collect();
+        assert_eq!(names, field::HEAD);
+    }
 
     #[test]
     fn replies_decode_into_typed_transitions() {

@@ -4,12 +4,13 @@
 --
 -- Layout (see docs/architecture.md, "The key layout"). Every key a call touches is in its KEYS, and all of them
 -- share one hash tag, so that each call runs on one slot of a Redis Cluster:
---   KEYS[1] P:{s}:g:<G>   hash: every signature stored in group G, as fields `<id>|<field>`, `#live` and `#table`
---   KEYS[2] P:{s}:outbox  sorted set: tasks dispatched but not begun, members `<G>|<id>`, scored by dispatch (ms)
---   KEYS[3] P:{s}:leases  sorted set: task runs under way, members `<G>|<id>`, scored by their lease's expiry (ms)
---   KEYS[4] P:{s}:flows   sorted set: root flows, members `<G>|<id>`, scored by creation (ms)
---   KEYS[5] P:{s}:index   hash: root flows, `<G>|<id>` -> "<status> <finished s> <name>"
---   KEYS[6..] P:{s}:ptr:<id>  string: the group a signature is stored in when that is not the group its id names
+--   KEYS[1] P:{s}:v2:g:<G>   hash: every signature stored in group G, as fields `<id>|h` (its head), `<id>|<field>`,
+--                            `#live` and `#table`
+--   KEYS[2] P:{s}:v2:outbox  sorted set: tasks dispatched but not begun, members `<G>|<id>`, scored by dispatch (ms)
+--   KEYS[3] P:{s}:v2:leases  sorted set: task runs under way, members `<G>|<id>`, scored by their lease's expiry (ms)
+--   KEYS[4] P:{s}:v2:flows   sorted set: root flows, members `<G>|<id>`, scored by creation (ms)
+--   KEYS[5] P:{s}:v2:index   hash: root flows, `<G>|<id>` -> "<status> <finished s> <name>"
+--   KEYS[6..] P:{s}:v2:ptr:<id>  string: the group a signature is stored in when that is not the group its id names
 -- The shard operations (`due`, `flows`, `point`) take their own KEYS, described with them.
 --
 -- ARGV[1] operation, ARGV[2] the group G, ARGV[3] the key prefix (for the channels finished signatures are
@@ -35,7 +36,13 @@
 -- (a chain's steps, a swarm's items, a continued task's flow). Swarms add maxc, stop_after, max_items, closed, started,
 -- running, ok_n, fail_n, qh (the position of the first item not started yet: the queue is positions qh to n-1), r0, r1,
 -- ... (item outcomes by position), and raw=1 when their result lists the items' outputs themselves instead of outcomes.
--- Items of a swarm that took a running slot have slot=1 (it stays when they finish: report gives the slot back).
+-- Items of a swarm that took a running slot have slot=1 (it stays when they finish: report gives the slot back). w
+-- counts the waiters of a signature (see `publish`).
+--
+-- The small fields are packed into one hash field per signature, its head `<id>|h` (see HEAD, below: kind, status,
+-- parent, token, prev, attempt, base, lease, slot, root, w, pos, next, created, finished, task); every other field is
+-- the hash field `<id>|<name>`. The engine reads and writes fields by name through `get` and `set`, which know which
+-- is which.
 --
 -- A group's hash has the largest active TTL while any of its parentless signatures (flows and callbacks; `#live`
 -- counts them) has not finished, and the largest done TTL once all have.
@@ -174,18 +181,106 @@ local function result(code, extra)
   return { code, dispatches, interrupts, extra or {} }
 end
 
--- The fields of signature `id`, by name.
-local function get(id, ...)
-  local names = { ... }
-  for i = 1, #names do names[i] = id .. '|' .. names[i] end
-  return unpack(redis.call('HMGET', G, unpack(names)))
+-- A record's small fields are packed into one hash field, its head `<id>|h`: the HEAD fields in this order, separated
+-- by single spaces, empty where the record has none; `task` comes last, so it may hold spaces. None of the others
+-- ever does (ids, numbers, words). Reading or writing a hash field costs redis-server about 3,000 to 5,000
+-- instructions with its name, so a task's run reads and writes its head instead of a dozen fields. The other
+-- fields (payloads, lists, a swarm's counters, children) keep a hash field each: `<id>|<name>`.
+local HEAD = { 'kind', 'status', 'parent', 'token', 'prev', 'attempt', 'base', 'lease', 'slot', 'root', 'w', 'pos',
+               'next', 'created', 'finished', 'task' }
+local HEAD_AT = {}
+-- (plain Lua: loading a Function library may not call library functions)
+for i = 1, #HEAD do HEAD_AT[HEAD[i]] = i end
+local HEAD_SIZE = #HEAD
+-- HEAD_SIZE - 1 captures of '(%S*) ', then the rest
+local HEAD_PATTERN = '^(%S*) (%S*) (%S*) (%S*) (%S*) (%S*) (%S*) (%S*) (%S*) (%S*) (%S*) (%S*) (%S*) (%S*) (%S*) (.*)$'
+-- The kind a head that does not parse reads as: `damage` names it.
+local UNREADABLE = '#unreadable'
+
+-- The heads read or written in this call, by id (a list in HEAD's order, '' where empty; false for a record that
+-- has none). Every write of a head goes through `set`, which keeps this up to date, so that a head is read once per
+-- call however many times the call reads and writes it. Forgotten between calls, on an error, and when a `multi`
+-- moves to another group.
+local HEADS = {}
+
+local function parse_head(text)
+  if not text then return false end
+  local head = { string.match(text, HEAD_PATTERN) }
+  if #head < HEAD_SIZE then
+    head = { UNREADABLE }
+    for i = 2, HEAD_SIZE do head[i] = '' end
+  end
+  return head
 end
 
--- The fields of signature `id` named in the list `list`, as a list (false where missing).
+-- The head of signature `id` (false when it has none).
+local function head_of(id)
+  local head = HEADS[id]
+  if head == nil then
+    head = parse_head(redis.call('HGET', G, id .. '|h'))
+    HEADS[id] = head
+  end
+  return head
+end
+
+-- The first three fields of a head (kind, status, parent), for the lookups that need no more: a capture costs
+-- redis-server about 800 instructions, so that parsing a whole head costs as much as reading four fields.
+local FRONT = 3
+local FRONT_PATTERN = '^(%S*) (%S*) (%S*) '
+
+-- The fields of signature `id` named in the list `list`, as a list (false where missing), in one HMGET: its other
+-- fields named, and its head when a field of the head is named and this call has not read it yet. A head read for
+-- its first three fields only is not kept: a write reads it whole.
 local function get_list(id, list)
-  local names = {}
-  for i = 1, #list do names[i] = id .. '|' .. list[i] end
-  return redis.call('HMGET', G, unpack(names))
+  local head = HEADS[id]
+  local names, slots = {}, {}
+  local deepest = 0
+  local prefix
+  for i = 1, #list do
+    local name = list[i]
+    local at = HEAD_AT[name]
+    if not at then
+      prefix = prefix or (id .. '|')
+      local j = #names + 1
+      names[j] = prefix .. name
+      slots[j] = i
+    elseif at > deepest then
+      deepest = at
+    end
+  end
+  local head_at = (head == nil and deepest > 0) and #names + 1
+  if head_at then names[head_at] = id .. '|h' end
+  local out = {}
+  if #names > 0 then
+    local got = redis.call('HMGET', G, unpack(names))
+    if head_at then
+      local text = got[head_at]
+      if text and deepest <= FRONT then
+        local kind, status, parent = string.match(text, FRONT_PATTERN)
+        if kind then head = { kind, status, parent } end
+      end
+      if not head then
+        head = parse_head(text)
+        HEADS[id] = head
+      end
+    end
+    for j, i in pairs(slots) do out[i] = got[j] end
+  end
+  if deepest > 0 then
+    for i = 1, #list do
+      local at = HEAD_AT[list[i]]
+      if at then
+        local value = head and head[at]
+        out[i] = value ~= '' and value or false
+      end
+    end
+  end
+  return out
+end
+
+-- The fields of signature `id`, by name.
+local function get(id, ...)
+  return unpack(get_list(id, { ... }))
 end
 
 -- The message a task was started with, and its route, from its fields msg, route, parent and pos. Two kinds of
@@ -230,37 +325,91 @@ end
 -- write of a swarm's fields (`set`, `drop`, `incr`) forgets what was read of it.
 local SWARM_KNOWN = {}
 
--- Writes field/value pairs (a list) of signature `id`, a thousand at a time (Lua's stack bounds `unpack`). The list
--- is used up: its names are rewritten in place into the hash's fields.
+-- Writes field/value pairs (a list) of signature `id`: those of its head in one write of the head, the others a
+-- thousand at a time (Lua's stack bounds `unpack`). The list is used up: it is rewritten in place into the hash's
+-- fields. Writing '' to a field of the head drops it.
 local function set(id, writes)
   if SWARM_KNOWN[id] then SWARM_KNOWN[id] = nil end
-  local count = #writes
-  if count <= 2000 then
-    local prefix = id .. '|'
-    for i = 1, count, 2 do writes[i] = prefix .. writes[i] end
-    redis.call('HSET', G, unpack(writes, 1, count))
-    return
-  end
-  for from = 1, count, 2000 do
-    local args = {}
-    for i = from, math.min(from + 1999, #writes), 2 do
-      args[#args + 1] = id .. '|' .. writes[i]
-      args[#args + 1] = writes[i + 1]
+  local prefix = id .. '|'
+  local head
+  local j = 0
+  for i = 1, #writes, 2 do
+    local name, value = writes[i], writes[i + 1]
+    local at = HEAD_AT[name]
+    if at then
+      if not head then
+        head = head_of(id)
+        if not head then
+          head = {}
+          for k = 1, HEAD_SIZE do head[k] = '' end
+          HEADS[id] = head
+        end
+      end
+      if type(value) == 'number' then value = int_text(value) or tostring(value) end
+      head[at] = value
+    else
+      writes[j + 1] = prefix .. name
+      writes[j + 2] = value
+      j = j + 2
     end
-    redis.call('HSET', G, unpack(args))
+  end
+  if head then
+    writes[j + 1] = prefix .. 'h'
+    writes[j + 2] = table.concat(head, ' ')
+    j = j + 2
+  end
+  for from = 1, j, 2000 do
+    redis.call('HSET', G, unpack(writes, from, math.min(from + 1999, j)))
   end
 end
 
 local function drop(id, ...)
-  if SWARM_KNOWN[id] then SWARM_KNOWN[id] = nil end
   local names = { ... }
-  for i = 1, #names do names[i] = id .. '|' .. names[i] end
-  redis.call('HDEL', G, unpack(names))
+  local writes, gone = {}, {}
+  for i = 1, #names do
+    if HEAD_AT[names[i]] then
+      writes[#writes + 1] = names[i]
+      writes[#writes + 1] = ''
+    else
+      gone[#gone + 1] = id .. '|' .. names[i]
+    end
+  end
+  if #writes > 0 then set(id, writes) end
+  if #gone > 0 then
+    if SWARM_KNOWN[id] then SWARM_KNOWN[id] = nil end
+    redis.call('HDEL', G, unpack(gone))
+  end
 end
 
 local function incr(id, name, by)
   if SWARM_KNOWN[id] then SWARM_KNOWN[id] = nil end
+  if HEAD_AT[name] then
+    local n = tonumber(get(id, name) or 0) + by
+    set(id, { name, n })
+    return n
+  end
   return redis.call('HINCRBY', G, id .. '|' .. name, by)
+end
+
+-- The positions of the HEAD fields, for the runs' own operations (begin, start, dispatch, outcomes), which read and
+-- write a head directly: through `get` and `set`, whose loops over field names cost redis-server more than the
+-- fields the head spares, they ran slower than with a field each.
+local H_KIND, H_STATUS, H_PARENT, H_TOKEN, H_PREV, H_ATTEMPT, H_BASE, H_LEASE = 1, 2, 3, 4, 5, 6, 7, 8
+local H_SLOT, H_ROOT, H_W, H_POS, H_NEXT, H_FINISHED, H_TASK = 9, 10, 11, 12, 13, 15, 16
+
+-- A head's field as `get` gives it: nil when empty.
+local function present(value)
+  if value ~= '' then return value end
+end
+
+-- Writes the head `head` of signature `id` (kept in HEADS), with the pairs of hash fields and values in `writes`
+-- (used up).
+local function write_head(id, head, writes)
+  if SWARM_KNOWN[id] then SWARM_KNOWN[id] = nil end
+  local n = #writes
+  writes[n + 1] = id .. '|h'
+  writes[n + 2] = table.concat(head, ' ')
+  redis.call('HSET', G, unpack(writes, 1, n + 2))
 end
 
 -- A signature's entry in the outbox, the leases and the flow index.
@@ -316,7 +465,7 @@ end
 
 -- The flow index's entry of a root flow: its status, when it finished, its name.
 local function index(id, status, finished_s)
-  redis.call('HSET', INDEX, member(id), status .. ' ' .. (finished_s or 0) .. ' ' .. (redis.call('HGET', G, id .. '|task') or ''))
+  redis.call('HSET', INDEX, member(id), status .. ' ' .. (finished_s or 0) .. ' ' .. (get(id, 'task') or ''))
 end
 
 -- Updates the flow index when `id` is a root flow.
@@ -329,7 +478,7 @@ end
 -- with none left, gets the done TTL; a root flow's index entry follows.
 local function ended(id, parent, status)
   if parent and parent ~= '' then return end
-  if redis.call('HGET', G, id .. '|root') then
+  if get(id, 'root') then
     index(id, status, NOW_S)
     redis.call('EXPIRE', FLOWS, KEEP_TTL)
     redis.call('EXPIRE', INDEX, KEEP_TTL)
@@ -353,9 +502,10 @@ local function op_begin()
   -- creation journal: may this delivery run? Replies {attempt} with the attempt counting lost ones, then, for a
   -- retry, the ids its earlier attempts created.
   local id, token, attempt, ref, journaled = ARGV[A], ARGV[A + 1], ARGV[A + 2], ARGV[A + 3], ARGV[A + 4]
-  local kind, status, current, begun, base, lease, continued, journal, root =
-    get(id, 'kind', 'status', 'token', 'attempt', 'base', 'lease', 'next', 'jrn', 'root')
-  if not kind then return absent(id) end
+  local head = head_of(id)
+  if not head then return absent(id) end
+  local status, current, begun, base, lease, continued, root = head[H_STATUS], head[H_TOKEN], present(head[H_ATTEMPT]),
+    present(head[H_BASE]), present(head[H_LEASE]), present(head[H_NEXT]), present(head[H_ROOT])
   if current ~= token then return result('stale', { status }) end
   redis.call('ZREM', OUTBOX, member(id))
   if finished(status) then return result('finished', { status }) end
@@ -376,19 +526,13 @@ local function op_begin()
     return result('stopped', { status })
   end
   local expiry = EXPIRY_MS
-  local writes = { 'status', 'active', 'attempt', attempt, 'lease', expiry }
-  if ref and ref ~= '' then
-    writes[#writes + 1] = 'ref'
-    writes[#writes + 1] = ref
-  end
-  if status ~= 'active' then
-    writes[#writes + 1] = 'prev'
-    writes[#writes + 1] = status
-  end
-  set(id, writes)
+  head[H_STATUS], head[H_ATTEMPT], head[H_LEASE] = 'active', int_text(attempt) or tostring(attempt), expiry
+  if status ~= 'active' then head[H_PREV] = status end
+  write_head(id, head, (ref and ref ~= '') and { id .. '|ref', ref } or {})
   redis.call('ZADD', LEASES, expiry, member(id))
   if root and status ~= 'active' then index(id, 'active') end
-  if journaled == '1' and journal and attempt > 1 then
+  local journal = journaled == '1' and attempt > 1 and get(id, 'jrn')
+  if journal then
     local replay = split(journal)
     table.insert(replay, 1, tostring(attempt))
     return result('run', replay)
@@ -441,6 +585,7 @@ local STATUSES = { pending = true, active = true, done = true, failed = true, su
 -- holds something it never writes.
 local function damage(kind, status, token)
   if not kind then return 'missing (it expired or was deleted)' end
+  if kind == UNREADABLE then return 'damaged (its head, the field `<id>|h`, does not parse)' end
   if not KINDS[kind] then return 'damaged (kind = ' .. kind .. ')' end
   if not STATUSES[status or ''] then return 'damaged (status = ' .. tostring(status) .. ')' end
   if token and not tonumber(token) then return 'damaged (token = ' .. token .. ')' end
@@ -456,29 +601,27 @@ local function damaged_json(id, role, problem, msg)
 end
 
 -- Hands a task to the backend: a new dispatch token (older deliveries become stale), an outbox entry (removed when the
--- run begins), and the bound arguments of the task and its ancestors. `token`, `task`, `rf`, `args` and `parent` are
--- the task's stored fields; `writes` are more fields to store with the new token; `parent_fields`, when given, are the
--- parent's args, parent and id, already read (see `start`). `trace` is the run's trace context: the caller's unless
--- given (a task dispatched again keeps the one it was first dispatched with); it is stored with the token.
-local function send(id, token, msg, route, task, rf, args, parent, writes, parent_fields, claim, trace)
-  token = tonumber(token or 0) + 1
+-- run begins), and the bound arguments of the task and its ancestors. `head` is the task's head (this call read it),
+-- which the new token and, for a claim, its run's state go to; `rf`, `args` and `parent` are its stored fields;
+-- `writes` are more hash fields and values to store with them; `parent_fields`, when given, are the parent's args,
+-- parent and id, already read (see `start`). `trace` is the run's trace context: the caller's unless given (a task
+-- dispatched again keeps the one it was first dispatched with); it is stored with the token.
+local function send(id, head, msg, route, rf, args, parent, writes, parent_fields, claim, trace)
+  local token = tonumber(present(head[H_TOKEN]) or 0) + 1
   token = int_text(token) or tostring(token)
+  head[H_TOKEN] = token
   trace = trace or TRACE
-  writes[#writes + 1] = 'token'
-  writes[#writes + 1] = token
   if trace ~= '' then
-    writes[#writes + 1] = 'tp'
+    writes[#writes + 1] = id .. '|tp'
     writes[#writes + 1] = trace
   end
   if claim then
     -- begun at once, as `begin` would (attempt 1, a lease): it never enters the outbox
-    local at = #writes
-    writes[at + 1], writes[at + 2], writes[at + 3], writes[at + 4] = 'status', 'active', 'prev', 'pending'
-    writes[at + 5], writes[at + 6], writes[at + 7], writes[at + 8] = 'attempt', '1', 'lease', EXPIRY_MS
+    head[H_STATUS], head[H_PREV], head[H_ATTEMPT], head[H_LEASE] = 'active', 'pending', '1', EXPIRY_MS
     CLAIM, CLAIMED = false, { id, '1' }
   end
-  set(id, writes)
-  local entry = { id, token, task or '', msg or 'null', route or '0', rf or '', trace }
+  write_head(id, head, writes)
+  local entry = { id, token, head[H_TASK], msg or 'null', route or '0', rf or '', trace }
   if args then entry[#entry + 1] = args end
   local depth = 0
   if parent_fields then
@@ -502,10 +645,9 @@ end
 
 -- Dispatches a stored task again with the message and the trace context it keeps (resume, recovery).
 local function dispatch(id)
-  local token, task, msg, route, rf, args, parent, trace, pos =
-    get(id, 'token', 'task', 'msg', 'route', 'rf', 'args', 'parent', 'tp', 'pos')
+  local msg, route, rf, args, parent, trace, pos = get(id, 'msg', 'route', 'rf', 'args', 'parent', 'tp', 'pos')
   msg, route = started_with(msg, route, parent, pos)
-  send(id, token, msg, route, task, rf, args, parent, {}, nil, false, trace or nil)
+  send(id, head_of(id), msg, route, rf, args, parent, {}, nil, false, trace or nil)
 end
 
 local start, complete, report, fill, terminate
@@ -546,54 +688,43 @@ end
 -- it could not start, with what is wrong with its record when it is missing or damaged. A chain whose first step is
 -- missing or damaged fails.
 start = function(id, msg, route, slot, parent_fields, chained)
-  local kind, status, token, task, rf, args, base, root, parent
-  if parent_fields then
-    kind, status, token, task, rf, args, base, root =
-      get(id, 'kind', 'status', 'token', 'task', 'rf', 'args', 'base', 'root')
-    parent = parent_fields[3]
-  else
-    kind, status, token, task, rf, args, base, root, parent =
-      get(id, 'kind', 'status', 'token', 'task', 'rf', 'args', 'base', 'root', 'parent')
-  end
-  local problem = damage(kind, status, token)
+  local got = redis.call('HMGET', G, id .. '|h', id .. '|rf', id .. '|args')
+  local head = parse_head(got[1])
+  HEADS[id] = head
+  if not head then return false, damage(nil) end
+  local kind, status = head[H_KIND], head[H_STATUS]
+  local problem = damage(kind, status, present(head[H_TOKEN]))
   if problem then return false, problem end
   local is_stopped = stopped(status)
   if status ~= 'pending' and not is_stopped then return false end
+  local rf, args = got[2], got[3]
+  local parent = parent_fields and parent_fields[3] or present(head[H_PARENT])
   -- a task that is a swarm's item or a chain's later step keeps no copy of its message (see `started_with`)
-  local writes = ((slot or chained) and kind == 'task') and {} or { 'msg', msg, 'route', route }
-  if slot then
-    writes[#writes + 1] = 'slot'
-    writes[#writes + 1] = '1'
-  end
-  if is_stopped then
-    writes[#writes + 1] = 'prev'
-    writes[#writes + 1] = 'active'
-  end
+  local writes = ((slot or chained) and kind == 'task') and {} or { id .. '|msg', msg, id .. '|route', route }
+  if slot then head[H_SLOT] = '1' end
+  if is_stopped then head[H_PREV] = 'active' end
   if kind == 'task' then
     if is_stopped then
-      set(id, writes)
+      write_head(id, head, writes)
     else
-      local claim = CLAIM and not base
-      send(id, token, msg, route, task, rf, args, parent, writes, parent_fields, claim)
-      if claim and root then index(id, 'active') end
+      local claim = CLAIM and head[H_BASE] == ''
+      send(id, head, msg, route, rf, args, parent, writes, parent_fields, claim)
+      if claim and head[H_ROOT] ~= '' then index(id, 'active') end
     end
     return kind
   end
-  if not is_stopped then
-    local at = #writes
-    writes[at + 1], writes[at + 2], writes[at + 3], writes[at + 4] = 'status', 'active', 'prev', 'pending'
-  end
+  if not is_stopped then head[H_STATUS], head[H_PREV] = 'active', 'pending' end
   if kind == 'chain' then
-    set(id, writes)
+    write_head(id, head, writes)
     local first = child(id, 0)
     if first then
       local _, problem = start(first, msg, route, nil, { args, parent, id })
       if problem then complete(id, false, damaged_json(first, 'step 1 of chain ' .. id, problem, msg)) end
     end
   else
-    writes[#writes + 1] = 'started'
-    writes[#writes + 1] = 1
-    set(id, writes)
+    writes[#writes + 1] = id .. '|started'
+    writes[#writes + 1] = '1'
+    write_head(id, head, writes)
     fill(id)
   end
   return kind
@@ -621,6 +752,8 @@ end
 -- locals, then kind, raw, stop_after.
 local REPORT_FIELDS = { 'status', 'started', 'maxc', 'running', 'msg', 'route', 'args', 'parent', 'closed', 'n', 'ok_n',
                         'fail_n', 'qh', 'kind', 'raw', 'stop_after' }
+local FILL_FIELDS = {}
+for i = 1, 13 do FILL_FIELDS[i] = REPORT_FIELDS[i] end
 
 -- The names of a swarm's REPORT_FIELDS in its group's hash, then the prefixes of its children and results
 -- (`<sid>|c`, `<sid>|r`), by swarm: made once per call of the script, since a swarm's fields are read and written
@@ -648,7 +781,7 @@ end
 fill = function(sid, known, pending, stored_running)
   local names = swarm_names(sid)
   local status, started, maxc, running, msg, route, args, parent, closed, n, ok_n, fail_n, qh
-  if not known then known = redis.call('HMGET', G, unpack(names, 1, 13)) end
+  if not known then known = get_list(sid, FILL_FIELDS) end
   status, started, maxc, running, msg, route, args, parent, closed, n, ok_n, fail_n, qh = unpack(known, 1, 13)
   if status ~= 'active' or started ~= '1' then
     if pending then redis.call('HSET', G, unpack(pending)) end
@@ -709,7 +842,7 @@ report = function(pid, cid, ok, payload, pos, slot)
     -- swarm's other items that report in this call
     known = SWARM_KNOWN[pid]
     if not known then
-      known = redis.call('HMGET', G, unpack(swarm_names(pid), 1, 16))
+      known = get_list(pid, REPORT_FIELDS)
       SWARM_KNOWN[pid] = known
     end
     status, kind, raw, stop_after = known[1], known[14], known[15], known[16]
@@ -821,7 +954,9 @@ complete = function(id, ok, payload, fields)
   local new_status = ok and 'done' or 'failed'
   -- a swarm item keeps its `slot` mark: report, below, gives the slot back, and nothing reads the mark of an item
   -- that finished
-  set(id, { 'status', new_status, 'prev', status, ok and 'result' or 'error', payload, 'finished', NOW_S })
+  local head = head_of(id)
+  head[H_STATUS], head[H_PREV], head[H_FINISHED] = new_status, status, NOW_S
+  write_head(id, head, { id .. (ok and '|result' or '|error'), payload })
   if kind == 'task' and not continued then redis.call('ZREM', LEASES, member(id)) end
   if not ok and kind ~= 'task' then
     -- what of a failed container has not finished never runs; a container that succeeded has none (a chain succeeds
@@ -844,13 +979,17 @@ local function op_succeed_fail()
   local id, token, payload, journaled = ARGV[A], ARGV[A + 1], ARGV[A + 2], ARGV[A + 3]
   CLAIM, CLAIMED = ARGV[A + 4] == '1', nil
   TRACE = ARGV[A + 5] or ''
-  local fields = get_list(id, COMPLETE_FIELDS)
-  local kind, status = fields[1], fields[2]
-  if not kind then return absent(id) end
+  local got = redis.call('HMGET', G, id .. '|h', id .. '|on_ok', id .. '|on_err')
+  local head = parse_head(got[1])
+  HEADS[id] = head
+  if not head then return absent(id) end
+  local status = head[H_STATUS]
   -- a run that a newer dispatch replaced (its lease was lost) reports nothing
-  if fields[9] ~= token then return result('stale', { status }) end
+  if head[H_TOKEN] ~= token then return result('stale', { status }) end
   if not (runnable(status) or status == 'suspended') then return result('ignored', { status }) end
-  complete(id, OP == 'succeed', payload, fields)
+  -- COMPLETE_FIELDS
+  complete(id, OP == 'succeed', payload, { head[H_KIND], status, present(head[H_PARENT]), got[2], got[3],
+    present(head[H_NEXT]), present(head[H_POS]), present(head[H_SLOT]), head[H_TOKEN], present(head[H_W]) })
   if journaled == '1' then drop(id, 'jrn') end
   return result('ok', CLAIMED)
 end
@@ -950,7 +1089,7 @@ local function op_read()
   -- {child ids}}. Children whose record is gone are left out. A waiter is counted in `w`, so that the signature's
   -- end is published.
   local id, whole, watch = ARGV[A], ARGV[A + 1] == '1', ARGV[A + 2] == '1'
-  if not redis.call('HGET', G, id .. '|kind') then
+  if not get(id, 'kind') then
     local moved = absent(id)
     return { moved[1], moved[4] }
   end
@@ -1041,7 +1180,7 @@ local function create_records(i, place)
     local planned_record = plan[id]
     if planned_record and planned_record.fresh then
       planned_record.fresh = false
-    elseif redis.call('HEXISTS', G, id .. '|kind') == 1 then
+    elseif get(id, 'kind') then
       return
     end
     created = true
@@ -1138,26 +1277,25 @@ end
 
 -- Plans records; an existing record must be the same signature (a creation replayed on retry), else the problem.
 local function plan_records(i)
-  -- the kind and name of every record in the store, read for all of them at once (creation stores hundreds)
-  local names = {}
+  -- the head of every record in the store, read for all of them at once (creation stores hundreds)
+  local ids = {}
   scan_records(i, function(id)
-    names[#names + 1] = id .. '|kind'
-    names[#names + 1] = id .. '|task'
+    if HEADS[id] == nil then ids[#ids + 1] = id end
   end)
-  local stored = {}
-  for first = 1, #names, 1000 do
-    local got = redis.call('HMGET', G, unpack(names, first, math.min(first + 999, #names)))
-    for j = 1, #got do stored[#stored + 1] = got[j] end
+  for first = 1, #ids, 1000 do
+    local names = {}
+    for j = first, math.min(first + 999, #ids) do names[#names + 1] = ids[j] .. '|h' end
+    local got = redis.call('HMGET', G, unpack(names))
+    for j = 1, #got do HEADS[ids[first + j - 1]] = parse_head(got[j]) end
   end
   local problem
-  local at = -1
   local after = scan_records(i, function(id, kind, fields_at, nfields, _, nchildren)
-    local name = field_of(fields_at, nfields, 'task')
-    at = at + 2
-    local existing_kind, existing_name = stored[at], stored[at + 1]
+    local name = field_of(fields_at, nfields, 'task') or ''
+    local head = HEADS[id]
+    local existing_kind, existing_name = head and head[1] ~= '' and head[1], head and head[HEAD_SIZE]
     if existing_kind then
       if not problem and (existing_kind ~= kind or existing_name ~= name) then
-        problem = { 'mismatch', id, existing_kind .. ' ' .. (existing_name or ''), kind .. ' ' .. (name or '') }
+        problem = { 'mismatch', id, existing_kind .. ' ' .. existing_name, kind .. ' ' .. name }
       end
       planned(id)
     elseif plan[id] == nil or plan[id] == false then
@@ -1215,7 +1353,7 @@ local function check_sub(sub)
     for j = 0, sub.count - 1 do
       local item = ARGV[sub.items_at + j]
       -- an item already in the swarm (a re-sent call) is not added again
-      if redis.call('HGET', G, item .. '|parent') ~= sub.sid then new[#new + 1] = item end
+      if get(item, 'parent') ~= sub.sid then new[#new + 1] = item end
     end
     sub.items = new
     if #new == 0 then return nil end
@@ -1372,6 +1510,8 @@ local function op_multi()
   IN_MULTI = true
   for n = 1, count do
     local key_at, nargs = tonumber(ARGV[i]), tonumber(ARGV[i + 3])
+    -- what was read of one group says nothing of another (an id may be missing from one and stored in the other)
+    if KEYS[key_at] ~= G then SWARM_KNOWN, HEADS = {}, {} end
     G, GROUP, OP, A = KEYS[key_at], ARGV[i + 1], ARGV[i + 2], i + 4
     dispatches, interrupts, plan, CLAIM, CLAIMED, TRACE = {}, {}, {}, false, nil, ''
     local run = MULTI_OPS[OP]
@@ -1383,7 +1523,7 @@ local function op_multi()
     end
     if not ok then
       -- what the failed sub-operation read may not be what it left
-      SWARM_KNOWN = {}
+      SWARM_KNOWN, HEADS = {}, {}
       if type(reply) == 'table' then reply = reply.err end
       reply = { 'error', {}, {}, { tostring(reply) } }
     end
@@ -1410,6 +1550,7 @@ local function mageflow_main(keys, argv)
     -- both are per call; a call that used neither keeps the empty tables
     if next(SWARM_NAMES) then SWARM_NAMES = {} end
     if next(SWARM_KNOWN) then SWARM_KNOWN = {} end
+    if next(HEADS) then HEADS = {} end
   end
   return run()
 end

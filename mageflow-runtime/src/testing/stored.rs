@@ -2,7 +2,7 @@
 //! a client's prefix, and ways to delete or corrupt a signature's record as an expiry or a stray write would.
 
 use crate::client::Mageflow;
-use crate::engine::protocol::group_of;
+use crate::engine::protocol::{field, group_of};
 use std::collections::HashMap;
 
 use crate::error::{Error, Result};
@@ -20,7 +20,7 @@ pub async fn stored_signatures(client: &Mageflow) -> Result<Vec<SignatureId>> {
         }
         let fields = engine.store.eval(&script, vec![key.key], Vec::new()).await?;
         let fields = fields.as_array().unwrap_or_default().iter().filter_map(Reply::as_text);
-        ids.extend(fields.filter_map(|field| field.strip_suffix("|kind")).filter_map(SignatureId::parse));
+        ids.extend(fields.filter_map(|field| field.strip_suffix("|h")).filter_map(SignatureId::parse));
     }
     ids.sort();
     Ok(ids)
@@ -51,11 +51,29 @@ pub async fn delete_record(client: &Mageflow, id: &SignatureId) -> Result<usize>
     })
 }
 
-/// Overwrites one field of the record of signature `id` (stored in the group its id names).
+/// Overwrites one field of the record of signature `id` (stored in the group its id names), as a stray write would:
+/// a field of its head (see `field::HEAD`) within the head, any other as the hash field `<id>|<field>`.
 pub async fn corrupt_field(client: &Mageflow, id: &SignatureId, field: &str, value: &str) -> Result<()> {
+    const IN_HEAD: &str = "local name = ARGV[1] .. '|h'
+        local rest = redis.call('HGET', KEYS[1], name)
+        if not rest then return redis.error_reply('signature ' .. ARGV[1] .. ' has no head') end
+        local parts, count = {}, tonumber(ARGV[3])
+        for i = 1, count - 1 do parts[i], rest = string.match(rest, '^(%S*) (.*)$') end
+        parts[count] = rest
+        parts[tonumber(ARGV[2])] = ARGV[4]
+        return redis.call('HSET', KEYS[1], name, table.concat(parts, ' '))";
     let engine = client.engine();
     let key = engine.keys.group(group_of(id));
-    let script = Script::new("return redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])");
-    engine.store.eval(&script, vec![key], vec![format!("{id}|{field}"), value.to_owned()]).await?;
+    let (script, args) = match field::HEAD.iter().position(|name| *name == field) {
+        Some(at) => {
+            let args = [id.to_string(), (at + 1).to_string(), field::HEAD.len().to_string(), value.to_owned()];
+            (Script::new(IN_HEAD), args.to_vec())
+        }
+        None => {
+            let script = Script::new("return redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])");
+            (script, vec![format!("{id}|{field}"), value.to_owned()])
+        }
+    };
+    engine.store.eval(&script, vec![key], args).await?;
     Ok(())
 }
