@@ -1152,7 +1152,9 @@ local function field_of(fields_at, nfields, name)
   return nil
 end
 
--- What a batch knows of the signatures it touches (see "batches" below).
+-- What a batch knows of the signatures it touches (see "batches" below), by id: a table (see `planned`), false for
+-- one the store lacks, the index in ARGV of the fields of one the batch will create (`plan_records`; a table once
+-- `planned` needs more), or 0 for one the batch created.
 local plan
 
 -- Redis keeps a small hash (up to hash-max-listpack-entries fields: 128 by default, 512 in some distributions) as a
@@ -1177,36 +1179,53 @@ local function create_records(i, place)
   local created = false
   make_room(i)
   local after = scan_records(i, function(id, kind, fields_at, nfields, children_at, nchildren)
+    -- a record the batch planned to create (see `plan_records`), unless an earlier sub-operation created it
     local planned_record = plan[id]
-    if planned_record and planned_record.fresh then
+    if type(planned_record) == 'number' then
+      plan[id] = 0
+    elseif planned_record and planned_record.fresh then
       planned_record.fresh = false
     elseif get(id, 'kind') then
       return
     end
     created = true
-    local writes = { 'kind', kind, 'status', 'pending', 'created', NOW_S }
+    local prefix = id .. '|'
+    -- HEAD's order: kind, status, ..., created (14)
+    local head = { kind, 'pending', '', '', '', '', '', '', '', '', '', '', '', NOW_S, '', '' }
+    local writes = {}
     local parent, root = nil, false
     for j = 0, nfields - 1 do
       local name, value = ARGV[fields_at + 2 * j], ARGV[fields_at + 2 * j + 1]
-      writes[#writes + 1] = name
-      writes[#writes + 1] = value
+      local at = HEAD_AT[name]
+      if at then
+        head[at] = value
+      else
+        writes[#writes + 1] = prefix .. name
+        writes[#writes + 1] = value
+      end
       if name == 'parent' then parent = value end
       if name == 'root' then root = true end
     end
     local placed = place and place[id]
     if placed then
       parent = placed[1]
-      for _, v in ipairs({ 'parent', placed[1], 'pos', placed[2] }) do writes[#writes + 1] = v end
+      head[H_PARENT], head[H_POS] = placed[1], placed[2]
     end
     if nchildren > 0 then
-      writes[#writes + 1] = 'n'
-      writes[#writes + 1] = nchildren
-      for c = 0, nchildren - 1 do
-        writes[#writes + 1] = 'c' .. int_text(c)
-        writes[#writes + 1] = ARGV[children_at + c]
+      writes[#writes + 1] = prefix .. 'n'
+      writes[#writes + 1] = int_text(nchildren)
+      -- the children a thousand at a time (Lua's stack bounds `unpack`)
+      for from = 0, nchildren - 1, 1000 do
+        local chunk = {}
+        for c = from, math.min(from + 999, nchildren - 1) do
+          chunk[#chunk + 1] = prefix .. 'c' .. int_text(c)
+          chunk[#chunk + 1] = ARGV[children_at + c]
+        end
+        redis.call('HSET', G, unpack(chunk))
       end
     end
-    set(id, writes)
+    HEADS[id] = head
+    write_head(id, head, writes)
     if not parent then redis.call('HINCRBY', G, '#live', 1) end
     if root then
       local m = member(id)
@@ -1255,7 +1274,16 @@ OPS['continue'] = op_continue
 
 -- What the batch knows of a signature: its state in the store, updated by the sub-operations checked so far.
 local function planned(id)
-  if plan[id] == nil then
+  local described = plan[id]
+  if type(described) == 'number' then
+    -- a record the batch creates, its fields at ARGV[described] (see `plan_records`)
+    local nfields = tonumber(ARGV[described - 1])
+    local kind = ARGV[described - 2]
+    plan[id] = { kind = kind, status = 'pending', fresh = true,
+                 closed = field_of(described, nfields, 'closed') == '1',
+                 n = kind == 'swarm' and tonumber(ARGV[described + 2 * nfields]) or 0,
+                 max = tonumber(field_of(described, nfields, 'max_items') or 0) }
+  elseif described == nil or described == 0 then
     local kind, status, closed, n, max_items, token = get(id, 'kind', 'status', 'closed', 'n', 'max_items', 'token')
     if kind then
       plan[id] = { kind = kind, status = status, closed = closed == '1', n = tonumber(n or 0),
@@ -1289,19 +1317,18 @@ local function plan_records(i)
     for j = 1, #got do HEADS[ids[first + j - 1]] = parse_head(got[j]) end
   end
   local problem
-  local after = scan_records(i, function(id, kind, fields_at, nfields, _, nchildren)
-    local name = field_of(fields_at, nfields, 'task') or ''
+  local after = scan_records(i, function(id, kind, fields_at, nfields)
     local head = HEADS[id]
-    local existing_kind, existing_name = head and head[1] ~= '' and head[1], head and head[HEAD_SIZE]
+    local existing_kind = head and head[1] ~= '' and head[1]
     if existing_kind then
+      local name, existing_name = field_of(fields_at, nfields, 'task') or '', head[HEAD_SIZE]
       if not problem and (existing_kind ~= kind or existing_name ~= name) then
         problem = { 'mismatch', id, existing_kind .. ' ' .. existing_name, kind .. ' ' .. name }
       end
       planned(id)
-    elseif plan[id] == nil or plan[id] == false then
-      plan[id] = { kind = kind, status = 'pending', fresh = true, closed = field_of(fields_at, nfields, 'closed') == '1',
-                   n = kind == 'swarm' and nchildren or 0,
-                   max = tonumber(field_of(fields_at, nfields, 'max_items') or 0) }
+    elseif not plan[id] then
+      -- to be created: described by its index in ARGV until `planned` needs more (most records never do)
+      plan[id] = fields_at
     end
   end)
   return after, problem
