@@ -1189,7 +1189,7 @@ local function create_records(i, place)
       return
     end
     created = true
-    local prefix = id .. '|'
+    local prefix
     -- HEAD's order: kind, status, ..., created (14)
     local head = { kind, 'pending', '', '', '', '', '', '', '', '', '', '', '', NOW_S, '', '' }
     local writes = {}
@@ -1200,6 +1200,7 @@ local function create_records(i, place)
       if at then
         head[at] = value
       else
+        prefix = prefix or (id .. '|')
         writes[#writes + 1] = prefix .. name
         writes[#writes + 1] = value
       end
@@ -1212,6 +1213,7 @@ local function create_records(i, place)
       head[H_PARENT], head[H_POS] = placed[1], placed[2]
     end
     if nchildren > 0 then
+      prefix = prefix or (id .. '|')
       writes[#writes + 1] = prefix .. 'n'
       writes[#writes + 1] = int_text(nchildren)
       -- the children a thousand at a time (Lua's stack bounds `unpack`)
