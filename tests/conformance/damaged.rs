@@ -97,20 +97,33 @@ conformance!(local_backend: a_task_whose_success_callback_was_deleted_fails_and_
     assert!(calls_of(&t, "double").is_empty());
 });
 
-conformance!(local_backend: a_step_with_a_corrupt_field_fails_its_chain, |store: TestStore| async move {
-    let t = format!("{}-corrupt-step", store.prefix);
+/// Runs a chain of two steps, overwrites `field` of the second step's record with `value` while the first runs, and
+/// checks that the chain fails naming the second step, with `expected` in the message, and that the step never ran.
+async fn a_chain_fails_on_its_corrupt_step(store: &TestStore, tag: &str, field: &str, value: &str, expected: &str) {
     let client = store.client(register).await;
     let second = client.sign(add_one);
     let second_id = second.id().clone();
     let chain = client.chain(vec![Node::from(client.sign(held)), second.into()]);
-    let handle = client.run_no_wait(chain, json!({"tag": t, "n": 1})).await.unwrap();
-    entered(&t, 1).await;
-    corrupt_field(&client, &second_id, "kind", "bogus").await;
-    gate(&t).release.add_permits(1);
+    let handle = client.run_no_wait(chain, json!({"tag": tag, "n": 1})).await.unwrap();
+    entered(tag, 1).await;
+    corrupt_field(&client, &second_id, field, value).await;
+    gate(tag).release.add_permits(1);
 
     let report = finished(&client, handle.id()).await.error.unwrap();
     assert_eq!((report.error.kind, &report.signature_id), (ErrorKind::Damaged, &second_id));
-    assert!(report.error.message.contains("damaged (kind = bogus)"), "{}", report.error.message);
+    assert!(report.error.message.contains(expected), "{}", report.error.message);
+    assert!(calls_of(tag, "add-one").is_empty(), "the damaged step did not run");
+}
+
+conformance!(local_backend: a_step_with_a_corrupt_field_fails_its_chain, |store: TestStore| async move {
+    let t = format!("{}-corrupt-step", store.prefix);
+    a_chain_fails_on_its_corrupt_step(&store, &t, "kind", "bogus", "damaged (kind = bogus)").await;
+});
+
+// a stray write over the packed fields of the step (its head, `<id>|h`)
+conformance!(local_backend: a_step_whose_head_does_not_parse_fails_its_chain, |store: TestStore| async move {
+    let t = format!("{}-unreadable-step", store.prefix);
+    a_chain_fails_on_its_corrupt_step(&store, &t, "h", "garbage", "does not parse").await;
 });
 
 conformance!(local_backend: starting_a_stored_signature_with_corrupt_fields_is_an_error_at_once, |store: TestStore| async move {
@@ -126,22 +139,4 @@ conformance!(local_backend: starting_a_stored_signature_with_corrupt_fields_is_a
         assert!(error.to_string().contains("corrupt"), "{error}");
     }
     assert!(calls(&t).is_empty(), "nothing ran");
-});
-
-conformance!(local_backend: a_step_whose_head_does_not_parse_fails_its_chain, |store: TestStore| async move {
-    let t = format!("{}-unreadable-step", store.prefix);
-    let client = store.client(register).await;
-    let second = client.sign(add_one);
-    let second_id = second.id().clone();
-    let chain = client.chain(vec![Node::from(client.sign(held)), second.into()]);
-    let handle = client.run_no_wait(chain, json!({"tag": t, "n": 1})).await.unwrap();
-    entered(&t, 1).await;
-    // a stray write over the packed fields (the head) of the step
-    corrupt_field(&client, &second_id, "h", "garbage").await;
-    gate(&t).release.add_permits(1);
-
-    let report = finished(&client, handle.id()).await.error.unwrap();
-    assert_eq!((report.error.kind, &report.signature_id), (ErrorKind::Damaged, &second_id));
-    assert!(report.error.message.contains("does not parse"), "{}", report.error.message);
-    assert!(calls_of(&t, "add-one").is_empty(), "the damaged step did not run");
 });
