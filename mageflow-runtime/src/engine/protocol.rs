@@ -403,8 +403,9 @@ fn ids(nodes: &[Node]) -> String {
     nodes.iter().map(|node| node.id.as_str()).collect::<Vec<_>>().join(" ")
 }
 
-/// Turns a tree into records. `return_field` gives each task's return field. The root gets `parent` / `pos` only
-/// when `place` says so; children always point at their container.
+/// Turns a tree into records, each container before its children. `return_field` gives each task's return field. The
+/// root gets `parent` / `pos` only when `place` says so; a child takes its place from its container's list of
+/// children (the script places it: four arguments less per child).
 pub(crate) fn records(
     root: &Node,
     place: Option<(&SignatureId, u64)>,
@@ -467,8 +468,8 @@ fn push_records(
         fields,
         children: children.iter().map(|child| child.id.clone()).collect(),
     });
-    for (pos, child) in children.iter().enumerate() {
-        push_records(child, Some((&node.id, pos as u64)), return_field, out);
+    for child in children {
+        push_records(child, None, return_field, out);
     }
     for callback in node.on_success.iter().chain(&node.on_error) {
         push_records(callback, None, return_field, out);

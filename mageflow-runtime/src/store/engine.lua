@@ -1173,12 +1173,20 @@ local function make_room(i)
 end
 
 -- Creates the records at index i. Existing records are left as they are, so a re-sent creation changes nothing.
--- `place`, when given, puts records in a container: id -> {parent, position}. A record without a parent counts as
--- live in the group; a root flow enters the flow index. Returns the index after the records.
+-- `place`, when given, puts records in a container: id -> {parent, position}; a record listed as a child of a record
+-- before it takes its place there. A record without a parent counts as live in the group; a root flow enters the
+-- flow index. Returns the index after the records.
 local function create_records(i, place)
   local created = false
   make_room(i)
+  -- the container and position of the children of the records seen so far (even of one that exists already: a child
+  -- whose record was lost is created again in its place)
+  local container_of, position_of = {}, {}
   local after = scan_records(i, function(id, kind, fields_at, nfields, children_at, nchildren)
+    for c = 0, nchildren - 1 do
+      local child = ARGV[children_at + c]
+      container_of[child], position_of[child] = id, c
+    end
     -- a record the batch planned to create (see `plan_records`), unless an earlier sub-operation created it
     local planned_record = plan[id]
     if type(planned_record) == 'number' then
@@ -1211,6 +1219,9 @@ local function create_records(i, place)
     if placed then
       parent = placed[1]
       head[H_PARENT], head[H_POS] = placed[1], placed[2]
+    elseif container_of[id] then
+      parent = container_of[id]
+      head[H_PARENT], head[H_POS] = parent, int_text(position_of[id])
     end
     if nchildren > 0 then
       prefix = prefix or (id .. '|')
