@@ -623,6 +623,25 @@ fn protocol(detail: impl Into<String>) -> Error {
     Error::Store(StoreError::protocol(detail))
 }
 
+/// The elements of a reply that is an array (none otherwise), moved out.
+fn items(reply: Option<Reply>) -> Vec<Reply> {
+    match reply {
+        Some(Reply::Array(items)) => items,
+        _ => Vec::new(),
+    }
+}
+
+/// The texts among the elements of a reply that is an array, moved out.
+fn owned_texts(reply: Reply) -> Vec<String> {
+    items(Some(reply))
+        .into_iter()
+        .filter_map(|item| match item {
+            Reply::Text(text) => Some(text),
+            _ => None,
+        })
+        .collect()
+}
+
 fn texts(reply: Option<&Reply>) -> Vec<String> {
     reply
         .and_then(Reply::as_array)
@@ -643,38 +662,44 @@ impl Transition {
     }
 
     /// Decodes a reply of the script.
+    /// Decodes a transition's reply, moving its texts out of it (a `multi` of 50 outcomes carries hundreds).
     pub fn parse(reply: Reply) -> Result<Transition> {
-        let parts = reply.as_array().ok_or_else(|| protocol(format!("the transition script returned {reply:?}")))?;
-        let code = parts.first().and_then(Reply::as_text).ok_or_else(|| protocol("a transition without a code"))?;
-        let code = Code::parse(code).ok_or_else(|| protocol(format!("the transition script answered `{code}`")))?;
+        let mut parts = match reply {
+            Reply::Array(parts) => parts.into_iter(),
+            other => return Err(protocol(format!("the transition script returned {other:?}"))),
+        };
+        let code = match parts.next() {
+            Some(Reply::Text(code)) => code,
+            _ => return Err(protocol("a transition without a code")),
+        };
+        let code = Code::parse(&code).ok_or_else(|| protocol(format!("the transition script answered `{code}`")))?;
         let mut due = Vec::new();
-        for entry in parts.get(1).and_then(Reply::as_array).unwrap_or_default() {
-            let words = texts(Some(entry));
+        for entry in items(parts.next()) {
+            let mut words = owned_texts(entry);
             if words.len() < 7 {
                 return Err(protocol(format!("a dispatch entry with {} fields", words.len())));
             }
             let id = SignatureId::parse(&words[0]).ok_or_else(|| protocol(format!("bad id `{}`", words[0])))?;
-            due.push(Due {
-                id,
-                token: words[1].parse().map_err(|_| protocol(format!("bad token `{}`", words[1])))?,
-                task: words[2].clone(),
-                message: words[3].clone(),
-                route: words[4] == "1",
-                return_field: (!words[5].is_empty()).then(|| words[5].clone()),
-                trace: TraceContext::decode(&words[6]),
-                args: words[7..].to_vec(),
-            });
+            let token = words[1].parse().map_err(|_| protocol(format!("bad token `{}`", words[1])))?;
+            let args = words.split_off(7);
+            let trace = TraceContext::decode(&words[6]);
+            let return_field = (!words[5].is_empty()).then(|| std::mem::take(&mut words[5]));
+            let route = words[4] == "1";
+            let message = std::mem::take(&mut words[3]);
+            let task = std::mem::take(&mut words[2]);
+            due.push(Due { id, token, task, message, route, return_field, trace, args });
         }
         let mut interrupts = Vec::new();
-        for entry in parts.get(2).and_then(Reply::as_array).unwrap_or_default() {
-            let words = texts(Some(entry));
-            let Some(signature_id) = words.first().and_then(|id| SignatureId::parse(id)) else {
-                return Err(protocol(format!("bad interrupt entry {entry:?}")));
+        for entry in items(parts.next()) {
+            let mut words = owned_texts(entry).into_iter();
+            let Some(signature_id) = words.next().and_then(|id| SignatureId::parse(&id)) else {
+                return Err(protocol("an interrupt entry without a signature id"));
             };
-            let run_ref = words.get(1).filter(|r| !r.is_empty()).cloned();
+            let run_ref = words.next().filter(|r| !r.is_empty());
             interrupts.push(Interrupt { signature_id, run_ref });
         }
-        Ok(Transition { code, due, interrupts, extra: texts(parts.get(3)) })
+        let extra = parts.next().map(owned_texts).unwrap_or_default();
+        Ok(Transition { code, due, interrupts, extra })
     }
 
     /// How many tasks the transition made due.
@@ -694,20 +719,24 @@ impl Transition {
 
     /// Decodes the reply of `multi`: one transition, or the error it raised, per sub-operation.
     pub fn parse_multi(reply: Reply, expected: usize) -> Result<Vec<Result<Transition>>> {
-        let parts = reply.as_array().ok_or_else(|| protocol(format!("`multi` returned {reply:?}")))?;
-        let replies = parts.get(1).and_then(Reply::as_array).unwrap_or_default();
-        if parts.first().and_then(Reply::as_text) != Some("ok") || replies.len() != expected {
+        let mut parts = match reply {
+            Reply::Array(parts) => parts.into_iter(),
+            other => return Err(protocol(format!("`multi` returned {other:?}"))),
+        };
+        let ok = matches!(parts.next(), Some(Reply::Text(code)) if code == "ok");
+        let replies = items(parts.next());
+        if !ok || replies.len() != expected {
             return Err(protocol(format!("`multi` answered {} replies for {expected} calls", replies.len())));
         }
         Ok(replies
-            .iter()
+            .into_iter()
             .map(|reply| {
                 let parts = reply.as_array().unwrap_or_default();
                 if parts.first().and_then(Reply::as_text) == Some("error") {
                     let message = texts(parts.get(3)).join(" ");
                     return Err(Error::Store(StoreError::script(message)));
                 }
-                Transition::parse(reply.clone())
+                Transition::parse(reply)
             })
             .collect())
     }
