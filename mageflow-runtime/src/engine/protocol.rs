@@ -661,7 +661,6 @@ impl Transition {
         self.interrupts.extend(other.interrupts);
     }
 
-    /// Decodes a reply of the script.
     /// Decodes a transition's reply, moving its texts out of it (a `multi` of 50 outcomes carries hundreds).
     pub fn parse(reply: Reply) -> Result<Transition> {
         let mut parts = match reply {
