@@ -476,9 +476,12 @@ fn push_records(
     }
 }
 
-/// Appends records to the script's arguments: a count, then per record its id, kind, fields and children.
+/// Appends records to the script's arguments: a count and the number of arguments after it that the records take
+/// (so that the script finds their end without walking them), then per record its id, kind, fields and children.
 pub(crate) fn encode_records(records: &[Record], args: &mut Vec<String>) {
     args.push(records.len().to_string());
+    let span_at = args.len();
+    args.push(String::new());
     for record in records {
         args.push(record.id.to_string());
         args.push(record.kind.as_str().to_owned());
@@ -490,6 +493,7 @@ pub(crate) fn encode_records(records: &[Record], args: &mut Vec<String>) {
         args.push(record.children.len().to_string());
         args.extend(record.children.iter().map(ToString::to_string));
     }
+    args[span_at] = (args.len() - span_at - 1).to_string();
 }
 
 /// One part of an atomic batch (see the script's "batches").
@@ -566,7 +570,8 @@ pub(crate) fn encode_batch<'a>(
                 args.push(message.to_string());
             }
             Sub::Start(id, message) => {
-                args.extend(["run".into(), "0".into(), id.to_string(), message.to_string()]);
+                // no records: a count and a span of 0
+                args.extend(["run".into(), "0".into(), "0".into(), id.to_string(), message.to_string()]);
             }
             Sub::Add { swarm, close, items } => {
                 args.extend(["add".into(), swarm.to_string(), if *close { "1" } else { "0" }.into()]);
