@@ -7,15 +7,15 @@
 //! order of a run's own calls (a run's outcome is only sent after its begin returned) and every reply stay as they
 //! were; only the round trips are shared.
 //!
-//! Every key of a `multi` is in one slot: the groups of one shard all carry the shard's hash tag, and so do the
-//! pointers of ids whose group is in the shard (see `protocol::Keys`).
+//! Every key of a `multi` is in one slot: the groups of one shard all carry the shard's hash tag (see
+//! `protocol::Keys`). A `multi` declares no pointers: a call that finds its signature missing is made again alone.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 
-use super::protocol::{Header, Keys, MultiCall, Op, SHARDS, Transition, encode_multi, group_of, shard_of};
+use super::protocol::{Code, Header, Keys, MultiCall, Op, SHARDS, Transition, encode_multi, group_of, shard_of};
 use crate::error::{Error, Result};
 use crate::model::SignatureId;
 use crate::store::{Script, Store, StoreError};
@@ -176,16 +176,23 @@ impl Inner {
         Transition::parse(self.store.eval(Script::engine(), keys, args).await?)
     }
 
-    /// Several calls of one shard in one `multi`.
+    /// Several calls of one shard in one `multi`. A `multi` declares no pointers, so a call whose signature it finds
+    /// missing is made again alone, which follows the signature's pointer if it has one (a missing signature changes
+    /// nothing: the second call sees what the first saw).
     async fn multi(&self, batch: &[Pending]) -> Result<Vec<Result<Transition>>> {
         let calls: Vec<MultiCall> =
             batch.iter().map(|call| MultiCall { op: call.op, group: group_of(&call.id), args: &call.args }).collect();
-        let ids: Vec<&SignatureId> = batch.iter().map(|call| &call.id).collect();
-        let (keys, op_args) = encode_multi(&self.keys, &calls, &ids);
+        let (keys, op_args) = encode_multi(&self.keys, &calls);
         let mut args = self.header.args(Op::Multi, calls[0].group, batch[0].lease);
         args.extend(op_args);
         let reply = self.store.eval(Script::engine(), keys, args).await?;
-        Transition::parse_multi(reply, batch.len())
+        let mut results = Transition::parse_multi(reply, batch.len())?;
+        for (call, result) in batch.iter().zip(results.iter_mut()) {
+            if matches!(result, Ok(transition) if transition.code == Code::Missing) {
+                *result = self.single(call.op, &call.id, &call.args, call.lease).await;
+            }
+        }
+        Ok(results)
     }
 }
 
@@ -197,7 +204,6 @@ mod tests {
     use tokio::sync::{Notify, Semaphore};
 
     use super::*;
-    use crate::engine::Code;
     use crate::store::{KeyInfo, MemoryStore, Notified, Reply};
 
     /// The memory store behind a gate: each call counts itself, says it arrived, and waits for a permit.
@@ -268,5 +274,49 @@ mod tests {
         assert_eq!(next.unwrap().code, Code::Missing);
         assert_eq!(gated.calls.load(Ordering::SeqCst), 3);
         assert!(!batcher.inner.queues[shard].lock().unwrap().busy);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batched_call_whose_signature_lives_elsewhere_is_made_again_alone_and_follows_its_pointer() {
+        let gated = Arc::new(Gated {
+            store: MemoryStore::new(),
+            permits: Semaphore::new(0),
+            arrived: Notify::new(),
+            calls: AtomicUsize::new(0),
+        });
+        let keys = Keys::new("moved".into());
+        let header = Header::new(&keys, (60, 60), 60);
+        // a task stored in the group `elsewhere`, not the one its id names, with its pointer to it
+        let id = SignatureId::generate();
+        let lease = Duration::from_secs(1);
+        let mut create = header.args(Op::Batch, "elsewhere", lease);
+        create.extend(["1", "create", "1", "6", id.as_str(), "task", "1", "task", "noop", "0", ""].map(String::from));
+        gated.store.eval(Script::engine(), keys.of_group("elsewhere"), create).await.unwrap();
+        let mut point = header.args(Op::Point, "elsewhere", lease);
+        point.push("60".into());
+        gated.store.eval(Script::engine(), vec![keys.pointer(&id)], point).await.unwrap();
+
+        let batcher = Arc::new(Batcher::new(gated.clone(), keys, header));
+        let begin = |batcher: Arc<Batcher>, id: SignatureId| async move {
+            let args = vec![id.to_string(), "1".into(), "1".into(), String::new(), "0".into()];
+            batcher.call(Op::Begin, &id, args, lease).await
+        };
+        // one call leads and waits at the gate; two queue behind it and go out together, as one `multi`
+        let lead = tokio::spawn(begin(batcher.clone(), id.clone()));
+        tokio::time::timeout(WAIT, gated.arrived.notified()).await.expect("the first call reaches the store");
+        let queued =
+            [tokio::spawn(begin(batcher.clone(), id.clone())), tokio::spawn(begin(batcher.clone(), id.clone()))];
+        let shard = shard_of(group_of(&id));
+        while batcher.inner.queues[shard].lock().unwrap().pending.len() < 2 {
+            tokio::task::yield_now().await;
+        }
+        gated.permits.add_permits(4);
+
+        for call in [lead].into_iter().chain(queued) {
+            let transition = tokio::time::timeout(WAIT, call).await.expect("the call returns").unwrap().unwrap();
+            assert_eq!(transition.code, Code::Moved);
+            assert_eq!(transition.extra, ["elsewhere"]);
+        }
+        assert_eq!(gated.calls.load(Ordering::SeqCst), 4, "the lead, one multi, and each queued call again alone");
     }
 }

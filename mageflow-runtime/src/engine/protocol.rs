@@ -753,9 +753,11 @@ pub(crate) struct MultiCall<'a> {
     pub args: &'a [String],
 }
 
-/// The keys and arguments of a `multi` call on one shard: KEYS are the first group's hash, the shard's keys, the
-/// pointers of `ids`, then the other groups' hashes; each sub-operation names its group's hash by its index in KEYS.
-pub(crate) fn encode_multi(keys: &Keys, calls: &[MultiCall], ids: &[&SignatureId]) -> (Vec<String>, Vec<String>) {
+/// The keys and arguments of a `multi` call on one shard: KEYS are the first group's hash, the shard's keys, then the
+/// other groups' hashes; each sub-operation names its group's hash by its index in KEYS. No pointer is declared (a
+/// signature stored away from the group its id names is rare): a sub-operation that finds its signature missing is
+/// made again alone, with its pointer.
+pub(crate) fn encode_multi(keys: &Keys, calls: &[MultiCall]) -> (Vec<String>, Vec<String>) {
     let mut groups: Vec<&str> = Vec::new();
     for call in calls {
         if !groups.contains(&call.group) {
@@ -763,10 +765,6 @@ pub(crate) fn encode_multi(keys: &Keys, calls: &[MultiCall], ids: &[&SignatureId
         }
     }
     let mut declared = keys.of_group(groups[0]);
-    let mut pointers: Vec<String> = ids.iter().map(|id| keys.pointer(id)).collect();
-    pointers.sort();
-    pointers.dedup();
-    declared.extend(pointers);
     let first_other = declared.len();
     declared.extend(groups[1..].iter().map(|group| keys.group(group)));
     let mut args = Vec::with_capacity(1 + calls.iter().map(|call| 4 + call.args.len()).sum::<usize>());

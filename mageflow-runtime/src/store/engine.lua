@@ -166,8 +166,8 @@ local function bind_group()
 end
 
 -- The pointer key of signature `id` among the call's keys, if the caller declared one. Looked up only for a
--- signature the group lacks: a `multi` declares a pointer per run, and matching them all on every call cost
--- redis-server about 4,800 instructions each.
+-- signature the group lacks. A `multi` declares none: the caller makes a sub-operation that answers `missing`
+-- again alone, with its pointer.
 local function pointer_of(id)
   local tail = ':ptr:' .. id
   for i = 6, #KEYS do
@@ -1581,10 +1581,10 @@ local MULTI_OPS = { begin = op_begin, succeed = op_succeed_fail, fail = op_succe
 
 local function op_multi()
   -- A count, then per sub-operation: the index in KEYS of its group's hash, the group, the operation, its argument
-  -- count and its arguments. KEYS: the first group's hash, the shard's keys, pointers, then the other groups'
-  -- hashes, all of one shard. Runs each sub-operation as if it were called alone (each is its own transition: one
-  -- failing leaves the others as they are) and replies {'ok', {reply of each}}; a sub-operation that raised an error
-  -- replies {'error', {}, {}, {message}}.
+  -- count and its arguments. KEYS: the first group's hash, the shard's keys, then the other groups' hashes, all of
+  -- one shard (no pointers: see `pointer_of`). Runs each sub-operation as if it were called alone (each is its own
+  -- transition: one failing leaves the others as they are) and replies {'ok', {reply of each}}; a sub-operation that
+  -- raised an error replies {'error', {}, {}, {message}}.
   local count = tonumber(ARGV[A])
   local i = A + 1
   local replies = {}
