@@ -319,4 +319,69 @@ mod tests {
         }
         assert_eq!(gated.calls.load(Ordering::SeqCst), 4, "the lead, one multi, and each queued call again alone");
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_runs_a_multi_begins_hold_leases_and_the_mark_that_made_the_set_a_skiplist_is_gone() {
+        let gated = Arc::new(Gated {
+            store: MemoryStore::new(),
+            permits: Semaphore::new(0),
+            arrived: Notify::new(),
+            calls: AtomicUsize::new(0),
+        });
+        let keys = Keys::new("marked".into());
+        let header = Header::new(&keys, (60, 60), 60);
+        let lease = Duration::from_secs(60);
+        // three tasks of one shard, each stored in the group its id names
+        let first = SignatureId::generate();
+        let shard = shard_of(group_of(&first));
+        let mut ids = vec![first];
+        while ids.len() < 3 {
+            let id = SignatureId::generate();
+            if shard_of(group_of(&id)) == shard {
+                ids.push(id);
+            }
+        }
+        for id in &ids {
+            let mut create = header.args(Op::Batch, group_of(id), lease);
+            create
+                .extend(["1", "create", "1", "6", id.as_str(), "task", "1", "task", "noop", "0", ""].map(String::from));
+            gated.store.eval(Script::engine(), keys.of_group(group_of(id)), create).await.unwrap();
+        }
+
+        let batcher = Arc::new(Batcher::new(gated.clone(), keys.clone(), header));
+        // a stored task that was never dispatched has no token: a begin with none runs it
+        let begin = |batcher: Arc<Batcher>, id: SignatureId| async move {
+            let args = vec![id.to_string(), String::new(), "1".into(), String::new(), "0".into()];
+            batcher.call(Op::Begin, &id, args, lease).await
+        };
+        let lead = tokio::spawn(begin(batcher.clone(), ids[0].clone()));
+        tokio::time::timeout(WAIT, gated.arrived.notified()).await.expect("the first call reaches the store");
+        let queued = [
+            tokio::spawn(begin(batcher.clone(), ids[1].clone())),
+            tokio::spawn(begin(batcher.clone(), ids[2].clone())),
+        ];
+        while batcher.inner.queues[shard].lock().unwrap().pending.len() < 2 {
+            tokio::task::yield_now().await;
+        }
+        gated.permits.add_permits(2);
+        for call in [lead].into_iter().chain(queued) {
+            let transition = tokio::time::timeout(WAIT, call).await.expect("the call returns").unwrap().unwrap();
+            assert_eq!(transition.code, Code::Run);
+        }
+        assert_eq!(gated.calls.load(Ordering::SeqCst), 2, "the lead, then one multi");
+
+        let leases = keys.of_group(group_of(&ids[0]))[2].clone();
+        let members = Script::new("return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '+inf')");
+        let Reply::Array(members) = gated.store.eval(&members, vec![leases], vec![]).await.unwrap() else {
+            panic!("ZRANGEBYSCORE answers a list");
+        };
+        let mut members: Vec<String> = members
+            .into_iter()
+            .map(|member| if let Reply::Text(text) = member { text } else { panic!("{member:?}") })
+            .collect();
+        members.sort();
+        let mut expected: Vec<String> = ids.iter().map(|id| format!("{}|{id}", group_of(id))).collect();
+        expected.sort();
+        assert_eq!(members, expected, "each run holds a lease, and nothing else is in the set");
+    }
 }

@@ -159,6 +159,27 @@ local IN_MULTI = false
 -- renewed only then.
 local OUTBOXED = false
 
+-- Redis keeps a sorted set of up to zset-max-listpack-entries members (128 by default) as a flat list that ZADD and
+-- ZREM search from its start: with 50 runs of a swarm under way, searching the leases cost each of its tasks about
+-- 15,000 redis-server instructions. A member longer than zset-max-listpack-value (64 bytes by default) makes a set
+-- a skiplist at once, and it stays one until it is emptied. So under load (in a `multi`) the first run to enter the
+-- leases, and the first dispatch to enter the outbox, enter with this mark, which the `multi` removes before it
+-- returns: nothing else ever sees it. A set that holds a few entries at a time (a chain's) stays a listpack.
+local SKIPLIST_MARK = '#skiplist: a member longer than zset-max-listpack-value makes a sorted set a skiplist (engine.lua)'
+-- The sets this `multi` marked, by key.
+local MARKED = {}
+
+-- Adds `member` to the sorted set `key` with `score`; in a `multi`, with SKIPLIST_MARK when the set has not got it
+-- yet.
+local function zadd(key, score, id_member)
+  if IN_MULTI and not MARKED[key] then
+    MARKED[key] = true
+    redis.call('ZADD', key, score, id_member, '+inf', SKIPLIST_MARK)
+  else
+    redis.call('ZADD', key, score, id_member)
+  end
+end
+
 -- Binds the keys of a call on a group (see the top) and starts its reply afresh.
 local function bind_group()
   G, OUTBOX, LEASES, FLOWS, INDEX = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -529,7 +550,7 @@ local function op_begin()
   head[H_STATUS], head[H_ATTEMPT], head[H_LEASE] = 'active', int_text(attempt) or tostring(attempt), expiry
   if status ~= 'active' then head[H_PREV] = status end
   write_head(id, head, (ref and ref ~= '') and { id .. '|ref', ref } or {})
-  redis.call('ZADD', LEASES, expiry, member(id))
+  zadd(LEASES, expiry, member(id))
   if root and status ~= 'active' then index(id, 'active') end
   local journal = journaled == '1' and attempt > 1 and get(id, 'jrn')
   if journal then
@@ -635,9 +656,9 @@ local function send(id, head, msg, route, rf, args, parent, writes, parent_field
     depth = depth + 1
   end
   if claim then
-    redis.call('ZADD', LEASES, EXPIRY_MS, member(id))
+    zadd(LEASES, EXPIRY_MS, member(id))
   else
-    redis.call('ZADD', OUTBOX, NOW_MS_TEXT, member(id))
+    zadd(OUTBOX, NOW_MS_TEXT, member(id))
     OUTBOXED = true
   end
   dispatches[#dispatches + 1] = entry
@@ -1612,6 +1633,8 @@ local function op_multi()
     i = i + 4 + nargs
   end
   IN_MULTI = false
+  for key in pairs(MARKED) do redis.call('ZREM', key, SKIPLIST_MARK) end
+  MARKED = {}
   if OUTBOXED then redis.call('PEXPIRE', OUTBOX, OUTBOX_TTL_MS) end
   return { 'ok', replies }
 end
@@ -1633,5 +1656,7 @@ local function mageflow_main(keys, argv)
     if next(SWARM_KNOWN) then SWARM_KNOWN = {} end
     if next(HEADS) then HEADS = {} end
   end
+  -- (left over only by a `multi` that raised an error outside its sub-operations)
+  if next(MARKED) then MARKED = {} end
   return run()
 end
