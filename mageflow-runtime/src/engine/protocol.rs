@@ -623,28 +623,27 @@ pub(crate) struct Transition {
     pub interrupts: Vec<Interrupt>,
     pub extra: Vec<String>,
 }
-
 fn protocol(detail: impl Into<String>) -> Error {
     Error::Store(StoreError::protocol(detail))
 }
 
-/// The elements of a reply that is an array (none otherwise), moved out.
-fn items(reply: Option<Reply>) -> Vec<Reply> {
-    match reply {
-        Some(Reply::Array(items)) => items,
-        _ => Vec::new(),
-    }
+/// A count in a flat reply (an integer; a text of one is taken too).
+fn count(reply: Option<Reply>, what: &str) -> Result<usize> {
+    let n = match reply {
+        Some(Reply::Int(n)) => usize::try_from(n).ok(),
+        Some(Reply::Text(text)) => text.parse().ok(),
+        _ => None,
+    };
+    n.ok_or_else(|| protocol(format!("a transition's reply lacks the number of its {what}")))
 }
 
-/// The texts among the elements of a reply that is an array, moved out.
-fn owned_texts(reply: Reply) -> Vec<String> {
-    items(Some(reply))
-        .into_iter()
-        .filter_map(|item| match item {
-            Reply::Text(text) => Some(text),
-            _ => None,
-        })
-        .collect()
+/// An element of a flat reply as text (a number as its digits, nil as empty).
+fn text_of(reply: Reply) -> String {
+    match reply {
+        Reply::Text(text) => text,
+        Reply::Int(n) => n.to_string(),
+        _ => String::new(),
+    }
 }
 
 fn texts(reply: Option<&Reply>) -> Vec<String> {
@@ -666,20 +665,26 @@ impl Transition {
         self.interrupts.extend(other.interrupts);
     }
 
-    /// Decodes a transition's reply, moving its texts out of it (a `multi` of 50 outcomes carries hundreds).
+    /// Decodes a transition's reply (flat: the code, the dispatch count, each dispatch as its length and fields, the
+    /// interrupt count, each interrupt's id and run reference, then extra), moving its texts out of it (a `multi` of
+    /// 50 outcomes carries hundreds).
     pub fn parse(reply: Reply) -> Result<Transition> {
-        let mut parts = match reply {
-            Reply::Array(parts) => parts.into_iter(),
-            other => return Err(protocol(format!("the transition script returned {other:?}"))),
-        };
+        match reply {
+            Reply::Array(parts) => Transition::parse_flat(&mut parts.into_iter()),
+            other => Err(protocol(format!("the transition script returned {other:?}"))),
+        }
+    }
+
+    fn parse_flat(parts: &mut impl Iterator<Item = Reply>) -> Result<Transition> {
         let code = match parts.next() {
             Some(Reply::Text(code)) => code,
             _ => return Err(protocol("a transition without a code")),
         };
         let code = Code::parse(&code).ok_or_else(|| protocol(format!("the transition script answered `{code}`")))?;
         let mut due = Vec::new();
-        for entry in items(parts.next()) {
-            let mut words = owned_texts(entry);
+        for _ in 0..count(parts.next(), "dispatches")? {
+            let length = count(parts.next(), "fields of a dispatch")?;
+            let mut words: Vec<String> = parts.by_ref().take(length).map(text_of).collect();
             if words.len() < 7 {
                 return Err(protocol(format!("a dispatch entry with {} fields", words.len())));
             }
@@ -694,15 +699,14 @@ impl Transition {
             due.push(Due { id, token, task, message, route, return_field, trace, args });
         }
         let mut interrupts = Vec::new();
-        for entry in items(parts.next()) {
-            let mut words = owned_texts(entry).into_iter();
-            let Some(signature_id) = words.next().and_then(|id| SignatureId::parse(&id)) else {
+        for _ in 0..count(parts.next(), "interrupts")? {
+            let Some(signature_id) = parts.next().map(text_of).and_then(|id| SignatureId::parse(&id)) else {
                 return Err(protocol("an interrupt entry without a signature id"));
             };
-            let run_ref = words.next().filter(|r| !r.is_empty());
+            let run_ref = parts.next().map(text_of).filter(|r| !r.is_empty());
             interrupts.push(Interrupt { signature_id, run_ref });
         }
-        let extra = parts.next().map(owned_texts).unwrap_or_default();
+        let extra = parts.map(text_of).collect();
         Ok(Transition { code, due, interrupts, extra })
     }
 
@@ -721,28 +725,30 @@ impl Transition {
         Some((id, self.extra.get(1)?.parse().ok()?))
     }
 
-    /// Decodes the reply of `multi`: one transition, or the error it raised, per sub-operation.
+    /// Decodes the reply of `multi`: one transition, or the error it raised, per sub-operation (flat: `ok`, the
+    /// count, then each sub-operation's reply as its length and elements).
     pub fn parse_multi(reply: Reply, expected: usize) -> Result<Vec<Result<Transition>>> {
         let mut parts = match reply {
             Reply::Array(parts) => parts.into_iter(),
             other => return Err(protocol(format!("`multi` returned {other:?}"))),
         };
         let ok = matches!(parts.next(), Some(Reply::Text(code)) if code == "ok");
-        let replies = items(parts.next());
-        if !ok || replies.len() != expected {
-            return Err(protocol(format!("`multi` answered {} replies for {expected} calls", replies.len())));
+        let answered = count(parts.next(), "`multi` replies")?;
+        if !ok || answered != expected {
+            return Err(protocol(format!("`multi` answered {answered} replies for {expected} calls")));
         }
-        Ok(replies
-            .into_iter()
-            .map(|reply| {
-                let parts = reply.as_array().unwrap_or_default();
-                if parts.first().and_then(Reply::as_text) == Some("error") {
-                    let message = texts(parts.get(3)).join(" ");
-                    return Err(Error::Store(StoreError::script(message)));
-                }
-                Transition::parse(reply)
-            })
-            .collect())
+        let mut results = Vec::with_capacity(expected);
+        for _ in 0..expected {
+            let length = count(parts.next(), "elements of a `multi` reply")?;
+            let mut reply = parts.by_ref().take(length).peekable();
+            if matches!(reply.peek(), Some(Reply::Text(code)) if code == "error") {
+                let message = reply.skip(3).map(text_of).collect::<Vec<_>>().join(" ");
+                results.push(Err(Error::Store(StoreError::script(message))));
+            } else {
+                results.push(Transition::parse_flat(&mut reply));
+            }
+        }
+        Ok(results)
     }
 }
 
@@ -911,26 +917,22 @@ mod tests {
     #[test]
     fn replies_decode_into_typed_transitions() {
         let text = |t: &str| Reply::Text(t.to_owned());
-        let reply = Reply::Array(vec![
-            text("run"),
-            Reply::Array(vec![Reply::Array(
-                [
-                    "abc",
-                    "3",
-                    "send-email",
-                    "{\"n\":1}",
-                    "1",
-                    "order",
-                    "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-                    "{\"template\":\"x\"}",
-                ]
-                .map(text)
-                .to_vec(),
-            )]),
-            Reply::Array(vec![Reply::Array(vec![text("def"), text("run-7")])]),
-            Reply::Array(vec![text("2")]),
-        ]);
-        let transition = Transition::parse(reply).unwrap();
+        let mut parts = vec![text("run"), Reply::Int(1), Reply::Int(8)];
+        parts.extend(
+            [
+                "abc",
+                "3",
+                "send-email",
+                "{\"n\":1}",
+                "1",
+                "order",
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+                "{\"template\":\"x\"}",
+            ]
+            .map(text),
+        );
+        parts.extend([Reply::Int(1), text("def"), text("run-7"), text("2")]);
+        let transition = Transition::parse(Reply::Array(parts)).unwrap();
         assert_eq!(transition.code, Code::Run);
         let due = &transition.due[0];
         assert_eq!((due.id.as_str(), due.token, due.task.as_str(), due.route), ("abc", 3, "send-email", true));
@@ -941,11 +943,37 @@ mod tests {
     }
 
     #[test]
+    fn a_multi_reply_decodes_into_one_transition_or_error_per_call() {
+        let text = |t: &str| Reply::Text(t.to_owned());
+        let reply = Reply::Array(vec![
+            text("ok"),
+            Reply::Int(2),
+            Reply::Int(5),
+            text("stale"),
+            Reply::Int(0),
+            Reply::Int(0),
+            text("done"),
+            text("x"),
+            Reply::Int(4),
+            text("error"),
+            Reply::Int(0),
+            Reply::Int(0),
+            text("boom"),
+        ]);
+        let results = Transition::parse_multi(reply, 2).unwrap();
+        let first = results[0].as_ref().unwrap();
+        assert_eq!((first.code, first.extra.as_slice()), (Code::Stale, ["done".to_owned(), "x".to_owned()].as_slice()));
+        assert!(results[1].as_ref().unwrap_err().to_string().contains("boom"));
+    }
+
+    #[test]
     fn unknown_codes_and_short_entries_are_protocol_errors() {
         let text = |t: &str| Reply::Text(t.to_owned());
         let unknown = Transition::parse(Reply::Array(vec![text("maybe")])).unwrap_err();
         assert!(unknown.to_string().contains("`maybe`"), "{unknown}");
-        let short = Reply::Array(vec![text("ok"), Reply::Array(vec![Reply::Array(vec![text("abc")])])]);
+        let short = Reply::Array(vec![text("ok"), Reply::Int(1), Reply::Int(1), text("abc"), Reply::Int(0)]);
         assert!(Transition::parse(short).unwrap_err().to_string().contains("1 fields"));
+        let uncounted = Reply::Array(vec![text("ok"), text("abc")]);
+        assert!(Transition::parse(uncounted).unwrap_err().to_string().contains("number of its dispatches"));
     }
 }

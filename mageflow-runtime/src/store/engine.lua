@@ -53,12 +53,14 @@
 -- report of the lost execution is stale; the lost attempt counts (base), and the worker fails a run whose attempts
 -- are used up with the kind `lost`.
 --
--- Every transition returns {code, dispatches, interrupts, extra}: dispatches are tasks to hand to the backend, each
--- {id, token, task, msg, route, rf, tp, args...} with the run's trace context (empty when none) and the bound
--- arguments of the task and of each of its ancestors, nearest first; interrupts are running tasks to abort, each
--- {id, ref} with the backend's reference of the run (the field `ref`, recorded when the run began); extra is
--- operation-specific. A by-id operation on a signature that its group lacks but whose pointer names another group
--- answers `moved` with that group in extra.
+-- Every transition returns one flat list: its code, the number of dispatches, each dispatch as its length followed
+-- by {id, token, task, msg, route, rf, tp, args...}, the number of interrupts, each interrupt as {id, ref}, then
+-- extra. Dispatches are tasks to hand to the backend, with the run's trace context (empty when none) and the bound
+-- arguments of the task and of each of its ancestors, nearest first; interrupts are running tasks to abort, with the
+-- backend's reference of the run (the field `ref`, recorded when the run began); extra is operation-specific. The
+-- list is flat because Redis converts every table of a reply with about 3,500 instructions of lookups (for `err`,
+-- `ok` and its other special fields) before its elements. A by-id operation on a signature that its group lacks
+-- but whose pointer names another group answers `moved` with that group in extra.
 
 -- Per-call state, set by `main` from its keys and arguments before an operation runs. The functions below are
 -- built once (when Redis loads the library, or once per EVAL) and read these upvalues.
@@ -149,7 +151,9 @@ OPS['point'] = op_point
 -- ---- a group's signatures --------------------------------------------------------------------------------------
 
 local G, OUTBOX, LEASES, FLOWS, INDEX
-local dispatches, interrupts
+-- The reply being built (see the top): its code (set by `result`), the number of dispatches, the dispatches; and
+-- the interrupts, as id, ref pairs, which `result` appends.
+local REPLY, interrupts
 -- A run's outcome (in `succeed` / `fail`) may begin the first task it dispatches at once, for a worker that runs it
 -- in its own process (the local backend): CLAIM says it may, CLAIMED is {id, attempt} once it did.
 local CLAIM, CLAIMED
@@ -183,7 +187,7 @@ end
 -- Binds the keys of a call on a group (see the top) and starts its reply afresh.
 local function bind_group()
   G, OUTBOX, LEASES, FLOWS, INDEX = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-  dispatches, interrupts = {}, {}
+  REPLY, interrupts = { '', 0 }, {}
 end
 
 -- The pointer key of signature `id` among the call's keys, if the caller declared one. Looked up only for a
@@ -199,7 +203,16 @@ end
 
 local function result(code, extra)
   if OUTBOXED and not IN_MULTI then redis.call('PEXPIRE', OUTBOX, OUTBOX_TTL_MS) end
-  return { code, dispatches, interrupts, extra or {} }
+  local reply, n = REPLY, #REPLY
+  reply[1] = code
+  reply[n + 1] = #interrupts / 2
+  n = n + 1
+  for j = 1, #interrupts do reply[n + j] = interrupts[j] end
+  n = n + #interrupts
+  if extra then
+    for j = 1, #extra do reply[n + j] = extra[j] end
+  end
+  return reply
 end
 
 -- A record's small fields are packed into one hash field, its head `<id>|h`: the HEAD fields in this order, separated
@@ -459,18 +472,25 @@ local function runnable(s) return s == 'pending' or s == 'active' end
 local function stopped(s) return s == 'suspended' or s == 'interrupted' end
 local function finished(s) return s == 'done' or s == 'failed' or s == 'canceled' end
 
+-- The other group that the pointer of a signature this group lacks names, if the caller declared it.
+local function moved_to(id)
+  local pointer = pointer_of(id)
+  local group = pointer and redis.call('GET', pointer)
+  if group and group ~= GROUP then return group end
+end
+
 -- The answer to a by-id operation on a signature this group lacks: `moved` to the group its pointer names, or
 -- `missing`.
 local function absent(id)
-  local pointer = pointer_of(id)
-  local group = pointer and redis.call('GET', pointer)
-  if group and group ~= GROUP then return { 'moved', {}, {}, { group } } end
+  local group = moved_to(id)
+  if group then return result('moved', { group }) end
   return result('missing')
 end
 
 -- A running task to abort: its id and the backend's reference of its run (empty when unknown).
 local function interrupt(id)
-  interrupts[#interrupts + 1] = { id, redis.call('HGET', G, id .. '|ref') or '' }
+  local n = #interrupts
+  interrupts[n + 1], interrupts[n + 2] = id, redis.call('HGET', G, id .. '|ref') or ''
 end
 
 -- An empty list that is only read (never added to).
@@ -642,26 +662,41 @@ local function send(id, head, msg, route, rf, args, parent, writes, parent_field
     CLAIM, CLAIMED = false, { id, '1' }
   end
   write_head(id, head, writes)
-  local entry = { id, token, head[H_TASK], msg or 'null', route or '0', rf or '', trace }
-  if args then entry[#entry + 1] = args end
+  -- the dispatch, straight into the reply: its length (at `at`), then its fields
+  local reply = REPLY
+  local at = #reply + 1
+  reply[at + 1], reply[at + 2], reply[at + 3], reply[at + 4] = id, token, head[H_TASK], msg or 'null'
+  reply[at + 5], reply[at + 6], reply[at + 7] = route or '0', rf or '', trace
+  local n = at + 7
+  if args then
+    n = n + 1
+    reply[n] = args
+  end
   local depth = 0
   if parent_fields then
-    if parent_fields[1] then entry[#entry + 1] = parent_fields[1] end
+    if parent_fields[1] then
+      n = n + 1
+      reply[n] = parent_fields[1]
+    end
     parent, depth = parent_fields[2], 1
   end
   while parent and parent ~= '' and depth < 100 do
     local parent_args, grandparent = get(parent, 'args', 'parent')
-    if parent_args then entry[#entry + 1] = parent_args end
+    if parent_args then
+      n = n + 1
+      reply[n] = parent_args
+    end
     parent = grandparent
     depth = depth + 1
   end
+  reply[at] = n - at
+  reply[2] = reply[2] + 1
   if claim then
     zadd(LEASES, EXPIRY_MS, member(id))
   else
     zadd(OUTBOX, NOW_MS_TEXT, member(id))
     OUTBOXED = true
   end
-  dispatches[#dispatches + 1] = entry
 end
 
 -- Dispatches a stored task again with the message and the trace context it keeps (resume, recovery).
@@ -1111,8 +1146,9 @@ local function op_read()
   -- end is published.
   local id, whole, watch = ARGV[A], ARGV[A + 1] == '1', ARGV[A + 2] == '1'
   if not get(id, 'kind') then
-    local moved = absent(id)
-    return { moved[1], moved[4] }
+    local group = moved_to(id)
+    if group then return { 'moved', { group } } end
+    return { 'missing' }
   end
   if watch and not finished(get(id, 'status')) then incr(id, 'w', 1) end
   local records = {}
@@ -1358,9 +1394,8 @@ end
 
 -- The refusal for a signature this group lacks: `moved` (to the group its pointer names) or `missing`.
 local function lacking(id)
-  local pointer = pointer_of(id)
-  local group = pointer and redis.call('GET', pointer)
-  if group and group ~= GROUP then return { 'moved', id, group } end
+  local group = moved_to(id)
+  if group then return { 'moved', id, group } end
   return { 'missing', id }
 end
 
@@ -1604,18 +1639,19 @@ local function op_multi()
   -- A count, then per sub-operation: the index in KEYS of its group's hash, the group, the operation, its argument
   -- count and its arguments. KEYS: the first group's hash, the shard's keys, then the other groups' hashes, all of
   -- one shard (no pointers: see `pointer_of`). Runs each sub-operation as if it were called alone (each is its own
-  -- transition: one failing leaves the others as they are) and replies {'ok', {reply of each}}; a sub-operation that
-  -- raised an error replies {'error', {}, {}, {message}}.
+  -- transition: one failing leaves the others as they are) and replies, flat as a transition's: 'ok', the count,
+  -- then each sub-operation's reply as its length followed by its elements; a sub-operation that raised an error
+  -- replies {'error', 0, 0, message}.
   local count = tonumber(ARGV[A])
   local i = A + 1
-  local replies = {}
+  local replies, m = { 'ok', count }, 2
   IN_MULTI = true
   for n = 1, count do
     local key_at, nargs = tonumber(ARGV[i]), tonumber(ARGV[i + 3])
     -- what was read of one group says nothing of another (an id may be missing from one and stored in the other)
     if KEYS[key_at] ~= G then SWARM_KNOWN, HEADS = {}, {} end
     G, GROUP, OP, A = KEYS[key_at], ARGV[i + 1], ARGV[i + 2], i + 4
-    dispatches, interrupts, plan, CLAIM, CLAIMED, TRACE = {}, {}, {}, false, nil, ''
+    REPLY, interrupts, plan, CLAIM, CLAIMED, TRACE = { '', 0 }, {}, {}, false, nil, ''
     local run = MULTI_OPS[OP]
     local ok, reply
     if run then
@@ -1627,16 +1663,19 @@ local function op_multi()
       -- what the failed sub-operation read may not be what it left
       SWARM_KNOWN, HEADS = {}, {}
       if type(reply) == 'table' then reply = reply.err end
-      reply = { 'error', {}, {}, { tostring(reply) } }
+      reply = { 'error', 0, 0, tostring(reply) }
     end
-    replies[n] = reply
+    local length = #reply
+    replies[m + 1] = length
+    for j = 1, length do replies[m + 1 + j] = reply[j] end
+    m = m + 1 + length
     i = i + 4 + nargs
   end
   IN_MULTI = false
   for key in pairs(MARKED) do redis.call('ZREM', key, SKIPLIST_MARK) end
   MARKED = {}
   if OUTBOXED then redis.call('PEXPIRE', OUTBOX, OUTBOX_TTL_MS) end
-  return { 'ok', replies }
+  return replies
 end
 OPS['multi'] = op_multi
 
