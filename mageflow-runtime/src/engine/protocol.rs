@@ -352,38 +352,27 @@ impl Keys {
 /// texts ready for the script to write (see `engine.lua`, ARGV[3..7]).
 #[derive(Clone, Debug)]
 pub(crate) struct Header {
-    prefix: String,
-    active_ttl: String,
-    done_ttl: String,
-    keep_ttl: String,
-    outbox_ttl_ms: String,
+    /// `<active> <done> <keep> <outbox ms> <prefix>`, one argument (see `engine.lua`, ARGV[3]).
+    settings: String,
 }
 
 impl Header {
     /// `largest`: the largest active and done TTLs (s); `task_active`: the active TTL of tasks (s), the outbox's.
     pub fn new(keys: &Keys, largest: (u64, u64), task_active: u64) -> Header {
-        Header {
-            prefix: keys.prefix.clone(),
-            active_ttl: largest.0.to_string(),
-            done_ttl: largest.1.to_string(),
-            keep_ttl: (largest.0 + largest.1).to_string(),
-            outbox_ttl_ms: (task_active.max(1) * 1000).to_string(),
-        }
+        let (active, done) = largest;
+        let outbox_ms = task_active.max(1) * 1000;
+        Header { settings: format!("{active} {done} {} {outbox_ms} {}", active + done, keys.prefix) }
     }
 
     /// The arguments every call starts with: the operation, the group it works on (or the one pointers name), the
-    /// key prefix, the TTLs, the caller's clock (ms and s since the epoch) and when a lease taken now expires (ms).
+    /// TTLs and the key prefix, the caller's clock (ms and s since the epoch) and when a lease taken now expires (ms).
     pub fn args(&self, op: Op, group: &str, lease: Duration) -> Vec<String> {
         let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         let now_ms = now.as_millis();
-        let mut args = Vec::with_capacity(16);
+        let mut args = Vec::with_capacity(12);
         args.push(op.as_str().to_owned());
         args.push(group.to_owned());
-        args.push(self.prefix.clone());
-        args.push(self.active_ttl.clone());
-        args.push(self.done_ttl.clone());
-        args.push(self.keep_ttl.clone());
-        args.push(self.outbox_ttl_ms.clone());
+        args.push(self.settings.clone());
         args.push(now_ms.to_string());
         args.push(now.as_secs().to_string());
         args.push((now_ms + lease.as_millis()).to_string());

@@ -13,12 +13,13 @@
 --   KEYS[6..] P:{s}:v2:ptr:<id>  string: the group a signature is stored in when that is not the group its id names
 -- The shard operations (`due`, `flows`, `point`) take their own KEYS, described with them.
 --
--- ARGV[1] operation, ARGV[2] the group G, ARGV[3] the key prefix (for the channels finished signatures are
--- published on), ARGV[4] the active TTL and ARGV[5] the done TTL of a group (s: the largest of the kinds'), ARGV[6]
--- their sum (how long the flow index is kept, s), ARGV[7] the outbox's TTL (ms), ARGV[8] the caller's clock (ms since
--- the epoch), ARGV[9] the same in seconds, ARGV[10] when a lease taken now expires (ms), ARGV[11..] the operation's
--- arguments. The caller's clock spares a TIME call: timestamps only order the outbox (against a grace of seconds),
--- expire leases and date signatures. The caller sends every number the script writes as text, ready to store.
+-- ARGV[1] operation, ARGV[2] the group G, ARGV[3] the caller's settings, "<active> <done> <keep> <outbox> <prefix>":
+-- the active and the done TTL of a group (s: the largest of the kinds'), their sum (how long the flow index is kept,
+-- s), the outbox's TTL (ms) and the key prefix (for the channels finished signatures are published on); ARGV[4] the
+-- caller's clock (ms since the epoch), ARGV[5] the same in seconds, ARGV[6] when a lease taken now expires (ms),
+-- ARGV[7..] the operation's arguments. The caller's clock spares a TIME call: timestamps only order the outbox
+-- (against a grace of seconds), expire leases and date signatures. The caller sends every number the script writes
+-- as text, ready to store.
 --
 -- The file is a library: it defines the operations and ends with `mageflow_main(KEYS, ARGV)`, the entry point. Redis
 -- 7 and later load it once as a Function library (FUNCTION LOAD, then FCALL), so its functions and tables are built
@@ -71,19 +72,27 @@ local NOW_MS, NOW_MS_TEXT, NOW_S, EXPIRY_MS
 -- The trace context of the caller's span (the operations that dispatch take it as their last argument; empty when
 -- none): the tasks the call dispatches for the first time store it and carry it.
 local TRACE = ''
-local A = 11
+local A = 7
 local OPS = {}
+-- The settings the TTLs and the prefix were read from: a caller's settings stay the same from call to call, so they
+-- are split again only when they change (one argument instead of five cost redis-server about 3,500 instructions
+-- less per call; Lua compares two strings by identity).
+local SETTINGS
 
 -- The header of every call (see the comment at the top). Numbers are converted once, here; the texts the script
 -- writes (timestamps, TTLs) come ready from the caller, so that nothing is converted back and forth per write.
 local function read_header()
-  OP, GROUP, PREFIX = ARGV[1], ARGV[2], ARGV[3]
-  ACTIVE_TTL, DONE_TTL, KEEP_TTL, OUTBOX_TTL_MS = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-  NOW_MS_TEXT = ARGV[8]
+  OP, GROUP = ARGV[1], ARGV[2]
+  if ARGV[3] ~= SETTINGS then
+    ACTIVE_TTL, DONE_TTL, KEEP_TTL, OUTBOX_TTL_MS, PREFIX = string.match(ARGV[3], '^(%d+) (%d+) (%d+) (%d+) (.*)$')
+    if not PREFIX then error('mageflow: settings that do not parse: ' .. tostring(ARGV[3])) end
+    SETTINGS = ARGV[3]
+  end
+  NOW_MS_TEXT = ARGV[4]
   NOW_MS = tonumber(NOW_MS_TEXT)
-  NOW_S = ARGV[9]
-  EXPIRY_MS = ARGV[10]
-  A = 11
+  NOW_S = ARGV[5]
+  EXPIRY_MS = ARGV[6]
+  A = 7
 end
 
 -- ---- shard operations ------------------------------------------------------------------------------------------
@@ -262,6 +271,18 @@ end
 local FRONT = 3
 local FRONT_PATTERN = '^(%S*) (%S*) (%S*) '
 
+-- The head of signature `id` read as `text` (false when it has none), parsed up to its first three fields when it
+-- parses; a head that does not is parsed whole, kept as unreadable.
+local function front_of(id, text)
+  if text then
+    local kind, status, parent = string.match(text, FRONT_PATTERN)
+    if kind then return { kind, status, parent } end
+  end
+  local head = parse_head(text)
+  HEADS[id] = head
+  return head
+end
+
 -- The fields of signature `id` named in the list `list`, as a list (false where missing), in one HMGET: its other
 -- fields named, and its head when a field of the head is named and this call has not read it yet. A head read for
 -- its first three fields only is not kept: a write reads it whole.
@@ -288,13 +309,10 @@ local function get_list(id, list)
   if #names > 0 then
     local got = redis.call('HMGET', G, unpack(names))
     if head_at then
-      local text = got[head_at]
-      if text and deepest <= FRONT then
-        local kind, status, parent = string.match(text, FRONT_PATTERN)
-        if kind then head = { kind, status, parent } end
-      end
-      if not head then
-        head = parse_head(text)
+      if deepest <= FRONT then
+        head = front_of(id, got[head_at])
+      else
+        head = parse_head(got[head_at])
         HEADS[id] = head
       end
     end
@@ -904,8 +922,12 @@ report = function(pid, cid, ok, payload, pos, slot)
     status, kind, raw, stop_after = known[1], known[14], known[15], known[16]
   else
     -- with what a chain needs to start its next step: that step, and the chain's args and parent for its dispatch
-    kind, status, args, grandparent, next_step =
-      get(pid, 'kind', 'status', 'args', 'parent', 'c' .. (int_text(next_pos) or next_pos))
+    -- (one HMGET, without `get`'s walk over field names: a chain's every step reads them)
+    local got = redis.call('HMGET', G, pid .. '|args', pid .. '|c' .. (int_text(next_pos) or next_pos), pid .. '|h')
+    args, next_step = got[1], got[2]
+    local head = HEADS[pid]
+    if head == nil then head = front_of(pid, got[3]) end
+    if head then kind, status, grandparent = present(head[H_KIND]), present(head[H_STATUS]), present(head[H_PARENT]) end
     -- a swarm's item that held no slot (it was canceled while queued): what the swarm's outcome needs
     if kind == 'swarm' then raw, stop_after = get(pid, 'raw', 'stop_after') end
   end
