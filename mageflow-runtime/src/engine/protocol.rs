@@ -654,9 +654,9 @@ impl Transition {
         self.interrupts.extend(other.interrupts);
     }
 
-    /// Decodes a transition's reply (flat: the code, the dispatch count, each dispatch as its length and fields, the
-    /// interrupt count, each interrupt's id and run reference, then extra), moving its texts out of it (a `multi` of
-    /// 50 outcomes carries hundreds).
+    /// Decodes a transition's reply (flat: the code, the dispatch count, each dispatch as its length and fields, in
+    /// full or, for a message alone, the first four, the interrupt count, each interrupt's id and run reference, then
+    /// extra), moving its texts out of it (a `multi` of 50 outcomes carries hundreds).
     pub fn parse(reply: Reply) -> Result<Transition> {
         match reply {
             Reply::Array(parts) => Transition::parse_flat(&mut parts.into_iter()),
@@ -674,6 +674,10 @@ impl Transition {
         for _ in 0..count(parts.next(), "dispatches")? {
             let length = count(parts.next(), "fields of a dispatch")?;
             let mut words: Vec<String> = parts.by_ref().take(length).map(text_of).collect();
+            if words.len() == 4 {
+                // the short form: route 0, and no return field, trace context or bound arguments
+                words.extend(["0", "", ""].map(String::from));
+            }
             if words.len() < 7 {
                 return Err(protocol(format!("a dispatch entry with {} fields", words.len())));
             }
@@ -921,12 +925,21 @@ mod tests {
             .map(text),
         );
         parts.extend([Reply::Int(1), text("def"), text("run-7"), text("2")]);
+        // a second dispatch in the short form
+        parts[1] = Reply::Int(2);
+        parts.splice(11..11, [Reply::Int(4), text("ghi"), text("1"), text("noop"), text("null")]);
         let transition = Transition::parse(Reply::Array(parts)).unwrap();
         assert_eq!(transition.code, Code::Run);
         let due = &transition.due[0];
         assert_eq!((due.id.as_str(), due.token, due.task.as_str(), due.route), ("abc", 3, "send-email", true));
         assert_eq!((due.return_field.as_deref(), due.args.len()), (Some("order"), 1));
         assert_eq!(due.trace.as_ref().map(|t| t.parent_span_id()), Some("b7ad6b7169203331"));
+        let short = &transition.due[1];
+        assert_eq!(
+            (short.id.as_str(), short.token, short.task.as_str(), short.message.as_str()),
+            ("ghi", 1, "noop", "null")
+        );
+        assert!(!short.route && short.return_field.is_none() && short.trace.is_none() && short.args.is_empty());
         assert_eq!(transition.interrupts[0].run_ref.as_deref(), Some("run-7"));
         assert_eq!(transition.extra, ["2"]);
     }

@@ -55,8 +55,8 @@
 -- are used up with the kind `lost`.
 --
 -- Every transition returns one flat list: its code, the number of dispatches, each dispatch as its length followed
--- by {id, token, task, msg, route, rf, tp, args...}, the number of interrupts, each interrupt as {id, ref}, then
--- extra. Dispatches are tasks to hand to the backend, with the run's trace context (empty when none) and the bound
+-- by {id, token, task, msg, route, rf, tp, args...} (or by {id, token, task, msg} alone when route is '0' and the
+-- rest is empty), the number of interrupts, each interrupt as {id, ref}, then extra. Dispatches are tasks to hand to the backend, with the run's trace context (empty when none) and the bound
 -- arguments of the task and of each of its ancestors, nearest first; interrupts are running tasks to abort, with the
 -- backend's reference of the run (the field `ref`, recorded when the run began); extra is operation-specific. The
 -- list is flat because Redis converts every table of a reply with about 3,500 instructions of lookups (for `err`,
@@ -161,7 +161,7 @@ OPS['point'] = op_point
 
 local G, OUTBOX, LEASES, FLOWS, INDEX
 -- The reply being built (see the top): its code (set by `result`), the number of dispatches, the dispatches; and
--- the interrupts, as id, ref pairs, which `result` appends.
+-- the interrupts, as id, ref pairs (nil while there are none), which `result` appends.
 local REPLY, interrupts
 -- A run's outcome (in `succeed` / `fail`) may begin the first task it dispatches at once, for a worker that runs it
 -- in its own process (the local backend): CLAIM says it may, CLAIMED is {id, attempt} once it did.
@@ -196,7 +196,7 @@ end
 -- Binds the keys of a call on a group (see the top) and starts its reply afresh.
 local function bind_group()
   G, OUTBOX, LEASES, FLOWS, INDEX = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-  REPLY, interrupts = { '', 0 }, {}
+  REPLY, interrupts = { '', 0 }, nil
 end
 
 -- The pointer key of signature `id` among the call's keys, if the caller declared one. Looked up only for a
@@ -214,10 +214,11 @@ local function result(code, extra)
   if OUTBOXED and not IN_MULTI then redis.call('PEXPIRE', OUTBOX, OUTBOX_TTL_MS) end
   local reply, n = REPLY, #REPLY
   reply[1] = code
-  reply[n + 1] = #interrupts / 2
+  local stops = interrupts and #interrupts or 0
+  reply[n + 1] = stops / 2
   n = n + 1
-  for j = 1, #interrupts do reply[n + j] = interrupts[j] end
-  n = n + #interrupts
+  for j = 1, stops do reply[n + j] = interrupts[j] end
+  n = n + stops
   if extra then
     for j = 1, #extra do reply[n + j] = extra[j] end
   end
@@ -507,6 +508,7 @@ end
 
 -- A running task to abort: its id and the backend's reference of its run (empty when unknown).
 local function interrupt(id)
+  interrupts = interrupts or {}
   local n = #interrupts
   interrupts[n + 1], interrupts[n + 2] = id, redis.call('HGET', G, id .. '|ref') or ''
 end
@@ -706,6 +708,12 @@ local function send(id, head, msg, route, rf, args, parent, writes, parent_field
     end
     parent = grandparent
     depth = depth + 1
+  end
+  if n == at + 7 and reply[at + 5] == '0' and reply[at + 6] == '' and trace == '' then
+    -- the short form: a dispatch with its message alone (most of them) is three elements shorter, and each element
+    -- of a reply costs Redis about 2,000 instructions to convert and send (7,000 per S2 task for these three)
+    reply[at + 5], reply[at + 6], reply[at + 7] = nil, nil, nil
+    n = at + 4
   end
   reply[at] = n - at
   reply[2] = reply[2] + 1
@@ -1673,7 +1681,8 @@ local function op_multi()
     -- what was read of one group says nothing of another (an id may be missing from one and stored in the other)
     if KEYS[key_at] ~= G then SWARM_KNOWN, HEADS = {}, {} end
     G, GROUP, OP, A = KEYS[key_at], ARGV[i + 1], ARGV[i + 2], i + 4
-    REPLY, interrupts, plan, CLAIM, CLAIMED, TRACE = { '', 0 }, {}, {}, false, nil, ''
+    -- (the runs' operations use no plan: `plan` stays the call's)
+    REPLY, interrupts, CLAIM, CLAIMED, TRACE = { '', 0 }, nil, false, nil, ''
     local run = MULTI_OPS[OP]
     local ok, reply
     if run then
