@@ -654,9 +654,10 @@ impl Transition {
         self.interrupts.extend(other.interrupts);
     }
 
-    /// Decodes a transition's reply (flat: the code, the dispatch count, each dispatch as its length and fields, in
-    /// full or, for a message alone, the first four, the interrupt count, each interrupt's id and run reference, then
-    /// extra), moving its texts out of it (a `multi` of 50 outcomes carries hundreds).
+    /// Decodes a transition's reply (flat: the code, the number of entries, each entry as its length and elements,
+    /// then extra; a dispatch's length is positive, its fields in full or, for a message alone, the first four; an
+    /// interrupt's is negative, its id and run reference), moving its texts out of it (a `multi` of 50 outcomes
+    /// carries hundreds).
     pub fn parse(reply: Reply) -> Result<Transition> {
         match reply {
             Reply::Array(parts) => Transition::parse_flat(&mut parts.into_iter()),
@@ -671,9 +672,22 @@ impl Transition {
         };
         let code = Code::parse(&code).ok_or_else(|| protocol(format!("the transition script answered `{code}`")))?;
         let mut due = Vec::new();
-        for _ in 0..count(parts.next(), "dispatches")? {
-            let length = count(parts.next(), "fields of a dispatch")?;
-            let mut words: Vec<String> = parts.by_ref().take(length).map(text_of).collect();
+        let mut interrupts = Vec::new();
+        for _ in 0..count(parts.next(), "entries")? {
+            let length = match parts.next() {
+                Some(Reply::Int(length)) => length,
+                other => return Err(protocol(format!("an entry of a transition's reply without a length: {other:?}"))),
+            };
+            if length < 0 {
+                let mut words = parts.by_ref().take(length.unsigned_abs() as usize).map(text_of);
+                let Some(signature_id) = words.next().and_then(|id| SignatureId::parse(&id)) else {
+                    return Err(protocol("an interrupt entry without a signature id"));
+                };
+                let run_ref = words.next().filter(|r| !r.is_empty());
+                interrupts.push(Interrupt { signature_id, run_ref });
+                continue;
+            }
+            let mut words: Vec<String> = parts.by_ref().take(length as usize).map(text_of).collect();
             if words.len() == 4 {
                 // the short form: route 0, and no return field, trace context or bound arguments
                 words.extend(["0", "", ""].map(String::from));
@@ -691,14 +705,6 @@ impl Transition {
             let task = std::mem::take(&mut words[2]);
             due.push(Due { id, token, task, message, route, return_field, trace, args });
         }
-        let mut interrupts = Vec::new();
-        for _ in 0..count(parts.next(), "interrupts")? {
-            let Some(signature_id) = parts.next().map(text_of).and_then(|id| SignatureId::parse(&id)) else {
-                return Err(protocol("an interrupt entry without a signature id"));
-            };
-            let run_ref = parts.next().map(text_of).filter(|r| !r.is_empty());
-            interrupts.push(Interrupt { signature_id, run_ref });
-        }
         let extra = parts.map(text_of).collect();
         Ok(Transition { code, due, interrupts, extra })
     }
@@ -709,13 +715,13 @@ impl Transition {
     }
 
     /// The task an outcome asked to claim and began at once (`succeed` / `fail` with the claim flag): its id and
-    /// attempt, from `extra`.
+    /// attempt (the first). `extra` says which of the transition's dispatches it is (1 for the first).
     pub fn claimed(&self) -> Option<(SignatureId, u32)> {
         if self.code != Code::Ok {
             return None;
         }
-        let id = SignatureId::parse(self.extra.first()?)?;
-        Some((id, self.extra.get(1)?.parse().ok()?))
+        let at: usize = self.extra.first()?.parse().ok()?;
+        Some((self.due.get(at.checked_sub(1)?)?.id.clone(), 1))
     }
 
     /// Decodes the reply of `multi`: one transition, or the error it raised, per sub-operation (flat: `ok`, the
@@ -910,7 +916,8 @@ mod tests {
     #[test]
     fn replies_decode_into_typed_transitions() {
         let text = |t: &str| Reply::Text(t.to_owned());
-        let mut parts = vec![text("run"), Reply::Int(1), Reply::Int(8)];
+        // three entries: a dispatch in full, one in the short form, an interrupt; then extra
+        let mut parts = vec![text("run"), Reply::Int(3), Reply::Int(8)];
         parts.extend(
             [
                 "abc",
@@ -924,10 +931,8 @@ mod tests {
             ]
             .map(text),
         );
-        parts.extend([Reply::Int(1), text("def"), text("run-7"), text("2")]);
-        // a second dispatch in the short form
-        parts[1] = Reply::Int(2);
-        parts.splice(11..11, [Reply::Int(4), text("ghi"), text("1"), text("noop"), text("null")]);
+        parts.extend([Reply::Int(4), text("ghi"), text("1"), text("noop"), text("null")]);
+        parts.extend([Reply::Int(-2), text("def"), text("run-7"), text("2")]);
         let transition = Transition::parse(Reply::Array(parts)).unwrap();
         assert_eq!(transition.code, Code::Run);
         let due = &transition.due[0];
@@ -940,8 +945,12 @@ mod tests {
             ("ghi", 1, "noop", "null")
         );
         assert!(!short.route && short.return_field.is_none() && short.trace.is_none() && short.args.is_empty());
+        assert_eq!(transition.interrupts[0].signature_id.as_str(), "def");
         assert_eq!(transition.interrupts[0].run_ref.as_deref(), Some("run-7"));
         assert_eq!(transition.extra, ["2"]);
+        assert_eq!(transition.claimed(), None, "only an outcome (`ok`) claims");
+        let claimed = Transition { code: Code::Ok, ..transition };
+        assert_eq!(claimed.claimed().map(|(id, attempt)| (id.to_string(), attempt)), Some(("ghi".to_owned(), 1)));
     }
 
     #[test]
@@ -953,9 +962,9 @@ mod tests {
             Reply::Int(5),
             text("stale"),
             Reply::Int(0),
-            Reply::Int(0),
             text("done"),
             text("x"),
+            text("-"),
             Reply::Int(4),
             text("error"),
             Reply::Int(0),
@@ -964,7 +973,8 @@ mod tests {
         ]);
         let results = Transition::parse_multi(reply, 2).unwrap();
         let first = results[0].as_ref().unwrap();
-        assert_eq!((first.code, first.extra.as_slice()), (Code::Stale, ["done".to_owned(), "x".to_owned()].as_slice()));
+        assert_eq!(first.code, Code::Stale);
+        assert_eq!(first.extra, ["done", "x", "-"]);
         assert!(results[1].as_ref().unwrap_err().to_string().contains("boom"));
     }
 
@@ -973,9 +983,9 @@ mod tests {
         let text = |t: &str| Reply::Text(t.to_owned());
         let unknown = Transition::parse(Reply::Array(vec![text("maybe")])).unwrap_err();
         assert!(unknown.to_string().contains("`maybe`"), "{unknown}");
-        let short = Reply::Array(vec![text("ok"), Reply::Int(1), Reply::Int(1), text("abc"), Reply::Int(0)]);
+        let short = Reply::Array(vec![text("ok"), Reply::Int(1), Reply::Int(1), text("abc")]);
         assert!(Transition::parse(short).unwrap_err().to_string().contains("1 fields"));
         let uncounted = Reply::Array(vec![text("ok"), text("abc")]);
-        assert!(Transition::parse(uncounted).unwrap_err().to_string().contains("number of its dispatches"));
+        assert!(Transition::parse(uncounted).unwrap_err().to_string().contains("number of its entries"));
     }
 }

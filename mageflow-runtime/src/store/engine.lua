@@ -54,9 +54,9 @@
 -- report of the lost execution is stale; the lost attempt counts (base), and the worker fails a run whose attempts
 -- are used up with the kind `lost`.
 --
--- Every transition returns one flat list: its code, the number of dispatches, each dispatch as its length followed
--- by {id, token, task, msg, route, rf, tp, args...} (or by {id, token, task, msg} alone when route is '0' and the
--- rest is empty), the number of interrupts, each interrupt as {id, ref}, then extra. Dispatches are tasks to hand to the backend, with the run's trace context (empty when none) and the bound
+-- Every transition returns one flat list: its code, the number of entries, each entry as its length followed by its
+-- elements, then extra. A dispatch's length is positive: {id, token, task, msg, route, rf, tp, args...}, or {id,
+-- token, task, msg} alone when route is '0' and the rest is empty; an interrupt's is negative: {id, ref}. Dispatches are tasks to hand to the backend, with the run's trace context (empty when none) and the bound
 -- arguments of the task and of each of its ancestors, nearest first; interrupts are running tasks to abort, with the
 -- backend's reference of the run (the field `ref`, recorded when the run began); extra is operation-specific. The
 -- list is flat because Redis converts every table of a reply with about 3,500 instructions of lookups (for `err`,
@@ -160,11 +160,12 @@ OPS['point'] = op_point
 -- ---- a group's signatures --------------------------------------------------------------------------------------
 
 local G, OUTBOX, LEASES, FLOWS, INDEX
--- The reply being built (see the top): its code (set by `result`), the number of dispatches, the dispatches; and
--- the interrupts, as id, ref pairs (nil while there are none), which `result` appends.
+-- The reply being built (see the top): its code (set by `result`), the number of entries, the dispatches; and the
+-- interrupts, as id, ref pairs (nil while there are none), which `result` appends as entries.
 local REPLY, interrupts
 -- A run's outcome (in `succeed` / `fail`) may begin the first task it dispatches at once, for a worker that runs it
--- in its own process (the local backend): CLAIM says it may, CLAIMED is {id, attempt} once it did.
+-- in its own process (the local backend): CLAIM says it may, CLAIMED is {n} once it did, where n counts that
+-- dispatch among the call's (its attempt is 1).
 local CLAIM, CLAIMED
 -- Set while `multi` runs sub-operations, which share one PEXPIRE of the outbox at the end.
 local IN_MULTI = false
@@ -214,11 +215,14 @@ local function result(code, extra)
   if OUTBOXED and not IN_MULTI then redis.call('PEXPIRE', OUTBOX, OUTBOX_TTL_MS) end
   local reply, n = REPLY, #REPLY
   reply[1] = code
-  local stops = interrupts and #interrupts or 0
-  reply[n + 1] = stops / 2
-  n = n + 1
-  for j = 1, stops do reply[n + j] = interrupts[j] end
-  n = n + stops
+  if interrupts then
+    -- each an entry of length -2: the reply's number of entries counts them too
+    for j = 1, #interrupts, 2 do
+      reply[n + 1], reply[n + 2], reply[n + 3] = -2, interrupts[j], interrupts[j + 1]
+      n = n + 3
+    end
+    reply[2] = reply[2] + #interrupts / 2
+  end
   if extra then
     for j = 1, #extra do reply[n + j] = extra[j] end
   end
@@ -679,7 +683,7 @@ local function send(id, head, msg, route, rf, args, parent, writes, parent_field
   if claim then
     -- begun at once, as `begin` would (attempt 1, a lease): it never enters the outbox
     head[H_STATUS], head[H_PREV], head[H_ATTEMPT], head[H_LEASE] = 'active', 'pending', '1', EXPIRY_MS
-    CLAIM, CLAIMED = false, { id, '1' }
+    CLAIM = false
   end
   write_head(id, head, writes)
   -- the dispatch, straight into the reply: its length (at `at`), then its fields
@@ -717,6 +721,7 @@ local function send(id, head, msg, route, rf, args, parent, writes, parent_field
   end
   reply[at] = n - at
   reply[2] = reply[2] + 1
+  if claim then CLAIMED = { reply[2] } end
   if claim then
     zadd(LEASES, EXPIRY_MS, member(id))
   else
@@ -1061,7 +1066,7 @@ end
 local function op_succeed_fail()
   -- id, token, payload (the result, or the failure report), '1' to drop the run's creation journal, '1' to begin
   -- the first task it dispatches at once (for a worker in this process), the trace context of the run's span.
-  -- Replies {id, attempt} of that task in extra when it began one.
+  -- Replies in extra which of its dispatches that task is (1 for the first) when it began one.
   local id, token, payload, journaled = ARGV[A], ARGV[A + 1], ARGV[A + 2], ARGV[A + 3]
   CLAIM, CLAIMED = ARGV[A + 4] == '1', nil
   TRACE = ARGV[A + 5] or ''
