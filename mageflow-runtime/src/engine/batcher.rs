@@ -204,6 +204,8 @@ mod tests {
     use tokio::sync::{Notify, Semaphore};
 
     use super::*;
+    use crate::engine::protocol::{Record, encode_records, field};
+    use crate::model::Kind;
     use crate::store::{KeyInfo, MemoryStore, Notified, Reply};
 
     /// The memory store behind a gate: each call counts itself, says it arrived, and waits for a permit.
@@ -233,6 +235,18 @@ mod tests {
     }
 
     const WAIT: Duration = Duration::from_secs(5);
+
+    /// The arguments of a `batch` that stores one task, `id`, in `group`.
+    fn store_task(header: &Header, group: &str, id: &SignatureId) -> Vec<String> {
+        let mut args = header.args(Op::Batch, group, Duration::from_secs(60));
+        args.extend(["1".to_owned(), "create".to_owned()]);
+        let task =
+            Record { id: id.clone(), kind: Kind::Task, fields: vec![(field::TASK, "noop".into())], children: vec![] };
+        encode_records(&[task], &mut args);
+        // the trace context of the caller's span: none
+        args.push(String::new());
+        args
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_call_dropped_while_it_leads_hands_the_queued_calls_to_a_sender() {
@@ -289,9 +303,11 @@ mod tests {
         // a task stored in the group `elsewhere`, not the one its id names, with its pointer to it
         let id = SignatureId::generate();
         let lease = Duration::from_secs(1);
-        let mut create = header.args(Op::Batch, "elsewhere", lease);
-        create.extend(["1", "create", "1", "6", id.as_str(), "task", "1", "task", "noop", "0", ""].map(String::from));
-        gated.store.eval(Script::engine(), keys.of_group("elsewhere"), create).await.unwrap();
+        gated
+            .store
+            .eval(Script::engine(), keys.of_group("elsewhere"), store_task(&header, "elsewhere", &id))
+            .await
+            .unwrap();
         let mut point = header.args(Op::Point, "elsewhere", lease);
         point.push("60".into());
         gated.store.eval(Script::engine(), vec![keys.pointer(&id)], point).await.unwrap();
@@ -342,10 +358,11 @@ mod tests {
             }
         }
         for id in &ids {
-            let mut create = header.args(Op::Batch, group_of(id), lease);
-            create
-                .extend(["1", "create", "1", "6", id.as_str(), "task", "1", "task", "noop", "0", ""].map(String::from));
-            gated.store.eval(Script::engine(), keys.of_group(group_of(id)), create).await.unwrap();
+            gated
+                .store
+                .eval(Script::engine(), keys.of_group(group_of(id)), store_task(&header, group_of(id), id))
+                .await
+                .unwrap();
         }
 
         let batcher = Arc::new(Batcher::new(gated.clone(), keys.clone(), header));

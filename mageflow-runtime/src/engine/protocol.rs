@@ -466,7 +466,8 @@ fn push_records(
 }
 
 /// Appends records to the script's arguments: a count and the number of arguments after it that the records take
-/// (so that the script finds their end without walking them), then per record its id, kind, fields and children.
+/// (so that the script finds their end without walking them), then per record its id, kind, task name, other
+/// fields and children.
 pub(crate) fn encode_records(records: &[Record], args: &mut Vec<String>) {
     args.push(records.len().to_string());
     let span_at = args.len();
@@ -474,8 +475,11 @@ pub(crate) fn encode_records(records: &[Record], args: &mut Vec<String>) {
     for record in records {
         args.push(record.id.to_string());
         args.push(record.kind.as_str().to_owned());
-        args.push(record.fields.len().to_string());
-        for (name, value) in &record.fields {
+        let task = record.fields.iter().find(|(name, _)| *name == field::TASK);
+        args.push(task.map(|(_, value)| value.clone()).unwrap_or_default());
+        let others = record.fields.iter().filter(|(name, _)| *name != field::TASK);
+        args.push(others.clone().count().to_string());
+        for (name, value) in others {
             args.push((*name).to_owned());
             args.push(value.clone());
         }

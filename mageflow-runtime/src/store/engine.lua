@@ -73,6 +73,8 @@ local NOW_MS, NOW_MS_TEXT, NOW_S, EXPIRY_MS
 -- none): the tasks the call dispatches for the first time store it and carry it.
 local TRACE = ''
 local A = 7
+-- The number of the operation's arguments: a caller leaves out trailing ones that are empty (see `arg`).
+local NARGS = 0
 local OPS = {}
 -- The settings the TTLs and the prefix were read from: a caller's settings stay the same from call to call, so they
 -- are split again only when they change (one argument instead of five cost redis-server about 3,500 instructions
@@ -93,6 +95,13 @@ local function read_header()
   NOW_S = ARGV[5]
   EXPIRY_MS = ARGV[6]
   A = 7
+  NARGS = #ARGV - 6
+end
+
+-- The operation's argument k (from 0), or nil when the caller left it out: in a `multi`, ARGV goes on with the next
+-- sub-operation's.
+local function arg(k)
+  if k < NARGS then return ARGV[A + k] end
 end
 
 -- ---- shard operations ------------------------------------------------------------------------------------------
@@ -564,9 +573,9 @@ end
 
 local function op_begin()
   -- id, token, attempt (as the backend counts it), the backend's reference of the run, '1' when the run keeps a
-  -- creation journal: may this delivery run? Replies {attempt} with the attempt counting lost ones, then, for a
+  -- creation journal (the last two may be left out when empty): may this delivery run? Replies {attempt} with the attempt counting lost ones, then, for a
   -- retry, the ids its earlier attempts created.
-  local id, token, attempt, ref, journaled = ARGV[A], ARGV[A + 1], ARGV[A + 2], ARGV[A + 3], ARGV[A + 4]
+  local id, token, attempt, ref, journaled = ARGV[A], ARGV[A + 1], ARGV[A + 2], arg(3), arg(4)
   local head = head_of(id)
   if not head then return absent(id) end
   local status, current, begun, base, lease, continued, root = head[H_STATUS], head[H_TOKEN], present(head[H_ATTEMPT]),
@@ -1064,12 +1073,13 @@ complete = function(id, ok, payload, fields)
 end
 
 local function op_succeed_fail()
-  -- id, token, payload (the result, or the failure report), '1' to drop the run's creation journal, '1' to begin
-  -- the first task it dispatches at once (for a worker in this process), the trace context of the run's span.
+  -- id, token, payload (the result, or the failure report), '1' to begin the first task it dispatches at once (for
+  -- a worker in this process), '1' to drop the run's creation journal, the trace context of the run's span (the
+  -- last three may be left out when empty).
   -- Replies in extra which of its dispatches that task is (1 for the first) when it began one.
-  local id, token, payload, journaled = ARGV[A], ARGV[A + 1], ARGV[A + 2], ARGV[A + 3]
-  CLAIM, CLAIMED = ARGV[A + 4] == '1', nil
-  TRACE = ARGV[A + 5] or ''
+  local id, token, payload, journaled = ARGV[A], ARGV[A + 1], ARGV[A + 2], arg(4)
+  CLAIM, CLAIMED = arg(3) == '1', nil
+  TRACE = arg(5) or ''
   local got = redis.call('HMGET', G, id .. '|h', id .. '|on_ok', id .. '|on_err')
   local head = parse_head(got[1])
   HEADS[id] = head
@@ -1221,7 +1231,8 @@ OPS['read'] = op_read
 -- ---- creation ------------------------------------------------------------------------------------------------
 
 -- Signature records in ARGV from index i: a count and the number of arguments the records take after it (their
--- span), then per record id, kind, field count, field/value pairs, child count, child ids. The span spares a walk
+-- span), then per record id, kind, task (name), field count, field/value pairs, child count, child ids. Every record
+-- has a task name, so it takes a place instead of a field: an argument and a field's handling less per record. The span spares a walk
 -- over them to find where they end: about 4,000 redis-server instructions per record.
 
 -- The index after the records at index i.
@@ -1230,13 +1241,14 @@ local function records_end(i)
 end
 
 -- Walks the records at index i: calls visit(id, kind, first field index, field count, first child index, child
--- count) for each, and returns the index after them.
+-- count) for each, and returns the index after them. A record's id, kind, task and field count are at the four
+-- indexes before its first field.
 local function scan_records(i, visit)
   local count = tonumber(ARGV[i])
   i = i + 2
   for _ = 1, count do
-    local id, kind, nfields = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2])
-    local fields_at = i + 3
+    local id, kind, nfields = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 3])
+    local fields_at = i + 4
     local nchildren = tonumber(ARGV[fields_at + 2 * nfields])
     local children_at = fields_at + 2 * nfields + 1
     visit(id, kind, fields_at, nfields, children_at, nchildren)
@@ -1306,13 +1318,12 @@ local function create_records(i, place)
     end
     created = true
     local prefix
-    -- the fields of the head that a record brings: task, parent, pos, root (and `others`, which creation never sends)
-    local task, parent, pos, root, others = '', nil, '', '', nil
+    -- the fields of the head that a record brings: its task, parent, pos, root (and `others`, which creation never
+    -- sends)
+    local task, parent, pos, root, others = ARGV[fields_at - 2], nil, '', '', nil
     for j = 0, nfields - 1 do
       local name, value = ARGV[fields_at + 2 * j], ARGV[fields_at + 2 * j + 1]
-      if name == 'task' then
-        task = value
-      elseif name == 'parent' then
+      if name == 'parent' then
         parent = value
       elseif name == 'pos' then
         pos = value
@@ -1410,7 +1421,7 @@ local function planned(id)
   if type(described) == 'number' then
     -- a record the batch creates, its fields at ARGV[described] (see `plan_records`)
     local nfields = tonumber(ARGV[described - 1])
-    local kind = ARGV[described - 2]
+    local kind = ARGV[described - 3]
     plan[id] = { kind = kind, status = 'pending', fresh = true,
                  closed = field_of(described, nfields, 'closed') == '1',
                  n = kind == 'swarm' and tonumber(ARGV[described + 2 * nfields]) or 0,
@@ -1442,8 +1453,7 @@ local function plan_records(i)
   local function plan_one(id, fields_at, head)
     local existing_kind = head and head[1] ~= '' and head[1]
     if existing_kind then
-      local kind = ARGV[fields_at - 2]
-      local name, existing_name = field_of(fields_at, tonumber(ARGV[fields_at - 1]), 'task') or '', head[HEAD_SIZE]
+      local kind, name, existing_name = ARGV[fields_at - 3], ARGV[fields_at - 2], head[HEAD_SIZE]
       if not problem and (existing_kind ~= kind or existing_name ~= name) then
         problem = { 'mismatch', id, existing_kind .. ' ' .. existing_name, kind .. ' ' .. name }
       end
@@ -1470,7 +1480,7 @@ local function plan_records(i)
       local at = unread_at[first + j - 1]
       -- (a record the store lacks is not remembered as lacking: this batch may create it)
       local head = got[j] and parse_head(got[j])
-      local id = ARGV[at - 3]
+      local id = ARGV[at - 4]
       if head then HEADS[id] = head end
       plan_one(id, at, head)
     end
@@ -1685,7 +1695,7 @@ local function op_multi()
     local key_at, nargs = tonumber(ARGV[i]), tonumber(ARGV[i + 3])
     -- what was read of one group says nothing of another (an id may be missing from one and stored in the other)
     if KEYS[key_at] ~= G then SWARM_KNOWN, HEADS = {}, {} end
-    G, GROUP, OP, A = KEYS[key_at], ARGV[i + 1], ARGV[i + 2], i + 4
+    G, GROUP, OP, A, NARGS = KEYS[key_at], ARGV[i + 1], ARGV[i + 2], i + 4, nargs
     -- (the runs' operations use no plan: `plan` stays the call's)
     REPLY, interrupts, CLAIM, CLAIMED, TRACE = { '', 0 }, nil, false, nil, ''
     local run = MULTI_OPS[OP]
