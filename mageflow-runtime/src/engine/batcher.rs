@@ -216,6 +216,18 @@ mod tests {
         calls: AtomicUsize,
     }
 
+    impl Gated {
+        /// A memory store whose gate lets no call through yet.
+        fn closed() -> Arc<Gated> {
+            Arc::new(Gated {
+                store: MemoryStore::new(),
+                permits: Semaphore::new(0),
+                arrived: Notify::new(),
+                calls: AtomicUsize::new(0),
+            })
+        }
+    }
+
     #[async_trait]
     impl Store for Gated {
         async fn eval(&self, script: &Script, keys: Vec<String>, args: Vec<String>) -> Result<Reply, StoreError> {
@@ -236,6 +248,37 @@ mod tests {
 
     const WAIT: Duration = Duration::from_secs(5);
 
+    /// Begins of `ids` (of one shard, with no token) through `batcher`: the first leads and waits at the gate, the
+    /// others queue behind it and go out together, as one `multi`; then the gate lets `permits` calls through. Their
+    /// transitions, in order.
+    async fn lead_and_queue(
+        gated: &Gated,
+        batcher: &Arc<Batcher>,
+        ids: &[SignatureId],
+        permits: usize,
+    ) -> Vec<Transition> {
+        let begin = |id: SignatureId| {
+            let batcher = batcher.clone();
+            async move {
+                let args = vec![id.to_string(), String::new(), "1".into()];
+                batcher.call(Op::Begin, &id, args, Duration::from_secs(60)).await
+            }
+        };
+        let lead = tokio::spawn(begin(ids[0].clone()));
+        tokio::time::timeout(WAIT, gated.arrived.notified()).await.expect("the first call reaches the store");
+        let queued: Vec<_> = ids[1..].iter().map(|id| tokio::spawn(begin(id.clone()))).collect();
+        let shard = shard_of(group_of(&ids[0]));
+        while batcher.inner.queues[shard].lock().unwrap().pending.len() < queued.len() {
+            tokio::task::yield_now().await;
+        }
+        gated.permits.add_permits(permits);
+        let mut transitions = Vec::new();
+        for call in std::iter::once(lead).chain(queued) {
+            transitions.push(tokio::time::timeout(WAIT, call).await.expect("the call returns").unwrap().unwrap());
+        }
+        transitions
+    }
+
     /// The arguments of a `batch` that stores one task, `id`, in `group`.
     fn store_task(header: &Header, group: &str, id: &SignatureId) -> Vec<String> {
         let mut args = header.args(Op::Batch, group, Duration::from_secs(60));
@@ -250,12 +293,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_call_dropped_while_it_leads_hands_the_queued_calls_to_a_sender() {
-        let gated = Arc::new(Gated {
-            store: MemoryStore::new(),
-            permits: Semaphore::new(0),
-            arrived: Notify::new(),
-            calls: AtomicUsize::new(0),
-        });
+        let gated = Gated::closed();
         let keys = Keys::new("gate".into());
         let header = Header::new(&keys, (60, 60), 60);
         let batcher = Arc::new(Batcher::new(gated.clone(), keys, header));
@@ -292,44 +330,23 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_batched_call_whose_signature_lives_elsewhere_is_made_again_alone_and_follows_its_pointer() {
-        let gated = Arc::new(Gated {
-            store: MemoryStore::new(),
-            permits: Semaphore::new(0),
-            arrived: Notify::new(),
-            calls: AtomicUsize::new(0),
-        });
+        let gated = Gated::closed();
         let keys = Keys::new("moved".into());
         let header = Header::new(&keys, (60, 60), 60);
         // a task stored in the group `elsewhere`, not the one its id names, with its pointer to it
         let id = SignatureId::generate();
-        let lease = Duration::from_secs(1);
         gated
             .store
             .eval(Script::engine(), keys.of_group("elsewhere"), store_task(&header, "elsewhere", &id))
             .await
             .unwrap();
-        let mut point = header.args(Op::Point, "elsewhere", lease);
+        let mut point = header.args(Op::Point, "elsewhere", Duration::from_secs(1));
         point.push("60".into());
         gated.store.eval(Script::engine(), vec![keys.pointer(&id)], point).await.unwrap();
 
         let batcher = Arc::new(Batcher::new(gated.clone(), keys, header));
-        let begin = |batcher: Arc<Batcher>, id: SignatureId| async move {
-            let args = vec![id.to_string(), "1".into(), "1".into(), String::new(), "0".into()];
-            batcher.call(Op::Begin, &id, args, lease).await
-        };
-        // one call leads and waits at the gate; two queue behind it and go out together, as one `multi`
-        let lead = tokio::spawn(begin(batcher.clone(), id.clone()));
-        tokio::time::timeout(WAIT, gated.arrived.notified()).await.expect("the first call reaches the store");
-        let queued =
-            [tokio::spawn(begin(batcher.clone(), id.clone())), tokio::spawn(begin(batcher.clone(), id.clone()))];
-        let shard = shard_of(group_of(&id));
-        while batcher.inner.queues[shard].lock().unwrap().pending.len() < 2 {
-            tokio::task::yield_now().await;
-        }
-        gated.permits.add_permits(4);
-
-        for call in [lead].into_iter().chain(queued) {
-            let transition = tokio::time::timeout(WAIT, call).await.expect("the call returns").unwrap().unwrap();
+        let ids = [id.clone(), id.clone(), id];
+        for transition in lead_and_queue(&gated, &batcher, &ids, 4).await {
             assert_eq!(transition.code, Code::Moved);
             assert_eq!(transition.extra, ["elsewhere"]);
         }
@@ -338,15 +355,9 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_runs_a_multi_begins_hold_leases_and_the_mark_that_made_the_set_a_skiplist_is_gone() {
-        let gated = Arc::new(Gated {
-            store: MemoryStore::new(),
-            permits: Semaphore::new(0),
-            arrived: Notify::new(),
-            calls: AtomicUsize::new(0),
-        });
+        let gated = Gated::closed();
         let keys = Keys::new("marked".into());
         let header = Header::new(&keys, (60, 60), 60);
-        let lease = Duration::from_secs(60);
         // three tasks of one shard, each stored in the group its id names
         let first = SignatureId::generate();
         let shard = shard_of(group_of(&first));
@@ -367,22 +378,7 @@ mod tests {
 
         let batcher = Arc::new(Batcher::new(gated.clone(), keys.clone(), header));
         // a stored task that was never dispatched has no token: a begin with none runs it
-        let begin = |batcher: Arc<Batcher>, id: SignatureId| async move {
-            let args = vec![id.to_string(), String::new(), "1".into(), String::new(), "0".into()];
-            batcher.call(Op::Begin, &id, args, lease).await
-        };
-        let lead = tokio::spawn(begin(batcher.clone(), ids[0].clone()));
-        tokio::time::timeout(WAIT, gated.arrived.notified()).await.expect("the first call reaches the store");
-        let queued = [
-            tokio::spawn(begin(batcher.clone(), ids[1].clone())),
-            tokio::spawn(begin(batcher.clone(), ids[2].clone())),
-        ];
-        while batcher.inner.queues[shard].lock().unwrap().pending.len() < 2 {
-            tokio::task::yield_now().await;
-        }
-        gated.permits.add_permits(2);
-        for call in [lead].into_iter().chain(queued) {
-            let transition = tokio::time::timeout(WAIT, call).await.expect("the call returns").unwrap().unwrap();
+        for transition in lead_and_queue(&gated, &batcher, &ids, 2).await {
             assert_eq!(transition.code, Code::Run);
         }
         assert_eq!(gated.calls.load(Ordering::SeqCst), 2, "the lead, then one multi");
