@@ -349,7 +349,7 @@ impl Keys {
 }
 
 /// What every call's header says besides the operation, the group and the clock: the key prefix and the TTLs, as
-/// texts ready for the script to write (see `engine.lua`, ARGV[3..7]).
+/// texts ready for the script to write (see `engine.lua`, ARGV[3]).
 #[derive(Clone, Debug)]
 pub(crate) struct Header {
     /// `<active> <done> <keep> <outbox ms> <prefix>`, one argument (see `engine.lua`, ARGV[3]).

@@ -56,12 +56,13 @@
 --
 -- Every transition returns one flat list: its code, the number of entries, each entry as its length followed by its
 -- elements, then extra. A dispatch's length is positive: {id, token, task, msg, route, rf, tp, args...}, or {id,
--- token, task, msg} alone when route is '0' and the rest is empty; an interrupt's is negative: {id, ref}. Dispatches are tasks to hand to the backend, with the run's trace context (empty when none) and the bound
--- arguments of the task and of each of its ancestors, nearest first; interrupts are running tasks to abort, with the
--- backend's reference of the run (the field `ref`, recorded when the run began); extra is operation-specific. The
--- list is flat because Redis converts every table of a reply with about 3,500 instructions of lookups (for `err`,
--- `ok` and its other special fields) before its elements. A by-id operation on a signature that its group lacks
--- but whose pointer names another group answers `moved` with that group in extra.
+-- token, task, msg} alone when route is '0' and the rest is empty; an interrupt's is negative: {id, ref}. Dispatches
+-- are tasks to hand to the backend, with the run's trace context (empty when none) and the bound arguments of the
+-- task and of each of its ancestors, nearest first; interrupts are running tasks to abort, with the backend's
+-- reference of the run (the field `ref`, recorded when the run began); extra is operation-specific. The list is flat
+-- and short because Redis converts every table of a reply with about 3,000 instructions of lookups (for `err`, `ok`
+-- and its other special fields) before its elements, and each element for about 2,000. A by-id operation on a
+-- signature that its group lacks but whose pointer names another group answers `moved` with that group in extra.
 
 -- Per-call state, set by `main` from its keys and arguments before an operation runs. The functions below are
 -- built once (when Redis loads the library, or once per EVAL) and read these upvalues.
@@ -188,7 +189,7 @@ local OUTBOXED = false
 -- a skiplist at once, and it stays one until it is emptied. So under load (in a `multi`) the first run to enter the
 -- leases, and the first dispatch to enter the outbox, enter with this mark, which the `multi` removes before it
 -- returns: nothing else ever sees it. A set that holds a few entries at a time (a chain's) stays a listpack.
-local SKIPLIST_MARK = '#skiplist: a member longer than zset-max-listpack-value makes a sorted set a skiplist (engine.lua)'
+local SKIPLIST_MARK = '#skiplist: a member longer than zset-max-listpack-value makes a sorted set a skiplist'
 -- The sets this `multi` marked, by key.
 local MARKED = {}
 
@@ -573,8 +574,8 @@ end
 
 local function op_begin()
   -- id, token, attempt (as the backend counts it), the backend's reference of the run, '1' when the run keeps a
-  -- creation journal (the last two may be left out when empty): may this delivery run? Replies {attempt} with the attempt counting lost ones, then, for a
-  -- retry, the ids its earlier attempts created.
+  -- creation journal (the last two may be left out when empty): may this delivery run? Replies {attempt} with the
+  -- attempt counting lost ones, then, for a retry, the ids its earlier attempts created.
   local id, token, attempt, ref, journaled = ARGV[A], ARGV[A + 1], ARGV[A + 2], arg(3), arg(4)
   local head = head_of(id)
   if not head then return absent(id) end
@@ -1231,9 +1232,9 @@ OPS['read'] = op_read
 -- ---- creation ------------------------------------------------------------------------------------------------
 
 -- Signature records in ARGV from index i: a count and the number of arguments the records take after it (their
--- span), then per record id, kind, task (name), field count, field/value pairs, child count, child ids. Every record
--- has a task name, so it takes a place instead of a field: an argument and a field's handling less per record. The span spares a walk
--- over them to find where they end: about 4,000 redis-server instructions per record.
+-- span), then per record id, kind, task (name), field count, field/value pairs, child count, child ids. Every
+-- record has a task name, so it takes a place instead of a field: an argument and a field's handling less per record.
+-- The span spares a walk over them to find where they end: about 4,000 redis-server instructions per record.
 
 -- The index after the records at index i.
 local function records_end(i)
@@ -1279,7 +1280,7 @@ local LISTPACK_FIELDS = 128
 local TABLE_MARK = 'a hash table from the start: more fields than a listpack searches quickly (see engine.lua)'
 
 -- The records' span (see `records_end`) is about the number of fields creation writes (a task with its name only
--- takes 6 arguments and writes its head and its place in its container).
+-- takes 5 arguments and writes its head and its place in its container).
 local function make_room(i)
   if 2 * tonumber(ARGV[i + 1]) > LISTPACK_FIELDS then redis.call('HSET', G, '#table', TABLE_MARK) end
 end
@@ -1360,8 +1361,8 @@ local function create_records(i, place)
     -- finished task), written as text, without the list `write_head` joins (a fifth of creating a swarm's item):
     -- what reads it later in this call reads it again
     writes[n + 1] = id .. '|h'
-    writes[n + 2] = kind .. ' pending ' .. (parent or '') .. '       ' .. root .. '  ' .. pos .. '  ' .. NOW_S .. '  ' ..
-      task
+    writes[n + 2] =
+      kind .. ' pending ' .. (parent or '') .. '       ' .. root .. '  ' .. pos .. '  ' .. NOW_S .. '  ' .. task
     n = n + 2
     HEADS[id] = nil
     if others then
