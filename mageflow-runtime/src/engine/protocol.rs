@@ -616,6 +616,7 @@ pub(crate) struct Transition {
     pub interrupts: Vec<Interrupt>,
     pub extra: Vec<String>,
 }
+
 fn protocol(detail: impl Into<String>) -> Error {
     Error::Store(StoreError::protocol(detail))
 }

@@ -731,8 +731,8 @@ local function send(id, head, msg, route, rf, args, parent, writes, parent_field
   end
   reply[at] = n - at
   reply[2] = reply[2] + 1
-  if claim then CLAIMED = { reply[2] } end
   if claim then
+    CLAIMED = { reply[2] }
     zadd(LEASES, EXPIRY_MS, member(id))
   else
     zadd(OUTBOX, NOW_MS_TEXT, member(id))
