@@ -461,14 +461,15 @@ fn texts(reply: Reply) -> Vec<String> {
 impl<S: Store + Clone> Store for CountingStore<S> {
     async fn eval(&self, script: &Script, keys: Vec<String>, args: Vec<String>) -> Result<Reply, StoreError> {
         // `eval:<op>` counts script calls (round trips); `op:<op>` counts transitions, also those a `multi` carries
-        // (after the 6 header arguments: a count, then per transition its key index, group, operation, argument
-        // count and arguments)
+        // (after the 6 header arguments: a count, then per transition its descriptor, "<operation> <key index>
+        // <argument count> <group>", and its arguments)
         self.count(&format!("eval:{}", args[0]));
         if args[0] == "multi" {
             let mut at = 7;
             for _ in 0..args[6].parse::<usize>().unwrap_or(0) {
-                self.count(&format!("op:{}", args[at + 2]));
-                at += 4 + args[at + 3].parse::<usize>().unwrap_or(0);
+                let mut descriptor = args[at].split(' ');
+                self.count(&format!("op:{}", descriptor.next().unwrap_or_default()));
+                at += 1 + descriptor.nth(1).and_then(|count| count.parse::<usize>().ok()).unwrap_or(0);
             }
         } else {
             self.count(&format!("op:{}", args[0]));

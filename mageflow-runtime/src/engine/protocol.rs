@@ -746,7 +746,7 @@ impl Transition {
             let length = count(parts.next(), "elements of a `multi` reply")?;
             let mut reply = parts.by_ref().take(length).peekable();
             if matches!(reply.peek(), Some(Reply::Text(code)) if code == "error") {
-                let message = reply.skip(3).map(text_of).collect::<Vec<_>>().join(" ");
+                let message = reply.skip(1).map(text_of).collect::<Vec<_>>().join(" ");
                 results.push(Err(Error::Store(StoreError::script(message))));
             } else {
                 results.push(Transition::parse_flat(&mut reply));
@@ -764,9 +764,10 @@ pub(crate) struct MultiCall<'a> {
 }
 
 /// The keys and arguments of a `multi` call on one shard: KEYS are the first group's hash, the shard's keys, then the
-/// other groups' hashes; each sub-operation names its group's hash by its index in KEYS. No pointer is declared (a
-/// signature stored away from the group its id names is rare): a sub-operation that finds its signature missing is
-/// made again alone, with its pointer.
+/// other groups' hashes. Each sub-operation is its descriptor, `<operation> <index in KEYS of its group's hash>
+/// <argument count> <group>` (one argument: the script reads each descriptor once and remembers it), then its
+/// arguments. No pointer is declared (a signature stored away from the group its id names is rare): a
+/// sub-operation that finds its signature missing is made again alone, with its pointer.
 pub(crate) fn encode_multi(keys: &Keys, calls: &[MultiCall]) -> (Vec<String>, Vec<String>) {
     let mut groups: Vec<&str> = Vec::new();
     for call in calls {
@@ -777,14 +778,12 @@ pub(crate) fn encode_multi(keys: &Keys, calls: &[MultiCall]) -> (Vec<String>, Ve
     let mut declared = keys.of_group(groups[0]);
     let first_other = declared.len();
     declared.extend(groups[1..].iter().map(|group| keys.group(group)));
-    let mut args = Vec::with_capacity(1 + calls.iter().map(|call| 4 + call.args.len()).sum::<usize>());
+    let mut args = Vec::with_capacity(1 + calls.iter().map(|call| 1 + call.args.len()).sum::<usize>());
     args.push(calls.len().to_string());
     for call in calls {
         let at = groups.iter().position(|group| *group == call.group).unwrap_or(0);
-        args.push(if at == 0 { "1".to_owned() } else { (first_other + at).to_string() });
-        args.push(call.group.to_owned());
-        args.push(call.op.as_str().to_owned());
-        args.push(call.args.len().to_string());
+        let key_at = if at == 0 { 1 } else { first_other + at };
+        args.push(format!("{} {key_at} {} {}", call.op.as_str(), call.args.len(), call.group));
         args.extend(call.args.iter().cloned());
     }
     (declared, args)
@@ -970,10 +969,8 @@ mod tests {
             text("done"),
             text("x"),
             text("-"),
-            Reply::Int(4),
+            Reply::Int(2),
             text("error"),
-            Reply::Int(0),
-            Reply::Int(0),
             text("boom"),
         ]);
         let results = Transition::parse_multi(reply, 2).unwrap();
