@@ -606,6 +606,32 @@ impl Due {
     pub fn into_run(self, input: Value) -> crate::backend::Run {
         crate::backend::Run { signature_id: self.id, token: self.token, task: self.task, input, trace: self.trace }
     }
+
+    /// Decodes a dispatch entry's elements: `<id> <token> <task>`, then the message and, in full, the route, the
+    /// return field, the trace context and the bound arguments.
+    fn parse(mut words: Vec<String>) -> Result<Due> {
+        if words.len() == 2 {
+            // the short form: route 0, and no return field, trace context or bound arguments
+            words.extend(["0", "", ""].map(String::from));
+        }
+        if words.len() < 5 {
+            return Err(protocol(format!("a dispatch entry with {} elements", words.len())));
+        }
+        let args = words.split_off(5);
+        let mut first = words[0].splitn(3, ' ');
+        let (Some(id), Some(token), Some(task)) = (first.next(), first.next(), first.next()) else {
+            let first = &words[0];
+            return Err(protocol(format!("a dispatch entry that does not start `<id> <token> <task>`: `{first}`")));
+        };
+        let id = SignatureId::parse(id).ok_or_else(|| protocol(format!("bad id `{id}`")))?;
+        let token = token.parse().map_err(|_| protocol(format!("bad token `{token}`")))?;
+        let task = task.to_owned();
+        let trace = TraceContext::decode(&words[4]);
+        let return_field = (!words[3].is_empty()).then(|| std::mem::take(&mut words[3]));
+        let route = words[2] == "1";
+        let message = std::mem::take(&mut words[1]);
+        Ok(Due { id, token, task, message, route, return_field, trace, args })
+    }
 }
 
 /// What one call of the script decided: `{code, dispatches, interrupts, extra}`.
@@ -629,6 +655,23 @@ fn count(reply: Option<Reply>, what: &str) -> Result<usize> {
         _ => None,
     };
     n.ok_or_else(|| protocol(format!("a transition's reply lacks the number of its {what}")))
+}
+
+/// A transition's summary, `<code> <entries> <extra elements>`: the code and the two counts.
+fn summary(reply: Option<Reply>) -> Result<(String, usize, usize)> {
+    let text = match reply {
+        Some(Reply::Text(text)) => text,
+        other => return Err(protocol(format!("a transition's reply without its summary: {other:?}"))),
+    };
+    let mut words = text.split(' ');
+    let (Some(code), Some(entries), Some(extras), None) = (words.next(), words.next(), words.next(), words.next())
+    else {
+        return Err(protocol(format!("a transition's summary `{text}` is not `<code> <entries> <extra elements>`")));
+    };
+    match (entries.parse(), extras.parse()) {
+        (Ok(entries), Ok(extras)) => Ok((code.to_owned(), entries, extras)),
+        _ => Err(protocol(format!("a transition's summary `{text}` does not count its entries and extra"))),
+    }
 }
 
 /// An element of a flat reply as text (a number as its digits, nil as empty).
@@ -659,26 +702,27 @@ impl Transition {
         self.interrupts.extend(other.interrupts);
     }
 
-    /// Decodes a transition's reply (flat: the code, the number of entries, each entry as its length and elements,
-    /// then extra; a dispatch's length is positive, its fields in full or, for a message alone, the first four; an
-    /// interrupt's is negative, its id and run reference), moving its texts out of it (a `multi` of 50 outcomes
-    /// carries hundreds).
+    /// Decodes a transition's reply (flat: its summary, `<code> <entries> <extra elements>`, each entry as its length
+    /// and elements, then extra; a dispatch's length is positive, its id, token and task as one text, then its other
+    /// fields in full or, for a message alone, that message; an interrupt's is negative, its id and run reference),
+    /// moving its texts out of it (a `multi` of 50 outcomes carries hundreds).
     pub fn parse(reply: Reply) -> Result<Transition> {
         match reply {
-            Reply::Array(parts) => Transition::parse_flat(&mut parts.into_iter()),
+            Reply::Array(parts) => {
+                let mut parts = parts.into_iter();
+                let (code, entries, extras) = summary(parts.next())?;
+                Transition::parse_body(&code, entries, extras, &mut parts)
+            }
             other => Err(protocol(format!("the transition script returned {other:?}"))),
         }
     }
 
-    fn parse_flat(parts: &mut impl Iterator<Item = Reply>) -> Result<Transition> {
-        let code = match parts.next() {
-            Some(Reply::Text(code)) => code,
-            _ => return Err(protocol("a transition without a code")),
-        };
-        let code = Code::parse(&code).ok_or_else(|| protocol(format!("the transition script answered `{code}`")))?;
+    /// Decodes what follows a transition's summary: `entries` entries, then `extras` elements of extra.
+    fn parse_body(code: &str, entries: usize, extras: usize, parts: &mut impl Iterator<Item = Reply>) -> Result<Self> {
+        let code = Code::parse(code).ok_or_else(|| protocol(format!("the transition script answered `{code}`")))?;
         let mut due = Vec::new();
         let mut interrupts = Vec::new();
-        for _ in 0..count(parts.next(), "entries")? {
+        for _ in 0..entries {
             let length = match parts.next() {
                 Some(Reply::Int(length)) => length,
                 other => return Err(protocol(format!("an entry of a transition's reply without a length: {other:?}"))),
@@ -692,25 +736,12 @@ impl Transition {
                 interrupts.push(Interrupt { signature_id, run_ref });
                 continue;
             }
-            let mut words: Vec<String> = parts.by_ref().take(length as usize).map(text_of).collect();
-            if words.len() == 4 {
-                // the short form: route 0, and no return field, trace context or bound arguments
-                words.extend(["0", "", ""].map(String::from));
-            }
-            if words.len() < 7 {
-                return Err(protocol(format!("a dispatch entry with {} fields", words.len())));
-            }
-            let id = SignatureId::parse(&words[0]).ok_or_else(|| protocol(format!("bad id `{}`", words[0])))?;
-            let token = words[1].parse().map_err(|_| protocol(format!("bad token `{}`", words[1])))?;
-            let args = words.split_off(7);
-            let trace = TraceContext::decode(&words[6]);
-            let return_field = (!words[5].is_empty()).then(|| std::mem::take(&mut words[5]));
-            let route = words[4] == "1";
-            let message = std::mem::take(&mut words[3]);
-            let task = std::mem::take(&mut words[2]);
-            due.push(Due { id, token, task, message, route, return_field, trace, args });
+            due.push(Due::parse(parts.by_ref().take(length as usize).map(text_of).collect())?);
         }
-        let extra = parts.map(text_of).collect();
+        let extra: Vec<String> = parts.take(extras).map(text_of).collect();
+        if extra.len() < extras {
+            return Err(protocol(format!("a transition's reply with {} of its {extras} extra elements", extra.len())));
+        }
         Ok(Transition { code, due, interrupts, extra })
     }
 
@@ -730,7 +761,7 @@ impl Transition {
     }
 
     /// Decodes the reply of `multi`: one transition, or the error it raised, per sub-operation (flat: `ok`, the
-    /// count, then each sub-operation's reply as its length and elements).
+    /// count, then each sub-operation's reply, whose summary counts its elements).
     pub fn parse_multi(reply: Reply, expected: usize) -> Result<Vec<Result<Transition>>> {
         let mut parts = match reply {
             Reply::Array(parts) => parts.into_iter(),
@@ -743,13 +774,12 @@ impl Transition {
         }
         let mut results = Vec::with_capacity(expected);
         for _ in 0..expected {
-            let length = count(parts.next(), "elements of a `multi` reply")?;
-            let mut reply = parts.by_ref().take(length).peekable();
-            if matches!(reply.peek(), Some(Reply::Text(code)) if code == "error") {
-                let message = reply.skip(1).map(text_of).collect::<Vec<_>>().join(" ");
+            let (code, entries, extras) = summary(parts.next())?;
+            if code == "error" {
+                let message = parts.by_ref().take(extras).map(text_of).collect::<Vec<_>>().join(" ");
                 results.push(Err(Error::Store(StoreError::script(message))));
             } else {
-                results.push(Transition::parse_flat(&mut reply));
+                results.push(Transition::parse_body(&code, entries, extras, &mut parts));
             }
         }
         Ok(results)
@@ -921,12 +951,10 @@ mod tests {
     fn replies_decode_into_typed_transitions() {
         let text = |t: &str| Reply::Text(t.to_owned());
         // three entries: a dispatch in full, one in the short form, an interrupt; then extra
-        let mut parts = vec![text("run"), Reply::Int(3), Reply::Int(8)];
+        let mut parts = vec![text("run 3 1"), Reply::Int(6)];
         parts.extend(
             [
-                "abc",
-                "3",
-                "send-email",
+                "abc 3 send an email",
                 "{\"n\":1}",
                 "1",
                 "order",
@@ -935,12 +963,12 @@ mod tests {
             ]
             .map(text),
         );
-        parts.extend([Reply::Int(4), text("ghi"), text("1"), text("noop"), text("null")]);
+        parts.extend([Reply::Int(2), text("ghi 1 noop"), text("null")]);
         parts.extend([Reply::Int(-2), text("def"), text("run-7"), text("2")]);
         let transition = Transition::parse(Reply::Array(parts)).unwrap();
         assert_eq!(transition.code, Code::Run);
         let due = &transition.due[0];
-        assert_eq!((due.id.as_str(), due.token, due.task.as_str(), due.route), ("abc", 3, "send-email", true));
+        assert_eq!((due.id.as_str(), due.token, due.task.as_str(), due.route), ("abc", 3, "send an email", true));
         assert_eq!((due.return_field.as_deref(), due.args.len()), (Some("order"), 1));
         assert_eq!(due.trace.as_ref().map(|t| t.parent_span_id()), Some("b7ad6b7169203331"));
         let short = &transition.due[1];
@@ -963,14 +991,11 @@ mod tests {
         let reply = Reply::Array(vec![
             text("ok"),
             Reply::Int(2),
-            Reply::Int(5),
-            text("stale"),
-            Reply::Int(0),
+            text("stale 0 3"),
             text("done"),
             text("x"),
             text("-"),
-            Reply::Int(2),
-            text("error"),
+            text("error 0 1"),
             text("boom"),
         ]);
         let results = Transition::parse_multi(reply, 2).unwrap();
@@ -983,11 +1008,15 @@ mod tests {
     #[test]
     fn unknown_codes_and_short_entries_are_protocol_errors() {
         let text = |t: &str| Reply::Text(t.to_owned());
-        let unknown = Transition::parse(Reply::Array(vec![text("maybe")])).unwrap_err();
+        let unknown = Transition::parse(Reply::Array(vec![text("maybe 0 0")])).unwrap_err();
         assert!(unknown.to_string().contains("`maybe`"), "{unknown}");
-        let short = Reply::Array(vec![text("ok"), Reply::Int(1), Reply::Int(1), text("abc")]);
-        assert!(Transition::parse(short).unwrap_err().to_string().contains("1 fields"));
+        let short = Reply::Array(vec![text("ok 1 0"), Reply::Int(1), text("abc 1 noop")]);
+        assert!(Transition::parse(short).unwrap_err().to_string().contains("with 1 elements"));
+        let headless = Reply::Array(vec![text("ok 1 0"), Reply::Int(2), text("abc 1"), text("null")]);
+        assert!(Transition::parse(headless).unwrap_err().to_string().contains("does not start"));
         let uncounted = Reply::Array(vec![text("ok"), text("abc")]);
-        assert!(Transition::parse(uncounted).unwrap_err().to_string().contains("number of its entries"));
+        assert!(Transition::parse(uncounted).unwrap_err().to_string().contains("is not `<code>"));
+        let cut = Reply::Array(vec![text("ok 0 2"), text("1")]);
+        assert!(Transition::parse(cut).unwrap_err().to_string().contains("1 of its 2 extra"));
     }
 }

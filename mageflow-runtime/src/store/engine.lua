@@ -54,15 +54,16 @@
 -- report of the lost execution is stale; the lost attempt counts (base), and the worker fails a run whose attempts
 -- are used up with the kind `lost`.
 --
--- Every transition returns one flat list: its code, the number of entries, each entry as its length followed by its
--- elements, then extra. A dispatch's length is positive: {id, token, task, msg, route, rf, tp, args...}, or {id,
--- token, task, msg} alone when route is '0' and the rest is empty; an interrupt's is negative: {id, ref}. Dispatches
--- are tasks to hand to the backend, with the run's trace context (empty when none) and the bound arguments of the
--- task and of each of its ancestors, nearest first; interrupts are running tasks to abort, with the backend's
--- reference of the run (the field `ref`, recorded when the run began); extra is operation-specific. The list is flat
--- and short because Redis converts every table of a reply with about 3,000 instructions of lookups (for `err`, `ok`
--- and its other special fields) before its elements, and each element for about 2,000. A by-id operation on a
--- signature that its group lacks but whose pointer names another group answers `moved` with that group in extra.
+-- Every transition returns one flat list: its summary, "<code> <number of entries> <number of extra elements>", each
+-- entry as its length followed by its elements, then extra. A dispatch's length is positive: {"<id> <token> <task>",
+-- msg, route, rf, tp, args...}, or {"<id> <token> <task>", msg} alone when route is '0' and the rest is empty; an
+-- interrupt's is negative: {id, ref}. Dispatches are tasks to hand to the backend, with the run's trace context (empty
+-- when none) and the bound arguments of the task and of each of its ancestors, nearest first; interrupts are running
+-- tasks to abort, with the backend's reference of the run (the field `ref`, recorded when the run began); extra is
+-- operation-specific. The list is flat and short because Redis converts every table of a reply with lookups of its
+-- special fields (`err`, `ok` and others) before its elements, about 1,300 instructions, and each element for about 700
+-- (measured with FCALLs of test functions). A by-id operation on a signature that its group lacks but whose pointer
+-- names another group answers `moved` with that group in extra.
 
 -- Per-call state, set by `main` from its keys and arguments before an operation runs. The functions below are
 -- built once (when Redis loads the library, or once per EVAL) and read these upvalues.
@@ -170,9 +171,9 @@ OPS['point'] = op_point
 -- ---- a group's signatures --------------------------------------------------------------------------------------
 
 local G, OUTBOX, LEASES, FLOWS, INDEX
--- The reply being built (see the top): its code (set by `result`), the number of entries, the dispatches; and the
--- interrupts, as id, ref pairs (nil while there are none), which `result` appends as entries.
-local REPLY, interrupts
+-- The reply being built (see the top): its summary (set by `result`), then the dispatches; ENTRIES counts them; and
+-- the interrupts, as id, ref pairs (nil while there are none), which `result` appends as entries.
+local REPLY, ENTRIES, interrupts
 -- A run's outcome (in `succeed` / `fail`) may begin the first task it dispatches at once, for a worker that runs it
 -- in its own process (the local backend): CLAIM says it may, CLAIMED is {n} once it did, where n counts that
 -- dispatch among the call's (its attempt is 1).
@@ -207,7 +208,7 @@ end
 -- Binds the keys of a call on a group (see the top) and starts its reply afresh.
 local function bind_group()
   G, OUTBOX, LEASES, FLOWS, INDEX = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-  REPLY, interrupts = { '', 0 }, nil
+  REPLY, ENTRIES, interrupts = { '' }, 0, nil
 end
 
 -- The pointer key of signature `id` among the call's keys, if the caller declared one. Looked up only for a
@@ -221,21 +222,36 @@ local function pointer_of(id)
   end
 end
 
+-- The text of a non-negative integer; nil for other numbers. A number written or joined is otherwise formatted with
+-- Lua's "%.14g", whose floating-point conversion cost a swarm of 10,000 items 7,900 redis-server instructions per
+-- task (its positions); "%d" formats an integer at a fraction of that, and the texts of small ones are made once.
+local TEXT = {}
+local function int_text(n)
+  local t = TEXT[n]
+  if t == nil and n >= 0 and n % 1 == 0 then
+    t = string.format('%d', n)
+    if n < 1024 then TEXT[n] = t end
+  end
+  return t
+end
+
 local function result(code, extra)
   if OUTBOXED and not IN_MULTI then redis.call('PEXPIRE', OUTBOX, OUTBOX_TTL_MS) end
   local reply, n = REPLY, #REPLY
-  reply[1] = code
   if interrupts then
     -- each an entry of length -2: the reply's number of entries counts them too
     for j = 1, #interrupts, 2 do
       reply[n + 1], reply[n + 2], reply[n + 3] = -2, interrupts[j], interrupts[j + 1]
       n = n + 3
     end
-    reply[2] = reply[2] + #interrupts / 2
+    ENTRIES = ENTRIES + #interrupts / 2
   end
+  local extras = 0
   if extra then
-    for j = 1, #extra do reply[n + j] = extra[j] end
+    extras = #extra
+    for j = 1, extras do reply[n + j] = extra[j] end
   end
+  reply[1] = code .. ' ' .. int_text(ENTRIES) .. ' ' .. int_text(extras)
   return reply
 end
 
@@ -364,19 +380,6 @@ local function started_with(msg, route, parent, pos)
     if result then return result, '1' end
   end
   return msg, route
-end
-
--- The text of a non-negative integer; nil for other numbers. A number written or joined is otherwise formatted with
--- Lua's "%.14g", whose floating-point conversion cost a swarm of 10,000 items 7,900 redis-server instructions per
--- task (its positions); "%d" formats an integer at a fraction of that, and the texts of small ones are made once.
-local TEXT = {}
-local function int_text(n)
-  local t = TEXT[n]
-  if t == nil and n >= 0 and n % 1 == 0 then
-    t = string.format('%d', n)
-    if n < 1024 then TEXT[n] = t end
-  end
-  return t
 end
 
 -- A stored counter of a swarm, as a number: an integer, as HINCRBY insists, so that a damaged counter stops the
@@ -696,12 +699,12 @@ local function send(id, head, msg, route, rf, args, parent, writes, parent_field
     CLAIM = false
   end
   write_head(id, head, writes)
-  -- the dispatch, straight into the reply: its length (at `at`), then its fields
+  -- the dispatch, straight into the reply: its length (at `at`), then its fields, the first three as one text
   local reply = REPLY
   local at = #reply + 1
-  reply[at + 1], reply[at + 2], reply[at + 3], reply[at + 4] = id, token, head[H_TASK], msg or 'null'
-  reply[at + 5], reply[at + 6], reply[at + 7] = route or '0', rf or '', trace
-  local n = at + 7
+  reply[at + 1], reply[at + 2] = id .. ' ' .. token .. ' ' .. head[H_TASK], msg or 'null'
+  reply[at + 3], reply[at + 4], reply[at + 5] = route or '0', rf or '', trace
+  local n = at + 5
   if args then
     n = n + 1
     reply[n] = args
@@ -723,16 +726,16 @@ local function send(id, head, msg, route, rf, args, parent, writes, parent_field
     parent = grandparent
     depth = depth + 1
   end
-  if n == at + 7 and reply[at + 5] == '0' and reply[at + 6] == '' and trace == '' then
+  if n == at + 5 and reply[at + 3] == '0' and reply[at + 4] == '' and trace == '' then
     -- the short form: a dispatch with its message alone (most of them) is three elements shorter, and each element
-    -- of a reply costs Redis about 2,000 instructions to convert and send (7,000 per S2 task for these three)
-    reply[at + 5], reply[at + 6], reply[at + 7] = nil, nil, nil
-    n = at + 4
+    -- of a reply costs Redis about 700 instructions to convert and send
+    reply[at + 3], reply[at + 4], reply[at + 5] = nil, nil, nil
+    n = at + 2
   end
   reply[at] = n - at
-  reply[2] = reply[2] + 1
+  ENTRIES = ENTRIES + 1
   if claim then
-    CLAIMED = { reply[2] }
+    CLAIMED = { int_text(ENTRIES) }
     zadd(LEASES, EXPIRY_MS, member(id))
   else
     zadd(OUTBOX, NOW_MS_TEXT, member(id))
@@ -1702,8 +1705,8 @@ local function op_multi()
   -- A count, then per sub-operation: its descriptor (see `described`) and its arguments. KEYS: the first group's
   -- hash, the shard's keys, then the other groups' hashes, all of one shard (no pointers: see `pointer_of`). Runs
   -- each sub-operation as if it were called alone (each is its own transition: one failing leaves the others as they
-  -- are) and replies, flat as a transition's: 'ok', the count, then each sub-operation's reply as its length
-  -- followed by its elements; a sub-operation that raised an error replies {'error', message}.
+  -- are) and replies, flat as a transition's: 'ok', the count, then each sub-operation's reply; a sub-operation that
+  -- raised an error replies {'error 0 1', message}.
   local count = tonumber(ARGV[A])
   local i = A + 1
   local replies, m = { 'ok', count }, 2
@@ -1715,7 +1718,7 @@ local function op_multi()
     if KEYS[key_at] ~= G then SWARM_KNOWN, HEADS = {}, {} end
     G, GROUP, OP, A, NARGS = KEYS[key_at], descriptor[4], descriptor[1], i + 1, nargs
     -- (the runs' operations use no plan: `plan` stays the call's)
-    REPLY, interrupts, CLAIM, CLAIMED, TRACE = { '', 0 }, nil, false, nil, ''
+    REPLY, ENTRIES, interrupts, CLAIM, CLAIMED, TRACE = { '' }, 0, nil, false, nil, ''
     local run = MULTI_OPS[OP]
     local ok, reply
     if run then
@@ -1727,12 +1730,11 @@ local function op_multi()
       -- what the failed sub-operation read may not be what it left
       SWARM_KNOWN, HEADS = {}, {}
       if type(reply) == 'table' then reply = reply.err end
-      reply = { 'error', tostring(reply) }
+      reply = { 'error 0 1', tostring(reply) }
     end
-    local length = #reply
-    replies[m + 1] = length
-    for j = 1, length do replies[m + 1 + j] = reply[j] end
-    m = m + 1 + length
+    -- (its summary counts its elements)
+    for j = 1, #reply do replies[m + j] = reply[j] end
+    m = m + #reply
     i = i + 1 + nargs
   end
   IN_MULTI = false
