@@ -166,11 +166,31 @@ fn same_error(error: &Error, text: &str) -> Error {
 }
 
 impl Inner {
-    /// One call, as it would be made without batching.
+    /// One call, as it would be made without batching. It declares no pointer (a signature stored away from the
+    /// group its id names is rare, and a key costs Redis and the process on every call): a signature it finds
+    /// missing is looked for again with its pointer.
     async fn single(&self, op: Op, id: &SignatureId, call_args: &[String], lease: Duration) -> Result<Transition> {
+        let transition = self.alone(op, id, call_args, lease, false).await?;
+        if transition.code == Code::Missing {
+            return self.alone(op, id, call_args, lease, true).await;
+        }
+        Ok(transition)
+    }
+
+    /// One call on the group signature `id` names, with the signature's pointer among its keys or not.
+    async fn alone(
+        &self,
+        op: Op,
+        id: &SignatureId,
+        call_args: &[String],
+        lease: Duration,
+        pointer: bool,
+    ) -> Result<Transition> {
         let group = group_of(id);
         let mut keys = self.keys.of_group(group);
-        keys.push(self.keys.pointer(id));
+        if pointer {
+            keys.push(self.keys.pointer(id));
+        }
         let mut args = self.header.args(op, group, lease);
         args.extend(call_args.iter().cloned());
         Transition::parse(self.store.eval(Script::engine(), keys, args).await?)
@@ -189,7 +209,7 @@ impl Inner {
         let mut results = Transition::parse_multi(reply, batch.len())?;
         for (call, result) in batch.iter().zip(results.iter_mut()) {
             if matches!(result, Ok(transition) if transition.code == Code::Missing) {
-                *result = self.single(call.op, &call.id, &call.args, call.lease).await;
+                *result = self.alone(call.op, &call.id, &call.args, call.lease, true).await;
             }
         }
         Ok(results)
@@ -296,8 +316,14 @@ mod tests {
         let gated = Gated::closed();
         let keys = Keys::new("gate".into());
         let header = Header::new(&keys, (60, 60), 60);
-        let batcher = Arc::new(Batcher::new(gated.clone(), keys, header));
+        // a stored task that was never dispatched: a renewal of its run answers `lost`
         let id = SignatureId::generate();
+        gated
+            .store
+            .eval(Script::engine(), keys.of_group(group_of(&id)), store_task(&header, group_of(&id), &id))
+            .await
+            .unwrap();
+        let batcher = Arc::new(Batcher::new(gated.clone(), keys, header));
         let renew = |batcher: Arc<Batcher>, id: SignatureId| async move {
             let args = vec![id.to_string(), "1".into(), "1000".into()];
             batcher.call(Op::Renew, &id, args, Duration::from_secs(1)).await
@@ -317,13 +343,13 @@ mod tests {
         assert!(lead.await.unwrap_err().is_cancelled());
         gated.permits.add_permits(1);
         let transition = tokio::time::timeout(WAIT, queued).await.expect("the queued call is sent").unwrap().unwrap();
-        assert_eq!(transition.code, Code::Missing);
+        assert_eq!(transition.code, Code::Lost);
         assert_eq!(gated.calls.load(Ordering::SeqCst), 2, "the dropped call and the queued one, each sent once");
 
         // and the shard is free again: the next call leads
         gated.permits.add_permits(1);
         let next = tokio::time::timeout(WAIT, renew(batcher.clone(), id.clone())).await.expect("the shard is free");
-        assert_eq!(next.unwrap().code, Code::Missing);
+        assert_eq!(next.unwrap().code, Code::Lost);
         assert_eq!(gated.calls.load(Ordering::SeqCst), 3);
         assert!(!batcher.inner.queues[shard].lock().unwrap().busy);
     }
@@ -346,11 +372,12 @@ mod tests {
 
         let batcher = Arc::new(Batcher::new(gated.clone(), keys, header));
         let ids = [id.clone(), id.clone(), id];
-        for transition in lead_and_queue(&gated, &batcher, &ids, 4).await {
+        for transition in lead_and_queue(&gated, &batcher, &ids, 5).await {
             assert_eq!(transition.code, Code::Moved);
             assert_eq!(transition.extra, ["elsewhere"]);
         }
-        assert_eq!(gated.calls.load(Ordering::SeqCst), 4, "the lead, one multi, and each queued call again alone");
+        let calls = gated.calls.load(Ordering::SeqCst);
+        assert_eq!(calls, 5, "the lead without its pointer and with it, one multi, each queued call again alone");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
