@@ -270,13 +270,13 @@ mod tests {
 
     /// Begins of `ids` (of one shard, with no token) through `batcher`: the first leads and waits at the gate, the
     /// others queue behind it and go out together, as one `multi`; then the gate lets `permits` calls through. Their
-    /// transitions, in order.
+    /// results, in order.
     async fn lead_and_queue(
         gated: &Gated,
         batcher: &Arc<Batcher>,
         ids: &[SignatureId],
         permits: usize,
-    ) -> Vec<Transition> {
+    ) -> Vec<Result<Transition>> {
         let begin = |id: SignatureId| {
             let batcher = batcher.clone();
             async move {
@@ -292,11 +292,11 @@ mod tests {
             tokio::task::yield_now().await;
         }
         gated.permits.add_permits(permits);
-        let mut transitions = Vec::new();
+        let mut results = Vec::new();
         for call in std::iter::once(lead).chain(queued) {
-            transitions.push(tokio::time::timeout(WAIT, call).await.expect("the call returns").unwrap().unwrap());
+            results.push(tokio::time::timeout(WAIT, call).await.expect("the call returns").unwrap());
         }
-        transitions
+        results
     }
 
     /// The arguments of a `batch` that stores one task, `id`, in `group`.
@@ -373,6 +373,7 @@ mod tests {
         let batcher = Arc::new(Batcher::new(gated.clone(), keys, header));
         let ids = [id.clone(), id.clone(), id];
         for transition in lead_and_queue(&gated, &batcher, &ids, 5).await {
+            let transition = transition.unwrap();
             assert_eq!(transition.code, Code::Moved);
             assert_eq!(transition.extra, ["elsewhere"]);
         }
@@ -406,7 +407,7 @@ mod tests {
         let batcher = Arc::new(Batcher::new(gated.clone(), keys.clone(), header));
         // a stored task that was never dispatched has no token: a begin with none runs it
         for transition in lead_and_queue(&gated, &batcher, &ids, 2).await {
-            assert_eq!(transition.code, Code::Run);
+            assert_eq!(transition.unwrap().code, Code::Run);
         }
         assert_eq!(gated.calls.load(Ordering::SeqCst), 2, "the lead, then one multi");
 
@@ -423,5 +424,47 @@ mod tests {
         let mut expected: Vec<String> = ids.iter().map(|id| format!("{}|{id}", group_of(id))).collect();
         expected.sort();
         assert_eq!(members, expected, "each run holds a lease, and nothing else is in the set");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_sub_operation_that_raises_answers_its_error_and_the_others_their_own_transitions() {
+        let gated = Gated::closed();
+        let keys = Keys::new("raising".into());
+        let header = Header::new(&keys, (60, 60), 60);
+        // four tasks of one shard; the third's head says its earlier attempts were `x`, which `begin` cannot count
+        let first = SignatureId::generate();
+        let shard = shard_of(group_of(&first));
+        let mut ids = vec![first];
+        while ids.len() < 4 {
+            let id = SignatureId::generate();
+            if shard_of(group_of(&id)) == shard {
+                ids.push(id);
+            }
+        }
+        for id in &ids {
+            gated
+                .store
+                .eval(Script::engine(), keys.of_group(group_of(id)), store_task(&header, group_of(id), id))
+                .await
+                .unwrap();
+        }
+        let bad = &ids[2];
+        // the HEAD fields kind, status, parent, token, prev, attempt, base, ..., created, finished, task
+        let head = "task pending     x       1  noop";
+        let write = Script::new("return redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])");
+        let field = format!("{bad}|h");
+        gated.store.eval(&write, vec![keys.group(group_of(bad))], vec![field, head.into()]).await.unwrap();
+
+        let batcher = Arc::new(Batcher::new(gated.clone(), keys, header));
+        let results = lead_and_queue(&gated, &batcher, &ids, 2).await;
+        assert_eq!(gated.calls.load(Ordering::SeqCst), 2, "the lead, then one multi of three");
+        let codes: Vec<Option<Code>> = results.iter().map(|r| r.as_ref().ok().map(|t| t.code)).collect();
+        assert_eq!(codes, [Some(Code::Run), Some(Code::Run), None, Some(Code::Run)]);
+        let error = results[2].as_ref().unwrap_err().to_string();
+        assert!(error.contains("arithmetic"), "the script's own error: {error}");
+        for result in [&results[1], &results[3]] {
+            let transition = result.as_ref().unwrap();
+            assert_eq!((transition.due.len(), transition.extra.as_slice()), (0, ["1".to_owned()].as_slice()));
+        }
     }
 }

@@ -171,9 +171,10 @@ OPS['point'] = op_point
 -- ---- a group's signatures --------------------------------------------------------------------------------------
 
 local G, OUTBOX, LEASES, FLOWS, INDEX
--- The reply being built (see the top): its summary (set by `result`), then the dispatches; ENTRIES counts them; and
--- the interrupts, as id, ref pairs (nil while there are none), which `result` appends as entries.
-local REPLY, ENTRIES, interrupts
+-- The reply being built (see the top): its summary (set by `result`) at REPLY_AT, then the dispatches; ENTRIES counts
+-- them; and the interrupts, as id, ref pairs (nil while there are none), which `result` appends as entries. In a
+-- `multi`, REPLY is the `multi`'s reply, which each sub-operation's reply goes on.
+local REPLY, REPLY_AT, ENTRIES, interrupts
 -- A run's outcome (in `succeed` / `fail`) may begin the first task it dispatches at once, for a worker that runs it
 -- in its own process (the local backend): CLAIM says it may, CLAIMED is {n} once it did, where n counts that
 -- dispatch among the call's (its attempt is 1).
@@ -208,7 +209,7 @@ end
 -- Binds the keys of a call on a group (see the top) and starts its reply afresh.
 local function bind_group()
   G, OUTBOX, LEASES, FLOWS, INDEX = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-  REPLY, ENTRIES, interrupts = { '' }, 0, nil
+  REPLY, REPLY_AT, ENTRIES, interrupts = { '' }, 1, 0, nil
 end
 
 -- The pointer key of signature `id` among the call's keys, if the caller declared one. Looked up only for a
@@ -251,7 +252,7 @@ local function result(code, extra)
     extras = #extra
     for j = 1, extras do reply[n + j] = extra[j] end
   end
-  reply[1] = code .. ' ' .. int_text(ENTRIES) .. ' ' .. int_text(extras)
+  reply[REPLY_AT] = code .. ' ' .. int_text(ENTRIES) .. ' ' .. int_text(extras)
   return reply
 end
 
@@ -1748,23 +1749,26 @@ local function op_multi()
     if KEYS[key_at] ~= G then SWARM_KNOWN, HEADS = {}, {} end
     G, GROUP, OP, A, NARGS = KEYS[key_at], descriptor[4], descriptor[1], i + 1, nargs
     -- (the runs' operations use no plan: `plan` stays the call's)
-    REPLY, ENTRIES, interrupts, CLAIM, CLAIMED, TRACE = { '' }, 0, nil, false, nil, ''
+    -- its reply goes on the `multi`'s, after a place for its summary
+    replies[m + 1] = ''
+    REPLY, REPLY_AT, ENTRIES, interrupts, CLAIM, CLAIMED, TRACE = replies, m + 1, 0, nil, false, nil, ''
     local run = MULTI_OPS[OP]
     local ok, reply
     if run then
       ok, reply = pcall(run)
+      if ok and reply ~= replies then ok, reply = false, 'mageflow: ' .. OP .. ' answered outside its reply' end
     else
       ok, reply = false, 'mageflow: the operation ' .. tostring(OP) .. ' cannot be batched'
     end
     if not ok then
-      -- what the failed sub-operation read may not be what it left
+      -- what the failed sub-operation read may not be what it left, nor what it began to reply
       SWARM_KNOWN, HEADS = {}, {}
       if type(reply) == 'table' then reply = reply.err end
-      reply = { 'error 0 1', tostring(reply) }
+      for j = #replies, m + 1, -1 do replies[j] = nil end
+      replies[m + 1], replies[m + 2] = 'error 0 1', tostring(reply)
     end
     -- (its summary counts its elements)
-    for j = 1, #reply do replies[m + j] = reply[j] end
-    m = m + #reply
+    m = #replies
     i = i + 1 + nargs
   end
   IN_MULTI = false
