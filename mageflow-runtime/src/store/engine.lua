@@ -1057,11 +1057,12 @@ end
 -- callbacks of the outcome and drop the others, and tell the parent.
 local COMPLETE_FIELDS = { 'kind', 'status', 'parent', 'on_ok', 'on_err', 'next', 'pos', 'slot', 'token', 'w' }
 
--- `fields`, when given, are the signature's COMPLETE_FIELDS, already read.
-complete = function(id, ok, payload, fields)
-  local kind, status, parent, on_ok, on_err, continued, pos, slot, _, watched
-  if fields then
-    kind, status, parent, on_ok, on_err, continued, pos, slot, _, watched = unpack(fields)
+-- `head`, when given, is the signature's head, read (and kept in HEADS), and `on_ok`, `on_err` its callbacks.
+complete = function(id, ok, payload, head, on_ok, on_err)
+  local kind, status, parent, continued, pos, slot, watched, _
+  if head then
+    kind, status, parent, continued = head[H_KIND], head[H_STATUS], present(head[H_PARENT]), present(head[H_NEXT])
+    pos, slot, watched = present(head[H_POS]), present(head[H_SLOT]), present(head[H_W])
   else
     kind, status, parent, on_ok, on_err, continued, pos, slot, _, watched = get(id, unpack(COMPLETE_FIELDS))
   end
@@ -1083,7 +1084,7 @@ complete = function(id, ok, payload, fields)
   local new_status = ok and 'done' or 'failed'
   -- a swarm item keeps its `slot` mark: report, below, gives the slot back, and nothing reads the mark of an item
   -- that finished
-  local head = head_of(id)
+  head = head_of(id)
   head[H_STATUS], head[H_PREV], head[H_FINISHED] = new_status, status, NOW_S
   write_head(id, head, { id .. (ok and '|result' or '|error'), payload })
   if kind == 'task' and not continued then redis.call('ZREM', LEASES, member(id)) end
@@ -1117,9 +1118,7 @@ local function op_succeed_fail()
   -- a run that a newer dispatch replaced (its lease was lost) reports nothing
   if head[H_TOKEN] ~= token then return result('stale', { status }) end
   if not (runnable(status) or status == 'suspended') then return result('ignored', { status }) end
-  -- COMPLETE_FIELDS
-  complete(id, OP == 'succeed', payload, { head[H_KIND], status, present(head[H_PARENT]), got[2], got[3],
-    present(head[H_NEXT]), present(head[H_POS]), present(head[H_SLOT]), head[H_TOKEN], present(head[H_W]) })
+  complete(id, OP == 'succeed', payload, head, got[2], got[3])
   if journaled == '1' then drop(id, 'jrn') end
   return result('ok', CLAIMED)
 end
