@@ -857,11 +857,11 @@ end
 
 -- Completes a swarm that is closed, started and has an outcome for every item: its result is the list of item
 -- outcomes in position order.
--- `known`, when given, is {status, closed, started, n, ok_n, fail_n}, already read.
+-- `known`, when given, are the swarm's first 13 REPORT_FIELDS, already read (see `fill`).
 local function check_complete(sid, known)
   local status, closed, started, n, ok_n, fail_n
   if known then
-    status, closed, started, n, ok_n, fail_n = unpack(known)
+    status, started, closed, n, ok_n, fail_n = known[1], known[2], known[9], known[10], known[11], known[12]
   else
     status, closed, started, n, ok_n, fail_n = get(sid, 'status', 'closed', 'started', 'n', 'ok_n', 'fail_n')
   end
@@ -953,7 +953,7 @@ fill = function(sid, known, pending, stored_running)
   end
   if pending then redis.call('HSET', G, unpack(pending)) end
   -- starting tasks changes none of the fields completion depends on
-  check_complete(sid, (not nested) and { status, closed, started, n, ok_n, fail_n } or nil)
+  check_complete(sid, (not nested) and known or nil)
 end
 
 -- A child of a container finished: a chain starts its next step or ends; a swarm records the outcome at the item's
