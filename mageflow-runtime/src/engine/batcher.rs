@@ -311,18 +311,34 @@ mod tests {
         args
     }
 
+    /// `count` tasks of one shard, each stored (ungated) in the group its id names.
+    async fn stored_tasks_of_one_shard(gated: &Gated, keys: &Keys, header: &Header, count: usize) -> Vec<SignatureId> {
+        let first = SignatureId::generate();
+        let shard = shard_of(group_of(&first));
+        let mut ids = vec![first];
+        while ids.len() < count {
+            let id = SignatureId::generate();
+            if shard_of(group_of(&id)) == shard {
+                ids.push(id);
+            }
+        }
+        for id in &ids {
+            gated
+                .store
+                .eval(Script::engine(), keys.of_group(group_of(id)), store_task(header, group_of(id), id))
+                .await
+                .unwrap();
+        }
+        ids
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_call_dropped_while_it_leads_hands_the_queued_calls_to_a_sender() {
         let gated = Gated::closed();
         let keys = Keys::new("gate".into());
         let header = Header::new(&keys, (60, 60), 60);
         // a stored task that was never dispatched: a renewal of its run answers `lost`
-        let id = SignatureId::generate();
-        gated
-            .store
-            .eval(Script::engine(), keys.of_group(group_of(&id)), store_task(&header, group_of(&id), &id))
-            .await
-            .unwrap();
+        let id = stored_tasks_of_one_shard(&gated, &keys, &header, 1).await.remove(0);
         let batcher = Arc::new(Batcher::new(gated.clone(), keys, header));
         let renew = |batcher: Arc<Batcher>, id: SignatureId| async move {
             let args = vec![id.to_string(), "1".into(), "1000".into()];
@@ -386,23 +402,7 @@ mod tests {
         let gated = Gated::closed();
         let keys = Keys::new("marked".into());
         let header = Header::new(&keys, (60, 60), 60);
-        // three tasks of one shard, each stored in the group its id names
-        let first = SignatureId::generate();
-        let shard = shard_of(group_of(&first));
-        let mut ids = vec![first];
-        while ids.len() < 3 {
-            let id = SignatureId::generate();
-            if shard_of(group_of(&id)) == shard {
-                ids.push(id);
-            }
-        }
-        for id in &ids {
-            gated
-                .store
-                .eval(Script::engine(), keys.of_group(group_of(id)), store_task(&header, group_of(id), id))
-                .await
-                .unwrap();
-        }
+        let ids = stored_tasks_of_one_shard(&gated, &keys, &header, 3).await;
 
         let batcher = Arc::new(Batcher::new(gated.clone(), keys.clone(), header));
         // a stored task that was never dispatched has no token: a begin with none runs it
@@ -432,22 +432,7 @@ mod tests {
         let keys = Keys::new("raising".into());
         let header = Header::new(&keys, (60, 60), 60);
         // four tasks of one shard; the third's head says its earlier attempts were `x`, which `begin` cannot count
-        let first = SignatureId::generate();
-        let shard = shard_of(group_of(&first));
-        let mut ids = vec![first];
-        while ids.len() < 4 {
-            let id = SignatureId::generate();
-            if shard_of(group_of(&id)) == shard {
-                ids.push(id);
-            }
-        }
-        for id in &ids {
-            gated
-                .store
-                .eval(Script::engine(), keys.of_group(group_of(id)), store_task(&header, group_of(id), id))
-                .await
-                .unwrap();
-        }
+        let ids = stored_tasks_of_one_shard(&gated, &keys, &header, 4).await;
         let bad = &ids[2];
         // the HEAD fields kind, status, parent, token, prev, attempt, base, ..., created, finished, task
         let head = "task pending     x       1  noop";
