@@ -75,6 +75,32 @@ conformance!(local_backend: a_queued_swarm_item_that_was_deleted_fails_in_its_po
     assert_eq!((progress.succeeded, progress.failed, progress.running), (3, 1, 0));
 });
 
+// one worker slot: the second item of the swarm is dispatched with the first and waits for the slot, so that its
+// record is damaged after its dispatch and before its begin (the token, which no delivery could then match)
+conformance!(local_backend: a_dispatched_item_whose_token_was_corrupted_before_it_began_fails_in_its_position, |store: TestStore| async move {
+    let t = format!("{}-damaged-dispatched", store.prefix);
+    let client = store.client(|builder| register(builder).backend(mageflow::LocalBackend::new(1))).await;
+    let items: Vec<Node> = vec![client.sign(held).into(), client.sign(add_one).arg("n", 10).into()];
+    let waiting_id = items[1].id().clone();
+    let handle = client.run_no_wait(client.swarm(items), json!({"tag": t, "n": 0})).await.unwrap();
+    entered(&t, 1).await;
+    corrupt_field(&client, &waiting_id, "token", "many").await;
+    gate(&t).release.add_permits(1);
+
+    let done = finished(&client, handle.id()).await;
+    assert_eq!(done.status, Status::Done, "without a failure threshold the swarm completes, reporting the item");
+    let outcomes: Vec<Outcome> = serde_json::from_value(done.result.unwrap()).unwrap();
+    assert_eq!(outcomes[0].clone().ok(), Some(json!({"tag": t, "n": 0})));
+    let Outcome::Failed(report) = &outcomes[1] else { panic!("item 2 failed: {:?}", outcomes[1]) };
+    assert_eq!((report.error.kind, &report.signature_id), (ErrorKind::Damaged, &waiting_id));
+    let message = &report.error.message;
+    assert!(message.contains("dispatched but not begun") && message.contains("token = many"), "{message}");
+    assert_eq!(client.status(&waiting_id).await.unwrap().status, Status::Failed);
+    assert!(calls_of(&t, "add-one").is_empty(), "the damaged item did not run");
+    let progress = done.swarm.unwrap();
+    assert_eq!((progress.succeeded, progress.failed, progress.running), (1, 1, 0));
+});
+
 conformance!(local_backend: a_task_whose_success_callback_was_deleted_fails_and_its_error_callback_runs, |store: TestStore| async move {
     let t = format!("{}-damaged-callback", store.prefix);
     let client = store.client(register).await;

@@ -600,6 +600,9 @@ end
 
 -- ---- runs ----------------------------------------------------------------------------------------------------
 
+-- Fails the flow of a dispatched task whose record is damaged, and says whether it was (see the engine, below).
+local fail_if_damaged
+
 local function op_begin()
   -- id, token, attempt (as the backend counts it), the backend's reference of the run, '1' when the run keeps a
   -- creation journal (the last two may be left out when empty): may this delivery run? Replies {attempt} with the
@@ -607,6 +610,7 @@ local function op_begin()
   local id, token, attempt, ref, journaled = ARGV[A], ARGV[A + 1], ARGV[A + 2], arg(3), arg(4)
   local head = head_of(id)
   if not head then return absent(id) end
+  if fail_if_damaged(id, head) then return result('finished', { 'failed' }) end
   local status, current, begun, base, lease, continued, root = head[H_STATUS], head[H_TOKEN], present(head[H_ATTEMPT]),
     present(head[H_BASE]), present(head[H_LEASE]), present(head[H_NEXT]), present(head[H_ROOT])
   if current ~= token then return result('stale', { status }) end
@@ -1100,6 +1104,20 @@ complete = function(id, ok, payload, head, on_ok, on_err)
   for _, callback in ipairs(fire) do start(callback, payload, '1') end
   ended(id, parent, new_status)
   if parent and parent ~= '' then report(parent, id, ok, payload, pos, slot) end
+end
+
+-- A task dispatched but not begun whose record is damaged (a field holds what the engine never writes; its token
+-- among them, so no delivery of it could ever begin): the task fails with the kind `damaged`, which fails its flow
+-- loudly instead of leaving it waiting. A head that does not parse names no flow to fail: it is left as it is.
+fail_if_damaged = function(id, head)
+  local kind = head[H_KIND]
+  if kind == UNREADABLE then return false end
+  local problem = damage(kind, head[H_STATUS], present(head[H_TOKEN]))
+  if not problem then return false end
+  redis.call('ZREM', OUTBOX, member(id))
+  local role = 'task ' .. head[H_TASK] .. ', dispatched but not begun'
+  complete(id, false, damaged_json(id, role, problem, nil))
+  return true
 end
 
 local function op_succeed_fail()
@@ -1675,7 +1693,9 @@ local function op_recover()
     local id = ARGV[A + 1 + j]
     local kind, status = get(id, 'kind', 'status')
     local since = tonumber(redis.call('ZSCORE', OUTBOX, member(id)) or NOW_MS)
-    if kind == 'task' and status == 'pending' then
+    if kind and fail_if_damaged(id, head_of(id)) then
+      -- (its flow failed, naming it)
+    elseif kind == 'task' and status == 'pending' then
       -- not dispatched again since `due` read it
       if since <= NOW_MS - grace then dispatch(id) end
     else
