@@ -278,12 +278,12 @@ local UNREADABLE = '#unreadable'
 -- group.
 local HEADS = {}
 
--- The heads of dispatched and begun runs, parsed, by their text: such a head is read next by the call after the one
--- that wrote it (a run's begin or outcome), and a text's parse is always the same, so that call copies the list
--- instead of parsing the text (matching HEAD_PATTERN costs redis-server about 14,000 instructions, a copy about
+-- The heads of new, dispatched and begun runs, parsed, by their text: such a head is read next by a call after the one
+-- that wrote it (the run's start, begin or outcome), and a text's parse is always the same, so that call copies the
+-- list instead of parsing the text (matching HEAD_PATTERN costs redis-server about 14,000 instructions, a copy about
 -- 3,800). Two generations of at most PARSED_MAX each: when the newer is full it becomes the older, and the older is
--- forgotten. They last from call to call while the library is loaded (a Function library keeps its state; a script
--- run with EVALSHA starts afresh each call and finds nothing).
+-- forgotten. They last from call to call while the library is loaded (a Function library keeps its state; a script run
+-- with EVALSHA starts afresh each call and finds nothing).
 local PARSED, PARSED_OLD, PARSED_COUNT, PARSED_MAX = {}, {}, 0, 2048
 
 -- Remembers `head` (a list in HEAD's order, which nothing changes any more) as the parse of `text`.
