@@ -237,10 +237,10 @@ impl Live {
                 };
                 tracing::debug!(?reason, "the run does not start");
                 // a run whose record was damaged failed instead, and what that made due goes out
-                if !begin.due.is_empty() || !begin.interrupts.is_empty() {
-                    if let Err(error) = self.engine.apply(begin).await {
-                        return AttemptOutcome::Unrecorded(error.to_string());
-                    }
+                if (!begin.due.is_empty() || !begin.interrupts.is_empty())
+                    && let Err(error) = self.engine.apply(begin).await
+                {
+                    return AttemptOutcome::Unrecorded(error.to_string());
                 }
                 return AttemptOutcome::Skipped(reason);
             }
