@@ -1,6 +1,8 @@
 //! Damaged state fails loudly: a step, a queued swarm item or a callback whose stored record is deleted or corrupted
 //! mid-flow fails its flow with the kind `damaged` and the part's id, and nothing hangs.
 
+use std::time::Duration;
+
 use mageflow::{Error, ErrorKind, Mageflow, Node, Outcome, SignatureId, Status};
 use serde_json::json;
 
@@ -99,6 +101,84 @@ conformance!(local_backend: a_dispatched_item_whose_token_was_corrupted_before_i
     assert!(calls_of(&t, "add-one").is_empty(), "the damaged item did not run");
     let progress = done.swarm.unwrap();
     assert_eq!((progress.succeeded, progress.failed, progress.running), (1, 1, 0));
+});
+
+/// A swarm of two on one worker slot: the second item is dispatched with the first and waits for the slot, and its
+/// record is deleted (`corrupt` is `None`) or has a field overwritten then, so that it names its swarm no more. The
+/// recovery sweep finds it in the outbox and fails it in its position, with `expected` in the message; the swarm
+/// completes when the first item does, and the damaged item never runs.
+async fn a_dispatched_item_that_names_its_swarm_no_more_fails_when_the_sweep_finds_it(
+    store: &TestStore,
+    tag: &str,
+    corrupt: Option<(&str, &str)>,
+    expected: &str,
+) {
+    let client = store.client(|builder| register(builder).backend(mageflow::LocalBackend::new(1))).await;
+    let items: Vec<Node> = vec![client.sign(held).into(), client.sign(add_one).arg("n", 10).into()];
+    let waiting_id = items[1].id().clone();
+    let handle = client.run_no_wait(client.swarm(items), json!({"tag": tag, "n": 0})).await.unwrap();
+    entered(tag, 1).await;
+    match corrupt {
+        None => delete_record(&client, &waiting_id).await,
+        Some((field, value)) => corrupt_field(&client, &waiting_id, field, value).await,
+    }
+    assert_eq!(client.recover(Duration::ZERO).await.unwrap(), 0, "no lease was lost");
+    let state = client.status(&waiting_id).await.unwrap();
+    assert_eq!(state.status, Status::Failed, "the sweep failed the item at once");
+    gate(tag).release.add_permits(1);
+
+    let done = finished(&client, handle.id()).await;
+    assert_eq!(done.status, Status::Done, "without a failure threshold the swarm completes, reporting the item");
+    let outcomes: Vec<Outcome> = serde_json::from_value(done.result.unwrap()).unwrap();
+    assert_eq!(outcomes.len(), 2);
+    assert_eq!(outcomes[0].clone().ok(), Some(json!({"tag": tag, "n": 0})));
+    let Outcome::Failed(report) = &outcomes[1] else { panic!("item 2 failed: {:?}", outcomes[1]) };
+    assert_eq!((report.error.kind, &report.signature_id), (ErrorKind::Damaged, &waiting_id));
+    let message = &report.error.message;
+    assert!(message.contains("item 2 of swarm") && message.contains(expected), "{message}");
+    let progress = done.swarm.unwrap();
+    assert_eq!((progress.succeeded, progress.failed, progress.running), (1, 1, 0));
+    // the sweep found nothing more, and the item's delivery, which came after, was stale
+    assert_eq!(client.recover(Duration::ZERO).await.unwrap(), 0);
+    client.shutdown(WAIT).await.unwrap();
+    assert!(calls_of(tag, "add-one").is_empty(), "the damaged item did not run");
+}
+
+conformance!(local_backend: a_dispatched_item_whose_record_was_deleted_fails_in_its_position_when_the_sweep_finds_it, |store: TestStore| async move {
+    let t = format!("{}-orphan-deleted", store.prefix);
+    a_dispatched_item_that_names_its_swarm_no_more_fails_when_the_sweep_finds_it(&store, &t, None, "is missing").await;
+});
+
+conformance!(local_backend: a_dispatched_item_whose_head_does_not_parse_fails_in_its_position_when_the_sweep_finds_it, |store: TestStore| async move {
+    let t = format!("{}-orphan-unreadable", store.prefix);
+    let corrupt = Some(("h", "garbage"));
+    a_dispatched_item_that_names_its_swarm_no_more_fails_when_the_sweep_finds_it(&store, &t, corrupt, "does not parse").await;
+});
+
+// the step runs, its record is deleted meanwhile: its lease is no longer renewed, and its outcome finds nothing to
+// record; when the lease expires, the sweep (every 20 ms here) fails the step, and with it the chain
+conformance!(local_backend: a_running_step_whose_record_was_deleted_fails_its_chain_when_its_lease_expires, |store: TestStore| async move {
+    let t = format!("{}-orphan-running", store.prefix);
+    let client = store
+        .client(|b| register(b).run_lease(Duration::from_millis(100)).recovery(Some(Duration::from_millis(20)), Duration::from_secs(60)))
+        .await;
+    let first = client.sign(held);
+    let first_id = first.id().clone();
+    let handle = client.run_no_wait(client.chain(vec![Node::from(first), client.sign(add_one).into()]), json!({"tag": t, "n": 1})).await.unwrap();
+    entered(&t, 1).await;
+    delete_record(&client, &first_id).await;
+    gate(&t).release.add_permits(1);
+
+    let done = finished(&client, handle.id()).await;
+    assert_eq!(done.status, Status::Failed);
+    let report = done.error.unwrap();
+    assert_eq!((report.error.kind, &report.signature_id), (ErrorKind::Damaged, &first_id));
+    let message = &report.error.message;
+    assert!(message.contains("step 1 of chain") && message.contains("is missing"), "{message}");
+    assert_eq!(client.status(&first_id).await.unwrap().status, Status::Failed);
+    client.shutdown(WAIT).await.unwrap();
+    assert_eq!(calls_of(&t, "held").len(), 1, "the step ran once: its lost run was not dispatched again");
+    assert!(calls_of(&t, "add-one").is_empty(), "the chain did not go on");
 });
 
 conformance!(local_backend: a_task_whose_success_callback_was_deleted_fails_and_its_error_callback_runs, |store: TestStore| async move {

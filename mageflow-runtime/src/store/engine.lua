@@ -1108,7 +1108,7 @@ end
 
 -- A task dispatched but not begun whose record is damaged (a field holds what the engine never writes; its token
 -- among them, so no delivery of it could ever begin): the task fails with the kind `damaged`, which fails its flow
--- loudly instead of leaving it waiting. A head that does not parse names no flow to fail: it is left as it is.
+-- loudly instead of leaving it waiting. A head that does not parse names no flow: see `fail_orphan`.
 fail_if_damaged = function(id, head)
   local kind = head[H_KIND]
   if kind == UNREADABLE then return false end
@@ -1117,6 +1117,51 @@ fail_if_damaged = function(id, head)
   redis.call('ZREM', OUTBOX, member(id))
   local role = 'task ' .. head[H_TASK] .. ', dispatched but not begun'
   complete(id, false, damaged_json(id, role, problem, nil))
+  return true
+end
+
+-- The container in this group that lists `id` as a child, and its position: the field `<container>|c<pos>` whose
+-- value is `id`. Walks the group's field names, so only the recovery sweep looks, for a task whose own record no
+-- longer names its parent.
+local function container_of(id)
+  local listed = {}
+  for _, name in ipairs(redis.call('HKEYS', G)) do
+    if string.find(name, '|c%d+$') then listed[#listed + 1] = name end
+  end
+  for first = 1, #listed, 1000 do
+    local names = { unpack(listed, first, math.min(first + 999, #listed)) }
+    local got = redis.call('HMGET', G, unpack(names))
+    for j = 1, #names do
+      if got[j] == id then return string.match(names[j], '^(.*)|c(%d+)$') end
+    end
+  end
+end
+
+-- A dispatched task whose record is missing (deleted, or expired before its flow) or whose head does not parse
+-- (`problem` says which) no longer names its parent, which would wait for it for ever. When a container of this group
+-- that has not finished lists it, the task's record is written again as its child's, failed with the kind `damaged`,
+-- and the container hears of it as of any failed child: the flow fails loudly (or, in a swarm, goes on without it).
+-- Says whether it found the container.
+local function fail_orphan(id, problem)
+  local pid, pos = container_of(id)
+  if not pid then return false end
+  local pkind, pstatus = get(pid, 'kind', 'status')
+  if not pkind or finished(pstatus) then return false end
+  local head = {}
+  for k = 1, HEAD_SIZE do head[k] = '' end
+  head[H_KIND], head[H_STATUS], head[H_PARENT], head[H_POS] = 'task', 'active', pid, pos
+  local role
+  if pkind == 'swarm' then
+    -- a swarm's item is dispatched in a running slot, which its failure gives back
+    head[H_SLOT] = '1'
+    role = 'item ' .. (tonumber(pos) + 1) .. ' of swarm ' .. pid
+  elseif pkind == 'chain' then
+    role = 'step ' .. (tonumber(pos) + 1) .. ' of chain ' .. pid
+  else
+    role = 'the flow task ' .. pid .. ' continued with'
+  end
+  HEADS[id] = head
+  complete(id, false, damaged_json(id, role, problem, nil), head)
   return true
 end
 
@@ -1693,7 +1738,10 @@ local function op_recover()
     local id = ARGV[A + 1 + j]
     local kind, status = get(id, 'kind', 'status')
     local since = tonumber(redis.call('ZSCORE', OUTBOX, member(id)) or NOW_MS)
-    if kind and fail_if_damaged(id, head_of(id)) then
+    if not kind or kind == UNREADABLE then
+      redis.call('ZREM', OUTBOX, member(id))
+      fail_orphan(id, damage(kind))
+    elseif fail_if_damaged(id, head_of(id)) then
       -- (its flow failed, naming it)
     elseif kind == 'task' and status == 'pending' then
       -- not dispatched again since `due` read it
@@ -1708,7 +1756,9 @@ local function op_recover()
     local id = ARGV[at + j]
     local kind, status, lease, begun, continued, root = get(id, 'kind', 'status', 'lease', 'attempt', 'next', 'root')
     redis.call('ZREM', LEASES, member(id))
-    if kind == 'task' and not continued and lease and tonumber(lease) <= NOW_MS then
+    if not kind or kind == UNREADABLE then
+      fail_orphan(id, damage(kind))
+    elseif kind == 'task' and not continued and lease and tonumber(lease) <= NOW_MS then
       if status == 'active' then
         -- the lost attempt counts: the next delivery's attempts follow it
         set(id, { 'status', 'pending', 'prev', 'active', 'base', begun or 0 })
