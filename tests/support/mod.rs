@@ -476,6 +476,9 @@ impl<S: Store + Clone> Store for CountingStore<S> {
         }
         self.inner.eval(script, keys, args).await
     }
+    fn calls_at_once(&self) -> usize {
+        self.inner.calls_at_once()
+    }
     async fn scan(&self, prefix: &str) -> Result<Vec<KeyInfo>, StoreError> {
         self.inner.scan(prefix).await
     }

@@ -1,8 +1,9 @@
 //! [`Batcher`]: the begins and outcomes of runs, coalesced into one script call per shard under load.
 //!
-//! A call goes out at once, from the task that makes it, when fewer than [`IN_FLIGHT`] calls of its shard are under
-//! way, so a lone call waits for nothing (not even a hop to another task). Calls made while that many are under way
-//! queue up, and go out together (one `multi` call, up to [`MAX_BATCH`]) from a sender task as soon as one returns.
+//! A call goes out at once, from the task that makes it, when fewer calls of its shard are under way than the store
+//! takes at once ([`Store::calls_at_once`]: two on Redis, one in the memory store), so a lone call waits for nothing
+//! (not even a hop to another task). Calls made while that many are under way queue up, and go out together (one
+//! `multi` call, up to [`MAX_BATCH`]) from a sender task as soon as one returns.
 //! Each sub-operation of a `multi` is the same transition the call would have made alone, so exactly-once, the
 //! order of a run's own calls (a run's outcome is only sent after its begin returned) and every reply stay as they
 //! were; only the round trips are shared.
@@ -23,11 +24,6 @@ use crate::store::{Script, Store, StoreError};
 /// The most sub-operations one `multi` call carries (a bound on how long one call holds Redis).
 pub(crate) const MAX_BATCH: usize = 128;
 
-/// How many calls of one shard may be under way at once. With one, Redis waited while the process read a `multi`'s
-/// replies and made the next calls, and the process waited while Redis ran the `multi`: two let each work while the
-/// other does (a swarm of 10,000 ran 1.17 times as fast; three made smaller batches and ran slower than two).
-pub(crate) const IN_FLIGHT: usize = 2;
-
 /// Coalesces calls per shard. Cheap to share: the queues live behind an `Arc`, which the task that sends a
 /// shard's calls holds while it runs.
 pub(crate) struct Batcher {
@@ -38,7 +34,7 @@ struct Inner {
     store: Arc<dyn Store>,
     keys: Keys,
     header: Header,
-    /// How many calls of one shard may be under way at once ([`IN_FLIGHT`]).
+    /// How many calls of one shard may be under way at once ([`Store::calls_at_once`]).
     limit: usize,
     queues: Vec<Mutex<Queue>>,
 }
@@ -60,13 +56,9 @@ struct Pending {
 
 impl Batcher {
     pub fn new(store: Arc<dyn Store>, keys: Keys, header: Header) -> Self {
-        Self::with_limit(store, keys, header, IN_FLIGHT)
-    }
-
-    /// A batcher that has at most `limit` (at least one) calls of a shard under way at once.
-    fn with_limit(store: Arc<dyn Store>, keys: Keys, header: Header, limit: usize) -> Self {
+        let limit = store.calls_at_once().max(1);
         let queues = (0..SHARDS).map(|_| Mutex::default()).collect();
-        Batcher { inner: Arc::new(Inner { store, keys, header, limit: limit.max(1), queues }) }
+        Batcher { inner: Arc::new(Inner { store, keys, header, limit, queues }) }
     }
 
     /// Makes one call of `op` on signature `id` in the group its id names, alone or with others of its shard.
@@ -240,22 +232,30 @@ mod tests {
     use crate::model::Kind;
     use crate::store::{KeyInfo, MemoryStore, Notified, Reply};
 
-    /// The memory store behind a gate: each call counts itself, says it arrived, and waits for a permit.
+    /// The memory store behind a gate: each call counts itself, says it arrived, and waits for a permit. It takes
+    /// `at_once` calls of a shard at once, as a server would.
     struct Gated {
         store: MemoryStore,
         permits: Semaphore,
         arrived: Notify,
         calls: AtomicUsize,
+        at_once: usize,
     }
 
     impl Gated {
-        /// A memory store whose gate lets no call through yet.
+        /// A memory store whose gate lets no call through yet, taking one call of a shard at once.
         fn closed() -> Arc<Gated> {
+            Self::closed_taking(1)
+        }
+
+        /// The same, taking `at_once` calls of a shard at once.
+        fn closed_taking(at_once: usize) -> Arc<Gated> {
             Arc::new(Gated {
                 store: MemoryStore::new(),
                 permits: Semaphore::new(0),
                 arrived: Notify::new(),
                 calls: AtomicUsize::new(0),
+                at_once,
             })
         }
     }
@@ -275,6 +275,10 @@ mod tests {
 
         async fn notified(&self, channel: &str) -> Result<Notified, StoreError> {
             self.store.notified(channel).await
+        }
+
+        fn calls_at_once(&self) -> usize {
+            self.at_once
         }
     }
 
@@ -346,7 +350,8 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn two_calls_of_a_shard_go_out_at_once_and_the_calls_after_them_together_when_one_returns() {
-        let gated = Gated::closed();
+        // a store that takes two calls at once, as Redis does
+        let gated = Gated::closed_taking(2);
         let keys = Keys::new("two".into());
         let header = Header::new(&keys, (60, 60), 60);
         let ids = stored_tasks_of_one_shard(&gated, &keys, &header, 4).await;
@@ -399,7 +404,7 @@ mod tests {
         let header = Header::new(&keys, (60, 60), 60);
         // a stored task that was never dispatched: a renewal of its run answers `lost`
         let id = stored_tasks_of_one_shard(&gated, &keys, &header, 1).await.remove(0);
-        let batcher = Arc::new(Batcher::with_limit(gated.clone(), keys, header, 1));
+        let batcher = Arc::new(Batcher::new(gated.clone(), keys, header));
         let renew = |batcher: Arc<Batcher>, id: SignatureId| async move {
             let args = vec![id.to_string(), "1".into(), "1000".into()];
             batcher.call(Op::Renew, &id, args, Duration::from_secs(1)).await
@@ -446,7 +451,7 @@ mod tests {
         point.push("60".into());
         gated.store.eval(Script::engine(), vec![keys.pointer(&id)], point).await.unwrap();
 
-        let batcher = Arc::new(Batcher::with_limit(gated.clone(), keys, header, 1));
+        let batcher = Arc::new(Batcher::new(gated.clone(), keys, header));
         let ids = [id.clone(), id.clone(), id];
         for transition in lead_and_queue(&gated, &batcher, &ids, 5).await {
             let transition = transition.unwrap();
@@ -464,7 +469,7 @@ mod tests {
         let header = Header::new(&keys, (60, 60), 60);
         let ids = stored_tasks_of_one_shard(&gated, &keys, &header, 3).await;
 
-        let batcher = Arc::new(Batcher::with_limit(gated.clone(), keys.clone(), header, 1));
+        let batcher = Arc::new(Batcher::new(gated.clone(), keys.clone(), header));
         // a stored task that was never dispatched has no token: a begin with none runs it
         for transition in lead_and_queue(&gated, &batcher, &ids, 2).await {
             assert_eq!(transition.unwrap().code, Code::Run);
@@ -500,7 +505,7 @@ mod tests {
         let field = format!("{bad}|h");
         gated.store.eval(&write, vec![keys.group(group_of(bad))], vec![field, head.into()]).await.unwrap();
 
-        let batcher = Arc::new(Batcher::with_limit(gated.clone(), keys, header, 1));
+        let batcher = Arc::new(Batcher::new(gated.clone(), keys, header));
         let results = lead_and_queue(&gated, &batcher, &ids, 2).await;
         assert_eq!(gated.calls.load(Ordering::SeqCst), 2, "the lead, then one multi of three");
         let codes: Vec<Option<Code>> = results.iter().map(|r| r.as_ref().ok().map(|t| t.code)).collect();

@@ -161,6 +161,14 @@ pub trait Store: Send + Sync + 'static {
     /// finishes). The subscription is in place when this returns, so a caller subscribes, then reads the state, then
     /// awaits the returned future.
     async fn notified(&self, channel: &str) -> Result<Notified, StoreError>;
+
+    /// How many transition calls on the keys of one shard the engine keeps under way at once; calls made meanwhile
+    /// wait and go out together. A server runs one call while the process reads another's reply and makes the next
+    /// ones, so two keep both busy ([`RedisStore`] answers 2); a store that runs scripts in the calling process (the
+    /// memory store) overlaps nothing, and one makes the largest batches. The default is 1.
+    fn calls_at_once(&self) -> usize {
+        1
+    }
 }
 
 /// An error of the store. Each variant says what went wrong in `detail` (the message already includes the
