@@ -164,7 +164,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// How many transition calls on the keys of one shard the engine keeps under way at once; calls made meanwhile
     /// wait and go out together. A server runs one call while the process reads another's reply and makes the next
-    /// ones, so two keep both busy ([`RedisStore`] answers 2); a store that runs scripts in the calling process (the
+    /// ones, so two keep both busy (`RedisStore` answers 2); a store that runs scripts in the calling process (the
     /// memory store) overlaps nothing, and one makes the largest batches. The default is 1.
     fn calls_at_once(&self) -> usize {
         1
