@@ -38,7 +38,9 @@ use apalis_workflow::{SteppedFlow, WorkflowSink as _};
 
 use fred::prelude::{ClientLike, Config, LuaInterface};
 use fred::types::InfoKind;
-use mageflow::{LocalBackend, Mageflow, MemoryStore, Node, Outcome, RedisStore, TaskError, TaskInput, task};
+use mageflow::{
+    LocalBackend, Mageflow, MemoryStore, Node, Outcome, RedisStore, SignatureId, Swarm, TaskError, TaskInput, task,
+};
 use mageflow_apalis::{ApalisBackend, ApalisBackendOptions};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -99,6 +101,17 @@ impl Scenario {
             Scenario::Chain(n) | Scenario::Swarm { items: n, .. } | Scenario::Create(n) | Scenario::StoredSwarm(n) => n,
         }
     }
+}
+
+/// S2's closed swarm of `items` no-op items at concurrency 50 (with every tenth item failing when `failing_tenth`),
+/// with a success callback, and the callback's id.
+fn s2_swarm(client: &Mageflow, items: usize, failing_tenth: bool) -> (Swarm<Value>, SignatureId) {
+    let nodes: Vec<Node> = (0..items)
+        .map(|n| if failing_tenth && n % 10 == 9 { client.sign(noop_fail).into() } else { client.sign(noop).into() })
+        .collect();
+    let callback = client.sign(done);
+    let callback_id = callback.id().clone();
+    (client.swarm(nodes).max_concurrency(50).on_success(callback), callback_id)
 }
 
 /// One run's numbers.
@@ -214,10 +227,7 @@ async fn run_once(
     // (stored before the clock starts)
     let stored = match scenario {
         Scenario::StoredSwarm(items) => {
-            let nodes: Vec<Node> = (0..items).map(|_| client.sign(noop).into()).collect();
-            let callback = client.sign(done);
-            let callback_id = callback.id().clone();
-            let swarm = client.swarm(nodes).max_concurrency(50).on_success(callback);
+            let (swarm, callback_id) = s2_swarm(&client, items, false);
             Some((client.create(swarm).await.expect("the swarm is stored"), callback_id))
         }
         _ => None,
@@ -249,17 +259,8 @@ async fn run_once(
             assert_eq!(out, json!(7), "the chain passes its value along");
         }
         Scenario::Swarm { items, failing_tenth } => {
-            let nodes: Vec<Node> = (0..items)
-                .map(|n| {
-                    if failing_tenth && n % 10 == 9 { client.sign(noop_fail).into() } else { client.sign(noop).into() }
-                })
-                .collect();
-            let callback = client.sign(done);
-            let callback_id = callback.id().clone();
-            let outcomes: Vec<Outcome> = client
-                .run(client.swarm(nodes).max_concurrency(50).on_success(callback), json!(3))
-                .await
-                .expect("swarm runs");
+            let (swarm, callback_id) = s2_swarm(&client, items, failing_tenth);
+            let outcomes: Vec<Outcome> = client.run(swarm, json!(3)).await.expect("swarm runs");
             client.wait(&callback_id, Some(Duration::from_secs(600))).await.expect("the callback runs");
             assert_eq!(outcomes.len(), items, "every result is there");
             let failed = outcomes.iter().filter(|o| !o.is_ok()).count();

@@ -284,6 +284,12 @@ mod tests {
 
     const WAIT: Duration = Duration::from_secs(5);
 
+    /// A begin of the stored task `id` with no token (a stored task that was never dispatched has none: it runs).
+    async fn begin(batcher: Arc<Batcher>, id: SignatureId) -> Result<Transition> {
+        let args = vec![id.to_string(), String::new(), "1".into()];
+        batcher.call(Op::Begin, &id, args, Duration::from_secs(60)).await
+    }
+
     /// Begins of `ids` (of one shard, with no token) through `batcher`, which has one call of a shard under way at a
     /// time: the first leads and waits at the gate, the others queue behind it and go out together, as one `multi`;
     /// then the gate lets `permits` calls through. Their results, in order.
@@ -293,16 +299,9 @@ mod tests {
         ids: &[SignatureId],
         permits: usize,
     ) -> Vec<Result<Transition>> {
-        let begin = |id: SignatureId| {
-            let batcher = batcher.clone();
-            async move {
-                let args = vec![id.to_string(), String::new(), "1".into()];
-                batcher.call(Op::Begin, &id, args, Duration::from_secs(60)).await
-            }
-        };
-        let lead = tokio::spawn(begin(ids[0].clone()));
+        let lead = tokio::spawn(begin(batcher.clone(), ids[0].clone()));
         tokio::time::timeout(WAIT, gated.arrived.notified()).await.expect("the first call reaches the store");
-        let queued: Vec<_> = ids[1..].iter().map(|id| tokio::spawn(begin(id.clone()))).collect();
+        let queued: Vec<_> = ids[1..].iter().map(|id| tokio::spawn(begin(batcher.clone(), id.clone()))).collect();
         let shard = shard_of(group_of(&ids[0]));
         while batcher.inner.queues[shard].lock().unwrap().pending.len() < queued.len() {
             tokio::task::yield_now().await;
@@ -356,16 +355,8 @@ mod tests {
         let header = Header::new(&keys, (60, 60), 60);
         let ids = stored_tasks_of_one_shard(&gated, &keys, &header, 4).await;
         let batcher = Arc::new(Batcher::new(gated.clone(), keys, header));
-        let begin = |id: SignatureId| {
-            let batcher = batcher.clone();
-            async move {
-                let args = vec![id.to_string(), String::new(), "1".into()];
-                batcher.call(Op::Begin, &id, args, Duration::from_secs(60)).await
-            }
-        };
-
         // the first two go out from their own tasks, and both reach the store before either returns
-        let leads: Vec<_> = ids[..2].iter().map(|id| tokio::spawn(begin(id.clone()))).collect();
+        let leads: Vec<_> = ids[..2].iter().map(|id| tokio::spawn(begin(batcher.clone(), id.clone()))).collect();
         tokio::time::timeout(WAIT, async {
             while gated.calls.load(Ordering::SeqCst) < 2 {
                 tokio::task::yield_now().await;
@@ -374,7 +365,7 @@ mod tests {
         .await
         .expect("two calls under way at once");
         // the next two queue
-        let queued: Vec<_> = ids[2..].iter().map(|id| tokio::spawn(begin(id.clone()))).collect();
+        let queued: Vec<_> = ids[2..].iter().map(|id| tokio::spawn(begin(batcher.clone(), id.clone()))).collect();
         let shard = shard_of(group_of(&ids[0]));
         while batcher.inner.queues[shard].lock().unwrap().pending.len() < 2 {
             tokio::task::yield_now().await;
