@@ -1,11 +1,11 @@
-//! What an orchestrated task costs: the ancestor's scenarios (S1 chain of 100, S2 closed swarm of 1,000 at
-//! concurrency 50, S3 as S2 with 10% failing items, S4 10,000 signatures created only) and S2 at 100 to 100,000
-//! items, on a real Redis (its own `redis-server` on a free port) and on the memory store, with no-op tasks and the
-//! local backend, then S1 and S2 on the apalis backend (an apalis worker in this process on a queue of the same
+//! What an orchestrated task costs: the ancestor's scenarios (S1 chain of 100, S2 closed swarm of 1,000 at concurrency
+//! 50, S3 as S2 with 10% failing items, S4 10,000 signatures created only), S2's swarm created only and S2 at 100 to
+//! 100,000 items, on a real Redis (its own `redis-server` on a free port) and on the memory store, with no-op tasks and
+//! the local backend, then S1 and S2 on the apalis backend (an apalis worker in this process on a queue of the same
 //! Redis), and the peers without mageflow on the same Redis: 1,000 bare apalis-redis jobs at concurrency 50 (end to
-//! end, and processing only) and a 100-step apalis-workflow chain. Prints medians of 3 runs with Redis commands,
-//! Redis µs in scripts and Redis CPU per task, the commands per task by command, the ceiling (FCALL and EVALSHA of
-//! `return 1`, and one real transition, with 50 calls in flight), the targets from mageflow and its peer run
+//! end, and processing only) and a 100-step apalis-workflow chain. Prints medians of 3 runs with Redis commands, Redis
+//! µs in scripts and Redis CPU per task, the commands per task by command, the ceiling (FCALL and EVALSHA of `return
+//! 1`, and one real transition, with 50 calls in flight), the targets from mageflow and its peer run
 //! alternately (and S2's swarm stored first and timed from its start, against apalis' processing only, which is timed
 //! without its push), and S2 on a real 3-primary Redis Cluster with each primary's share of the commands and of Redis
 //! CPU.
@@ -83,6 +83,8 @@ enum Scenario {
     /// S2's swarm of `n` items stored before the clock starts, then started and run: what S2 costs without creating
     /// the swarm, as apalis' processing-only run is timed without its push.
     StoredSwarm(usize),
+    /// S2's swarm of `n` items stored (`create`), not run: what S2 spends creating its swarm.
+    CreateSwarm(usize),
 }
 
 impl Scenario {
@@ -93,12 +95,17 @@ impl Scenario {
             Scenario::Swarm { items, failing_tenth: true } => format!("S3 swarm of {items}, 10% failing"),
             Scenario::Create(n) => format!("S4 {n} signatures, created only"),
             Scenario::StoredSwarm(n) => format!("S2 swarm of {n}, stored first, processing only"),
+            Scenario::CreateSwarm(n) => format!("S2's swarm of {n}, created only"),
         }
     }
 
     fn tasks(self) -> usize {
         match self {
-            Scenario::Chain(n) | Scenario::Swarm { items: n, .. } | Scenario::Create(n) | Scenario::StoredSwarm(n) => n,
+            Scenario::Chain(n)
+            | Scenario::Swarm { items: n, .. }
+            | Scenario::Create(n)
+            | Scenario::StoredSwarm(n)
+            | Scenario::CreateSwarm(n) => n,
         }
     }
 }
@@ -272,6 +279,10 @@ async fn run_once(
                 client.create(client.sign(noop)).await.expect("created");
             }
         }
+        Scenario::CreateSwarm(items) => {
+            let (swarm, _) = s2_swarm(&client, items, false);
+            client.create(swarm).await.expect("the swarm is stored");
+        }
         Scenario::StoredSwarm(items) => {
             let (swarm, callback_id) = stored.expect("stored above");
             swarm.start(json!(3)).await.expect("the stored swarm starts");
@@ -285,7 +296,7 @@ async fn run_once(
     let wall = started.elapsed();
     let cpu = process_cpu().saturating_sub(cpu_before);
     let callbacks = CALLBACKS.load(Ordering::SeqCst);
-    if !matches!(scenario, Scenario::Create(_)) {
+    if !matches!(scenario, Scenario::Create(_) | Scenario::CreateSwarm(_)) {
         assert_eq!(callbacks, 1, "the success callback ran exactly once");
     }
     let (round_trips, begins) = counter();
@@ -772,6 +783,7 @@ async fn main() {
         Scenario::Swarm { items: 1000, failing_tenth: false },
         Scenario::Swarm { items: 1000, failing_tenth: true },
         Scenario::Create(10_000),
+        Scenario::CreateSwarm(1000),
     ];
     let scale: Vec<Scenario> = [100, 1000, 10_000, 100_000]
         .into_iter()
@@ -779,7 +791,7 @@ async fn main() {
         .map(|items| Scenario::Swarm { items, failing_tenth: false })
         .collect();
 
-    // MAGEFLOW_BENCH_ONLY=S4 runs the scenarios whose label contains it (the main table needs all four)
+    // MAGEFLOW_BENCH_ONLY=S4 runs the scenarios whose label contains it (the main table needs all five)
     let only = std::env::var("MAGEFLOW_BENCH_ONLY").ok();
     let wanted = |label: &str| only.as_ref().is_none_or(|only| label.contains(only.as_str()));
     if only.as_deref() == Some("cluster") {
