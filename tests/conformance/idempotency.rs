@@ -34,6 +34,29 @@ conformance!(a_retry_gets_back_what_its_failed_attempt_created, |store: TestStor
     assert!(!record.contains_key("jrn"), "the journal ends with its run: {record:?}");
 });
 
+conformance!(
+    a_retry_that_makes_another_task_where_its_failed_attempt_made_one_is_refused,
+    |store: TestStore| async move {
+        let t = format!("{}-shifty", store.prefix);
+        let client = store.client(register).await;
+        let error: String = client.run(client.sign(shifty), msg(&t, 1)).await.unwrap();
+        assert!(
+            error.contains("is stored as task add-one, but was now made as task double"),
+            "the retry is told which task its item was stored as: {error}"
+        );
+        let attempts = calls_of(&t, "shifty");
+        assert_eq!(attempts.iter().map(|c| c.attempt).collect::<Vec<_>>(), vec![1, 2]);
+        assert!(attempts[1].input.is_null(), "the retry stored nothing: {:?}", attempts[1].input);
+        let swarm = attempts[0].input.as_str().expect("the first attempt stored its swarm").parse().unwrap();
+        let record = mageflow::testing::stored_record(&client, &swarm).await.unwrap();
+        assert_eq!(
+            record.get("n").map(String::as_str),
+            Some("2"),
+            "the first attempt's swarm is unchanged: {record:?}"
+        );
+    }
+);
+
 conformance!(concurrent_runs_keep_separate_journals, |store: TestStore| async move {
     let t = format!("{}-separate", store.prefix);
     let client = store.client(register).await;

@@ -301,6 +301,22 @@ pub async fn spawner(input: Msg, ctx: TaskContext) -> Result<Vec<String>, TaskEr
     Ok(ids)
 }
 
+/// Creates a swarm of two `add-one`s on its first attempt, which then fails, and of `add-one` and `double` on its
+/// retry: the retry's second item gets the id the first attempt's second item was stored with, made as another task.
+/// Returns the retry's error.
+#[task(retries = 1, backoff = "1ms")]
+pub async fn shifty(input: Msg, ctx: TaskContext) -> Result<String, TaskError> {
+    let client = ctx.client().ok_or_else(|| TaskError::new("no client"))?;
+    let second = if ctx.attempt == 1 { client.sign(add_one) } else { client.sign(double) };
+    let created = client.create(client.swarm([client.sign(add_one), second])).await;
+    record(&input.tag, "shifty", &created.as_ref().map(|swarm| swarm.id().to_string()).ok(), ctx.attempt);
+    match (ctx.attempt, created) {
+        (1, Ok(_)) => Err(TaskError::new("the first attempt fails after creating its swarm")),
+        (_, Ok(_)) => Err(TaskError::non_retryable("the retry's changed swarm was stored")),
+        (_, Err(error)) => Ok(error.to_string()),
+    }
+}
+
 /// Every task above, registered on a builder.
 pub fn register(builder: mageflow::MageflowBuilder) -> mageflow::MageflowBuilder {
     builder
@@ -320,4 +336,5 @@ pub fn register(builder: mageflow::MageflowBuilder) -> mageflow::MageflowBuilder
         .task(alarm)
         .task(route)
         .task(spawner)
+        .task(shifty)
 }

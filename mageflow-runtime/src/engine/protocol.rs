@@ -388,6 +388,16 @@ pub(crate) struct Record {
     pub children: Vec<SignatureId>,
 }
 
+impl Record {
+    /// The task's name when the record is a task with nothing else: no other field, no children.
+    fn plain_task(&self) -> Option<&str> {
+        match (self.kind, self.fields.as_slice()) {
+            (Kind::Task, [(name, task)]) if *name == field::TASK && self.children.is_empty() => Some(task),
+            _ => None,
+        }
+    }
+}
+
 fn ids(nodes: &[Node]) -> String {
     nodes.iter().map(|node| node.id.as_str()).collect::<Vec<_>>().join(" ")
 }
@@ -465,14 +475,25 @@ fn push_records(
     }
 }
 
-/// Appends records to the script's arguments: a count and the number of arguments after it that the records take
-/// (so that the script finds their end without walking them), then per record its id, kind, task name, other
-/// fields and children.
+/// Appends records to the script's arguments: their count and the number of arguments after it that they take (so
+/// that the script finds their end without walking them), then per record its id, kind, task name, other fields and
+/// children; tasks with nothing but a name (a container's plain items) go in runs of the same task: an empty id,
+/// the task, how many, and their ids.
 pub(crate) fn encode_records(records: &[Record], args: &mut Vec<String>) {
     args.push(records.len().to_string());
     let span_at = args.len();
     args.push(String::new());
-    for record in records {
+    let mut rest = records;
+    while let Some(record) = rest.first() {
+        if let Some(task) = record.plain_task() {
+            let run = rest.iter().take_while(|other| other.plain_task() == Some(task)).count();
+            args.push(String::new());
+            args.push(task.to_owned());
+            args.push(run.to_string());
+            args.extend(rest[..run].iter().map(|record| record.id.to_string()));
+            rest = &rest[run..];
+            continue;
+        }
         args.push(record.id.to_string());
         args.push(record.kind.as_str().to_owned());
         let task = record.fields.iter().find(|(name, _)| *name == field::TASK);
@@ -485,6 +506,7 @@ pub(crate) fn encode_records(records: &[Record], args: &mut Vec<String>) {
         }
         args.push(record.children.len().to_string());
         args.extend(record.children.iter().map(ToString::to_string));
+        rest = &rest[1..];
     }
     args[span_at] = (args.len() - span_at - 1).to_string();
 }
@@ -945,6 +967,61 @@ mod tests {
         let list = &source[start..start + source[start..].find('}').unwrap()];
         let names: Vec<&str> = list.split('\'').skip(1).step_by(2).collect();
         assert_eq!(names, field::HEAD);
+    }
+
+    #[test]
+    fn plain_tasks_go_in_runs_of_the_same_task_and_other_records_in_full() {
+        let id = |text: &str| SignatureId::parse(text).unwrap();
+        let task = |name: &str, task: &str| Record {
+            id: id(name),
+            kind: Kind::Task,
+            fields: vec![(field::TASK, task.to_owned())],
+            children: Vec::new(),
+        };
+        let swarm = Record {
+            id: id("s"),
+            kind: Kind::Swarm,
+            fields: vec![(field::TASK, "fan".to_owned()), (field::MAX_CONCURRENCY, "2".to_owned())],
+            children: ["a", "b", "c", "d"].map(id).to_vec(),
+        };
+        let mut bound = task("c", "add");
+        bound.fields.push((field::ARGS, "{\"n\":1}".to_owned()));
+        let records = [swarm, task("a", "add"), task("b", "add"), bound, task("d", "mul")];
+        let mut args = vec!["before".to_owned()];
+        encode_records(&records, &mut args);
+        let expected = [
+            "before",
+            "5",
+            "27", // the count of records, then the span: the arguments after it
+            "s",
+            "swarm",
+            "fan",
+            "1",
+            "maxc",
+            "2",
+            "4",
+            "a",
+            "b",
+            "c",
+            "d", // a container in full
+            "",
+            "add",
+            "2",
+            "a",
+            "b", // a run of two plain `add`s
+            "c",
+            "task",
+            "add",
+            "1",
+            "args",
+            "{\"n\":1}",
+            "0", // a task with a bound argument, in full
+            "",
+            "mul",
+            "1",
+            "d", // a run of one
+        ];
+        assert_eq!(args, expected);
     }
 
     #[test]

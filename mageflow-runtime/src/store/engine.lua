@@ -1321,29 +1321,42 @@ OPS['read'] = op_read
 
 -- ---- creation ------------------------------------------------------------------------------------------------
 
--- Signature records in ARGV from index i: a count and the number of arguments the records take after it (their
--- span), then per record id, kind, task (name), field count, field/value pairs, child count, child ids. Every
--- record has a task name, so it takes a place instead of a field: an argument and a field's handling less per record.
--- The span spares a walk over them to find where they end: about 4,000 redis-server instructions per record.
+-- Signature records in ARGV from index i: their count and the number of arguments they take after it (their span),
+-- then per record id, kind, task (name), field count, field/value pairs, child count, child ids. Every record has a
+-- task name, so it takes a place instead of a field: an argument and a field's handling less per record. The span
+-- spares a walk over them to find where they end: about 4,000 redis-server instructions per record.
+--
+-- Tasks with nothing but their name (no fields, no children: a swarm's or a chain's plain items, placed by their
+-- container's list) come in runs of the same task: '' (no id is empty), the task, how many, their ids. One argument
+-- per record instead of five: creating S2's swarm of 1,000 such items cost redis-server 15% fewer instructions per
+-- item (about 33,300 instead of 39,200, under callgrind).
 
 -- The index after the records at index i.
 local function records_end(i)
   return i + 2 + tonumber(ARGV[i + 1])
 end
 
--- Walks the records at index i: calls visit(id, kind, first field index, field count, first child index, child
--- count) for each, and returns the index after them. A record's id, kind, task and field count are at the four
--- indexes before its first field.
+-- Walks the records at index i: calls visit(id, kind, task, first field index, field count, first child index, child
+-- count) for each (a task of a run has no field or child index, and counts of 0), and returns the index after them.
+-- A record's id, kind, task and field count are at the four indexes before its first field.
 local function scan_records(i, visit)
-  local count = tonumber(ARGV[i])
+  local after = records_end(i)
   i = i + 2
-  for _ = 1, count do
-    local id, kind, nfields = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 3])
-    local fields_at = i + 4
-    local nchildren = tonumber(ARGV[fields_at + 2 * nfields])
-    local children_at = fields_at + 2 * nfields + 1
-    visit(id, kind, fields_at, nfields, children_at, nchildren)
-    i = children_at + nchildren
+  while i < after do
+    local id = ARGV[i]
+    if id == '' then
+      local task = ARGV[i + 1]
+      local last = i + 2 + tonumber(ARGV[i + 2])
+      for j = i + 3, last do visit(ARGV[j], 'task', task, nil, 0, nil, 0) end
+      i = last + 1
+    else
+      local kind, task, nfields = ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
+      local fields_at = i + 4
+      local nchildren = tonumber(ARGV[fields_at + 2 * nfields])
+      local children_at = fields_at + 2 * nfields + 1
+      visit(id, kind, task, fields_at, nfields, children_at, nchildren)
+      i = children_at + nchildren
+    end
   end
   return i
 end
@@ -1357,7 +1370,7 @@ end
 
 -- What a batch knows of the signatures it touches (see "batches" below), by id: a table (see `planned`), false for
 -- one the store lacks, the index in ARGV of the fields of one the batch will create (`plan_records`; a table once
--- `planned` needs more), or 0 for one the batch created.
+-- `planned` needs more) or the task name of one it will create from a run, or 0 for one the batch created.
 local plan
 
 -- Redis keeps a small hash (up to hash-max-listpack-entries fields: 128 by default, 512 in some distributions) as a
@@ -1369,8 +1382,8 @@ local plan
 local LISTPACK_FIELDS = 128
 local TABLE_MARK = 'a hash table from the start: more fields than a listpack searches quickly (see engine.lua)'
 
--- The records' span (see `records_end`) is about the number of fields creation writes (a task with its name only
--- takes 5 arguments and writes its head and its place in its container).
+-- The records' span (see `records_end`) is about the number of fields creation writes (a task of a run takes an
+-- argument there and one in its container's list, and writes its head and its place in that container).
 local function make_room(i)
   if 2 * tonumber(ARGV[i + 1]) > LISTPACK_FIELDS then redis.call('HSET', G, '#table', TABLE_MARK) end
 end
@@ -1394,7 +1407,7 @@ local function create_records(i, place)
     if n > 0 then redis.call('HSET', G, unpack(writes, 1, n)) end
     n = 0
   end
-  local after = scan_records(i, function(id, kind, fields_at, nfields, children_at, nchildren)
+  local after = scan_records(i, function(id, kind, task, fields_at, nfields, children_at, nchildren)
     if n >= 2000 then flush() end
     for c = 0, nchildren - 1 do
       local child = ARGV[children_at + c]
@@ -1402,7 +1415,8 @@ local function create_records(i, place)
     end
     -- a record the batch planned to create (see `plan_records`), unless an earlier sub-operation created it
     local planned_record = plan[id]
-    if type(planned_record) == 'number' then
+    local planned_as = type(planned_record)
+    if planned_as == 'number' or planned_as == 'string' then
       plan[id] = 0
     elseif planned_record and planned_record.fresh then
       planned_record.fresh = false
@@ -1414,7 +1428,7 @@ local function create_records(i, place)
     local prefix
     -- the fields of the head that a record brings: its task, parent, pos, root (and `others`, which creation never
     -- sends)
-    local task, parent, pos, root, others = ARGV[fields_at - 2], nil, '', '', nil
+    local parent, pos, root, others = nil, '', '', nil
     for j = 0, nfields - 1 do
       local name, value = ARGV[fields_at + 2 * j], ARGV[fields_at + 2 * j + 1]
       if name == 'parent' then
@@ -1515,7 +1529,10 @@ OPS['continue'] = op_continue
 -- What the batch knows of a signature: its state in the store, updated by the sub-operations checked so far.
 local function planned(id)
   local described = plan[id]
-  if type(described) == 'number' then
+  if type(described) == 'string' then
+    -- a task of a run the batch creates (see `scan_records`)
+    plan[id] = { kind = 'task', status = 'pending', fresh = true, closed = false, n = 0, max = 0 }
+  elseif type(described) == 'number' then
     -- a record the batch creates, its fields at ARGV[described] (see `plan_records`)
     local nfields = tonumber(ARGV[described - 1])
     local kind = ARGV[described - 3]
@@ -1546,40 +1563,41 @@ end
 -- Returns the problem, or nil.
 local function plan_records(i)
   local problem
-  -- a record whose head is `head` (false when the store lacks it), described at ARGV[fields_at]
-  local function plan_one(id, fields_at, head)
+  -- a record of `kind` and `task` whose head is `head` (false when the store lacks it), described by its fields'
+  -- index in ARGV, or by its task's name when it comes from a run
+  local function plan_one(id, kind, task, described, head)
     local existing_kind = head and head[1] ~= '' and head[1]
     if existing_kind then
-      local kind, name, existing_name = ARGV[fields_at - 3], ARGV[fields_at - 2], head[HEAD_SIZE]
-      if not problem and (existing_kind ~= kind or existing_name ~= name) then
-        problem = { 'mismatch', id, existing_kind .. ' ' .. existing_name, kind .. ' ' .. name }
+      local existing_task = head[HEAD_SIZE]
+      if not problem and (existing_kind ~= kind or existing_task ~= task) then
+        problem = { 'mismatch', id, existing_kind .. ' ' .. existing_task, kind .. ' ' .. task }
       end
       planned(id)
     elseif not plan[id] then
-      -- to be created: described by its index in ARGV until `planned` needs more (most records never do)
-      plan[id] = fields_at
+      -- to be created: described until `planned` needs more (most records never do)
+      plan[id] = described
     end
   end
-  -- the heads this call has not read, for all records at once (creation stores hundreds)
-  local unread, unread_at = {}, {}
-  scan_records(i, function(id, _, fields_at)
+  -- the heads this call has not read, for all records at once (creation stores hundreds), with the records' ids,
+  -- kinds, tasks and descriptions
+  local unread, ids, kinds, tasks, described = {}, {}, {}, {}, {}
+  scan_records(i, function(id, kind, task, fields_at)
     local head = HEADS[id]
     if head == nil then
       local j = #unread + 1
-      unread[j], unread_at[j] = id .. '|h', fields_at
+      unread[j], ids[j], kinds[j], tasks[j], described[j] = id .. '|h', id, kind, task, fields_at or task
     else
-      plan_one(id, fields_at, head)
+      plan_one(id, kind, task, fields_at or task, head)
     end
   end)
   for first = 1, #unread, 1000 do
     local got = redis.call('HMGET', G, unpack(unread, first, math.min(first + 999, #unread)))
     for j = 1, #got do
-      local at = unread_at[first + j - 1]
+      local k = first + j - 1
       -- (a record the store lacks is not remembered as lacking: this batch may create it)
       local head = got[j] and parse_head(got[j])
-      local id = ARGV[at - 4]
-      if head then HEADS[id] = head end
-      plan_one(id, at, head)
+      if head then HEADS[ids[k]] = head end
+      plan_one(ids[k], kinds[k], tasks[k], described[k], head)
     end
   end
   return problem
