@@ -154,17 +154,18 @@ impl Engine {
         self.read_as(id, whole, false).await
     }
 
-    /// Reads signature `id` for a waiter that subscribed to its channel (see [`Keys::finished_channel`]): counts
-    /// the waiter in the signature's record, so that its end is published (the script publishes only the ends of
-    /// signatures someone waits for).
+    /// Reads signature `id`'s fields, without its children, for a waiter that subscribed to its channel (see
+    /// [`Keys::finished_channel`]): counts the waiter in the signature's record, so that its end is published (the
+    /// script publishes only the ends of signatures someone waits for).
     pub async fn read_watching(&self, id: &SignatureId) -> Result<Option<Vec<StoredRecord>>> {
         self.read_as(id, false, true).await
     }
 
+    /// A read of `id` (see [`read`](Self::read)); a waiter's (`watch`) reads its fields only.
     async fn read_as(&self, id: &SignatureId, whole: bool, watch: bool) -> Result<Option<Vec<StoredRecord>>> {
         let mut group = group_of(id).to_owned();
         for _ in 0..3 {
-            let args = vec![id.to_string(), flag(whole), flag(watch)];
+            let args = vec![id.to_string(), flag(whole), flag(watch), flag(watch)];
             let reply = self.eval(Op::Read, &group, self.group_keys(&group, &[id]), args).await?;
             match ReadReply::parse(reply)? {
                 ReadReply::Records(records) => return Ok(Some(records)),

@@ -1277,10 +1277,11 @@ local RECORD_FIELDS = { 'kind', 'task', 'status', 'prev', 'parent', 'pos', 'on_o
 
 local function op_read()
   -- id, '1' for the whole tree under it (children and callbacks, recursively), '1' when the caller waits for the
-  -- signature to finish (subscribed to its channel already): {code, records}, each record {id, {field, value, ...},
-  -- {child ids}}. Children whose record is gone are left out. A waiter is counted in `w`, so that the signature's
-  -- end is published.
-  local id, whole, watch = ARGV[A], ARGV[A + 1] == '1', ARGV[A + 2] == '1'
+  -- signature to finish (subscribed to its channel already), '1' for its fields only (a waiter's read: the ids of a
+  -- swarm's children cost redis-server about 3,000 instructions each): {code, records}, each record {id, {field,
+  -- value, ...}, {child ids}}. Children whose record is gone are left out. A waiter is counted in `w`, so that the
+  -- signature's end is published.
+  local id, whole, watch, fields_only = ARGV[A], ARGV[A + 1] == '1', ARGV[A + 2] == '1', ARGV[A + 3] == '1'
   if not get(id, 'kind') then
     local group = moved_to(id)
     if group then return { 'moved', { group } } end
@@ -1303,8 +1304,10 @@ local function op_read()
       end
     end
     local kids = {}
-    for _, c in ipairs(children(rid)) do
-      if c then kids[#kids + 1] = c end
+    if not fields_only then
+      for _, c in ipairs(children(rid)) do
+        if c then kids[#kids + 1] = c end
+      end
     end
     records[#records + 1] = { rid, fields, kids }
     if whole then
