@@ -813,10 +813,11 @@ end
 -- running slots. A stopped (suspended or interrupted) signature keeps the message and is marked due (prev = active), so
 -- that resume starts it. `slot` marks a swarm item that takes a running slot; `chained` a chain's step after the first,
 -- whose message is the result of the step before it; `parent_fields` are its parent's args, parent and id, when the
--- caller is its parent and has read them (then its own `parent` is not read). Returns the signature's kind; or false if
--- it could not start, with what is wrong with its record when it is missing or damaged. A chain whose first step is
--- missing or damaged fails.
-start = function(id, msg, route, slot, parent_fields, chained)
+-- caller is its parent and has read them (then its own `parent` is not read). `carry`, when given, are hash fields and
+-- values of the caller's (a swarm's counters, from `fill`) to write with the signature's first write. Returns the
+-- signature's kind (`carry` was written); or false if it could not start (`carry` was not), with what is wrong with
+-- its record when it is missing or damaged. A chain whose first step is missing or damaged fails.
+start = function(id, msg, route, slot, parent_fields, chained, carry)
   local got = redis.call('HMGET', G, id .. '|h', id .. '|rf', id .. '|args')
   local head = parse_head(got[1])
   HEADS[id] = head
@@ -829,7 +830,15 @@ start = function(id, msg, route, slot, parent_fields, chained)
   local rf, args = got[2], got[3]
   local parent = parent_fields and parent_fields[3] or present(head[H_PARENT])
   -- a task that is a swarm's item or a chain's later step keeps no copy of its message (see `started_with`)
-  local writes = ((slot or chained) and kind == 'task') and {} or { id .. '|msg', msg, id .. '|route', route }
+  local writes
+  if (slot or chained) and kind == 'task' then
+    writes = carry or {}
+  else
+    writes = { id .. '|msg', msg, id .. '|route', route }
+    if carry then
+      for i = 1, #carry do writes[4 + i] = carry[i] end
+    end
+  end
   if slot then head[H_SLOT] = '1' end
   if is_stopped then head[H_PREV] = 'active' end
   if kind == 'task' then
@@ -926,16 +935,21 @@ fill = function(sid, known, pending, stored_running)
     local item = redis.call('HGET', G, names[17] .. (int_text(pos) or pos))
     qh = qh + 1
     running = running + 1
-    -- one write for the queue's head, the running count and what the caller left pending
+    -- the queue's head, the running count (unless the store holds it: the fill takes the slot just freed) and what
+    -- the caller left pending, written with the item's first write: one HSET less per item
     local writes = pending or { names[4], 0 }
     pending = nil
-    writes[2] = int_text(running) or running
-    writes[#writes + 1] = names[13]
-    writes[#writes + 1] = int_text(qh) or qh
-    redis.call('HSET', G, unpack(writes, running == stored_running and 3 or 1))
+    if running == stored_running then
+      writes[1], writes[2] = names[13], int_text(qh) or qh
+    else
+      writes[2] = int_text(running) or running
+      writes[#writes + 1] = names[13]
+      writes[#writes + 1] = int_text(qh) or qh
+    end
     stored_running = nil
     known[4], known[13] = running, qh
-    local kind, problem = start(item or '', msg or 'null', route or '0', true, { args, parent, sid })
+    local kind, problem = start(item or '', msg or 'null', route or '0', true, { args, parent, sid }, nil, writes)
+    if not kind then redis.call('HSET', G, unpack(writes)) end
     if problem then
       -- the item fails in its position (items leave the queue in position order); report fills on
       local role = 'item ' .. (pos + 1) .. ' of swarm ' .. sid
