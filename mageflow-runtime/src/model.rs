@@ -13,8 +13,8 @@ pub struct SignatureId(String);
 
 const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-/// `value` in `N` base-62 digits (its lowest ones). In u64 arithmetic: a u128's division cost about 150
-/// instructions per digit.
+/// `value` in `N` base-62 digits (its lowest ones), in u64 arithmetic (a u128 division is a call into the compiler's
+/// runtime).
 fn base62<const N: usize>(mut value: u64) -> [u8; N] {
     let mut text = [b'0'; N];
     for digit in text.iter_mut().rev() {
@@ -77,8 +77,8 @@ impl SignatureId {
         if RUN_GROUP.try_with(|group| id.push_str(group)).is_err() {
             push_digits(&mut id, &process_group());
         }
-        // from the thread's generator (a CSPRNG seeded by the system): a system call per id cost a swarm of 1,000
-        // items about 4,500 instructions per item; 6 digits of each of two random u64s
+        // 6 digits of each of two random u64s from the thread's generator (a CSPRNG the system seeds): a UUID v4 per id
+        // (a system call) and u128 divisions cost about 4,500 instructions per id, this about 1,100
         let [high, low]: [u64; 2] = rand::random();
         push_digits(&mut id, &base62::<6>(high));
         push_digits(&mut id, &base62::<6>(low));
