@@ -62,3 +62,34 @@ async fn a_swarm_item_costs_one_transition_and_at_most_one_round_trip() {
     assert_eq!(transitions, 111, "no fill calls, no helper tasks: {counts:?}");
     assert!(calls <= transitions, "batching never adds calls: {counts:?}");
 }
+
+/// Redis's count of the commands it has run (INFO commandstats: the scripts' own commands too, and the INFO).
+fn commands_run(server: &RedisServer) -> u64 {
+    let port = server.url.rsplit(':').next().expect("the URL names a port");
+    let stats = cluster::redis_cli(&["-p", port, "INFO", "commandstats"]);
+    stats
+        .lines()
+        .filter_map(|line| line.split("calls=").nth(1))
+        .filter_map(|rest| rest.split(',').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn a_waiter_reads_a_swarm_without_its_items() {
+    let server = RedisServer::start();
+    let store = RedisStore::connect(&server.url).await.unwrap();
+    // no recovery sweep: nothing but the waiter talks to Redis while it is counted
+    let builder = mageflow::Mageflow::builder().store(store).recovery(None, std::time::Duration::from_secs(60));
+    let client = register(builder).build().await.unwrap();
+    let mut counted = Vec::new();
+    for size in [1, 2_001] {
+        let items: Vec<Node> = (0..size).map(|_| client.sign(add_one).into()).collect();
+        let swarm = client.create(client.swarm(items)).await.unwrap();
+        let before = commands_run(&server);
+        // stored, not started: the waiter subscribes, reads the swarm once, and gives up
+        let waited = client.wait(swarm.id(), Some(std::time::Duration::from_millis(100))).await;
+        assert!(matches!(waited, Err(mageflow::Error::WaitTimeout(..))), "{waited:?}");
+        counted.push(commands_run(&server) - before);
+    }
+    assert_eq!(counted[0], counted[1], "a waiter's read of 2,001 items costs what one of a single item does");
+}
