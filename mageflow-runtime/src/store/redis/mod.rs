@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use fred::bytes::{Bytes, BytesMut};
 use fred::clients::{Client, SubscriberClient};
 use fred::prelude::{
     ClientLike, EventInterface, FunctionInterface, KeysInterface, LuaInterface, PerformanceConfig, PubsubInterface,
@@ -493,9 +494,10 @@ impl RedisStore {
 #[async_trait]
 impl Store for RedisStore {
     async fn eval(&self, script: &Script, keys: Vec<String>, args: Vec<String>) -> Result<Reply, StoreError> {
-        // fred's keys and values take the strings without copying them; a call sent again clones only handles
-        let keys: Vec<Key> = keys.into_iter().map(Key::from).collect();
-        let args: Vec<Value> = args.into_iter().map(Value::from).collect();
+        // all in one buffer, which each key and value is a slice of: a call sent again (by fred, or below) clones
+        // only handles, without an allocation per argument
+        let keys: Vec<Key> = one_buffer(&keys).map(Key::from).collect();
+        let args: Vec<Value> = one_buffer(&args).map(Value::Bytes).collect();
         if let Some(library) = script.as_library()
             && self.functions.load(Ordering::Relaxed) != FUNCTIONS_NO
             && let Some(result) = self.fcall(script, library, &keys, &args).await
@@ -568,6 +570,23 @@ impl Store for RedisStore {
             let _ = receiver.await;
         }))
     }
+}
+
+/// The texts copied into one shared buffer, as slices of it: cloning a slice is a count, not an allocation (a
+/// `Bytes` made from a `String` allocates when it is first cloned, and every call is cloned once for its resend).
+fn one_buffer(texts: &[String]) -> impl Iterator<Item = Bytes> + '_ {
+    let mut buffer = BytesMut::with_capacity(texts.iter().map(String::len).sum());
+    for text in texts {
+        buffer.extend_from_slice(text.as_bytes());
+    }
+    let all = buffer.freeze();
+    let mut start = 0;
+    texts.iter().map(move |text| {
+        let end = start + text.len();
+        let part = all.slice(start..end);
+        start = end;
+        part
+    })
 }
 
 impl std::fmt::Debug for RedisStore {
