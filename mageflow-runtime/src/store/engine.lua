@@ -236,6 +236,21 @@ local function int_text(n)
   return t
 end
 
+-- The number a text holds (`tonumber`), remembered by text: the counters, positions and tokens the runs' operations
+-- read are a few texts, read again and again, and converting one (strtod) cost redis-server about 1,500 instructions,
+-- six times per task of a swarm. At most NUMBERS_MAX are remembered; then they are forgotten.
+local NUMBERS, NUMBERS_COUNT, NUMBERS_MAX = {}, 0, 4096
+local function num(text)
+  local n = NUMBERS[text]
+  if n ~= nil or text == nil then return n end
+  n = tonumber(text)
+  if n ~= nil then
+    if NUMBERS_COUNT >= NUMBERS_MAX then NUMBERS, NUMBERS_COUNT = {}, 0 end
+    NUMBERS[text], NUMBERS_COUNT = n, NUMBERS_COUNT + 1
+  end
+  return n
+end
+
 local function result(code, extra)
   if OUTBOXED and not IN_MULTI then redis.call('PEXPIRE', OUTBOX, OUTBOX_TTL_MS) end
   local reply, n = REPLY, #REPLY
@@ -403,7 +418,7 @@ end
 -- A stored counter of a swarm, as a number: an integer, as HINCRBY insists, so that a damaged counter stops the
 -- script with an error instead of counting on from a fraction.
 local function counter(text)
-  local n = tonumber(text or 0)
+  local n = num(text or 0)
   if not n or n % 1 ~= 0 then error('mageflow: a swarm counter is not an integer: ' .. tostring(text)) end
   return n
 end
@@ -617,9 +632,9 @@ local function op_begin()
   redis.call('ZREM', OUTBOX, member(id))
   if finished(status) then return result('finished', { status }) end
   if continued then return result('continued', { status }) end
-  attempt = tonumber(attempt) + tonumber(base or 0)
+  attempt = num(attempt) + num(base or 0)
   if (status == 'active' or status == 'suspended') and tonumber(lease or 0) > NOW_MS
-    and attempt <= tonumber(begun or 0) then
+    and attempt <= num(begun or 0) then
     -- this attempt (or a later one) is under way elsewhere, and its lease holds
     return result('busy', { status })
   end
@@ -695,7 +710,7 @@ local function damage(kind, status, token)
   if kind == UNREADABLE then return 'damaged (its head, the field `<id>|h`, does not parse)' end
   if not KINDS[kind] then return 'damaged (kind = ' .. kind .. ')' end
   if not STATUSES[status or ''] then return 'damaged (status = ' .. tostring(status) .. ')' end
-  if token and not tonumber(token) then return 'damaged (token = ' .. token .. ')' end
+  if token and not num(token) then return 'damaged (token = ' .. token .. ')' end
   return nil
 end
 
@@ -714,7 +729,7 @@ end
 -- parent and id, already read (see `start`). `trace` is the run's trace context: the caller's unless given (a task
 -- dispatched again keeps the one it was first dispatched with); it is stored with the token.
 local function send(id, head, msg, route, rf, args, parent, writes, parent_fields, claim, trace)
-  local token = tonumber(present(head[H_TOKEN]) or 0) + 1
+  local token = num(present(head[H_TOKEN]) or 0) + 1
   token = int_text(token) or tostring(token)
   head[H_TOKEN] = token
   trace = trace or TRACE
@@ -879,8 +894,8 @@ local function check_complete(sid, known)
     status, closed, started, n, ok_n, fail_n = get(sid, 'status', 'closed', 'started', 'n', 'ok_n', 'fail_n')
   end
   if status ~= 'active' or closed ~= '1' or started ~= '1' then return end
-  n = tonumber(n or 0)
-  if tonumber(ok_n or 0) + tonumber(fail_n or 0) < n then return end
+  n = num(n or 0)
+  if num(ok_n or 0) + num(fail_n or 0) < n then return end
   local parts = numbered(sid, 'r', 0, n - 1)
   for i = 1, n do parts[i] = parts[i] or 'null' end
   complete(sid, true, '[' .. table.concat(parts, ',') .. ']')
@@ -925,10 +940,10 @@ fill = function(sid, known, pending, stored_running)
     if pending then redis.call('HSET', G, unpack(pending)) end
     return
   end
-  maxc = tonumber(maxc or 0)
-  running = tonumber(running or 0)
-  qh = tonumber(qh or 0)
-  local count = tonumber(n or 0)
+  maxc = num(maxc or 0)
+  running = num(running or 0)
+  qh = num(qh or 0)
+  local count = num(n or 0)
   local nested = false
   while (maxc == 0 or running < maxc) and qh < count do
     local pos = qh
@@ -965,8 +980,8 @@ fill = function(sid, known, pending, stored_running)
       SWARM_KNOWN[sid] = nil
       local now_status, now_running, now_qh = get(sid, 'status', 'running', 'qh')
       if now_status ~= 'active' then return end
-      running = tonumber(now_running or 0)
-      qh = tonumber(now_qh or 0)
+      running = num(now_running or 0)
+      qh = num(now_qh or 0)
     end
   end
   if pending then redis.call('HSET', G, unpack(pending)) end
@@ -979,7 +994,7 @@ end
 -- `pos` and `slot` are the child's position and whether it held a running slot.
 report = function(pid, cid, ok, payload, pos, slot)
   local known, kind, status, raw, stop_after, args, grandparent, next_step
-  local next_pos = tonumber(pos or 0) + 1
+  local next_pos = num(pos or 0) + 1
   if slot == '1' then
     -- a child that held a running slot reports to a swarm, which fills next: one read for both, and for the
     -- swarm's other items that report in this call
