@@ -179,6 +179,8 @@ local REPLY, REPLY_AT, ENTRIES, interrupts
 -- in its own process (the local backend): CLAIM says it may, CLAIMED is {n} once it did, where n counts that
 -- dispatch among the call's (its attempt is 1).
 local CLAIM, CLAIMED
+-- (what CLAIMED is set to: one table, reused, since `result` copies its elements)
+local CLAIMED_AT = { '' }
 -- Set while `multi` runs sub-operations, which share one PEXPIRE of the outbox at the end.
 local IN_MULTI = false
 -- Set once the call put a task in the outbox (a task begun at once never enters it), so that the outbox's TTL is
@@ -729,7 +731,8 @@ end
 -- parent and id, already read (see `start`). `trace` is the run's trace context: the caller's unless given (a task
 -- dispatched again keeps the one it was first dispatched with); it is stored with the token.
 local function send(id, head, msg, route, rf, args, parent, writes, parent_fields, claim, trace)
-  local token = num(present(head[H_TOKEN]) or 0) + 1
+  local token = head[H_TOKEN]
+  token = num(token ~= '' and token or 0) + 1
   token = int_text(token) or tostring(token)
   head[H_TOKEN] = token
   trace = trace or TRACE
@@ -779,10 +782,11 @@ local function send(id, head, msg, route, rf, args, parent, writes, parent_field
   reply[at] = n - at
   ENTRIES = ENTRIES + 1
   if claim then
-    CLAIMED = { int_text(ENTRIES) }
-    zadd(LEASES, EXPIRY_MS, member(id))
+    CLAIMED_AT[1] = int_text(ENTRIES) or tostring(ENTRIES)
+    CLAIMED = CLAIMED_AT
+    zadd(LEASES, EXPIRY_MS, GROUP .. '|' .. id)
   else
-    zadd(OUTBOX, NOW_MS_TEXT, member(id))
+    zadd(OUTBOX, NOW_MS_TEXT, GROUP .. '|' .. id)
     OUTBOXED = true
   end
 end
@@ -963,7 +967,13 @@ fill = function(sid, known, pending, stored_running)
     end
     stored_running = nil
     known[4], known[13] = running, qh
-    local kind, problem = start(item or '', msg or 'null', route or '0', true, { args, parent, sid }, nil, writes)
+    -- (one list of the swarm's args, parent and id for all its items' starts while what was read of it holds)
+    local parent_fields = known.parent_fields
+    if not parent_fields then
+      parent_fields = { args, parent, sid }
+      known.parent_fields = parent_fields
+    end
+    local kind, problem = start(item or '', msg or 'null', route or '0', true, parent_fields, nil, writes)
     if not kind then redis.call('HSET', G, unpack(writes)) end
     if problem then
       -- the item fails in its position (items leave the queue in position order); report fills on
@@ -993,8 +1003,7 @@ end
 -- position, frees the item's slot, stops at its failure threshold, or fills and checks completion.
 -- `pos` and `slot` are the child's position and whether it held a running slot.
 report = function(pid, cid, ok, payload, pos, slot)
-  local known, kind, status, raw, stop_after, args, grandparent, next_step
-  local next_pos = num(pos or 0) + 1
+  local known, kind, status, raw, stop_after, args, grandparent, next_step, next_pos
   if slot == '1' then
     -- a child that held a running slot reports to a swarm, which fills next: one read for both, and for the
     -- swarm's other items that report in this call
@@ -1007,6 +1016,7 @@ report = function(pid, cid, ok, payload, pos, slot)
   else
     -- with what a chain needs to start its next step: that step, and the chain's args and parent for its dispatch
     -- (one HMGET, without `get`'s walk over field names: a chain's every step reads them)
+    next_pos = num(pos or 0) + 1
     local got = redis.call('HMGET', G, pid .. '|args', pid .. '|c' .. (int_text(next_pos) or next_pos), pid .. '|h')
     args, next_step = got[1], got[2]
     local head = HEADS[pid]
@@ -1094,8 +1104,14 @@ local COMPLETE_FIELDS = { 'kind', 'status', 'parent', 'on_ok', 'on_err', 'next',
 complete = function(id, ok, payload, head, on_ok, on_err)
   local kind, status, parent, continued, pos, slot, watched, _
   if head then
-    kind, status, parent, continued = head[H_KIND], head[H_STATUS], present(head[H_PARENT]), present(head[H_NEXT])
-    pos, slot, watched = present(head[H_POS]), present(head[H_SLOT]), present(head[H_W])
+    -- (inline: `present` is a call each)
+    kind, status, parent, continued = head[H_KIND], head[H_STATUS], head[H_PARENT], head[H_NEXT]
+    pos, slot, watched = head[H_POS], head[H_SLOT], head[H_W]
+    if parent == '' then parent = nil end
+    if continued == '' then continued = nil end
+    if pos == '' then pos = nil end
+    if slot == '' then slot = nil end
+    if watched == '' then watched = nil end
   else
     kind, status, parent, on_ok, on_err, continued, pos, slot, _, watched = get(id, unpack(COMPLETE_FIELDS))
   end
@@ -1120,7 +1136,7 @@ complete = function(id, ok, payload, head, on_ok, on_err)
   head = head_of(id)
   head[H_STATUS], head[H_PREV], head[H_FINISHED] = new_status, status, NOW_S
   write_head(id, head, { id .. (ok and '|result' or '|error'), payload })
-  if kind == 'task' and not continued then redis.call('ZREM', LEASES, member(id)) end
+  if kind == 'task' and not continued then redis.call('ZREM', LEASES, GROUP .. '|' .. id) end
   if not ok and kind ~= 'task' then
     -- what of a failed container has not finished never runs; a container that succeeded has none (a chain succeeds
     -- when its last step does, a swarm when all its items have), so its children are not read again
@@ -1129,10 +1145,17 @@ complete = function(id, ok, payload, head, on_ok, on_err)
     end
   end
   if watched then publish(id, new_status) end
-  for _, callback in ipairs(skip) do terminate(callback) end
-  for _, callback in ipairs(fire) do start(callback, payload, '1') end
-  ended(id, parent, new_status)
-  if parent and parent ~= '' then report(parent, id, ok, payload, pos, slot) end
+  if skip ~= NONE then
+    for _, callback in ipairs(skip) do terminate(callback) end
+  end
+  if fire ~= NONE then
+    for _, callback in ipairs(fire) do start(callback, payload, '1') end
+  end
+  if parent and parent ~= '' then
+    report(parent, id, ok, payload, pos, slot)
+  else
+    ended(id, parent, new_status)
+  end
 end
 
 -- A task dispatched but not begun whose record is damaged (a field holds what the engine never writes; its token
@@ -1199,9 +1222,11 @@ local function op_succeed_fail()
   -- a worker in this process), '1' to drop the run's creation journal, the trace context of the run's span (the
   -- last three may be left out when empty).
   -- Replies in extra which of its dispatches that task is (1 for the first) when it began one.
-  local id, token, payload, journaled = ARGV[A], ARGV[A + 1], ARGV[A + 2], arg(4)
-  CLAIM, CLAIMED = arg(3) == '1', nil
-  TRACE = arg(5) or ''
+  local id, token, payload = ARGV[A], ARGV[A + 1], ARGV[A + 2]
+  -- (what `arg` does, without a call each)
+  local journaled = NARGS > 4 and ARGV[A + 4] or nil
+  CLAIM, CLAIMED = NARGS > 3 and ARGV[A + 3] == '1', nil
+  TRACE = NARGS > 5 and ARGV[A + 5] or ''
   local got = redis.call('HMGET', G, id .. '|h', id .. '|on_ok', id .. '|on_err')
   local head = parse_head(got[1])
   HEADS[id] = head
