@@ -253,6 +253,10 @@ local function num(text)
   return n
 end
 
+-- The summaries of replies with fewer than 16 entries and extras, made once, by code and entries * 16 + extras: most
+-- replies are one of a few ('ok 1 1' for an outcome that began its successor).
+local SUMMARIES = {}
+
 local function result(code, extra)
   if OUTBOXED and not IN_MULTI then redis.call('PEXPIRE', OUTBOX, OUTBOX_TTL_MS) end
   local reply, n = REPLY, #REPLY
@@ -269,7 +273,18 @@ local function result(code, extra)
     extras = #extra
     for j = 1, extras do reply[n + j] = extra[j] end
   end
-  reply[REPLY_AT] = code .. ' ' .. int_text(ENTRIES) .. ' ' .. int_text(extras)
+  local summaries = SUMMARIES[code]
+  if not summaries then
+    summaries = {}
+    SUMMARIES[code] = summaries
+  end
+  local small = ENTRIES < 16 and extras < 16
+  local summary = small and summaries[ENTRIES * 16 + extras]
+  if not summary then
+    summary = code .. ' ' .. int_text(ENTRIES) .. ' ' .. int_text(extras)
+    if small then summaries[ENTRIES * 16 + extras] = summary end
+  end
+  reply[REPLY_AT] = summary
   return reply
 end
 
@@ -841,10 +856,11 @@ start = function(id, msg, route, slot, parent_fields, chained, carry)
   local head = parse_head(got[1])
   HEADS[id] = head
   if not head then return false, damage(nil) end
-  local kind, status = head[H_KIND], head[H_STATUS]
-  local problem = damage(kind, status, present(head[H_TOKEN]))
-  if problem then return false, problem end
-  local is_stopped = stopped(status)
+  local kind, status, token = head[H_KIND], head[H_STATUS], head[H_TOKEN]
+  if not (KINDS[kind] and STATUSES[status] and (token == '' or num(token))) then
+    return false, damage(kind, status, present(token))
+  end
+  local is_stopped = status == 'suspended' or status == 'interrupted'
   if status ~= 'pending' and not is_stopped then return false end
   local rf, args = got[2], got[3]
   local parent = parent_fields and parent_fields[3] or present(head[H_PARENT])
@@ -1115,7 +1131,7 @@ complete = function(id, ok, payload, head, on_ok, on_err)
   else
     kind, status, parent, on_ok, on_err, continued, pos, slot, _, watched = get(id, unpack(COMPLETE_FIELDS))
   end
-  if not kind or finished(status) then return end
+  if not kind or status == 'done' or status == 'failed' or status == 'canceled' then return end
   -- most signatures have no callbacks: no lists to build for them
   local fire = on_ok and split(on_ok) or NONE
   local skip = on_err and split(on_err) or NONE
@@ -1234,7 +1250,9 @@ local function op_succeed_fail()
   local status = head[H_STATUS]
   -- a run that a newer dispatch replaced (its lease was lost) reports nothing
   if head[H_TOKEN] ~= token then return result('stale', { status }) end
-  if not (runnable(status) or status == 'suspended') then return result('ignored', { status }) end
+  if not (status == 'active' or status == 'pending' or status == 'suspended') then
+    return result('ignored', { status })
+  end
   complete(id, OP == 'succeed', payload, head, got[2], got[3])
   if journaled == '1' then drop(id, 'jrn') end
   return result('ok', CLAIMED)
