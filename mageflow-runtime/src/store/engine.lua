@@ -1413,8 +1413,9 @@ end
 
 -- Walks the records at index i: calls visit(id, kind, task, first field index, field count, first child index, child
 -- count) for each (a task of a run has no field or child index, and counts of 0), and returns the index after them.
--- A record's id, kind, task and field count are at the four indexes before its first field.
-local function scan_records(i, visit)
+-- A record's id, kind, task and field count are at the four indexes before its first field. With `visit_run`, a run
+-- goes to visit_run(task, index of its first id, index of its last id) instead, whole: a call less per task.
+local function scan_records(i, visit, visit_run)
   local after = records_end(i)
   i = i + 2
   while i < after do
@@ -1422,7 +1423,11 @@ local function scan_records(i, visit)
     if id == '' then
       local task = ARGV[i + 1]
       local last = i + 2 + tonumber(ARGV[i + 2])
-      for j = i + 3, last do visit(ARGV[j], 'task', task, nil, 0, nil, 0) end
+      if visit_run then
+        visit_run(task, i + 3, last)
+      else
+        for j = i + 3, last do visit(ARGV[j], 'task', task, nil, 0, nil, 0) end
+      end
       i = last + 1
     else
       local kind, task, nfields = ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
@@ -1482,7 +1487,7 @@ local function create_records(i, place)
     if n > 0 then redis.call('HSET', G, unpack(writes, 1, n)) end
     n = 0
   end
-  local after = scan_records(i, function(id, kind, task, fields_at, nfields, children_at, nchildren)
+  local function visit(id, kind, task, fields_at, nfields, children_at, nchildren)
     if n >= 2000 then flush() end
     for c = 0, nchildren - 1 do
       local child = ARGV[children_at + c]
@@ -1561,6 +1566,37 @@ local function create_records(i, place)
       redis.call('HSET', INDEX, m, 'pending 0 ' .. task)
       redis.call('EXPIRE', FLOWS, KEEP_TTL)
       redis.call('EXPIRE', INDEX, KEEP_TTL)
+    end
+  end
+  -- the heads of a run's tasks up to their position: by container, `task pending <container>` and the empty fields
+  -- up to `pos` (see the head's text, above)
+  local fronts = {}
+  local after = scan_records(i, visit, function(task, first, last)
+    local tail = '  ' .. NOW_S .. '  ' .. task
+    for j = first, last do
+      local id = ARGV[j]
+      local parent = container_of[id]
+      if place or not parent or plan[id] ~= task then
+        -- not a plain child the batch planned to create (placed by `add`, a callback, or stored already)
+        visit(id, 'task', task, nil, 0, nil, 0)
+      else
+        if n >= 2000 then flush() end
+        plan[id] = 0
+        created = true
+        local pos = int_text(position_of[id])
+        local front = fronts[parent]
+        if not front then
+          front = 'task pending ' .. parent .. '         '
+          fronts[parent] = front
+        end
+        local text = front .. pos .. tail
+        writes[n + 1], writes[n + 2] = id .. '|h', text
+        n = n + 2
+        HEADS[id] = nil
+        if remembered then
+          remember(text, { 'task', 'pending', parent, '', '', '', '', '', '', '', '', pos, '', NOW_S, '', task })
+        end
+      end
     end
   end)
   flush()
@@ -1655,24 +1691,43 @@ local function plan_records(i)
   end
   -- the heads this call has not read, for all records at once (creation stores hundreds), with the records' ids,
   -- kinds, tasks and descriptions
-  local unread, ids, kinds, tasks, described = {}, {}, {}, {}, {}
-  scan_records(i, function(id, kind, task, fields_at)
+  local unread, ids, kinds, tasks, described, count = {}, {}, {}, {}, {}, 0
+  local function visit(id, kind, task, fields_at)
     local head = HEADS[id]
     if head == nil then
-      local j = #unread + 1
-      unread[j], ids[j], kinds[j], tasks[j], described[j] = id .. '|h', id, kind, task, fields_at or task
+      count = count + 1
+      unread[count], ids[count], kinds[count], tasks[count], described[count] = id .. '|h', id, kind, task,
+        fields_at or task
     else
       plan_one(id, kind, task, fields_at or task, head)
     end
+  end
+  scan_records(i, visit, function(task, first, last)
+    for j = first, last do
+      local id = ARGV[j]
+      local head = HEADS[id]
+      if head == nil then
+        count = count + 1
+        unread[count], ids[count], kinds[count], tasks[count], described[count] = id .. '|h', id, 'task', task, task
+      else
+        plan_one(id, 'task', task, task, head)
+      end
+    end
   end)
-  for first = 1, #unread, 1000 do
-    local got = redis.call('HMGET', G, unpack(unread, first, math.min(first + 999, #unread)))
+  for first = 1, count, 1000 do
+    local got = redis.call('HMGET', G, unpack(unread, first, math.min(first + 999, count)))
     for j = 1, #got do
       local k = first + j - 1
-      -- (a record the store lacks is not remembered as lacking: this batch may create it)
-      local head = got[j] and parse_head(got[j])
-      if head then HEADS[ids[k]] = head end
-      plan_one(ids[k], kinds[k], tasks[k], described[k], head)
+      local text = got[j]
+      if text then
+        local head = parse_head(text)
+        HEADS[ids[k]] = head
+        plan_one(ids[k], kinds[k], tasks[k], described[k], head)
+      elseif not plan[ids[k]] then
+        -- to be created (what `plan_one` does for a record the store lacks, without the call); a record the store
+        -- lacks is not remembered as lacking: this batch may create it
+        plan[ids[k]] = described[k]
+      end
     end
   end
   return problem
