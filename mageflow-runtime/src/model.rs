@@ -69,6 +69,11 @@ pub(crate) async fn in_group<F: std::future::Future>(group: String, future: F) -
 }
 
 impl SignatureId {
+    /// The id's text, without a copy.
+    pub(crate) fn into_string(self) -> String {
+        self.0
+    }
+
     /// A new id: its group's name (10 characters, time-ordered), then 12 random base-62 digits. A process gives the
     /// ids it makes within 100 ms one group, and a task run's handler the group of the running signature; a group's
     /// signatures are stored together, on one slot of a Redis Cluster, so a flow built in one go is one slot.

@@ -320,7 +320,7 @@ mod tests {
         args.extend(["1".to_owned(), "create".to_owned()]);
         let task =
             Record { id: id.clone(), kind: Kind::Task, fields: vec![(field::TASK, "noop".into())], children: vec![] };
-        encode_records(&[task], &mut args);
+        encode_records(vec![task], &mut args);
         // the trace context of the caller's span: none
         args.push(String::new());
         args

@@ -19,24 +19,41 @@ impl Session {
     /// and checks the bound arguments against their schemas.
     pub(crate) async fn resolve(&self, root: &Node) -> Result<()> {
         root.check_shape()?;
-        let mut tasks: Vec<(String, Vec<String>)> = Vec::new();
+        let mut tasks: Vec<&Node> = Vec::new();
         root.walk(&mut |node| {
-            if let Body::Task { name } = &node.body {
-                tasks.push((name.clone(), node.args.keys().cloned().collect()));
+            if let Body::Task { .. } = &node.body {
+                tasks.push(node);
             }
         });
-        let mut return_fields = HashMap::new();
-        for (name, bound) in tasks {
-            let definition = self.definition(&name).await?;
-            if let Some(field) = bound.iter().find(|field| !definition.accepts_field(field)) {
+        // each definition looked up once (a swarm's thousand items are mostly one task)
+        let mut definitions: HashMap<&str, Arc<Definition>> = HashMap::new();
+        let mut last: Option<(&str, Arc<Definition>)> = None;
+        for node in tasks {
+            let Body::Task { name } = &node.body else { continue };
+            let definition = match &last {
+                Some((last_name, definition)) if last_name == name => definition.clone(),
+                _ => {
+                    let definition = match definitions.get(name.as_str()) {
+                        Some(definition) => definition.clone(),
+                        None => {
+                            let definition = self.definition(name).await?;
+                            definitions.insert(name, definition.clone());
+                            definition
+                        }
+                    };
+                    last = Some((name, definition.clone()));
+                    definition
+                }
+            };
+            if let Some(field) = node.args.keys().find(|field| !definition.accepts_field(field)) {
                 return Err(Error::InvalidInput {
-                    task: name,
+                    task: name.clone(),
                     problems: vec![format!("the bound argument `{field}` is not a field of the task's input")],
                 });
             }
-            return_fields.insert(name, definition.return_field.clone());
         }
-        match bound_return_field(root, false, &mut Vec::new(), &|task| return_fields.get(task).cloned().flatten()) {
+        let return_field = |task: &str| definitions.get(task).and_then(|definition| definition.return_field.clone());
+        match bound_return_field(root, false, &mut Vec::new(), &return_field) {
             Some(problem) => Err(Error::InvalidFlow(problem)),
             None => Ok(()),
         }

@@ -197,7 +197,19 @@ impl Engine {
     /// The records of a tree, with the return field of every task from the registry.
     pub fn records(&self, root: &Node, place: Option<(&SignatureId, u64)>) -> Vec<Record> {
         let registry = &self.registry;
-        records(root, place, &|task| registry.definition(task).and_then(|d| d.return_field.clone()))
+        // the return field of the task before it, kept: a swarm's thousand items are mostly one task
+        let last: std::cell::RefCell<Option<(String, Option<String>)>> = std::cell::RefCell::new(None);
+        records(root, place, &|task| {
+            let mut last = last.borrow_mut();
+            if let Some((name, field)) = last.as_ref()
+                && name == task
+            {
+                return field.clone();
+            }
+            let field = registry.definition(task).and_then(|d| d.return_field.clone());
+            *last = Some((task.to_owned(), field.clone()));
+            field
+        })
     }
 
     /// Hands a transition's due tasks to the backend and its interrupts to the backend; a due task whose input
@@ -301,8 +313,11 @@ impl Engine {
     /// atomically; a part refused after earlier parts were applied (a change that raced the batch) is
     /// [`Error::BatchPartlyApplied`].
     pub async fn batch(&self, subs: &[Sub]) -> Result<Transition> {
-        // where the signatures the batch stores will be: in the group of the tree's root, or the swarm's
+        // where the signatures the batch stores will be: in the group of the tree's root, or the swarm's; only a
+        // sub-operation with a target reads it, so the trees after the last of those are not walked (a swarm of
+        // 1,000 items walked for nothing cost creating it a tenth of its time in the process)
         let mut located: HashMap<SignatureId, String> = HashMap::new();
+        let last_target = subs.iter().rposition(|sub| sub.target().is_some());
         loop {
             let mut parts: Vec<(String, Vec<usize>)> = Vec::new();
             for (index, sub) in subs.iter().enumerate() {
@@ -310,6 +325,9 @@ impl Engine {
                 match parts.iter_mut().find(|(known, _)| known == group) {
                     Some((_, indexes)) => indexes.push(index),
                     None => parts.push((group.to_owned(), vec![index])),
+                }
+                if last_target.is_none_or(|last| index >= last) {
+                    continue;
                 }
                 let group = group.to_owned();
                 for tree in sub.trees() {
@@ -400,7 +418,7 @@ impl Engine {
         journaled: bool,
     ) -> Result<Transition> {
         let mut args = vec![task.to_string(), token.to_string()];
-        encode_records(&self.records(flow, Some((task, 0))), &mut args);
+        encode_records(self.records(flow, Some((task, 0))), &mut args);
         args.push(flow.id.to_string());
         args.push(message.to_string());
         args.push(flag(journaled));

@@ -479,34 +479,48 @@ fn push_records(
 /// that the script finds their end without walking them), then per record its id, kind, task name, other fields and
 /// children; tasks with nothing but a name (a container's plain items) go in runs of the same task: an empty id,
 /// the task, how many, and their ids.
-pub(crate) fn encode_records(records: &[Record], args: &mut Vec<String>) {
+pub(crate) fn encode_records(records: Vec<Record>, args: &mut Vec<String>) {
     args.push(records.len().to_string());
     let span_at = args.len();
     args.push(String::new());
-    let mut rest = records;
-    while let Some(record) = rest.first() {
+    // (the records are used up: their ids and values move into the arguments)
+    let mut records = records.into_iter().peekable();
+    while let Some(record) = records.next() {
         if let Some(task) = record.plain_task() {
-            let run = rest.iter().take_while(|other| other.plain_task() == Some(task)).count();
+            let task = task.to_owned();
             args.push(String::new());
-            args.push(task.to_owned());
-            args.push(run.to_string());
-            args.extend(rest[..run].iter().map(|record| record.id.to_string()));
-            rest = &rest[run..];
+            args.push(task.clone());
+            let count_at = args.len();
+            args.push(String::new());
+            args.push(record.id.into_string());
+            let mut run = 1;
+            while let Some(next) = records.next_if(|other| other.plain_task() == Some(task.as_str())) {
+                args.push(next.id.into_string());
+                run += 1;
+            }
+            args[count_at] = run.to_string();
             continue;
         }
-        args.push(record.id.to_string());
-        args.push(record.kind.as_str().to_owned());
-        let task = record.fields.iter().find(|(name, _)| *name == field::TASK);
-        args.push(task.map(|(_, value)| value.clone()).unwrap_or_default());
-        let others = record.fields.iter().filter(|(name, _)| *name != field::TASK);
-        args.push(others.clone().count().to_string());
-        for (name, value) in others {
-            args.push((*name).to_owned());
-            args.push(value.clone());
+        let Record { id, kind, fields, children } = record;
+        args.push(id.into_string());
+        args.push(kind.as_str().to_owned());
+        let mut task = None;
+        let mut others = Vec::with_capacity(fields.len());
+        for (name, value) in fields {
+            if name != field::TASK {
+                others.push((name, value));
+            } else if task.is_none() {
+                task = Some(value);
+            }
         }
-        args.push(record.children.len().to_string());
-        args.extend(record.children.iter().map(ToString::to_string));
-        rest = &rest[1..];
+        args.push(task.unwrap_or_default());
+        args.push(others.len().to_string());
+        for (name, value) in others {
+            args.push(name.to_owned());
+            args.push(value);
+        }
+        args.push(children.len().to_string());
+        args.extend(children.into_iter().map(SignatureId::into_string));
     }
     args[span_at] = (args.len() - span_at - 1).to_string();
 }
@@ -576,11 +590,11 @@ pub(crate) fn encode_batch<'a>(
         match sub {
             Sub::Create(root) => {
                 args.push("create".into());
-                encode_records(&rooted(records(root)), &mut args);
+                encode_records(rooted(records(root)), &mut args);
             }
             Sub::Run(root, message) => {
                 args.push("run".into());
-                encode_records(&rooted(records(root)), &mut args);
+                encode_records(rooted(records(root)), &mut args);
                 args.push(root.id.to_string());
                 args.push(message.to_string());
             }
@@ -593,7 +607,7 @@ pub(crate) fn encode_batch<'a>(
                 args.push(items.len().to_string());
                 args.extend(items.iter().map(|item| item.id.to_string()));
                 let all: Vec<Record> = items.iter().flat_map(records).collect();
-                encode_records(&all, &mut args);
+                encode_records(all, &mut args);
             }
             Sub::Update(id, layer) => {
                 args.extend(["update".into(), id.to_string(), Value::Object(layer.clone()).to_string()]);
@@ -986,9 +1000,9 @@ mod tests {
         };
         let mut bound = task("c", "add");
         bound.fields.push((field::ARGS, "{\"n\":1}".to_owned()));
-        let records = [swarm, task("a", "add"), task("b", "add"), bound, task("d", "mul")];
+        let records = vec![swarm, task("a", "add"), task("b", "add"), bound, task("d", "mul")];
         let mut args = vec!["before".to_owned()];
-        encode_records(&records, &mut args);
+        encode_records(records, &mut args);
         let expected = [
             "before",
             "5",

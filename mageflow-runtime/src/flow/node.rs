@@ -83,7 +83,7 @@ impl Node {
     }
 
     /// Every node of the tree (callbacks included), parents before children.
-    pub(crate) fn walk(&self, visit: &mut impl FnMut(&Node)) {
+    pub(crate) fn walk<'a>(&'a self, visit: &mut impl FnMut(&'a Node)) {
         visit(self);
         match &self.body {
             Body::Task { .. } => {}
