@@ -748,7 +748,7 @@ end
 local function send(id, head, msg, route, rf, args, parent, writes, parent_fields, claim, trace)
   local token = head[H_TOKEN]
   token = num(token ~= '' and token or 0) + 1
-  token = int_text(token) or tostring(token)
+  token = TEXT[token] or int_text(token) or tostring(token)
   head[H_TOKEN] = token
   trace = trace or TRACE
   if trace ~= '' then
@@ -797,7 +797,7 @@ local function send(id, head, msg, route, rf, args, parent, writes, parent_field
   reply[at] = n - at
   ENTRIES = ENTRIES + 1
   if claim then
-    CLAIMED_AT[1] = int_text(ENTRIES) or tostring(ENTRIES)
+    CLAIMED_AT[1] = TEXT[ENTRIES] or int_text(ENTRIES) or tostring(ENTRIES)
     CLAIMED = CLAIMED_AT
     zadd(LEASES, EXPIRY_MS, GROUP .. '|' .. id)
   else
@@ -909,13 +909,14 @@ end
 local function check_complete(sid, known)
   local status, closed, started, n, ok_n, fail_n
   if known then
+    -- (counted: numbers)
     status, started, closed, n, ok_n, fail_n = known[1], known[2], known[9], known[10], known[11], known[12]
   else
     status, closed, started, n, ok_n, fail_n = get(sid, 'status', 'closed', 'started', 'n', 'ok_n', 'fail_n')
+    n, ok_n, fail_n = num(n or 0), num(ok_n or 0), num(fail_n or 0)
   end
   if status ~= 'active' or closed ~= '1' or started ~= '1' then return end
-  n = num(n or 0)
-  if num(ok_n or 0) + num(fail_n or 0) < n then return end
+  if ok_n + fail_n < n then return end
   local parts = numbered(sid, 'r', 0, n - 1)
   for i = 1, n do parts[i] = parts[i] or 'null' end
   complete(sid, true, '[' .. table.concat(parts, ',') .. ']')
@@ -923,10 +924,23 @@ end
 
 -- The fields `report` reads of a parent that may be a swarm: first the 13 that `fill` reads, in the order of its
 -- locals, then kind, raw, stop_after.
+-- The positions of the counts among REPORT_FIELDS (see `counted`).
+local COUNT_FIELDS = { 3, 4, 10, 11, 12, 13 }
 local REPORT_FIELDS = { 'status', 'started', 'maxc', 'running', 'msg', 'route', 'args', 'parent', 'closed', 'n', 'ok_n',
                         'fail_n', 'qh', 'kind', 'raw', 'stop_after' }
 local FILL_FIELDS = {}
 for i = 1, 13 do FILL_FIELDS[i] = REPORT_FIELDS[i] end
+
+-- What was read of a swarm's REPORT_FIELDS (or its first 13), with its counts (maxc, running, n, ok_n, fail_n, qh)
+-- converted to numbers once, since `report`, `fill` and `check_complete` read them for each of its items; a count
+-- that does not parse stays as it was read, and fails where it is used.
+local function counted(known)
+  for _, at in ipairs(COUNT_FIELDS) do
+    local value = known[at] or 0
+    known[at] = num(value) or value
+  end
+  return known
+end
 
 -- The names of a swarm's REPORT_FIELDS in its group's hash, then the prefixes of its children and results
 -- (`<sid>|c`, `<sid>|r`), by swarm: made once per call of the script, since a swarm's fields are read and written
@@ -954,20 +968,17 @@ end
 fill = function(sid, known, pending, stored_running)
   local names = swarm_names(sid)
   local status, started, maxc, running, msg, route, args, parent, closed, n, ok_n, fail_n, qh
-  if not known then known = get_list(sid, FILL_FIELDS) end
+  if not known then known = counted(get_list(sid, FILL_FIELDS)) end
   status, started, maxc, running, msg, route, args, parent, closed, n, ok_n, fail_n, qh = unpack(known, 1, 13)
   if status ~= 'active' or started ~= '1' then
     if pending then redis.call('HSET', G, unpack(pending)) end
     return
   end
-  maxc = num(maxc or 0)
-  running = num(running or 0)
-  qh = num(qh or 0)
-  local count = num(n or 0)
+  local count = n
   local nested = false
   while (maxc == 0 or running < maxc) and qh < count do
     local pos = qh
-    local item = redis.call('HGET', G, names[17] .. (int_text(pos) or pos))
+    local item = redis.call('HGET', G, names[17] .. (TEXT[pos] or int_text(pos) or pos))
     qh = qh + 1
     running = running + 1
     -- the queue's head, the running count (unless the store holds it: the fill takes the slot just freed) and what
@@ -975,11 +986,11 @@ fill = function(sid, known, pending, stored_running)
     local writes = pending or { names[4], 0 }
     pending = nil
     if running == stored_running then
-      writes[1], writes[2] = names[13], int_text(qh) or qh
+      writes[1], writes[2] = names[13], TEXT[qh] or int_text(qh) or qh
     else
-      writes[2] = int_text(running) or running
+      writes[2] = TEXT[running] or int_text(running) or running
       writes[#writes + 1] = names[13]
-      writes[#writes + 1] = int_text(qh) or qh
+      writes[#writes + 1] = TEXT[qh] or int_text(qh) or qh
     end
     stored_running = nil
     known[4], known[13] = running, qh
@@ -1025,7 +1036,7 @@ report = function(pid, cid, ok, payload, pos, slot)
     -- swarm's other items that report in this call
     known = SWARM_KNOWN[pid]
     if not known then
-      known = get_list(pid, REPORT_FIELDS)
+      known = counted(get_list(pid, REPORT_FIELDS))
       SWARM_KNOWN[pid] = known
     end
     status, kind, raw, stop_after = known[1], known[14], known[15], known[16]
@@ -1076,15 +1087,15 @@ report = function(pid, cid, ok, payload, pos, slot)
     local names = swarm_names(pid)
     local running = counter(known[4]) - 1
     known[4] = running
-    local pending = { names[4], int_text(running) or running, names[18] .. (pos or 0), outcome }
+    local pending = { names[4], TEXT[running] or int_text(running) or running, names[18] .. (pos or 0), outcome }
     if ok then
       local ok_n = counter(known[11]) + 1
       known[11] = ok_n
-      pending[5], pending[6] = names[11], int_text(ok_n) or ok_n
+      pending[5], pending[6] = names[11], TEXT[ok_n] or int_text(ok_n) or ok_n
     else
       local failures = counter(known[12]) + 1
       known[12] = failures
-      pending[5], pending[6] = names[12], int_text(failures) or failures
+      pending[5], pending[6] = names[12], TEXT[failures] or int_text(failures) or failures
       local limit = tonumber(stop_after or 0)
       if limit > 0 and failures >= limit then
         redis.call('HSET', G, unpack(pending))
@@ -1583,7 +1594,8 @@ local function create_records(i, place)
         if n >= 2000 then flush() end
         plan[id] = 0
         created = true
-        local pos = int_text(position_of[id])
+        local at = position_of[id]
+        local pos = TEXT[at] or int_text(at)
         local front = fronts[parent]
         if not front then
           front = 'task pending ' .. parent .. '         '
