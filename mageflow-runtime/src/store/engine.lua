@@ -905,7 +905,7 @@ end
 
 -- Completes a swarm that is closed, started and has an outcome for every item: its result is the list of item
 -- outcomes in position order.
--- `known`, when given, are the swarm's first 13 REPORT_FIELDS, already read (see `fill`).
+-- `known`, when given, are the swarm's REPORT_FIELDS, already read (see `read_swarm`: its counts numbers).
 local function check_complete(sid, known)
   local status, closed, started, n, ok_n, fail_n
   if known then
@@ -922,14 +922,19 @@ local function check_complete(sid, known)
   complete(sid, true, '[' .. table.concat(parts, ',') .. ']')
 end
 
--- The fields `report` reads of a parent that may be a swarm: first the 13 that `fill` reads, in the order of its
--- locals, then kind, raw, stop_after.
 -- The positions of the counts among REPORT_FIELDS (see `counted`).
 local COUNT_FIELDS = { 3, 4, 10, 11, 12, 13 }
+-- The fields `report` and `fill` read of a swarm (see `read_swarm`): first the 13 that `fill` uses, in the order of
+-- its locals, then kind, raw, stop_after.
 local REPORT_FIELDS = { 'status', 'started', 'maxc', 'running', 'msg', 'route', 'args', 'parent', 'closed', 'n', 'ok_n',
                         'fail_n', 'qh', 'kind', 'raw', 'stop_after' }
-local FILL_FIELDS = {}
-for i = 1, 13 do FILL_FIELDS[i] = REPORT_FIELDS[i] end
+-- The positions of the REPORT_FIELDS stored in fields of their own, and of those in the head, with their place there
+-- (see `read_swarm`).
+local SWARM_STORED_AT, SWARM_IN_HEAD = {}, {}
+for i = 1, #REPORT_FIELDS do
+  local head_at = HEAD_AT[REPORT_FIELDS[i]]
+  if head_at then SWARM_IN_HEAD[i] = head_at else SWARM_STORED_AT[#SWARM_STORED_AT + 1] = i end
+end
 
 -- What was read of a swarm's REPORT_FIELDS (or its first 13), with its counts (maxc, running, n, ok_n, fail_n, qh)
 -- converted to numbers once, since `report`, `fill` and `check_complete` read them for each of its items; a count
@@ -954,21 +959,40 @@ local function swarm_names(sid)
     for i = 1, #REPORT_FIELDS do names[i] = prefix .. REPORT_FIELDS[i] end
     names[#names + 1] = prefix .. 'c'
     names[#names + 1] = prefix .. 'r'
+    -- what `read_swarm` reads: the head, then the fields that are not in it
+    local read = { prefix .. 'h' }
+    for j, at in ipairs(SWARM_STORED_AT) do read[j + 1] = names[at] end
+    names.read = read
     SWARM_NAMES[sid] = names
   end
   return names
 end
 
+-- A swarm's REPORT_FIELDS as `get` gives them (false where missing), its counts as numbers (see `counted`): one HMGET
+-- of its head and its other fields, by names made once per call (`get_list` joins them anew each time).
+local function read_swarm(sid)
+  local got = redis.call('HMGET', G, unpack(swarm_names(sid).read))
+  local head = HEADS[sid]
+  if head == nil then head = front_of(sid, got[1]) end
+  local known = {}
+  for j, at in ipairs(SWARM_STORED_AT) do known[at] = got[j + 1] end
+  for at, head_at in pairs(SWARM_IN_HEAD) do
+    local value = head and head[head_at]
+    known[at] = (value and value ~= '') and value or false
+  end
+  return counted(known)
+end
+
 -- Starts queued swarm items while running slots are free (max_concurrency 0 means no limit), then checks
 -- completion. Reads the counters from the store on every turn, since starting an item may complete it at once.
--- `known`, when given, is the swarm's first 13 REPORT_FIELDS, already read (`running` a number); `pending`, when
--- given, are writes of the swarm not sent yet, hash fields and values (see `swarm_names`) starting with the running
--- count: they go with the first write of the fill, or before it returns; `stored_running` is then the running count
--- in the store, which that write leaves as it is when the fill takes the freed slot again.
+-- `known`, when given, is the swarm's REPORT_FIELDS, already read (see `read_swarm`: its counts numbers);
+-- `pending`, when given, are writes of the swarm not sent yet, hash fields and values (see `swarm_names`) starting
+-- with the running count: they go with the first write of the fill, or before it returns; `stored_running` is then
+-- the running count in the store, which that write leaves as it is when the fill takes the freed slot again.
 fill = function(sid, known, pending, stored_running)
   local names = swarm_names(sid)
   local status, started, maxc, running, msg, route, args, parent, closed, n, ok_n, fail_n, qh
-  if not known then known = counted(get_list(sid, FILL_FIELDS)) end
+  if not known then known = read_swarm(sid) end
   status, started, maxc, running, msg, route, args, parent, closed, n, ok_n, fail_n, qh = unpack(known, 1, 13)
   if status ~= 'active' or started ~= '1' then
     if pending then redis.call('HSET', G, unpack(pending)) end
@@ -1036,7 +1060,7 @@ report = function(pid, cid, ok, payload, pos, slot)
     -- swarm's other items that report in this call
     known = SWARM_KNOWN[pid]
     if not known then
-      known = counted(get_list(pid, REPORT_FIELDS))
+      known = read_swarm(pid)
       SWARM_KNOWN[pid] = known
     end
     status, kind, raw, stop_after = known[1], known[14], known[15], known[16]
