@@ -62,23 +62,23 @@ impl Batcher {
     }
 
     /// Makes one call of `op` on signature `id` in the group its id names, alone or with others of its shard.
-    pub async fn call(&self, op: Op, id: &SignatureId, args: Vec<String>, lease: Duration) -> Result<Transition> {
+    pub async fn call(&self, op: Op, id: &SignatureId, args: &[String], lease: Duration) -> Result<Transition> {
         let shard = shard_of(group_of(id));
         let turn = {
             let mut queue = self.inner.queues[shard].lock().map_err(|_| poisoned())?;
             if queue.in_flight >= self.inner.limit {
                 let (reply, answer) = oneshot::channel();
-                queue.pending.push(Pending { op, id: id.clone(), args, lease, reply });
+                queue.pending.push(Pending { op, id: id.clone(), args: args.to_vec(), lease, reply });
                 Turn::Queued(answer)
             } else {
                 queue.in_flight += 1;
-                Turn::Lead(args)
+                Turn::Lead
             }
         };
         match turn {
-            Turn::Lead(args) => {
+            Turn::Lead => {
                 let _lead = Lead { inner: &self.inner, shard };
-                self.inner.single(op, id, &args, lease).await
+                self.inner.single(op, id, args, lease).await
             }
             Turn::Queued(answer) => {
                 answer.await.map_err(|_| Error::Store(StoreError::unavailable("a batched call was dropped")))?
@@ -89,7 +89,7 @@ impl Batcher {
 
 /// Whether a call goes out from its own task, or waits in its shard's queue for the sender task.
 enum Turn {
-    Lead(Vec<String>),
+    Lead,
     Queued(oneshot::Receiver<Result<Transition>>),
 }
 
@@ -287,7 +287,7 @@ mod tests {
     /// A begin of the stored task `id` with no token (a stored task that was never dispatched has none: it runs).
     async fn begin(batcher: Arc<Batcher>, id: SignatureId) -> Result<Transition> {
         let args = vec![id.to_string(), String::new(), "1".into()];
-        batcher.call(Op::Begin, &id, args, Duration::from_secs(60)).await
+        batcher.call(Op::Begin, &id, &args, Duration::from_secs(60)).await
     }
 
     /// Begins of `ids` (of one shard, with no token) through `batcher`, which has one call of a shard under way at a
@@ -398,7 +398,7 @@ mod tests {
         let batcher = Arc::new(Batcher::new(gated.clone(), keys, header));
         let renew = |batcher: Arc<Batcher>, id: SignatureId| async move {
             let args = vec![id.to_string(), "1".into(), "1000".into()];
-            batcher.call(Op::Renew, &id, args, Duration::from_secs(1)).await
+            batcher.call(Op::Renew, &id, &args, Duration::from_secs(1)).await
         };
 
         // the first call goes out from its own task and waits at the gate; the second queues behind it

@@ -110,18 +110,18 @@ impl Engine {
 
     /// Calls the transition script on signature `id`, wherever it is stored: in the group its id names, or the
     /// one its pointer names.
-    pub async fn call(&self, op: Op, id: &SignatureId, op_args: Vec<String>) -> Result<Transition> {
+    pub async fn call(&self, op: Op, id: &SignatureId, op_args: &[String]) -> Result<Transition> {
         let mut group = group_of(id).to_owned();
         if op.batchable() {
             // in the group its id names, with other calls of its shard under load
-            let transition = self.batcher.call(op, id, op_args.clone(), self.lease).await?;
+            let transition = self.batcher.call(op, id, op_args, self.lease).await?;
             match (transition.code, transition.extra.first()) {
                 (Code::Moved, Some(moved)) => group = moved.clone(),
                 _ => return Ok(transition),
             }
         }
         for _ in 0..3 {
-            let transition = self.call_at(op, &group, &[id], op_args.clone()).await?;
+            let transition = self.call_at(op, &group, &[id], op_args.to_vec()).await?;
             match (transition.code, transition.extra.first()) {
                 (Code::Moved, Some(moved)) => group = moved.clone(),
                 _ => return Ok(transition),
@@ -136,7 +136,7 @@ impl Engine {
         let started = tokio::time::Instant::now();
         let mut delay = Duration::from_millis(100);
         loop {
-            match self.call(op, id, op_args.clone()).await {
+            match self.call(op, id, &op_args).await {
                 Err(Error::Store(StoreError::Unavailable { detail, .. })) if started.elapsed() < self.store_retry => {
                     let op = op.as_str();
                     tracing::warn!(op, %detail, "the store is unreachable; retrying the transition in {delay:?}");
@@ -304,7 +304,7 @@ impl Engine {
     /// signature (a newer dispatch replaced it, or the signature finished or was interrupted).
     pub async fn renew(&self, id: &SignatureId, token: u64, length: Duration) -> Result<bool> {
         let args = vec![id.to_string(), token.to_string(), length.as_millis().to_string()];
-        Ok(self.call(Op::Renew, id, args).await?.code == Code::Ok)
+        Ok(self.call(Op::Renew, id, &args).await?.code == Code::Ok)
     }
 
     /// Applies sub-operations: all of them, or (code `refused`, with the failing sub-operation's 1-based index and
@@ -437,7 +437,7 @@ impl Engine {
 
     /// Runs a lifecycle operation (`suspend`, `interrupt`, `resume`, `cancel`) on a signature and what it contains.
     pub async fn lifecycle(&self, op: Lifecycle, id: &SignatureId) -> Result<Transition> {
-        let transition = self.call(op.into(), id, vec![id.to_string(), trace::current_arg()]).await?;
+        let transition = self.call(op.into(), id, &[id.to_string(), trace::current_arg()]).await?;
         if transition.code == Code::Missing {
             return Err(Error::NotFound(id.clone()));
         }

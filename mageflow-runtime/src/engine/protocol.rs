@@ -646,14 +646,12 @@ impl Due {
     /// Decodes a dispatch entry's elements: `<id> <token> <task>`, then the message and, in full, the route, the
     /// return field, the trace context and the bound arguments.
     fn parse(mut words: Vec<String>) -> Result<Due> {
-        if words.len() == 2 {
-            // the short form: route 0, and no return field, trace context or bound arguments
-            words.extend(["0", "", ""].map(String::from));
-        }
-        if words.len() < 5 {
+        // the short form: route 0, and no return field, trace context or bound arguments
+        let short = words.len() == 2;
+        if !short && words.len() < 5 {
             return Err(protocol(format!("a dispatch entry with {} elements", words.len())));
         }
-        let args = words.split_off(5);
+        let args = if short { Vec::new() } else { words.split_off(5) };
         let mut first = words[0].splitn(3, ' ');
         let (Some(id), Some(token), Some(task)) = (first.next(), first.next(), first.next()) else {
             let first = &words[0];
@@ -662,9 +660,14 @@ impl Due {
         let id = SignatureId::parse(id).ok_or_else(|| protocol(format!("bad id `{id}`")))?;
         let token = token.parse().map_err(|_| protocol(format!("bad token `{token}`")))?;
         let task = task.to_owned();
-        let trace = TraceContext::decode(&words[4]);
-        let return_field = (!words[3].is_empty()).then(|| std::mem::take(&mut words[3]));
-        let route = words[2] == "1";
+        let (trace, return_field, route) = match short {
+            true => (None, None, false),
+            false => (
+                TraceContext::decode(&words[4]),
+                (!words[3].is_empty()).then(|| std::mem::take(&mut words[3])),
+                words[2] == "1",
+            ),
+        };
         let message = std::mem::take(&mut words[1]);
         Ok(Due { id, token, task, message, route, return_field, trace, args })
     }
