@@ -936,9 +936,9 @@ for i = 1, #REPORT_FIELDS do
   if head_at then SWARM_IN_HEAD[i] = head_at else SWARM_STORED_AT[#SWARM_STORED_AT + 1] = i end
 end
 
--- What was read of a swarm's REPORT_FIELDS (or its first 13), with its counts (maxc, running, n, ok_n, fail_n, qh)
--- converted to numbers once, since `report`, `fill` and `check_complete` read them for each of its items; a count
--- that does not parse stays as it was read, and fails where it is used.
+-- What was read of a swarm's REPORT_FIELDS, with its counts (maxc, running, n, ok_n, fail_n, qh) converted to numbers
+-- once, since `report`, `fill` and `check_complete` read them for each of its items; a count that does not parse
+-- stays as it was read, and fails where it is used.
 local function counted(known)
   for _, at in ipairs(COUNT_FIELDS) do
     local value = known[at] or 0
