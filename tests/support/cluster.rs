@@ -163,12 +163,20 @@ pub fn redis_cli(args: &[&str]) -> String {
 }
 
 /// Waits (polling every 50 ms, at most `limit`) until `check` holds; panics with `what` otherwise.
-pub fn wait_until(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
+pub fn wait_until(what: &str, limit: Duration, check: impl FnMut() -> bool) {
+    assert!(holds_within(limit, check), "{what} did not happen within {limit:?}");
+}
+
+/// Whether `check` holds within `limit` (polling every 50 ms).
+pub fn holds_within(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     while !check() {
-        assert!(start.elapsed() < limit, "{what} did not happen within {limit:?}");
+        if start.elapsed() >= limit {
+            return false;
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
+    true
 }
 
 /// A real Redis Cluster of three primaries (no replicas) on free ports, each node in its own directory; every node
@@ -322,22 +330,33 @@ impl RedisCluster {
     }
 
     /// Promotes the replica on `replica` with `CLUSTER FAILOVER` (its primary hands over once the replica caught
-    /// up) and waits until every node sees it as a primary.
+    /// up) and waits until every node sees it as a primary. Redis abandons a manual failover whose election does
+    /// not end within 5 s (on a busy machine it may not), so one that has not made the replica a primary in its own
+    /// eyes within 15 s is asked for again, up to three times.
     pub fn fail_over_to(&self, replica: u16) {
         let index = self.index_of(replica);
         wait_until("the replica is in sync", Duration::from_secs(30), || {
             self.cli(index, &["info", "replication"]).contains("master_link_status:up")
         });
-        assert_eq!(self.cli(index, &["cluster", "failover"]).trim(), "OK");
-        for index in 0..self.nodes.len() {
-            wait_until("the replica is a primary everywhere", Duration::from_secs(30), || {
-                self.cli(index, &["cluster", "nodes"]).lines().any(|line| {
-                    let fields: Vec<&str> = line.split_whitespace().collect();
-                    fields.len() > 2
-                        && fields[1].starts_with(&format!("127.0.0.1:{replica}@"))
-                        && fields[2].contains("master")
-                })
-            });
+        let is_primary_for = |viewer: usize| {
+            self.cli(viewer, &["cluster", "nodes"]).lines().any(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                fields.len() > 2
+                    && fields[1].starts_with(&format!("127.0.0.1:{replica}@"))
+                    && fields[2].contains("master")
+            })
+        };
+        let mut asked = 0;
+        // (asked again only while it is still a replica: a primary refuses CLUSTER FAILOVER)
+        while !is_primary_for(index) {
+            assert!(asked < 3, "the replica on port {replica} did not take over after {asked} manual failovers");
+            assert_eq!(self.cli(index, &["cluster", "failover"]).trim(), "OK");
+            asked += 1;
+            holds_within(Duration::from_secs(15), || is_primary_for(index));
+        }
+        for viewer in 0..self.nodes.len() {
+            let what = format!("node {} seeing the replica on port {replica} as a primary", self.nodes[viewer].port);
+            wait_until(&what, Duration::from_secs(30), || is_primary_for(viewer));
         }
         self.wait_until_settled();
     }
