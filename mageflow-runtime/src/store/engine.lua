@@ -1628,7 +1628,8 @@ local function create_records(i, place)
         local text = front .. pos .. tail
         writes[n + 1], writes[n + 2] = id .. '|h', text
         n = n + 2
-        HEADS[id] = nil
+        -- (HEADS has no entry for it: planning found no head, and a table key set to nil is still made, with
+        -- its share of the table's growth)
         if remembered then
           remember(text, { 'task', 'pending', parent, '', '', '', '', '', '', '', '', pos, '', NOW_S, '', task })
         end
