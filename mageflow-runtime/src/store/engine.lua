@@ -922,18 +922,18 @@ local function check_complete(sid, known)
   complete(sid, true, '[' .. table.concat(parts, ',') .. ']')
 end
 
--- The positions of the counts among REPORT_FIELDS (see `counted`).
-local COUNT_FIELDS = { 3, 4, 10, 11, 12, 13 }
 -- The fields `report` and `fill` read of a swarm (see `read_swarm`): first the 13 that `fill` uses, in the order of
 -- its locals, then kind, raw, stop_after.
 local REPORT_FIELDS = { 'status', 'started', 'maxc', 'running', 'msg', 'route', 'args', 'parent', 'closed', 'n', 'ok_n',
                         'fail_n', 'qh', 'kind', 'raw', 'stop_after' }
 -- The positions of the REPORT_FIELDS stored in fields of their own, and of those in the head, with their place there
--- (see `read_swarm`).
-local SWARM_STORED_AT, SWARM_IN_HEAD = {}, {}
+-- (see `read_swarm`); and of the counts (see `counted`).
+local SWARM_STORED_AT, SWARM_IN_HEAD, COUNT_FIELDS = {}, {}, {}
+local COUNTS = { maxc = true, running = true, n = true, ok_n = true, fail_n = true, qh = true }
 for i = 1, #REPORT_FIELDS do
   local head_at = HEAD_AT[REPORT_FIELDS[i]]
   if head_at then SWARM_IN_HEAD[i] = head_at else SWARM_STORED_AT[#SWARM_STORED_AT + 1] = i end
+  if COUNTS[REPORT_FIELDS[i]] then COUNT_FIELDS[#COUNT_FIELDS + 1] = i end
 end
 
 -- What was read of a swarm's REPORT_FIELDS, with its counts (maxc, running, n, ok_n, fail_n, qh) converted to numbers
@@ -998,9 +998,8 @@ fill = function(sid, known, pending, stored_running)
     if pending then redis.call('HSET', G, unpack(pending)) end
     return
   end
-  local count = n
   local nested = false
-  while (maxc == 0 or running < maxc) and qh < count do
+  while (maxc == 0 or running < maxc) and qh < n do
     local pos = qh
     local item = redis.call('HGET', G, names[17] .. (TEXT[pos] or int_text(pos) or pos))
     qh = qh + 1
@@ -1739,6 +1738,7 @@ local function plan_records(i)
       plan_one(id, kind, task, fields_at or task, head)
     end
   end
+  -- (a run's tasks in a loop of their own, without a call of `visit` each: 2% of creating a swarm of plain tasks)
   scan_records(i, visit, function(task, first, last)
     for j = first, last do
       local id = ARGV[j]
