@@ -311,10 +311,11 @@ local UNREADABLE = '#unreadable'
 local HEADS = {}
 
 -- The heads of new, dispatched and begun runs, parsed, by their text: such a head is read next by a call after the one
--- that wrote it (the run's start, begin or outcome), and a text's parse is always the same, so that call copies the
--- list instead of parsing the text (matching HEAD_PATTERN costs redis-server about 14,000 instructions, a copy about
--- 3,800). Two generations of at most PARSED_MAX each: when the newer is full it becomes the older, and the older is
--- forgotten. They last from call to call while the library is loaded (a Function library keeps its state; a script run
+-- that wrote it (the run's start, begin or outcome), and a text's parse is always the same, so that call takes the
+-- list instead of parsing the text (matching HEAD_PATTERN costs redis-server about 14,000 instructions). Taken, not
+-- copied: the list leaves the cache with the read that takes it (which may change it), and a later read of the same
+-- text parses it (copying the list cost a swarm's task about 3,800 instructions). Two generations of at most
+-- PARSED_MAX each: when the newer is full it becomes the older, and the older is forgotten. They last from call to call while the library is loaded (a Function library keeps its state; a script run
 -- with EVALSHA starts afresh each call and finds nothing).
 local PARSED, PARSED_OLD, PARSED_COUNT, PARSED_MAX = {}, {}, 0, 2048
 
@@ -327,8 +328,16 @@ end
 
 local function parse_head(text)
   if not text then return false end
-  local known = PARSED[text] or PARSED_OLD[text]
-  if known then return { unpack(known, 1, HEAD_SIZE) } end
+  local known = PARSED[text]
+  if known then
+    PARSED[text] = nil
+    return known
+  end
+  known = PARSED_OLD[text]
+  if known then
+    PARSED_OLD[text] = nil
+    return known
+  end
   local head = { string.match(text, HEAD_PATTERN) }
   if #head < HEAD_SIZE then
     head = { UNREADABLE }
@@ -948,12 +957,15 @@ local function counted(known)
 end
 
 -- The names of a swarm's REPORT_FIELDS in its group's hash, then the prefixes of its children and results
--- (`<sid>|c`, `<sid>|r`), by swarm: made once per call of the script, since a swarm's fields are read and written
--- once per item.
-local SWARM_NAMES = {}
+-- (`<sid>|c`, `<sid>|r`), by swarm: made once, since a swarm's fields are read and written once per item. They depend
+-- on the id alone, so they last from call to call, as PARSED does (making them in every call cost 3% of a swarm
+-- task's Lua); at most SWARM_NAMES_MAX swarms' at a time.
+local SWARM_NAMES, SWARM_NAMES_COUNT, SWARM_NAMES_MAX = {}, 0, 256
 local function swarm_names(sid)
   local names = SWARM_NAMES[sid]
   if not names then
+    if SWARM_NAMES_COUNT >= SWARM_NAMES_MAX then SWARM_NAMES, SWARM_NAMES_COUNT = {}, 0 end
+    SWARM_NAMES_COUNT = SWARM_NAMES_COUNT + 1
     local prefix = sid .. '|'
     names = {}
     for i = 1, #REPORT_FIELDS do names[i] = prefix .. REPORT_FIELDS[i] end
@@ -2045,7 +2057,6 @@ local function mageflow_main(keys, argv)
     bind_group()
     plan = {}
     -- both are per call; a call that used neither keeps the empty tables
-    if next(SWARM_NAMES) then SWARM_NAMES = {} end
     if next(SWARM_KNOWN) then SWARM_KNOWN = {} end
     if next(HEADS) then HEADS = {} end
   end
