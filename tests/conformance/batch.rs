@@ -63,3 +63,34 @@ conformance!(a_refused_batch_writes_nothing, |store: TestStore| async move {
     assert_eq!(keys().await, before);
     assert!(calls(&t).is_empty(), "nothing ran");
 });
+
+conformance!(arguments_bound_later_to_a_swarm_item_or_a_chain_step_reach_its_run, |store: TestStore| async move {
+    // items and steps stored without arguments of their own start without reading any (their container is marked
+    // plain): arguments bound to one afterwards, or an item added with its own, must still reach its run
+    let t = format!("{}-bound-later", store.prefix);
+    let client = store.client(register).await;
+    let item = client.sign(add_one);
+    let item_id = item.id().clone();
+    let swarm = client.create(client.swarm([client.sign(add_one), item])).await.unwrap();
+    let step = client.sign(add_one);
+    let step_id = step.id().clone();
+    let chain = client.create(client.chain([client.sign(add_one), step])).await.unwrap();
+    let mut batch = client.batch();
+    batch.bind(&item_id, json!({"n": 10}));
+    batch.bind(&step_id, json!({"n": 20}));
+    batch.commit().await.unwrap();
+    let grown = client.create(client.swarm([client.sign(add_one)]).open()).await.unwrap();
+    let mut batch = client.batch();
+    batch.add(grown.id(), [client.sign(double).arg("n", 30)]);
+    batch.close(grown.id());
+    batch.commit().await.unwrap();
+
+    swarm.start(json!({"tag": t, "n": 1})).await.unwrap();
+    let values: Vec<_> = swarm.result().await.unwrap().into_iter().map(|o| o.ok().unwrap()["n"].clone()).collect();
+    assert_eq!(values, vec![json!(2), json!(11)], "the item ran with the arguments bound to it");
+    grown.start(json!({"tag": t, "n": 1})).await.unwrap();
+    let values: Vec<_> = grown.result().await.unwrap().into_iter().map(|o| o.ok().unwrap()["n"].clone()).collect();
+    assert_eq!(values, vec![json!(2), json!(60)], "the item added ran with its own arguments");
+    chain.start(json!({"tag": t, "n": 1})).await.unwrap();
+    assert_eq!(chain.result().await.unwrap(), json!({"tag": t, "n": 21}), "the step ran with the arguments bound to it");
+});

@@ -441,12 +441,11 @@ local function started_with(msg, route, parent, pos)
   return msg, route
 end
 
--- A stored counter of a swarm, as a number: an integer, as HINCRBY insists, so that a damaged counter stops the
--- script with an error instead of counting on from a fraction.
-local function counter(text)
-  local n = num(text or 0)
-  if not n or n % 1 ~= 0 then error('mageflow: a swarm counter is not an integer: ' .. tostring(text)) end
-  return n
+-- A counter of a swarm as `counted` read it: an integer, as HINCRBY insists, so that a damaged counter stops the
+-- script with an error instead of counting on from a fraction or a text.
+local function counter(value)
+  if type(value) == 'number' and value % 1 == 0 then return value end
+  error('mageflow: a swarm counter is not an integer: ' .. tostring(value))
 end
 
 -- The REPORT_FIELDS (below) of the swarms whose items reported in this call, by swarm, kept up to date by `report`
@@ -856,13 +855,20 @@ end
 -- running slots. A stopped (suspended or interrupted) signature keeps the message and is marked due (prev = active), so
 -- that resume starts it. `slot` marks a swarm item that takes a running slot; `chained` a chain's step after the first,
 -- whose message is the result of the step before it; `parent_fields` are its parent's args, parent and id, when the
--- caller is its parent and has read them (then its own `parent` is not read). `carry`, when given, are hash fields and
+-- caller is its parent and has read them (then its own `parent` is not read), and true when the parent is `plain`
+-- (then its `rf` and `args` are not read: it has none; see `create_records`). `carry`, when given, are hash fields and
 -- values of the caller's (a swarm's counters, from `fill`) to write with the signature's first write. Returns the
 -- signature's kind (`carry` was written); or false if it could not start (`carry` was not), with what is wrong with
 -- its record when it is missing or damaged. A chain whose first step is missing or damaged fails.
 start = function(id, msg, route, slot, parent_fields, chained, carry)
-  local got = redis.call('HMGET', G, id .. '|h', id .. '|rf', id .. '|args')
-  local head = parse_head(got[1])
+  local text, rf, args
+  if parent_fields and parent_fields[4] then
+    text = redis.call('HGET', G, id .. '|h')
+  else
+    local got = redis.call('HMGET', G, id .. '|h', id .. '|rf', id .. '|args')
+    text, rf, args = got[1], got[2], got[3]
+  end
+  local head = parse_head(text)
   HEADS[id] = head
   if not head then return false, damage(nil) end
   local kind, status, token = head[H_KIND], head[H_STATUS], head[H_TOKEN]
@@ -871,7 +877,6 @@ start = function(id, msg, route, slot, parent_fields, chained, carry)
   end
   local is_stopped = status == 'suspended' or status == 'interrupted'
   if status ~= 'pending' and not is_stopped then return false end
-  local rf, args = got[2], got[3]
   local parent = parent_fields and parent_fields[3] or present(head[H_PARENT])
   -- a task that is a swarm's item or a chain's later step keeps no copy of its message (see `started_with`)
   local writes
@@ -932,9 +937,12 @@ local function check_complete(sid, known)
 end
 
 -- The fields `report` and `fill` read of a swarm (see `read_swarm`): first the 13 that `fill` uses, in the order of
--- its locals, then kind, raw, stop_after.
+-- its locals, then kind, raw, stop_after, plain.
 local REPORT_FIELDS = { 'status', 'started', 'maxc', 'running', 'msg', 'route', 'args', 'parent', 'closed', 'n', 'ok_n',
-                        'fail_n', 'qh', 'kind', 'raw', 'stop_after' }
+                        'fail_n', 'qh', 'kind', 'raw', 'stop_after', 'plain' }
+-- The positions of `plain` there, and of the prefixes of a swarm's children and results after them (see
+-- `swarm_names`).
+local SWARM_PLAIN, SWARM_CHILD, SWARM_RESULT = #REPORT_FIELDS, #REPORT_FIELDS + 1, #REPORT_FIELDS + 2
 -- The positions of the REPORT_FIELDS stored in fields of their own, and of those in the head, with their place there
 -- (see `read_swarm`); and of the counts (see `counted`).
 local SWARM_STORED_AT, SWARM_IN_HEAD, COUNT_FIELDS = {}, {}, {}
@@ -1013,7 +1021,7 @@ fill = function(sid, known, pending, stored_running)
   local nested = false
   while (maxc == 0 or running < maxc) and qh < n do
     local pos = qh
-    local item = redis.call('HGET', G, names[17] .. (TEXT[pos] or int_text(pos) or pos))
+    local item = redis.call('HGET', G, names[SWARM_CHILD] .. (TEXT[pos] or int_text(pos) or pos))
     qh = qh + 1
     running = running + 1
     -- the queue's head, the running count (unless the store holds it: the fill takes the slot just freed) and what
@@ -1029,10 +1037,11 @@ fill = function(sid, known, pending, stored_running)
     end
     stored_running = nil
     known[4], known[13] = running, qh
-    -- (one list of the swarm's args, parent and id for all its items' starts while what was read of it holds)
+    -- (one list of the swarm's args, parent, id and plain mark for all its items' starts while what was read of it
+    -- holds)
     local parent_fields = known.parent_fields
     if not parent_fields then
-      parent_fields = { args, parent, sid }
+      parent_fields = { args, parent, sid, known[SWARM_PLAIN] == '1' }
       known.parent_fields = parent_fields
     end
     local kind, problem = start(item or '', msg or 'null', route or '0', true, parent_fields, nil, writes)
@@ -1065,7 +1074,7 @@ end
 -- position, frees the item's slot, stops at its failure threshold, or fills and checks completion.
 -- `pos` and `slot` are the child's position and whether it held a running slot.
 report = function(pid, cid, ok, payload, pos, slot)
-  local known, kind, status, raw, stop_after, args, grandparent, next_step, next_pos
+  local known, kind, status, raw, stop_after, args, grandparent, next_step, next_pos, plain
   if slot == '1' then
     -- a child that held a running slot reports to a swarm, which fills next: one read for both, and for the
     -- swarm's other items that report in this call
@@ -1076,11 +1085,12 @@ report = function(pid, cid, ok, payload, pos, slot)
     end
     status, kind, raw, stop_after = known[1], known[14], known[15], known[16]
   else
-    -- with what a chain needs to start its next step: that step, and the chain's args and parent for its dispatch
-    -- (one HMGET, without `get`'s walk over field names: a chain's every step reads them)
+    -- with what a chain needs to start its next step: that step, and the chain's args, parent and plain mark for its
+    -- dispatch (one HMGET, without `get`'s walk over field names: a chain's every step reads them)
     next_pos = num(pos or 0) + 1
-    local got = redis.call('HMGET', G, pid .. '|args', pid .. '|c' .. (int_text(next_pos) or next_pos), pid .. '|h')
-    args, next_step = got[1], got[2]
+    local got = redis.call('HMGET', G, pid .. '|args', pid .. '|c' .. (int_text(next_pos) or next_pos), pid .. '|h',
+      pid .. '|plain')
+    args, next_step, plain = got[1], got[2], got[4] == '1'
     local head = HEADS[pid]
     if head == nil then head = front_of(pid, got[3]) end
     if head then kind, status, grandparent = present(head[H_KIND]), present(head[H_STATUS]), present(head[H_PARENT]) end
@@ -1099,7 +1109,7 @@ report = function(pid, cid, ok, payload, pos, slot)
       return
     end
     if next_step then
-      local _, problem = start(next_step, payload, '1', nil, { args, grandparent, pid }, true)
+      local _, problem = start(next_step, payload, '1', nil, { args, grandparent, pid, plain }, true)
       if problem then
         complete(pid, false, damaged_json(next_step, 'step ' .. (next_pos + 1) .. ' of chain ' .. pid, problem, payload))
       end
@@ -1122,7 +1132,7 @@ report = function(pid, cid, ok, payload, pos, slot)
     local names = swarm_names(pid)
     local running = counter(known[4]) - 1
     known[4] = running
-    local pending = { names[4], TEXT[running] or int_text(running) or running, names[18] .. (pos or 0), outcome }
+    local pending = { names[4], TEXT[running] or int_text(running) or running, names[SWARM_RESULT] .. (pos or 0), outcome }
     if ok then
       local ok_n = counter(known[11]) + 1
       known[11] = ok_n
@@ -1517,9 +1527,15 @@ end
 -- Creates the records at index i. Existing records are left as they are, so a re-sent creation changes nothing.
 -- `place`, when given, puts records in a container: id -> {parent, position}; a record listed as a child of a record
 -- before it takes its place there. A record without a parent counts as live in the group; a root flow enters the
--- flow index. Returns the index after the records.
+-- flow index. A chain or swarm created with children that are all created here as plain tasks (a run's, without
+-- fields) is marked `plain`: its children have no `rf` or `args`, so that starting one reads its head alone (a
+-- third of a field read less per task; `update` and `add` remove the mark when that stops being true). Returns the
+-- index after the records, and whether any of them existed already or has `rf` or `args`.
 local function create_records(i, place)
-  local created = false
+  local created, bound = false, false
+  -- the chains and swarms created, each followed by its number of children, and the number of their children
+  -- created plain, by container
+  local containers, plain_children = {}, {}
   make_room(i)
   -- a task's head is read next when it is dispatched: remembered parsed (see PARSED) unless there are so many that
   -- the first would be forgotten before their turn
@@ -1548,7 +1564,10 @@ local function create_records(i, place)
       planned_record.fresh = false
     else
       flush()
-      if get(id, 'kind') then return end
+      if get(id, 'kind') then
+        bound = true
+        return
+      end
     end
     created = true
     local prefix
@@ -1568,6 +1587,7 @@ local function create_records(i, place)
         others[#others + 1] = name
         others[#others + 1] = value
       else
+        if name == 'args' or name == 'rf' then bound = true end
         prefix = prefix or (id .. '|')
         writes[n + 1], writes[n + 2] = prefix .. name, value
         n = n + 2
@@ -1580,13 +1600,17 @@ local function create_records(i, place)
       parent, pos = container_of[id], int_text(position_of[id])
     end
     if nchildren > 0 then
+      if kind ~= 'task' then
+        containers[#containers + 1] = id
+        containers[#containers + 1] = nchildren
+      end
       prefix = prefix or (id .. '|')
       writes[n + 1], writes[n + 2] = prefix .. 'n', int_text(nchildren)
       n = n + 2
       for c = 0, nchildren - 1 do
         -- (Lua's stack bounds `unpack`)
         if n >= 2000 then flush() end
-        writes[n + 1], writes[n + 2] = prefix .. 'c' .. int_text(c), ARGV[children_at + c]
+        writes[n + 1], writes[n + 2] = prefix .. 'c' .. (TEXT[c] or int_text(c)), ARGV[children_at + c]
         n = n + 2
       end
     end
@@ -1639,6 +1663,7 @@ local function create_records(i, place)
         local text = front .. pos .. tail
         writes[n + 1], writes[n + 2] = id .. '|h', text
         n = n + 2
+        plain_children[parent] = (plain_children[parent] or 0) + 1
         -- (HEADS has no entry for it: planning found no head, and a table key set to nil is still made, with
         -- its share of the table's growth)
         if remembered then
@@ -1647,9 +1672,17 @@ local function create_records(i, place)
       end
     end
   end)
+  for c = 1, #containers, 2 do
+    local id = containers[c]
+    if plain_children[id] == containers[c + 1] then
+      if n >= 2000 then flush() end
+      writes[n + 1], writes[n + 2] = id .. '|plain', '1'
+      n = n + 2
+    end
+  end
   flush()
   if created then redis.call('EXPIRE', G, ACTIVE_TTL) end
-  return after
+  return after, bound
 end
 
 local function op_continue()
@@ -1738,7 +1771,8 @@ local function plan_records(i)
     end
   end
   -- the heads this call has not read, for all records at once (creation stores hundreds), with the records' ids,
-  -- kinds, tasks and descriptions
+  -- kinds, tasks and descriptions (a task of a run has no kind there, for 'task', nor description, for its task name:
+  -- two writes less per task)
   local unread, ids, kinds, tasks, described, count = {}, {}, {}, {}, {}, 0
   local function visit(id, kind, task, fields_at)
     local head = HEADS[id]
@@ -1757,7 +1791,7 @@ local function plan_records(i)
       local head = HEADS[id]
       if head == nil then
         count = count + 1
-        unread[count], ids[count], kinds[count], tasks[count], described[count] = id .. '|h', id, 'task', task, task
+        unread[count], ids[count], tasks[count] = id .. '|h', id, task
       else
         plan_one(id, 'task', task, task, head)
       end
@@ -1771,11 +1805,11 @@ local function plan_records(i)
       if text then
         local head = parse_head(text)
         HEADS[ids[k]] = head
-        plan_one(ids[k], kinds[k], tasks[k], described[k], head)
+        plan_one(ids[k], kinds[k] or 'task', tasks[k], described[k] or tasks[k], head)
       elseif not plan[ids[k]] then
         -- to be created (what `plan_one` does for a record the store lacks, without the call); a record the store
         -- lacks is not remembered as lacking: this batch may create it
-        plan[ids[k]] = described[k]
+        plan[ids[k]] = described[k] or tasks[k]
       end
     end
   end
@@ -1875,7 +1909,9 @@ local function apply_sub(sub)
       writes[#writes + 1] = 'c' .. pos
       writes[#writes + 1] = item
     end
-    create_records(sub.at, place)
+    -- an item with arguments or a return field of its own (or stored before) makes the swarm's children not all plain
+    local _, bound = create_records(sub.at, place)
+    if bound then drop(sub.sid, 'plain') end
     for item, placed in pairs(place) do
       -- an item whose record existed already (stored before) joins the swarm too; a new one has its place already
       local parent, pos = get(item, 'parent', 'pos')
@@ -1891,8 +1927,10 @@ local function apply_sub(sub)
     fill(sub.sid)
   elseif sub.op == 'update' then
     -- layers are compact JSON, which never holds a raw newline
-    local args = get(sub.id, 'args')
+    local args, parent = get(sub.id, 'args', 'parent')
     set(sub.id, { 'args', args and (args .. '\n' .. sub.layer) or sub.layer })
+    -- its container's children are no longer all plain (see `create_records`)
+    if parent then drop(parent, 'plain') end
   elseif sub.op == 'close' then
     set(sub.sid, { 'closed', 1 })
     if get(sub.sid, 'status') == 'active' then fill(sub.sid) end
