@@ -68,6 +68,11 @@
 -- Per-call state, set by `main` from its keys and arguments before an operation runs. The functions below are
 -- built once (when Redis loads the library, or once per EVAL) and read these upvalues.
 local KEYS, ARGV
+-- `redis.call` and functions of Lua's libraries as locals (upvalues), since naming a global looks it up in the
+-- globals table every time. They are taken when the first call runs: Redis loads a Function library in a context
+-- without them. (`library_functions` comes before the locals, so that the names in it are the globals.)
+local function library_functions() return redis.call, unpack, tonumber, tostring, type, ipairs, pairs, next end
+local call, unpack, tonumber, tostring, type, ipairs, pairs, next
 local OP, GROUP, PREFIX
 local ACTIVE_TTL, DONE_TTL, KEEP_TTL, OUTBOX_TTL_MS
 local NOW_MS, NOW_MS_TEXT, NOW_S, EXPIRY_MS
@@ -112,8 +117,8 @@ local function op_due()
   -- KEYS: outbox, leases. grace (ms), limit: the members dispatched longer ago than the grace that never began,
   -- and the runs whose lease expired. Reads only.
   local grace, limit = tonumber(ARGV[A]), tonumber(ARGV[A + 1])
-  local unbegun = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', NOW_MS - grace, 'WITHSCORES', 'LIMIT', 0, limit)
-  local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', NOW_MS, 'WITHSCORES', 'LIMIT', 0, limit)
+  local unbegun = call('ZRANGEBYSCORE', KEYS[1], '-inf', NOW_MS - grace, 'WITHSCORES', 'LIMIT', 0, limit)
+  local expired = call('ZRANGEBYSCORE', KEYS[2], '-inf', NOW_MS, 'WITHSCORES', 'LIMIT', 0, limit)
   return { 'ok', unbegun, expired }
 end
 OPS['due'] = op_due
@@ -130,12 +135,12 @@ local function op_flows()
   local out = {}
   local offset = 0
   while #out < limit do
-    local page = redis.call('ZREVRANGEBYSCORE', KEYS[1], before, after, 'WITHSCORES', 'LIMIT', offset, 200)
+    local page = call('ZREVRANGEBYSCORE', KEYS[1], before, after, 'WITHSCORES', 'LIMIT', offset, 200)
     if #page == 0 then break end
     offset = offset + #page / 2
     local members = {}
     for i = 1, #page, 2 do members[#members + 1] = page[i] end
-    local entries = redis.call('HMGET', KEYS[2], unpack(members))
+    local entries = call('HMGET', KEYS[2], unpack(members))
     for j, member in ipairs(members) do
       local created = tonumber(page[2 * j])
       local entry = entries[j]
@@ -147,8 +152,8 @@ local function op_flows()
         or (finished > 0 and finished + tonumber(DONE_TTL) < now_s)
         or (finished == 0 and created / 1000 + tonumber(ACTIVE_TTL) < now_s)
       if gone then
-        redis.call('ZREM', KEYS[1], member)
-        redis.call('HDEL', KEYS[2], member)
+        call('ZREM', KEYS[1], member)
+        call('HDEL', KEYS[2], member)
         offset = offset - 1
       elseif #out < limit and (wanted == '' or statuses[status]) and (name == '' or name == flow_name)
         and not (cursor ~= '' and page[2 * j] == before and member >= cursor) then
@@ -163,7 +168,7 @@ OPS['flows'] = op_flows
 local function op_point()
   -- KEYS: pointers of one shard. ttl (s): each names the group ARGV[2].
   local ttl = tonumber(ARGV[A])
-  for _, pointer in ipairs(KEYS) do redis.call('SET', pointer, GROUP, 'EX', ttl) end
+  for _, pointer in ipairs(KEYS) do call('SET', pointer, GROUP, 'EX', ttl) end
   return { 'ok' }
 end
 OPS['point'] = op_point
@@ -202,9 +207,9 @@ local MARKED = {}
 local function zadd(key, score, id_member)
   if IN_MULTI and not MARKED[key] then
     MARKED[key] = true
-    redis.call('ZADD', key, score, id_member, '+inf', SKIPLIST_MARK)
+    call('ZADD', key, score, id_member, '+inf', SKIPLIST_MARK)
   else
-    redis.call('ZADD', key, score, id_member)
+    call('ZADD', key, score, id_member)
   end
 end
 
@@ -258,7 +263,7 @@ end
 local SUMMARIES = {}
 
 local function result(code, extra)
-  if OUTBOXED and not IN_MULTI then redis.call('PEXPIRE', OUTBOX, OUTBOX_TTL_MS) end
+  if OUTBOXED and not IN_MULTI then call('PEXPIRE', OUTBOX, OUTBOX_TTL_MS) end
   local reply, n = REPLY, #REPLY
   if interrupts then
     -- each an entry of length -2: the reply's number of entries counts them too
@@ -350,7 +355,7 @@ end
 local function head_of(id)
   local head = HEADS[id]
   if head == nil then
-    head = parse_head(redis.call('HGET', G, id .. '|h'))
+    head = parse_head(call('HGET', G, id .. '|h'))
     HEADS[id] = head
   end
   return head
@@ -397,7 +402,7 @@ local function get_list(id, list)
   if head_at then names[head_at] = id .. '|h' end
   local out = {}
   if #names > 0 then
-    local got = redis.call('HMGET', G, unpack(names))
+    local got = call('HMGET', G, unpack(names))
     if head_at then
       if deepest <= FRONT then
         head = front_of(id, got[head_at])
@@ -433,9 +438,9 @@ local function started_with(msg, route, parent, pos)
   local kind, parent_msg, parent_route = get(parent, 'kind', 'msg', 'route')
   if kind == 'swarm' then return parent_msg, parent_route end
   local at = kind == 'chain' and tonumber(pos)
-  local before = at and at >= 1 and at % 1 == 0 and redis.call('HGET', G, parent .. '|c' .. string.format('%d', at - 1))
+  local before = at and at >= 1 and at % 1 == 0 and call('HGET', G, parent .. '|c' .. string.format('%d', at - 1))
   if before then
-    local result = redis.call('HGET', G, before .. '|result')
+    local result = call('HGET', G, before .. '|result')
     if result then return result, '1' end
   end
   return msg, route
@@ -487,7 +492,7 @@ local function set(id, writes)
     j = j + 2
   end
   for from = 1, j, 2000 do
-    redis.call('HSET', G, unpack(writes, from, math.min(from + 1999, j)))
+    call('HSET', G, unpack(writes, from, math.min(from + 1999, j)))
   end
 end
 
@@ -505,7 +510,7 @@ local function drop(id, ...)
   if #writes > 0 then set(id, writes) end
   if #gone > 0 then
     if SWARM_KNOWN[id] then SWARM_KNOWN[id] = nil end
-    redis.call('HDEL', G, unpack(gone))
+    call('HDEL', G, unpack(gone))
   end
 end
 
@@ -516,7 +521,7 @@ local function incr(id, name, by)
     set(id, { name, n })
     return n
   end
-  return redis.call('HINCRBY', G, id .. '|' .. name, by)
+  return call('HINCRBY', G, id .. '|' .. name, by)
 end
 
 -- The positions of the HEAD fields, for the runs' own operations (begin, start, dispatch, outcomes), which read and
@@ -539,7 +544,7 @@ local function write_head(id, head, writes, handed_off)
   writes[n + 1] = id .. '|h'
   local text = table.concat(head, ' ')
   writes[n + 2] = text
-  redis.call('HSET', G, unpack(writes, 1, n + 2))
+  call('HSET', G, unpack(writes, 1, n + 2))
   if handed_off then
     -- (what reads this head again in this call reads a copy)
     remember(text, head)
@@ -551,7 +556,7 @@ end
 local function member(id) return GROUP .. '|' .. id end
 
 -- The child at a position (false when there is none).
-local function child(id, pos) return redis.call('HGET', G, id .. '|c' .. pos) end
+local function child(id, pos) return call('HGET', G, id .. '|c' .. pos) end
 
 -- Fields `<id>|<name><pos>` for positions from..to, a thousand per HMGET; false where missing.
 local function numbered(id, name, from, to)
@@ -559,14 +564,14 @@ local function numbered(id, name, from, to)
   for first = from, to, 1000 do
     local names = {}
     for p = first, math.min(first + 999, to) do names[#names + 1] = id .. '|' .. name .. int_text(p) end
-    local got = redis.call('HMGET', G, unpack(names))
+    local got = call('HMGET', G, unpack(names))
     for j = 1, #names do out[#out + 1] = got[j] end
   end
   return out
 end
 
 local function children(id)
-  return numbered(id, 'c', 0, tonumber(redis.call('HGET', G, id .. '|n') or 0) - 1)
+  return numbered(id, 'c', 0, tonumber(call('HGET', G, id .. '|n') or 0) - 1)
 end
 
 local function runnable(s) return s == 'pending' or s == 'active' end
@@ -576,7 +581,7 @@ local function finished(s) return s == 'done' or s == 'failed' or s == 'canceled
 -- The other group that the pointer of a signature this group lacks names, if the caller declared it.
 local function moved_to(id)
   local pointer = pointer_of(id)
-  local group = pointer and redis.call('GET', pointer)
+  local group = pointer and call('GET', pointer)
   if group and group ~= GROUP then return group end
 end
 
@@ -592,7 +597,7 @@ end
 local function interrupt(id)
   interrupts = interrupts or {}
   local n = #interrupts
-  interrupts[n + 1], interrupts[n + 2] = id, redis.call('HGET', G, id .. '|ref') or ''
+  interrupts[n + 1], interrupts[n + 2] = id, call('HGET', G, id .. '|ref') or ''
 end
 
 -- An empty list that is only read (never added to).
@@ -608,7 +613,7 @@ end
 
 -- The flow index's entry of a root flow: its status, when it finished, its name.
 local function index(id, status, finished_s)
-  redis.call('HSET', INDEX, member(id), status .. ' ' .. (finished_s or 0) .. ' ' .. (get(id, 'task') or ''))
+  call('HSET', INDEX, member(id), status .. ' ' .. (finished_s or 0) .. ' ' .. (get(id, 'task') or ''))
 end
 
 -- Updates the flow index when `id` is a root flow.
@@ -623,16 +628,16 @@ local function ended(id, parent, status)
   if parent and parent ~= '' then return end
   if get(id, 'root') then
     index(id, status, NOW_S)
-    redis.call('EXPIRE', FLOWS, KEEP_TTL)
-    redis.call('EXPIRE', INDEX, KEEP_TTL)
+    call('EXPIRE', FLOWS, KEEP_TTL)
+    call('EXPIRE', INDEX, KEEP_TTL)
   end
-  if redis.call('HINCRBY', G, '#live', -1) <= 0 then redis.call('EXPIRE', G, DONE_TTL) end
+  if call('HINCRBY', G, '#live', -1) <= 0 then call('EXPIRE', G, DONE_TTL) end
 end
 
 -- Tells the waiters of a signature that it finished. Only signatures someone waits for are published: a waiter
 -- counts itself in the field `w` (with `read`'s watch flag) after subscribing and before reading the status.
 local function publish(id, status)
-  redis.call('PUBLISH', PREFIX .. ':finished:' .. id, status)
+  call('PUBLISH', PREFIX .. ':finished:' .. id, status)
 end
 
 -- The runs' own operations come first: they are the most frequent, and the functions defined after them are not
@@ -654,7 +659,7 @@ local function op_begin()
   local status, current, begun, base, lease, continued, root = head[H_STATUS], head[H_TOKEN], present(head[H_ATTEMPT]),
     present(head[H_BASE]), present(head[H_LEASE]), present(head[H_NEXT]), present(head[H_ROOT])
   if current ~= token then return result('stale', { status }) end
-  redis.call('ZREM', OUTBOX, member(id))
+  call('ZREM', OUTBOX, member(id))
   if finished(status) then return result('finished', { status }) end
   if continued then return result('continued', { status }) end
   attempt = num(attempt) + num(base or 0)
@@ -668,7 +673,7 @@ local function op_begin()
     set(id, { 'prev', 'active' })
     if lease then
       drop(id, 'lease')
-      redis.call('ZREM', LEASES, member(id))
+      call('ZREM', LEASES, member(id))
     end
     return result('stopped', { status })
   end
@@ -699,7 +704,7 @@ local function op_renew()
   end
   local expiry = NOW_MS + length
   set(id, { 'lease', expiry })
-  redis.call('ZADD', LEASES, expiry, member(id))
+  call('ZADD', LEASES, expiry, member(id))
   return result('ok')
 end
 OPS['renew'] = op_renew
@@ -838,8 +843,8 @@ terminate = function(id)
   end
   set(id, writes)
   drop(id, 'slot')
-  redis.call('ZREM', OUTBOX, member(id))
-  if kind == 'task' then redis.call('ZREM', LEASES, member(id)) end
+  call('ZREM', OUTBOX, member(id))
+  if kind == 'task' then call('ZREM', LEASES, member(id)) end
   if watched then publish(id, 'canceled') end
   if kind ~= 'task' or continued then
     for _, c in ipairs(children(id)) do
@@ -863,9 +868,9 @@ end
 start = function(id, msg, route, slot, parent_fields, chained, carry)
   local text, rf, args
   if parent_fields and parent_fields[4] then
-    text = redis.call('HGET', G, id .. '|h')
+    text = call('HGET', G, id .. '|h')
   else
-    local got = redis.call('HMGET', G, id .. '|h', id .. '|rf', id .. '|args')
+    local got = call('HMGET', G, id .. '|h', id .. '|rf', id .. '|args')
     text, rf, args = got[1], got[2], got[3]
   end
   local head = parse_head(text)
@@ -991,7 +996,7 @@ end
 -- A swarm's REPORT_FIELDS as `get` gives them (false where missing), its counts as numbers (see `counted`): one HMGET
 -- of its head and its other fields, by names made once per call (`get_list` joins them anew each time).
 local function read_swarm(sid)
-  local got = redis.call('HMGET', G, unpack(swarm_names(sid).read))
+  local got = call('HMGET', G, unpack(swarm_names(sid).read))
   local head = HEADS[sid]
   if head == nil then head = front_of(sid, got[1]) end
   local known = {}
@@ -1015,13 +1020,13 @@ fill = function(sid, known, pending, stored_running)
   if not known then known = read_swarm(sid) end
   status, started, maxc, running, msg, route, args, parent, closed, n, ok_n, fail_n, qh = unpack(known, 1, 13)
   if status ~= 'active' or started ~= '1' then
-    if pending then redis.call('HSET', G, unpack(pending)) end
+    if pending then call('HSET', G, unpack(pending)) end
     return
   end
   local nested = false
   while (maxc == 0 or running < maxc) and qh < n do
     local pos = qh
-    local item = redis.call('HGET', G, names[SWARM_CHILD] .. (TEXT[pos] or int_text(pos) or pos))
+    local item = call('HGET', G, names[SWARM_CHILD] .. (TEXT[pos] or int_text(pos) or pos))
     qh = qh + 1
     running = running + 1
     -- the queue's head, the running count (unless the store holds it: the fill takes the slot just freed) and what
@@ -1045,7 +1050,7 @@ fill = function(sid, known, pending, stored_running)
       known.parent_fields = parent_fields
     end
     local kind, problem = start(item or '', msg or 'null', route or '0', true, parent_fields, nil, writes)
-    if not kind then redis.call('HSET', G, unpack(writes)) end
+    if not kind then call('HSET', G, unpack(writes)) end
     if problem then
       -- the item fails in its position (items leave the queue in position order); report fills on
       local role = 'item ' .. (pos + 1) .. ' of swarm ' .. sid
@@ -1065,7 +1070,7 @@ fill = function(sid, known, pending, stored_running)
       qh = num(now_qh or 0)
     end
   end
-  if pending then redis.call('HSET', G, unpack(pending)) end
+  if pending then call('HSET', G, unpack(pending)) end
   -- starting tasks changes none of the fields completion depends on
   check_complete(sid, (not nested) and known or nil)
 end
@@ -1088,7 +1093,7 @@ report = function(pid, cid, ok, payload, pos, slot)
     -- with what a chain needs to start its next step: that step, and the chain's args, parent and plain mark for its
     -- dispatch (one HMGET, without `get`'s walk over field names: a chain's every step reads them)
     next_pos = num(pos or 0) + 1
-    local got = redis.call('HMGET', G, pid .. '|args', pid .. '|c' .. (int_text(next_pos) or next_pos), pid .. '|h',
+    local got = call('HMGET', G, pid .. '|args', pid .. '|c' .. (int_text(next_pos) or next_pos), pid .. '|h',
       pid .. '|plain')
     args, next_step, plain = got[1], got[2], got[4] == '1'
     local head = HEADS[pid]
@@ -1143,7 +1148,7 @@ report = function(pid, cid, ok, payload, pos, slot)
       pending[5], pending[6] = names[12], TEXT[failures] or int_text(failures) or failures
       local limit = tonumber(stop_after or 0)
       if limit > 0 and failures >= limit then
-        redis.call('HSET', G, unpack(pending))
+        call('HSET', G, unpack(pending))
         complete(pid, false, failure_json(pid, 'swarm_failed',
           failures .. ' items failed, which reached stop_after_failures = ' .. limit))
         return
@@ -1208,7 +1213,7 @@ complete = function(id, ok, payload, head, on_ok, on_err)
   head = head_of(id)
   head[H_STATUS], head[H_PREV], head[H_FINISHED] = new_status, status, NOW_S
   write_head(id, head, { id .. (ok and '|result' or '|error'), payload })
-  if kind == 'task' and not continued then redis.call('ZREM', LEASES, GROUP .. '|' .. id) end
+  if kind == 'task' and not continued then call('ZREM', LEASES, GROUP .. '|' .. id) end
   if not ok and kind ~= 'task' then
     -- what of a failed container has not finished never runs; a container that succeeded has none (a chain succeeds
     -- when its last step does, a swarm when all its items have), so its children are not read again
@@ -1238,7 +1243,7 @@ fail_if_damaged = function(id, head)
   if kind == UNREADABLE then return false end
   local problem = damage(kind, head[H_STATUS], present(head[H_TOKEN]))
   if not problem then return false end
-  redis.call('ZREM', OUTBOX, member(id))
+  call('ZREM', OUTBOX, member(id))
   local role = 'task ' .. head[H_TASK] .. ', dispatched but not begun'
   complete(id, false, damaged_json(id, role, problem, nil))
   return true
@@ -1249,12 +1254,12 @@ end
 -- longer names its parent.
 local function container_of(id)
   local listed = {}
-  for _, name in ipairs(redis.call('HKEYS', G)) do
+  for _, name in ipairs(call('HKEYS', G)) do
     if string.find(name, '|c%d+$') then listed[#listed + 1] = name end
   end
   for first = 1, #listed, 1000 do
     local names = { unpack(listed, first, math.min(first + 999, #listed)) }
-    local got = redis.call('HMGET', G, unpack(names))
+    local got = call('HMGET', G, unpack(names))
     for j = 1, #names do
       if got[j] == id then return string.match(names[j], '^(.*)|c(%d+)$') end
     end
@@ -1299,7 +1304,7 @@ local function op_succeed_fail()
   local journaled = NARGS > 4 and ARGV[A + 4] or nil
   CLAIM, CLAIMED = NARGS > 3 and ARGV[A + 3] == '1', nil
   TRACE = NARGS > 5 and ARGV[A + 5] or ''
-  local got = redis.call('HMGET', G, id .. '|h', id .. '|on_ok', id .. '|on_err')
+  local got = call('HMGET', G, id .. '|h', id .. '|on_ok', id .. '|on_err')
   local head = parse_head(got[1])
   HEADS[id] = head
   if not head then return absent(id) end
@@ -1326,7 +1331,7 @@ local function stop(id, mode)
   local running_task = kind == 'task' and not continued
   if runnable(status) then
     local prev = status
-    if kind == 'task' and status == 'pending' and redis.call('ZSCORE', OUTBOX, member(id)) then prev = 'active' end
+    if kind == 'task' and status == 'pending' and call('ZSCORE', OUTBOX, member(id)) then prev = 'active' end
     set(id, { 'status', mode, 'prev', prev })
     if running_task and status == 'active' and mode == 'interrupted' then interrupt(id) end
   elseif status ~= mode and mode == 'interrupted' then
@@ -1336,7 +1341,7 @@ local function stop(id, mode)
   if running_task and mode == 'interrupted' then
     -- the run is aborted: it holds no lease, and resume dispatches it again
     drop(id, 'lease')
-    redis.call('ZREM', LEASES, member(id))
+    call('ZREM', LEASES, member(id))
   end
   if not running_task then
     for _, c in ipairs(children(id)) do
@@ -1521,7 +1526,7 @@ local TABLE_MARK = 'a hash table from the start: more fields than a listpack sea
 -- The records' span (see `records_end`) is about the number of fields creation writes (a task of a run takes an
 -- argument there and one in its container's list, and writes its head and its place in that container).
 local function make_room(i)
-  if 2 * tonumber(ARGV[i + 1]) > LISTPACK_FIELDS then redis.call('HSET', G, '#table', TABLE_MARK) end
+  if 2 * tonumber(ARGV[i + 1]) > LISTPACK_FIELDS then call('HSET', G, '#table', TABLE_MARK) end
 end
 
 -- Creates the records at index i. Existing records are left as they are, so a re-sent creation changes nothing.
@@ -1546,7 +1551,7 @@ local function create_records(i, place)
   -- the records' fields and values, written a thousand at a time: one HSET per record cost more than its fields
   local writes, n = {}, 0
   local function flush()
-    if n > 0 then redis.call('HSET', G, unpack(writes, 1, n)) end
+    if n > 0 then call('HSET', G, unpack(writes, 1, n)) end
     n = 0
   end
   local function visit(id, kind, task, fields_at, nfields, children_at, nchildren)
@@ -1629,13 +1634,13 @@ local function create_records(i, place)
       flush()
       set(id, others)
     end
-    if not parent then redis.call('HINCRBY', G, '#live', 1) end
+    if not parent then call('HINCRBY', G, '#live', 1) end
     if root ~= '' then
       local m = member(id)
-      redis.call('ZADD', FLOWS, NOW_MS_TEXT, m)
-      redis.call('HSET', INDEX, m, 'pending 0 ' .. task)
-      redis.call('EXPIRE', FLOWS, KEEP_TTL)
-      redis.call('EXPIRE', INDEX, KEEP_TTL)
+      call('ZADD', FLOWS, NOW_MS_TEXT, m)
+      call('HSET', INDEX, m, 'pending 0 ' .. task)
+      call('EXPIRE', FLOWS, KEEP_TTL)
+      call('EXPIRE', INDEX, KEEP_TTL)
     end
   end
   -- the heads of a run's tasks up to their position: by container, `task pending <container>` and the empty fields
@@ -1681,7 +1686,7 @@ local function create_records(i, place)
     end
   end
   flush()
-  if created then redis.call('EXPIRE', G, ACTIVE_TTL) end
+  if created then call('EXPIRE', G, ACTIVE_TTL) end
   return after, bound
 end
 
@@ -1697,7 +1702,7 @@ local function op_continue()
   local next_id, msg, journaled = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   TRACE = ARGV[i + 3] or ''
   -- the run ended: its lease with it
-  redis.call('ZREM', LEASES, member(id))
+  call('ZREM', LEASES, member(id))
   drop(id, 'lease')
   set(id, { 'next', next_id, 'n', 1, 'c0', next_id })
   if status == 'suspended' then stop(next_id, 'suspended') end
@@ -1798,7 +1803,7 @@ local function plan_records(i)
     end
   end)
   for first = 1, count, 1000 do
-    local got = redis.call('HMGET', G, unpack(unread, first, math.min(first + 999, count)))
+    local got = call('HMGET', G, unpack(unread, first, math.min(first + 999, count)))
     for j = 1, #got do
       local k = first + j - 1
       local text = got[j]
@@ -1972,9 +1977,9 @@ local function op_recover()
   for j = 1, unbegun do
     local id = ARGV[A + 1 + j]
     local kind, status = get(id, 'kind', 'status')
-    local since = tonumber(redis.call('ZSCORE', OUTBOX, member(id)) or NOW_MS)
+    local since = tonumber(call('ZSCORE', OUTBOX, member(id)) or NOW_MS)
     if not kind or kind == UNREADABLE then
-      redis.call('ZREM', OUTBOX, member(id))
+      call('ZREM', OUTBOX, member(id))
       fail_orphan(id, damage(kind))
     elseif fail_if_damaged(id, head_of(id)) then
       -- (its flow failed, naming it)
@@ -1982,7 +1987,7 @@ local function op_recover()
       -- not dispatched again since `due` read it
       if since <= NOW_MS - grace then dispatch(id) end
     else
-      redis.call('ZREM', OUTBOX, member(id))
+      call('ZREM', OUTBOX, member(id))
     end
   end
   local at = A + unbegun + 2
@@ -1990,7 +1995,7 @@ local function op_recover()
   for j = 1, tonumber(ARGV[at]) do
     local id = ARGV[at + j]
     local kind, status, lease, begun, continued, root = get(id, 'kind', 'status', 'lease', 'attempt', 'next', 'root')
-    redis.call('ZREM', LEASES, member(id))
+    call('ZREM', LEASES, member(id))
     if not kind or kind == UNREADABLE then
       fail_orphan(id, damage(kind))
     elseif kind == 'task' and not continued and lease and tonumber(lease) <= NOW_MS then
@@ -2007,7 +2012,7 @@ local function op_recover()
       end
     elseif kind == 'task' and lease and (status == 'active' or status == 'suspended') then
       -- renewed since it was indexed: keep it indexed at its expiry
-      redis.call('ZADD', LEASES, lease, member(id))
+      call('ZADD', LEASES, lease, member(id))
     end
   end
   return result('ok', { tostring(lost) })
@@ -2076,9 +2081,9 @@ local function op_multi()
     i = i + 1 + nargs
   end
   IN_MULTI = false
-  for key in pairs(MARKED) do redis.call('ZREM', key, SKIPLIST_MARK) end
+  for key in pairs(MARKED) do call('ZREM', key, SKIPLIST_MARK) end
   MARKED = {}
-  if OUTBOXED then redis.call('PEXPIRE', OUTBOX, OUTBOX_TTL_MS) end
+  if OUTBOXED then call('PEXPIRE', OUTBOX, OUTBOX_TTL_MS) end
   return replies
 end
 OPS['multi'] = op_multi
@@ -2087,6 +2092,7 @@ local SHARD_OPS = { due = true, flows = true, point = true }
 
 local function mageflow_main(keys, argv)
   KEYS, ARGV = keys, argv
+  if not call then call, unpack, tonumber, tostring, type, ipairs, pairs, next = library_functions() end
   read_header()
   local run = OPS[OP]
   if not run then return redis.error_reply('mageflow: unknown operation ' .. tostring(OP)) end
