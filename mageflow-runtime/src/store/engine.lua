@@ -71,8 +71,11 @@ local KEYS, ARGV
 -- `redis.call` and functions of Lua's libraries as locals (upvalues), since naming a global looks it up in the
 -- globals table every time. They are taken when the first call runs: Redis loads a Function library in a context
 -- without them. (`library_functions` comes before the locals, so that the names in it are the globals.)
-local function library_functions() return redis.call, unpack, tonumber, tostring, type, ipairs, pairs, next end
-local call, unpack, tonumber, tostring, type, ipairs, pairs, next
+local function library_functions()
+  return redis.call, unpack, tonumber, tostring, type, ipairs, pairs, next, table.concat, string.match, string.format,
+    math.min
+end
+local call, unpack, tonumber, tostring, type, ipairs, pairs, next, concat, match, format, min
 local OP, GROUP, PREFIX
 local ACTIVE_TTL, DONE_TTL, KEEP_TTL, OUTBOX_TTL_MS
 local NOW_MS, NOW_MS_TEXT, NOW_S, EXPIRY_MS
@@ -93,7 +96,7 @@ local SETTINGS
 local function read_header()
   OP, GROUP = ARGV[1], ARGV[2]
   if ARGV[3] ~= SETTINGS then
-    ACTIVE_TTL, DONE_TTL, KEEP_TTL, OUTBOX_TTL_MS, PREFIX = string.match(ARGV[3], '^(%d+) (%d+) (%d+) (%d+) (.*)$')
+    ACTIVE_TTL, DONE_TTL, KEEP_TTL, OUTBOX_TTL_MS, PREFIX = match(ARGV[3], '^(%d+) (%d+) (%d+) (%d+) (.*)$')
     if not PREFIX then error('mageflow: settings that do not parse: ' .. tostring(ARGV[3])) end
     SETTINGS = ARGV[3]
   end
@@ -145,7 +148,7 @@ local function op_flows()
       local created = tonumber(page[2 * j])
       local entry = entries[j]
       local status, finished, flow_name
-      if entry then status, finished, flow_name = string.match(entry, '^(%S+) (%d+) ?(.*)$') end
+      if entry then status, finished, flow_name = match(entry, '^(%S+) (%d+) ?(.*)$') end
       finished = tonumber(finished or 0)
       local now_s = tonumber(NOW_S)
       local gone = not status
@@ -237,7 +240,7 @@ local TEXT = {}
 local function int_text(n)
   local t = TEXT[n]
   if t == nil and n >= 0 and n % 1 == 0 then
-    t = string.format('%d', n)
+    t = format('%d', n)
     if n < 1024 then TEXT[n] = t end
   end
   return t
@@ -343,7 +346,7 @@ local function parse_head(text)
     PARSED_OLD[text] = nil
     return known
   end
-  local head = { string.match(text, HEAD_PATTERN) }
+  local head = { match(text, HEAD_PATTERN) }
   if #head < HEAD_SIZE then
     head = { UNREADABLE }
     for i = 2, HEAD_SIZE do head[i] = '' end
@@ -370,7 +373,7 @@ local FRONT_PATTERN = '^(%S*) (%S*) (%S*) '
 -- parses; a head that does not is parsed whole, kept as unreadable.
 local function front_of(id, text)
   if text then
-    local kind, status, parent = string.match(text, FRONT_PATTERN)
+    local kind, status, parent = match(text, FRONT_PATTERN)
     if kind then return { kind, status, parent } end
   end
   local head = parse_head(text)
@@ -438,7 +441,7 @@ local function started_with(msg, route, parent, pos)
   local kind, parent_msg, parent_route = get(parent, 'kind', 'msg', 'route')
   if kind == 'swarm' then return parent_msg, parent_route end
   local at = kind == 'chain' and tonumber(pos)
-  local before = at and at >= 1 and at % 1 == 0 and call('HGET', G, parent .. '|c' .. string.format('%d', at - 1))
+  local before = at and at >= 1 and at % 1 == 0 and call('HGET', G, parent .. '|c' .. format('%d', at - 1))
   if before then
     local result = call('HGET', G, before .. '|result')
     if result then return result, '1' end
@@ -488,11 +491,11 @@ local function set(id, writes)
   end
   if head then
     writes[j + 1] = prefix .. 'h'
-    writes[j + 2] = table.concat(head, ' ')
+    writes[j + 2] = concat(head, ' ')
     j = j + 2
   end
   for from = 1, j, 2000 do
-    call('HSET', G, unpack(writes, from, math.min(from + 1999, j)))
+    call('HSET', G, unpack(writes, from, min(from + 1999, j)))
   end
 end
 
@@ -542,7 +545,7 @@ local function write_head(id, head, writes, handed_off)
   if SWARM_KNOWN[id] then SWARM_KNOWN[id] = nil end
   local n = #writes
   writes[n + 1] = id .. '|h'
-  local text = table.concat(head, ' ')
+  local text = concat(head, ' ')
   writes[n + 2] = text
   call('HSET', G, unpack(writes, 1, n + 2))
   if handed_off then
@@ -563,7 +566,7 @@ local function numbered(id, name, from, to)
   local out = {}
   for first = from, to, 1000 do
     local names = {}
-    for p = first, math.min(first + 999, to) do names[#names + 1] = id .. '|' .. name .. int_text(p) end
+    for p = first, min(first + 999, to) do names[#names + 1] = id .. '|' .. name .. int_text(p) end
     local got = call('HMGET', G, unpack(names))
     for j = 1, #names do out[#out + 1] = got[j] end
   end
@@ -715,7 +718,7 @@ local function json_string(text)
   local escaped = string.gsub(text, '[%c"\\]', function(c)
     if c == '"' then return '\\"' end
     if c == '\\' then return '\\\\' end
-    return string.format('\\u%04x', string.byte(c))
+    return format('\\u%04x', string.byte(c))
   end)
   return '"' .. escaped .. '"'
 end
@@ -938,7 +941,7 @@ local function check_complete(sid, known)
   if ok_n + fail_n < n then return end
   local parts = numbered(sid, 'r', 0, n - 1)
   for i = 1, n do parts[i] = parts[i] or 'null' end
-  complete(sid, true, '[' .. table.concat(parts, ',') .. ']')
+  complete(sid, true, '[' .. concat(parts, ',') .. ']')
 end
 
 -- The fields `report` and `fill` read of a swarm (see `read_swarm`): first the 13 that `fill` uses, in the order of
@@ -993,13 +996,15 @@ local function swarm_names(sid)
   return names
 end
 
--- A swarm's REPORT_FIELDS as `get` gives them (false where missing), its counts as numbers (see `counted`): one HMGET
--- of its head and its other fields, by names made once per call (`get_list` joins them anew each time).
+-- A swarm's REPORT_FIELDS as `get` gives them (false where missing), its counts as numbers (see `counted`), and its
+-- names (see `swarm_names`) as `names`: one HMGET of its head and its other fields, by names made once (`get_list`
+-- joins them anew each time).
 local function read_swarm(sid)
-  local got = call('HMGET', G, unpack(swarm_names(sid).read))
+  local names = swarm_names(sid)
+  local got = call('HMGET', G, unpack(names.read))
   local head = HEADS[sid]
   if head == nil then head = front_of(sid, got[1]) end
-  local known = {}
+  local known = { names = names }
   for j, at in ipairs(SWARM_STORED_AT) do known[at] = got[j + 1] end
   for at, head_at in pairs(SWARM_IN_HEAD) do
     local value = head and head[head_at]
@@ -1015,9 +1020,9 @@ end
 -- with the running count: they go with the first write of the fill, or before it returns; `stored_running` is then
 -- the running count in the store, which that write leaves as it is when the fill takes the freed slot again.
 fill = function(sid, known, pending, stored_running)
-  local names = swarm_names(sid)
   local status, started, maxc, running, msg, route, args, parent, closed, n, ok_n, fail_n, qh
   if not known then known = read_swarm(sid) end
+  local names = known.names
   status, started, maxc, running, msg, route, args, parent, closed, n, ok_n, fail_n, qh = unpack(known, 1, 13)
   if status ~= 'active' or started ~= '1' then
     if pending then call('HSET', G, unpack(pending)) end
@@ -1102,7 +1107,7 @@ report = function(pid, cid, ok, payload, pos, slot)
     -- a swarm's item that held no slot (it was canceled while queued): what the swarm's outcome needs
     if kind == 'swarm' then raw, stop_after = get(pid, 'raw', 'stop_after') end
   end
-  if not kind or finished(status) then return end
+  if not kind or status == 'done' or status == 'failed' or status == 'canceled' then return end
   if kind == 'task' then
     -- the flow a task continued with finished: the task finishes with its outcome
     complete(pid, ok, payload)
@@ -1134,10 +1139,13 @@ report = function(pid, cid, ok, payload, pos, slot)
   if known then
     -- the outcome, the freed slot and the count are written with the fill's first write (`fill`'s pending, which
     -- starts with the running count)
-    local names = swarm_names(pid)
+    local names = known.names
     local running = counter(known[4]) - 1
     known[4] = running
-    local pending = { names[4], TEXT[running] or int_text(running) or running, names[SWARM_RESULT] .. (pos or 0), outcome }
+    -- (made with room for the count, set below, and for the head of the item the fill starts, which that write adds:
+    -- a table that grows is rehashed)
+    local pending = { names[4], TEXT[running] or int_text(running) or running, names[SWARM_RESULT] .. (pos or 0),
+                      outcome, false, false, nil, nil }
     if ok then
       local ok_n = counter(known[11]) + 1
       known[11] = ok_n
@@ -1196,7 +1204,7 @@ complete = function(id, ok, payload, head, on_ok, on_err)
   -- most signatures have no callbacks: no lists to build for them
   local fire = on_ok and split(on_ok) or NONE
   local skip = on_err and split(on_err) or NONE
-  if ok then
+  if ok and fire ~= NONE then
     -- a success callback that cannot run fails the signature instead, loudly
     for _, callback in ipairs(fire) do
       local problem = damage(get(callback, 'kind', 'status', 'token'))
@@ -1210,7 +1218,7 @@ complete = function(id, ok, payload, head, on_ok, on_err)
   local new_status = ok and 'done' or 'failed'
   -- a swarm item keeps its `slot` mark: report, below, gives the slot back, and nothing reads the mark of an item
   -- that finished
-  head = head_of(id)
+  if not head then head = head_of(id) end
   head[H_STATUS], head[H_PREV], head[H_FINISHED] = new_status, status, NOW_S
   write_head(id, head, { id .. (ok and '|result' or '|error'), payload })
   if kind == 'task' and not continued then call('ZREM', LEASES, GROUP .. '|' .. id) end
@@ -1258,10 +1266,10 @@ local function container_of(id)
     if string.find(name, '|c%d+$') then listed[#listed + 1] = name end
   end
   for first = 1, #listed, 1000 do
-    local names = { unpack(listed, first, math.min(first + 999, #listed)) }
+    local names = { unpack(listed, first, min(first + 999, #listed)) }
     local got = call('HMGET', G, unpack(names))
     for j = 1, #names do
-      if got[j] == id then return string.match(names[j], '^(.*)|c(%d+)$') end
+      if got[j] == id then return match(names[j], '^(.*)|c(%d+)$') end
     end
   end
 end
@@ -1803,7 +1811,7 @@ local function plan_records(i)
     end
   end)
   for first = 1, count, 1000 do
-    local got = call('HMGET', G, unpack(unread, first, math.min(first + 999, count)))
+    local got = call('HMGET', G, unpack(unread, first, min(first + 999, count)))
     for j = 1, #got do
       local k = first + j - 1
       local text = got[j]
@@ -1942,7 +1950,7 @@ local function apply_sub(sub)
   elseif sub.op == 'journal' then
     if sub.count == 0 then return end
     local journal = get(sub.task, 'jrn')
-    local ids = table.concat({ unpack(ARGV, sub.at, sub.at + sub.count - 1) }, ' ')
+    local ids = concat({ unpack(ARGV, sub.at, sub.at + sub.count - 1) }, ' ')
     set(sub.task, { 'jrn', journal and (journal .. ' ' .. ids) or ids })
   end
 end
@@ -2033,7 +2041,7 @@ local DESCRIBED, DESCRIBED_COUNT, DESCRIBED_MAX = {}, 0, 1024
 local function described(descriptor)
   local known = DESCRIBED[descriptor]
   if known then return known end
-  local op, key_at, nargs, group = string.match(descriptor, '^(%S+) (%d+) (%d+) (.+)$')
+  local op, key_at, nargs, group = match(descriptor, '^(%S+) (%d+) (%d+) (.+)$')
   if not op then error('mageflow: a sub-operation descriptor that does not parse: ' .. descriptor) end
   if DESCRIBED_COUNT >= DESCRIBED_MAX then DESCRIBED, DESCRIBED_COUNT = {}, 0 end
   known = { op, tonumber(key_at), tonumber(nargs), group }
@@ -2092,7 +2100,9 @@ local SHARD_OPS = { due = true, flows = true, point = true }
 
 local function mageflow_main(keys, argv)
   KEYS, ARGV = keys, argv
-  if not call then call, unpack, tonumber, tostring, type, ipairs, pairs, next = library_functions() end
+  if not call then
+    call, unpack, tonumber, tostring, type, ipairs, pairs, next, concat, match, format, min = library_functions()
+  end
   read_header()
   local run = OPS[OP]
   if not run then return redis.error_reply('mageflow: unknown operation ' .. tostring(OP)) end
