@@ -205,3 +205,28 @@ conformance!(queued_items_start_in_order_as_slots_free, |store: TestStore| async
     let ns: Vec<i64> = outcomes.into_iter().map(|o| o.ok().unwrap()["n"].as_i64().unwrap()).collect();
     assert_eq!(ns, vec![0, 1, 2, 3, 4]);
 });
+
+conformance!(outcomes_after_a_plain_swarms_still_fire_their_callbacks, |store: TestStore| async move {
+    // the items of a swarm created with plain tasks only have no callbacks, and the outcome after one of theirs is
+    // read as if it were another at first: a task's and an item's with callbacks still fire them, once each
+    let t = format!("{}-after-plain", store.prefix);
+    let client = store.client(register).await;
+    let plain = client.swarm((0..20).map(|_| Node::from(client.sign(add_one))).collect::<Vec<_>>()).max_concurrency(5);
+    let outcomes = client.run_no_wait(plain, json!({"tag": t, "n": 1})).await.unwrap().result().await.unwrap();
+    assert_eq!(outcomes.len(), 20);
+
+    let task_callback = client.sign(note).arg("note", "task");
+    let task_callback_id = task_callback.id().clone();
+    let task = client.sign(add_one).on_success(task_callback);
+    assert_eq!(client.run(task, msg(&t, 10)).await.unwrap(), msg(&t, 11));
+    assert_eq!(finished(&client, &task_callback_id).await.result, Some(json!("task: 11")));
+
+    let plain = client.swarm((0..20).map(|_| Node::from(client.sign(add_one))).collect::<Vec<_>>()).max_concurrency(5);
+    client.run_no_wait(plain, json!({"tag": t, "n": 1})).await.unwrap().result().await.unwrap();
+    let item_callback = client.sign(note).arg("note", "item");
+    let item_callback_id = item_callback.id().clone();
+    let swarm = client.swarm([Node::from(client.sign(add_one).on_success(item_callback))]);
+    client.run_no_wait(swarm, json!({"tag": t, "n": 20})).await.unwrap().result().await.unwrap();
+    assert_eq!(finished(&client, &item_callback_id).await.result, Some(json!("item: 21")));
+    assert_eq!(calls_of(&t, "note").len(), 2, "each callback once");
+});

@@ -1302,6 +1302,11 @@ local function fail_orphan(id, problem)
   return true
 end
 
+-- Whether the last outcome was of an item of a plain swarm (see `create_records`), which has no callbacks: the next
+-- outcome, most likely of that swarm's next item, reads the head of its task alone, and its callbacks only when it
+-- turns out not to be one (a field read less per task of a plain swarm; a call more for the first other outcome).
+local PLAIN_LAST = false
+
 local function op_succeed_fail()
   -- id, token, payload (the result, or the failure report), '1' to begin the first task it dispatches at once (for
   -- a worker in this process), '1' to drop the run's creation journal, the trace context of the run's span (the
@@ -1312,8 +1317,15 @@ local function op_succeed_fail()
   local journaled = NARGS > 4 and ARGV[A + 4] or nil
   CLAIM, CLAIMED = NARGS > 3 and ARGV[A + 3] == '1', nil
   TRACE = NARGS > 5 and ARGV[A + 5] or ''
-  local got = call('HMGET', G, id .. '|h', id .. '|on_ok', id .. '|on_err')
-  local head = parse_head(got[1])
+  local text, on_ok, on_err
+  local guessed = PLAIN_LAST
+  if guessed then
+    text = call('HGET', G, id .. '|h')
+  else
+    local got = call('HMGET', G, id .. '|h', id .. '|on_ok', id .. '|on_err')
+    text, on_ok, on_err = got[1], got[2], got[3]
+  end
+  local head = parse_head(text)
   HEADS[id] = head
   if not head then return absent(id) end
   local status = head[H_STATUS]
@@ -1322,7 +1334,23 @@ local function op_succeed_fail()
   if not (status == 'active' or status == 'pending' or status == 'suspended') then
     return result('ignored', { status })
   end
-  complete(id, OP == 'succeed', payload, head, got[2], got[3])
+  -- an item that holds a running slot reports to its swarm, which `report` reads: read here, it says whether the
+  -- swarm is plain
+  local parent, plain = head[H_PARENT], false
+  if head[H_SLOT] == '1' and parent ~= '' then
+    local known = SWARM_KNOWN[parent]
+    if not known then
+      known = read_swarm(parent)
+      SWARM_KNOWN[parent] = known
+    end
+    plain = known[SWARM_PLAIN] == '1'
+  end
+  if guessed and not plain then
+    local got = call('HMGET', G, id .. '|on_ok', id .. '|on_err')
+    on_ok, on_err = got[1], got[2]
+  end
+  PLAIN_LAST = plain
+  complete(id, OP == 'succeed', payload, head, on_ok, on_err)
   if journaled == '1' then drop(id, 'jrn') end
   return result('ok', CLAIMED)
 end
