@@ -1,7 +1,7 @@
 //! Batched writes: many creations, starts, additions and updates in one atomic write; a refused batch writes
 //! nothing.
 
-use mageflow::{Error, Status};
+use mageflow::{Error, Node, Status};
 use serde_json::json;
 
 use crate::conformance;
@@ -92,5 +92,26 @@ conformance!(arguments_bound_later_to_a_swarm_item_or_a_chain_step_reach_its_run
     let values: Vec<_> = grown.result().await.unwrap().into_iter().map(|o| o.ok().unwrap()["n"].clone()).collect();
     assert_eq!(values, vec![json!(2), json!(60)], "the item added ran with its own arguments");
     chain.start(json!({"tag": t, "n": 1})).await.unwrap();
-    assert_eq!(chain.result().await.unwrap(), json!({"tag": t, "n": 21}), "the step ran with the arguments bound to it");
+    assert_eq!(
+        chain.result().await.unwrap(),
+        json!({"tag": t, "n": 21}),
+        "the step ran with the arguments bound to it"
+    );
+});
+
+conformance!(arguments_bound_to_a_later_step_of_a_running_chain_reach_its_run, |store: TestStore| async move {
+    // a step of the plain chain has reported (the engine read the chain as plain) when arguments are bound to a
+    // later step: they must still reach its run
+    let t = format!("{}-bound-running", store.prefix);
+    let client = store.client(register).await;
+    let last = client.sign(add_one);
+    let last_id = last.id().clone();
+    let chain = client.chain([Node::from(client.sign(add_one)), client.sign(held).into(), last.into()]);
+    let handle = client.run_no_wait(chain, json!({"tag": t, "n": 1})).await.unwrap();
+    entered(&t, 1).await;
+    let mut batch = client.batch();
+    batch.bind(&last_id, json!({"n": 100}));
+    batch.commit().await.unwrap();
+    gate(&t).release.add_permits(1);
+    assert_eq!(handle.result().await.unwrap(), json!({"tag": t, "n": 101}), "the last step ran with its arguments");
 });

@@ -951,6 +951,16 @@ local REPORT_FIELDS = { 'status', 'started', 'maxc', 'running', 'msg', 'route', 
 -- The positions of `plain` there, and of the prefixes of a swarm's children and results after them (see
 -- `swarm_names`).
 local SWARM_PLAIN, SWARM_CHILD, SWARM_RESULT = #REPORT_FIELDS, #REPORT_FIELDS + 1, #REPORT_FIELDS + 2
+
+-- The chains found `plain` (see `create_records`), by id: kept from call to call, as PARSED is, so that an outcome of
+-- a chain's step knows its chain plain without reading it (see `op_succeed_fail`). Only this script removes the mark,
+-- with `unmark_plain`, which forgets it here too; at most PLAIN_CHAINS_MAX at a time.
+local PLAIN_CHAINS, PLAIN_CHAINS_COUNT, PLAIN_CHAINS_MAX = {}, 0, 4096
+
+local function unmark_plain(id)
+  drop(id, 'plain')
+  PLAIN_CHAINS[id] = nil
+end
 -- The positions of the REPORT_FIELDS stored in fields of their own, and of those in the head, with their place there
 -- (see `read_swarm`); and of the counts (see `counted`).
 local SWARM_STORED_AT, SWARM_IN_HEAD, COUNT_FIELDS = {}, {}, {}
@@ -1104,6 +1114,10 @@ report = function(pid, cid, ok, payload, pos, slot)
     local head = HEADS[pid]
     if head == nil then head = front_of(pid, got[3]) end
     if head then kind, status, grandparent = present(head[H_KIND]), present(head[H_STATUS]), present(head[H_PARENT]) end
+    if plain and kind == 'chain' and not PLAIN_CHAINS[pid] then
+      if PLAIN_CHAINS_COUNT >= PLAIN_CHAINS_MAX then PLAIN_CHAINS, PLAIN_CHAINS_COUNT = {}, 0 end
+      PLAIN_CHAINS[pid], PLAIN_CHAINS_COUNT = true, PLAIN_CHAINS_COUNT + 1
+    end
     -- a swarm's item that held no slot (it was canceled while queued): what the swarm's outcome needs
     if kind == 'swarm' then raw, stop_after = get(pid, 'raw', 'stop_after') end
   end
@@ -1302,9 +1316,9 @@ local function fail_orphan(id, problem)
   return true
 end
 
--- Whether the last outcome was of an item of a plain swarm (see `create_records`), which has no callbacks: the next
--- outcome, most likely of that swarm's next item, reads the head of its task alone, and its callbacks only when it
--- turns out not to be one (a field read less per task of a plain swarm; a call more for the first other outcome).
+-- Whether the last outcome was of a child of a plain swarm or chain (see `create_records`), which has no callbacks:
+-- the next outcome, most likely of that container's next child, reads the head of its task alone, and its callbacks
+-- only when it turns out not to be one (a field read less per task; a call more for the first other outcome).
 local PLAIN_LAST = false
 
 local function op_succeed_fail()
@@ -1335,7 +1349,7 @@ local function op_succeed_fail()
     return result('ignored', { status })
   end
   -- an item that holds a running slot reports to its swarm, which `report` reads: read here, it says whether the
-  -- swarm is plain
+  -- swarm is plain; a chain's step finds its chain in PLAIN_CHAINS when its chain is plain and was read before
   local parent, plain = head[H_PARENT], false
   if head[H_SLOT] == '1' and parent ~= '' then
     local known = SWARM_KNOWN[parent]
@@ -1344,6 +1358,8 @@ local function op_succeed_fail()
       SWARM_KNOWN[parent] = known
     end
     plain = known[SWARM_PLAIN] == '1'
+  elseif parent ~= '' then
+    plain = PLAIN_CHAINS[parent] == true
   end
   if guessed and not plain then
     local got = call('HMGET', G, id .. '|on_ok', id .. '|on_err')
@@ -1952,7 +1968,7 @@ local function apply_sub(sub)
     end
     -- an item with arguments or a return field of its own (or stored before) makes the swarm's children not all plain
     local _, bound = create_records(sub.at, place)
-    if bound then drop(sub.sid, 'plain') end
+    if bound then unmark_plain(sub.sid) end
     for item, placed in pairs(place) do
       -- an item whose record existed already (stored before) joins the swarm too; a new one has its place already
       local parent, pos = get(item, 'parent', 'pos')
@@ -1971,7 +1987,7 @@ local function apply_sub(sub)
     local args, parent = get(sub.id, 'args', 'parent')
     set(sub.id, { 'args', args and (args .. '\n' .. sub.layer) or sub.layer })
     -- its container's children are no longer all plain (see `create_records`)
-    if parent then drop(parent, 'plain') end
+    if parent then unmark_plain(parent) end
   elseif sub.op == 'close' then
     set(sub.sid, { 'closed', 1 })
     if get(sub.sid, 'status') == 'active' then fill(sub.sid) end
