@@ -1563,7 +1563,8 @@ end
 
 -- What a batch knows of the signatures it touches (see "batches" below), by id: a table (see `planned`), false for
 -- one the store lacks, the index in ARGV of the fields of one the batch will create (`plan_records`; a table once
--- `planned` needs more) or the task name of one it will create from a run, or 0 for one the batch created.
+-- `planned` needs more) or the task name of one it will create from a run, or 0 for one the batch created. Made
+-- afresh by the operations that create records (`batch`, `check`, `continue`): a run's outcome needs none.
 local plan
 
 -- Redis keeps a small hash (up to hash-max-listpack-entries fields: 128 by default, 512 in some distributions) as a
@@ -1750,6 +1751,7 @@ local function op_continue()
   if not kind then return absent(id) end
   if current ~= token then return result('stale', { status }) end
   if continued or not (runnable(status) or status == 'suspended') then return result('ignored', { status }) end
+  plan = {}
   local i = create_records(A + 2)
   local next_id, msg, journaled = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   TRACE = ARGV[i + 3] or ''
@@ -2002,6 +2004,7 @@ end
 local function op_batch_check()
   -- a count, then the sub-operations, each its name followed by its arguments, then the trace context of the
   -- caller's span. `check` only checks.
+  plan = {}
   local count = tonumber(ARGV[A])
   local subs, i = {}, A + 1
   for n = 1, count do
@@ -2153,10 +2156,11 @@ local function mageflow_main(keys, argv)
   IN_MULTI, OUTBOXED, CLAIM, CLAIMED, TRACE = false, false, false, nil, ''
   if not SHARD_OPS[OP] then
     bind_group()
-    plan = {}
     -- both are per call; a call that used neither keeps the empty tables
     if next(SWARM_KNOWN) then SWARM_KNOWN = {} end
     if next(HEADS) then HEADS = {} end
+    -- (the last batch's plan, let go)
+    if plan then plan = nil end
   end
   -- (left over only by a `multi` that raised an error outside its sub-operations)
   if next(MARKED) then MARKED = {} end
