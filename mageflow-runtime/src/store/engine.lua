@@ -34,7 +34,8 @@
 -- (JSON), created / finished (s), root=1 on the root of a stored flow, jrn (the ids a task run created,
 -- space-separated, replayed to its retries), next (the flow a task continued with), tp (the W3C trace context of the
 -- span that first dispatched the task: `traceparent[ tracestate]`). n and c0, c1, ... list children in position order
--- (a chain's steps, a swarm's items, a continued task's flow). Swarms add maxc, stop_after, max_items, closed, started,
+-- (a chain's steps, a swarm's items, a continued task's flow); plain=1 marks a chain or swarm whose children have no
+-- fields of their own (see `create_records`). Swarms add maxc, stop_after, max_items, closed, started,
 -- running, ok_n, fail_n, qh (the position of the first item not started yet: the queue is positions qh to n-1), r0, r1,
 -- ... (item outcomes by position), and raw=1 when their result lists the items' outputs themselves instead of outcomes.
 -- Items of a swarm that took a running slot have slot=1 (it stays when they finish: report gives the slot back). w
