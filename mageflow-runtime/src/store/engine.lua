@@ -564,12 +564,17 @@ local function child(id, pos) return call('HGET', G, id .. '|c' .. pos) end
 
 -- Fields `<id>|<name><pos>` for positions from..to, a thousand per HMGET; false where missing.
 local function numbered(id, name, from, to)
-  local out = {}
+  local out, k = {}, 0
+  local prefix = id .. '|' .. name
   for first = from, to, 1000 do
-    local names = {}
-    for p = first, min(first + 999, to) do names[#names + 1] = id .. '|' .. name .. int_text(p) end
+    local names, count = {}, 0
+    for p = first, min(first + 999, to) do
+      count = count + 1
+      names[count] = prefix .. (TEXT[p] or int_text(p))
+    end
     local got = call('HMGET', G, unpack(names))
-    for j = 1, #names do out[#out + 1] = got[j] end
+    for j = 1, count do out[k + j] = got[j] end
+    k = k + count
   end
   return out
 end
@@ -778,11 +783,12 @@ local function send(id, head, msg, route, rf, args, parent, writes, parent_field
     CLAIM = false
   end
   write_head(id, head, writes, true)
-  -- the dispatch, straight into the reply: its length (at `at`), then its fields, the first three as one text
+  -- the dispatch, straight into the reply: its length (at `at`), then its fields, the first three as one text; the
+  -- bound arguments go after the places of route, rf and trace (at + 3 to at + 5), filled below unless the dispatch
+  -- takes the short form
   local reply = REPLY
   local at = #reply + 1
   reply[at + 1], reply[at + 2] = id .. ' ' .. token .. ' ' .. head[H_TASK], msg or 'null'
-  reply[at + 3], reply[at + 4], reply[at + 5] = route or '0', rf or '', trace
   local n = at + 5
   if args then
     n = n + 1
@@ -805,11 +811,13 @@ local function send(id, head, msg, route, rf, args, parent, writes, parent_field
     parent = grandparent
     depth = depth + 1
   end
-  if n == at + 5 and reply[at + 3] == '0' and reply[at + 4] == '' and trace == '' then
+  route, rf = route or '0', rf or ''
+  if n == at + 5 and route == '0' and rf == '' and trace == '' then
     -- the short form: a dispatch with its message alone (most of them) is three elements shorter, and each element
     -- of a reply costs Redis about 700 instructions to convert and send
-    reply[at + 3], reply[at + 4], reply[at + 5] = nil, nil, nil
     n = at + 2
+  else
+    reply[at + 3], reply[at + 4], reply[at + 5] = route, rf, trace
   end
   reply[at] = n - at
   ENTRIES = ENTRIES + 1
@@ -1235,7 +1243,8 @@ complete = function(id, ok, payload, head, on_ok, on_err)
   -- that finished
   if not head then head = head_of(id) end
   head[H_STATUS], head[H_PREV], head[H_FINISHED] = new_status, status, NOW_S
-  write_head(id, head, { id .. (ok and '|result' or '|error'), payload })
+  -- (with room for the head, which `write_head` adds: a table that grows is rehashed)
+  write_head(id, head, { id .. (ok and '|result' or '|error'), payload, nil, nil })
   if kind == 'task' and not continued then call('ZREM', LEASES, GROUP .. '|' .. id) end
   if not ok and kind ~= 'task' then
     -- what of a failed container has not finished never runs; a container that succeeded has none (a chain succeeds
