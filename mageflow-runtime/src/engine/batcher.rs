@@ -81,7 +81,13 @@ impl Batcher {
                 self.inner.single(op, id, args, lease).await
             }
             Turn::Queued(answer) => {
-                answer.await.map_err(|_| Error::Store(StoreError::unavailable("a batched call was dropped")))?
+                let transition =
+                    answer.await.map_err(|_| Error::Store(StoreError::unavailable("a batched call was dropped")))??;
+                if transition.code == Code::Missing {
+                    // (the sender declared no pointer: see `Inner::multi`)
+                    return self.inner.alone(op, id, args, lease, true).await;
+                }
+                Ok(transition)
             }
         }
     }
@@ -129,7 +135,7 @@ fn poisoned() -> Error {
 /// Sends a shard's queued calls until none is left.
 async fn send_all(inner: Arc<Inner>, shard: usize) {
     loop {
-        let batch: Vec<Pending> = {
+        let mut batch: Vec<Pending> = {
             let Ok(mut queue) = inner.queues[shard].lock() else { return };
             if queue.pending.is_empty() {
                 queue.in_flight -= 1;
@@ -139,13 +145,14 @@ async fn send_all(inner: Arc<Inner>, shard: usize) {
             queue.pending.drain(..take).collect()
         };
         if let [one] = &batch[..] {
-            let result = inner.single(one.op, &one.id, &one.args, one.lease).await;
+            // (without a pointer, as in a `multi`: its caller looks again with one)
+            let result = inner.alone(one.op, &one.id, &one.args, one.lease, false).await;
             if let Some(one) = batch.into_iter().next() {
                 let _ = one.reply.send(result);
             }
             continue;
         }
-        match inner.multi(&batch).await {
+        match inner.multi(&mut batch).await {
             Ok(results) => {
                 for (pending, result) in batch.into_iter().zip(results) {
                     let _ = pending.reply.send(result);
@@ -200,23 +207,21 @@ impl Inner {
         Transition::parse(self.store.eval(Script::engine(), keys, args).await?)
     }
 
-    /// Several calls of one shard in one `multi`. A `multi` declares no pointers, so a call whose signature it finds
-    /// missing is made again alone, which follows the signature's pointer if it has one (a missing signature changes
-    /// nothing: the second call sees what the first saw).
-    async fn multi(&self, batch: &[Pending]) -> Result<Vec<Result<Transition>>> {
-        let calls: Vec<MultiCall> =
-            batch.iter().map(|call| MultiCall { op: call.op, group: group_of(&call.id), args: &call.args }).collect();
-        let (keys, op_args) = encode_multi(&self.keys, &calls);
-        let mut args = self.header.args(Op::Multi, calls[0].group, batch[0].lease);
+    /// Several calls of one shard in one `multi`, their arguments moved into it. A `multi` declares no pointers, so
+    /// a call whose signature it finds missing is made again alone by its caller (see [`Batcher::call`]), which
+    /// follows the signature's pointer if it has one (a missing signature changes nothing: the second call sees what
+    /// the first saw).
+    async fn multi(&self, batch: &mut [Pending]) -> Result<Vec<Result<Transition>>> {
+        let group = group_of(&batch[0].id);
+        let mut args = self.header.args(Op::Multi, group, batch[0].lease);
+        let calls: Vec<MultiCall> = batch
+            .iter_mut()
+            .map(|call| MultiCall { op: call.op, group: group_of(&call.id), args: std::mem::take(&mut call.args) })
+            .collect();
+        let (keys, op_args) = encode_multi(&self.keys, calls);
         args.extend(op_args);
         let reply = self.store.eval(Script::engine(), keys, args).await?;
-        let mut results = Transition::parse_multi(reply, batch.len())?;
-        for (call, result) in batch.iter().zip(results.iter_mut()) {
-            if matches!(result, Ok(transition) if transition.code == Code::Missing) {
-                *result = self.alone(call.op, &call.id, &call.args, call.lease, true).await;
-            }
-        }
-        Ok(results)
+        Transition::parse_multi(reply, batch.len())
     }
 }
 

@@ -111,15 +111,16 @@ impl Engine {
     /// Calls the transition script on signature `id`, wherever it is stored: in the group its id names, or the
     /// one its pointer names.
     pub async fn call(&self, op: Op, id: &SignatureId, op_args: &[String]) -> Result<Transition> {
-        let mut group = group_of(id).to_owned();
+        let mut moved_to = None;
         if op.batchable() {
             // in the group its id names, with other calls of its shard under load
             let transition = self.batcher.call(op, id, op_args, self.lease).await?;
             match (transition.code, transition.extra.first()) {
-                (Code::Moved, Some(moved)) => group = moved.clone(),
+                (Code::Moved, Some(moved)) => moved_to = Some(moved.clone()),
                 _ => return Ok(transition),
             }
         }
+        let mut group = moved_to.unwrap_or_else(|| group_of(id).to_owned());
         for _ in 0..3 {
             let transition = self.call_at(op, &group, &[id], op_args.to_vec()).await?;
             match (transition.code, transition.extra.first()) {

@@ -829,7 +829,8 @@ impl Transition {
 pub(crate) struct MultiCall<'a> {
     pub op: Op,
     pub group: &'a str,
-    pub args: &'a [String],
+    /// (moved into the call's arguments)
+    pub args: Vec<String>,
 }
 
 /// The keys and arguments of a `multi` call on one shard: KEYS are the first group's hash, the shard's keys, then the
@@ -837,9 +838,9 @@ pub(crate) struct MultiCall<'a> {
 /// <argument count> <group>` (one argument: the script reads each descriptor once and remembers it), then its
 /// arguments. No pointer is declared (a signature stored away from the group its id names is rare): a
 /// sub-operation that finds its signature missing is made again alone, with its pointer.
-pub(crate) fn encode_multi(keys: &Keys, calls: &[MultiCall]) -> (Vec<String>, Vec<String>) {
+pub(crate) fn encode_multi(keys: &Keys, calls: Vec<MultiCall>) -> (Vec<String>, Vec<String>) {
     let mut groups: Vec<&str> = Vec::new();
-    for call in calls {
+    for call in &calls {
         if !groups.contains(&call.group) {
             groups.push(call.group);
         }
@@ -853,7 +854,7 @@ pub(crate) fn encode_multi(keys: &Keys, calls: &[MultiCall]) -> (Vec<String>, Ve
         let at = groups.iter().position(|group| *group == call.group).unwrap_or(0);
         let key_at = if at == 0 { 1 } else { first_other + at };
         args.push(format!("{} {key_at} {} {}", call.op.as_str(), call.args.len(), call.group));
-        args.extend(call.args.iter().cloned());
+        args.extend(call.args);
     }
     (declared, args)
 }
