@@ -230,3 +230,22 @@ conformance!(outcomes_after_a_plain_swarms_still_fire_their_callbacks, |store: T
     assert_eq!(finished(&client, &item_callback_id).await.result, Some(json!("item: 21")));
     assert_eq!(calls_of(&t, "note").len(), 2, "each callback once");
 });
+
+conformance!(an_item_added_with_a_callback_to_a_plain_swarm_fires_it, |store: TestStore| async move {
+    // a swarm created with plain tasks only is marked plain (its items have no fields of their own); an item added
+    // with a callback takes the mark away
+    let t = format!("{}-added-callback", store.prefix);
+    let client = store.client(register).await;
+    let swarm = client.create(client.swarm([client.sign(add_one), client.sign(add_one)]).open()).await.unwrap();
+    // (a callback without arguments of its own: a record with them would take the mark away by itself)
+    let callback = client.sign(double);
+    let callback_id = callback.id().clone();
+    let mut batch = client.batch();
+    batch.add(swarm.id(), [client.sign(add_one).on_success(callback)]);
+    batch.close(swarm.id());
+    batch.commit().await.unwrap();
+    swarm.start(json!({"tag": t, "n": 1})).await.unwrap();
+    assert_eq!(swarm.result().await.unwrap().len(), 3);
+    assert_eq!(finished(&client, &callback_id).await.result, Some(json!({"tag": t, "n": 4})));
+    assert_eq!(calls_of(&t, "double").len(), 1, "the callback ran once");
+});

@@ -325,8 +325,9 @@ local HEADS = {}
 -- list instead of parsing the text (matching HEAD_PATTERN costs redis-server about 14,000 instructions). Taken, not
 -- copied: the list leaves the cache with the read that takes it (which may change it), and a later read of the same
 -- text parses it (copying the list cost a swarm's task about 3,800 instructions). Two generations of at most
--- PARSED_MAX each: when the newer is full it becomes the older, and the older is forgotten. They last from call to call while the library is loaded (a Function library keeps its state; a script run
--- with EVALSHA starts afresh each call and finds nothing).
+-- PARSED_MAX each: when the newer is full it becomes the older, and the older is forgotten. They last from call to
+-- call while the library is loaded (a Function library keeps its state; a script run with EVALSHA starts afresh each
+-- call and finds nothing).
 local PARSED, PARSED_OLD, PARSED_COUNT, PARSED_MAX = {}, {}, 0, 2048
 
 -- Remembers `head` (a list in HEAD's order, which nothing changes any more) as the parse of `text`.
@@ -551,7 +552,8 @@ local function write_head(id, head, writes, handed_off)
   writes[n + 2] = text
   call('HSET', G, unpack(writes, 1, n + 2))
   if handed_off then
-    -- (what reads this head again in this call reads a copy)
+    -- (what reads this head again, in this call or a later one, takes this list from PARSED: its caller is done
+    -- with it)
     remember(text, head)
     HEADS[id] = nil
   end
@@ -869,6 +871,14 @@ terminate = function(id)
   ended(id, parent, 'canceled')
 end
 
+-- The text of the head of signature `id` and, unless `alone`, its two fields of suffixes `first` and `second`
+-- (`<id><first>`): one read.
+local function head_and(id, alone, first, second)
+  if alone then return call('HGET', G, id .. '|h') end
+  local got = call('HMGET', G, id .. '|h', id .. first, id .. second)
+  return got[1], got[2], got[3]
+end
+
 -- A signature receives the message it runs with. Tasks are dispatched, chains start their first step, swarms fill their
 -- running slots. A stopped (suspended or interrupted) signature keeps the message and is marked due (prev = active), so
 -- that resume starts it. `slot` marks a swarm item that takes a running slot; `chained` a chain's step after the first,
@@ -879,13 +889,7 @@ end
 -- signature's kind (`carry` was written); or false if it could not start (`carry` was not), with what is wrong with
 -- its record when it is missing or damaged. A chain whose first step is missing or damaged fails.
 start = function(id, msg, route, slot, parent_fields, chained, carry)
-  local text, rf, args
-  if parent_fields and parent_fields[4] then
-    text = call('HGET', G, id .. '|h')
-  else
-    local got = call('HMGET', G, id .. '|h', id .. '|rf', id .. '|args')
-    text, rf, args = got[1], got[2], got[3]
-  end
+  local text, rf, args = head_and(id, parent_fields and parent_fields[4], '|rf', '|args')
   local head = parse_head(text)
   HEADS[id] = head
   if not head then return false, damage(nil) end
@@ -967,10 +971,12 @@ local SWARM_PLAIN, SWARM_CHILD, SWARM_RESULT = #REPORT_FIELDS, #REPORT_FIELDS + 
 -- with `unmark_plain`, which forgets it here too; at most PLAIN_CHAINS_MAX at a time.
 local PLAIN_CHAINS, PLAIN_CHAINS_COUNT, PLAIN_CHAINS_MAX = {}, 0, 4096
 
+-- Takes the `plain` mark away from chain or swarm `id`: one of its children has fields of its own now.
 local function unmark_plain(id)
   drop(id, 'plain')
   PLAIN_CHAINS[id] = nil
 end
+
 -- The positions of the REPORT_FIELDS stored in fields of their own, and of those in the head, with their place there
 -- (see `read_swarm`); and of the counts (see `counted`).
 local SWARM_STORED_AT, SWARM_IN_HEAD, COUNT_FIELDS = {}, {}, {}
@@ -1033,12 +1039,6 @@ local function read_swarm(sid)
   return counted(known)
 end
 
--- Starts queued swarm items while running slots are free (max_concurrency 0 means no limit), then checks
--- completion. Reads the counters from the store on every turn, since starting an item may complete it at once.
--- `known`, when given, is the swarm's REPORT_FIELDS, already read (see `read_swarm`: its counts numbers);
--- `pending`, when given, are writes of the swarm not sent yet, hash fields and values (see `swarm_names`) starting
--- with the running count: they go with the first write of the fill, or before it returns; `stored_running` is then
--- the running count in the store, which that write leaves as it is when the fill takes the freed slot again.
 -- The child of a swarm at position `pos` (false when there is none; `n` is the swarm's count), from `known` (see
 -- `read_swarm`). In a `multi`, whose next sub-operations are most likely outcomes of the same swarm's items, each
 -- starting the next one, the children up to one per sub-operation left are read at once and kept in `known` (an
@@ -1060,6 +1060,12 @@ local function ahead_of(known, pos, n)
   return queue[1]
 end
 
+-- Starts queued swarm items while running slots are free (max_concurrency 0 means no limit), then checks
+-- completion. Reads the counters from the store on every turn, since starting an item may complete it at once.
+-- `known`, when given, is the swarm's REPORT_FIELDS, already read (see `read_swarm`: its counts numbers);
+-- `pending`, when given, are writes of the swarm not sent yet, hash fields and values (see `swarm_names`) starting
+-- with the running count: they go with the first write of the fill, or before it returns; `stored_running` is then
+-- the running count in the store, which that write leaves as it is when the fill takes the freed slot again.
 fill = function(sid, known, pending, stored_running)
   local status, started, maxc, running, msg, route, args, parent, closed, n, ok_n, fail_n, qh
   if not known then known = read_swarm(sid) end
@@ -1363,14 +1369,8 @@ local function op_succeed_fail()
   local journaled = NARGS > 4 and ARGV[A + 4] or nil
   CLAIM, CLAIMED = NARGS > 3 and ARGV[A + 3] == '1', nil
   TRACE = NARGS > 5 and ARGV[A + 5] or ''
-  local text, on_ok, on_err
   local guessed = PLAIN_LAST
-  if guessed then
-    text = call('HGET', G, id .. '|h')
-  else
-    local got = call('HMGET', G, id .. '|h', id .. '|on_ok', id .. '|on_err')
-    text, on_ok, on_err = got[1], got[2], got[3]
-  end
+  local text, on_ok, on_err = head_and(id, guessed, '|on_ok', '|on_err')
   local head = parse_head(text)
   HEADS[id] = head
   if not head then return absent(id) end
@@ -1618,9 +1618,10 @@ end
 -- `place`, when given, puts records in a container: id -> {parent, position}; a record listed as a child of a record
 -- before it takes its place there. A record without a parent counts as live in the group; a root flow enters the
 -- flow index. A chain or swarm created with children that are all created here as plain tasks (a run's, without
--- fields) is marked `plain`: its children have no `rf` or `args`, so that starting one reads its head alone (a
--- third of a field read less per task; `update` and `add` remove the mark when that stops being true). Returns the
--- index after the records, and whether any of them existed already or has `rf` or `args`.
+-- fields) is marked `plain`: its children have no fields of their own (no `rf`, `args`, `on_ok` or `on_err`), so
+-- that starting one, and its outcome, read its head alone (see `start`, `op_succeed_fail`; `update` and `add` remove
+-- the mark when that stops being true). Returns the index after the records, and whether any of them existed
+-- already or has fields of its own.
 local function create_records(i, place)
   local created, bound = false, false
   -- the chains and swarms created, each followed by its number of children, and the number of their children
@@ -1677,7 +1678,7 @@ local function create_records(i, place)
         others[#others + 1] = name
         others[#others + 1] = value
       else
-        if name == 'args' or name == 'rf' then bound = true end
+        bound = true
         prefix = prefix or (id .. '|')
         writes[n + 1], writes[n + 2] = prefix .. name, value
         n = n + 2
@@ -2000,7 +2001,7 @@ local function apply_sub(sub)
       writes[#writes + 1] = 'c' .. pos
       writes[#writes + 1] = item
     end
-    -- an item with arguments or a return field of its own (or stored before) makes the swarm's children not all plain
+    -- an item with fields of its own (or stored before) makes the swarm's children not all plain
     local _, bound = create_records(sub.at, place)
     if bound then unmark_plain(sub.sid) end
     for item, placed in pairs(place) do
