@@ -1039,23 +1039,26 @@ local function read_swarm(sid)
   return counted(known)
 end
 
--- The child of a swarm at position `pos` (false when there is none; `n` is the swarm's count), from `known` (see
+-- What this call knows of swarm `sid` (SWARM_KNOWN), read now when it knows nothing yet.
+local function known_swarm(sid)
+  local known = SWARM_KNOWN[sid]
+  if not known then
+    known = read_swarm(sid)
+    SWARM_KNOWN[sid] = known
+  end
+  return known
+end
+
+-- The child of swarm `sid` at position `pos` (false when there is none; `n` is its count), from `known` (see
 -- `read_swarm`). In a `multi`, whose next sub-operations are most likely outcomes of the same swarm's items, each
 -- starting the next one, the children up to one per sub-operation left are read at once and kept in `known` (an
 -- HMGET of a field more costs Redis less than an HGET of its own). A child's place never changes.
-local function ahead_of(known, pos, n)
+local function ahead_of(sid, known, pos, n)
   local queue, from = known.queue, known.queue_from
-  if queue and pos >= from and pos < from + queue.n then return queue[pos - from + 1] end
+  if queue and pos >= from and pos < from + #queue then return queue[pos - from + 1] end
   local count = min(n - pos, MULTI_LEFT + 1, 64)
-  local prefix = known.names[SWARM_CHILD]
-  if count <= 1 then return call('HGET', G, prefix .. (TEXT[pos] or int_text(pos) or pos)) end
-  local names = {}
-  for k = 1, count do
-    local p = pos + k - 1
-    names[k] = prefix .. (TEXT[p] or int_text(p) or p)
-  end
-  queue = call('HMGET', G, unpack(names))
-  queue.n = count
+  if count <= 1 then return child(sid, TEXT[pos] or int_text(pos) or pos) end
+  queue = numbered(sid, 'c', pos, pos + count - 1)
   known.queue, known.queue_from = queue, pos
   return queue[1]
 end
@@ -1078,7 +1081,7 @@ fill = function(sid, known, pending, stored_running)
   local nested = false
   while (maxc == 0 or running < maxc) and qh < n do
     local pos = qh
-    local item = ahead_of(known, pos, n)
+    local item = ahead_of(sid, known, pos, n)
     qh = qh + 1
     running = running + 1
     -- the queue's head, the running count (unless the store holds it: the fill takes the slot just freed) and what
@@ -1135,11 +1138,7 @@ report = function(pid, cid, ok, payload, pos, slot)
   if slot == '1' then
     -- a child that held a running slot reports to a swarm, which fills next: one read for both, and for the
     -- swarm's other items that report in this call
-    known = SWARM_KNOWN[pid]
-    if not known then
-      known = read_swarm(pid)
-      SWARM_KNOWN[pid] = known
-    end
+    known = known_swarm(pid)
     status, kind, raw, stop_after = known[1], known[14], known[15], known[16]
   else
     -- with what a chain needs to start its next step: that step, and the chain's args, parent and plain mark for its
@@ -1384,12 +1383,7 @@ local function op_succeed_fail()
   -- swarm is plain; a chain's step finds its chain in PLAIN_CHAINS when its chain is plain and was read before
   local parent, plain = head[H_PARENT], false
   if head[H_SLOT] == '1' and parent ~= '' then
-    local known = SWARM_KNOWN[parent]
-    if not known then
-      known = read_swarm(parent)
-      SWARM_KNOWN[parent] = known
-    end
-    plain = known[SWARM_PLAIN] == '1'
+    plain = known_swarm(parent)[SWARM_PLAIN] == '1'
   elseif parent ~= '' then
     plain = PLAIN_CHAINS[parent] == true
   end
